@@ -1,0 +1,97 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/time.h"
+#include "core/strings.h"
+#include "sim/simulator.h"
+
+namespace pdm::cli {
+namespace {
+
+struct SimulateArgs {
+  int machines = 20;
+  std::string duration = "30d";
+  std::string interval = "1h";
+  uint64_t seed = 1;
+  std::string start = "2025-01-01T00:00:00Z";
+  std::string out;
+  int threads = 0;
+};
+
+}  // namespace
+
+// Parses the simulate flags into options, or prints why not. Shared with the demo command.
+bool ToSimulationOptions(const char* command, int machines, const std::string& duration,
+                         const std::string& interval, uint64_t seed, const std::string& start,
+                         int threads, sim::SimulationOptions* options) {
+  auto duration_seconds = core::ParseDurationSeconds(duration);
+  auto interval_seconds = core::ParseDurationSeconds(interval);
+  double start_epoch = 0;
+  if (!duration_seconds.ok() || !interval_seconds.ok()) {
+    fmt::print(stderr, "pdm {}: {}\n", command,
+               !duration_seconds.ok() ? "--duration: " + std::string(duration_seconds.status().message())
+                                      : "--interval: " + std::string(interval_seconds.status().message()));
+    return false;
+  }
+  if (!core::ParseTimestamp(start, &start_epoch)) {
+    fmt::print(stderr, "pdm {}: --start: '{}' is not an ISO 8601 timestamp\n", command, start);
+    return false;
+  }
+  options->machines = machines;
+  options->duration_seconds = *duration_seconds;
+  options->interval_seconds = *interval_seconds;
+  options->seed = seed;
+  options->start_epoch_seconds = static_cast<int64_t>(start_epoch);
+  options->threads = threads;
+  return true;
+}
+
+void PrintSimulationSummary(const sim::SimulationSummary& summary, const std::string& out) {
+  fmt::print("simulated {} readings, {} failures (", summary.readings, summary.failures);
+  for (int m = 0; m < sim::kFailureModeCount; ++m) {
+    fmt::print("{}{} {}", m == 0 ? "" : ", ", sim::FailureModeName(static_cast<sim::FailureMode>(m)),
+               summary.failures_by_mode[static_cast<size_t>(m)]);
+  }
+  fmt::print("), {} maintenance actions, {} error events\n", summary.maintenance, summary.errors);
+  fmt::print("wrote {:.1f} MB to {}/ (spec: {})\n", static_cast<double>(summary.bytes) / 1e6, out,
+             summary.spec_path.string());
+}
+
+void AddSimulateCommand(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<SimulateArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "simulate",
+      "Simulate a fleet: telemetry, failures, maintenance, errors, machine metadata and a ready "
+      "spec.yaml, all CSV. The same arguments and seed give the same bytes.");
+  cmd->add_option("--machines", args->machines, "Number of machines")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--duration", args->duration, "Simulated span, e.g. 30d, 12h, 1w")->capture_default_str();
+  cmd->add_option("--interval", args->interval, "Reading period, e.g. 1h, 10m, 30s")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--start", args->start, "Time of the first reading (ISO 8601, UTC)")->capture_default_str();
+  cmd->add_option("--threads", args->threads, "Worker threads (0: all cores); never changes the output")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  cmd->add_option("--out", args->out, "Output directory (created if needed)")->required();
+  cmd->footer(kExitCodeHelp);
+  cmd->callback([args, exit_code] {
+    sim::SimulationOptions options;
+    if (!ToSimulationOptions("simulate", args->machines, args->duration, args->interval, args->seed,
+                             args->start, args->threads, &options)) {
+      *exit_code = kExitUsage;
+      return;
+    }
+    auto summary = sim::Simulate(options, args->out);
+    if (!summary.ok()) {
+      fmt::print(stderr, "pdm simulate: {}\n", summary.status().message());
+      *exit_code = summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                                                  : kExitBadInput;
+      return;
+    }
+    PrintSimulationSummary(*summary, args->out);
+    *exit_code = kExitOk;
+  });
+}
+
+}  // namespace pdm::cli

@@ -1,0 +1,577 @@
+#include "spec/dataset_spec.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "core/status.h"
+#include "core/strings.h"
+#include "fmt/ranges.h"
+#include "yaml-cpp/yaml.h"
+
+namespace pdm::spec {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Collects the first error with its key path; every reader below stops at the first error.
+class SpecReader {
+ public:
+  explicit SpecReader(const fs::path& spec_path) : spec_path_(spec_path) {}
+
+  bool ok() const { return error_.empty(); }
+  absl::Status status() const {
+    return ok() ? absl::OkStatus()
+                : absl::InvalidArgumentError(core::StrCat(spec_path_.string(), ": ", error_));
+  }
+
+  void Fail(std::string_view path, std::string_view reason) {
+    if (ok()) error_ = core::StrCat(path.empty() ? "(document)" : path, ": ", reason);
+  }
+
+  static std::string Join(std::string_view path, std::string_view key) {
+    return path.empty() ? std::string(key) : core::StrCat(path, ".", key);
+  }
+  static std::string Index(std::string_view path, size_t i) { return core::StrCat(path, "[", i, "]"); }
+
+  // Refuses keys of a mapping that are not in `allowed`.
+  void CheckKeys(const YAML::Node& node, std::string_view path,
+                 std::initializer_list<std::string_view> allowed) {
+    if (!ok()) return;
+    if (!node.IsMap()) {
+      Fail(path, "expected a mapping");
+      return;
+    }
+    for (const auto& entry : node) {
+      const std::string key = entry.first.as<std::string>();
+      bool known = false;
+      for (auto a : allowed) known = known || a == key;
+      if (!known) {
+        Fail(Join(path, key),
+             core::StrCat("unknown key (allowed here: ", fmt::format("{}", fmt::join(allowed, ", ")), ")"));
+        return;
+      }
+    }
+  }
+
+  std::string String(const YAML::Node& parent, std::string_view path, const char* key,
+                     bool required, std::string fallback = "") {
+    if (!ok()) return fallback;
+    const YAML::Node node = parent[key];
+    if (!node || node.IsNull()) {
+      if (required) Fail(Join(path, key), "missing required key");
+      return fallback;
+    }
+    if (!node.IsScalar()) {
+      Fail(Join(path, key), "expected a string");
+      return fallback;
+    }
+    return node.Scalar();
+  }
+
+  bool Bool(const YAML::Node& parent, std::string_view path, const char* key, bool fallback) {
+    if (!ok()) return fallback;
+    const YAML::Node node = parent[key];
+    if (!node || node.IsNull()) return fallback;
+    bool value = fallback;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+      Fail(Join(path, key), core::StrCat("expected true or false, got '", Scalar(node), "'"));
+    }
+    return value;
+  }
+
+  int Int(const YAML::Node& parent, std::string_view path, const char* key, int fallback) {
+    if (!ok()) return fallback;
+    const YAML::Node node = parent[key];
+    if (!node || node.IsNull()) return fallback;
+    int value = fallback;
+    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value)) {
+      Fail(Join(path, key), core::StrCat("expected an integer, got '", Scalar(node), "'"));
+    }
+    return value;
+  }
+
+  std::vector<std::string> StringList(const YAML::Node& parent, std::string_view path,
+                                      const char* key) {
+    std::vector<std::string> out;
+    if (!ok()) return out;
+    const YAML::Node node = parent[key];
+    if (!node || node.IsNull()) return out;
+    if (!node.IsSequence()) {
+      Fail(Join(path, key), "expected a list");
+      return out;
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      if (!node[i].IsScalar()) {
+        Fail(Index(Join(path, key), i), "expected a string");
+        return out;
+      }
+      out.push_back(node[i].Scalar());
+    }
+    return out;
+  }
+
+  double Number(const YAML::Node& node, std::string_view path) {
+    double value = 0;
+    if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) {
+      Fail(path, core::StrCat("expected a number, got '", Scalar(node), "'"));
+    }
+    return value;
+  }
+
+  Policy ReadPolicy(const YAML::Node& parent, std::string_view path, const char* key,
+                    Policy fallback) {
+    const std::string text = String(parent, path, key, false, "");
+    if (text.empty()) return fallback;
+    if (text == "reject") return Policy::kReject;
+    if (text == "flag") return Policy::kFlag;
+    Fail(Join(path, key), core::StrCat("expected reject or flag, got '", text, "'"));
+    return fallback;
+  }
+
+  fs::path ResolvePath(const std::string& written) const {
+    fs::path path(ExpandEnvironment(written));
+    if (path.is_relative()) path = spec_path_.parent_path() / path;
+    return path.lexically_normal();
+  }
+
+ private:
+  static std::string Scalar(const YAML::Node& node) {
+    return node.IsScalar() ? node.Scalar() : std::string(node.IsSequence() ? "<list>" : "<mapping>");
+  }
+
+  fs::path spec_path_;
+  std::string error_;
+};
+
+void ReadFormat(SpecReader& r, const YAML::Node& parent, std::string_view path, CsvFormat* format) {
+  const YAML::Node node = parent["format"];
+  if (!node) return;
+  const std::string fpath = SpecReader::Join(path, "format");
+  r.CheckKeys(node, fpath, {"delimiter", "header", "columns", "na_values"});
+  const std::string delimiter = r.String(node, fpath, "delimiter", false, ",");
+  if (delimiter == "whitespace") {
+    format->whitespace = true;
+  } else if (delimiter == "\\t" || delimiter == "tab") {
+    format->delimiter = '\t';
+  } else if (delimiter.size() == 1 && delimiter != "\"" && delimiter != "\n" && delimiter != "\r") {
+    format->delimiter = delimiter[0];
+  } else if (r.ok()) {
+    r.Fail(SpecReader::Join(fpath, "delimiter"),
+           core::StrCat("expected one character, 'tab' or 'whitespace', got '", delimiter, "'"));
+  }
+  format->header = r.Bool(node, fpath, "header", true);
+  format->columns = r.StringList(node, fpath, "columns");
+  if (node["na_values"]) format->na_values = r.StringList(node, fpath, "na_values");
+  if (!r.ok()) return;
+  if (!format->header && format->columns.empty()) {
+    r.Fail(SpecReader::Join(fpath, "columns"), "required when header is false");
+  } else if (format->header && !format->columns.empty()) {
+    r.Fail(SpecReader::Join(fpath, "columns"),
+           "only allowed with header: false (a header already names the columns)");
+  }
+}
+
+void ReadNumericColumns(SpecReader& r, const YAML::Node& parent, std::string_view path,
+                        const char* key, ColumnRole role, std::vector<ColumnSpec>* out) {
+  const YAML::Node node = parent[key];
+  if (!r.ok() || !node || node.IsNull()) return;
+  const std::string list_path = SpecReader::Join(path, key);
+  if (!node.IsSequence()) {
+    r.Fail(list_path, "expected a list of columns");
+    return;
+  }
+  for (size_t i = 0; i < node.size() && r.ok(); ++i) {
+    const std::string cpath = SpecReader::Index(list_path, i);
+    ColumnSpec column;
+    column.role = role;
+    column.yaml_path = cpath;
+    if (node[i].IsScalar()) {
+      column.name = node[i].Scalar();
+    } else {
+      r.CheckKeys(node[i], cpath, {"name", "unit", "description", "range", "min", "max"});
+      column.name = r.String(node[i], cpath, "name", true);
+      column.unit = r.String(node[i], cpath, "unit", false);
+      column.description = r.String(node[i], cpath, "description", false);
+      if (const YAML::Node range = node[i]["range"]; range) {
+        const std::string rpath = SpecReader::Join(cpath, "range");
+        if (!range.IsSequence() || range.size() != 2) {
+          r.Fail(rpath, "expected [min, max]");
+          return;
+        }
+        column.min = r.Number(range[0], SpecReader::Index(rpath, 0));
+        column.max = r.Number(range[1], SpecReader::Index(rpath, 1));
+      }
+      if (const YAML::Node min = node[i]["min"]; min) {
+        column.min = r.Number(min, SpecReader::Join(cpath, "min"));
+      }
+      if (const YAML::Node max = node[i]["max"]; max) {
+        column.max = r.Number(max, SpecReader::Join(cpath, "max"));
+      }
+      if (r.ok() && !(column.min <= column.max)) {
+        r.Fail(SpecReader::Join(cpath, "range"), "min must not exceed max");
+      }
+    }
+    if (r.ok() && column.name.empty()) r.Fail(SpecReader::Join(cpath, "name"), "must not be empty");
+    out->push_back(std::move(column));
+  }
+}
+
+void ReadCategoricals(SpecReader& r, const YAML::Node& parent, std::string_view path,
+                      std::vector<ColumnSpec>* out) {
+  const YAML::Node node = parent["categoricals"];
+  if (!r.ok() || !node || node.IsNull()) return;
+  const std::string list_path = SpecReader::Join(path, "categoricals");
+  if (!node.IsSequence()) {
+    r.Fail(list_path, "expected a list of columns");
+    return;
+  }
+  for (size_t i = 0; i < node.size() && r.ok(); ++i) {
+    const std::string cpath = SpecReader::Index(list_path, i);
+    ColumnSpec column;
+    column.role = ColumnRole::kCategorical;
+    column.yaml_path = cpath;
+    r.CheckKeys(node[i], cpath, {"name", "values", "description"});
+    column.name = r.String(node[i], cpath, "name", true);
+    column.description = r.String(node[i], cpath, "description", false);
+    column.categories = r.StringList(node[i], cpath, "values");
+    if (r.ok() && column.categories.empty()) {
+      r.Fail(SpecReader::Join(cpath, "values"), "a categorical column needs its list of values");
+    }
+    out->push_back(std::move(column));
+  }
+}
+
+void ReadNamedColumns(SpecReader& r, const YAML::Node& parent, std::string_view path,
+                      const char* key, ColumnRole role, std::vector<ColumnSpec>* out) {
+  const std::vector<std::string> names = r.StringList(parent, path, key);
+  for (size_t i = 0; i < names.size(); ++i) {
+    ColumnSpec column;
+    column.name = names[i];
+    column.role = role;
+    column.yaml_path = SpecReader::Index(SpecReader::Join(path, key), i);
+    out->push_back(std::move(column));
+  }
+}
+
+TimeType ParseTimeType(SpecReader& r, std::string_view path, const std::string& text) {
+  if (text == "timestamp") return TimeType::kTimestamp;
+  if (text == "cycle") return TimeType::kCycle;
+  if (text == "unix_seconds") return TimeType::kUnixSeconds;
+  r.Fail(path, core::StrCat("expected timestamp, cycle or unix_seconds, got '", text, "'"));
+  return TimeType::kNone;
+}
+
+// Refuses a column declared twice, or declared as entity/time and again elsewhere.
+void CheckUnique(SpecReader& r, const TableSpec& table) {
+  absl::flat_hash_set<std::string> seen;
+  if (!table.entity_column.empty()) seen.insert(table.entity_column);
+  if (!table.time_column.empty() && !seen.insert(table.time_column).second) {
+    r.Fail(table.yaml_path, core::StrCat("column '", table.time_column, "' is both entity and time"));
+  }
+  for (const ColumnSpec& column : table.columns) {
+    if (!seen.insert(column.name).second) {
+      r.Fail(column.yaml_path, core::StrCat("column '", column.name, "' is declared more than once"));
+      return;
+    }
+  }
+}
+
+// An event table: entity, time, a kind column and optional extra columns.
+std::optional<TableSpec> ReadEventTable(SpecReader& r, const YAML::Node& node,
+                                        std::string_view path, std::string role,
+                                        TimeType default_time_type) {
+  if (!r.ok() || !node || node.IsNull()) return std::nullopt;
+  r.CheckKeys(node, path, {"file", "format", "entity", "time", "time_type", "kind", "kinds",
+                           "categoricals", "attributes", "identifiers", "ignore"});
+  TableSpec table;
+  table.role = std::move(role);
+  table.yaml_path = std::string(path);
+  table.check_order = false;
+  table.path = r.ResolvePath(r.String(node, path, "file", true));
+  ReadFormat(r, node, path, &table.format);
+  table.entity_column = r.String(node, path, "entity", false);
+  table.time_column = r.String(node, path, "time", true);
+  const std::string time_type = r.String(node, path, "time_type", false);
+  table.time_type = time_type.empty()
+                        ? default_time_type
+                        : ParseTimeType(r, SpecReader::Join(path, "time_type"), time_type);
+  if (r.ok() && table.time_type == TimeType::kNone) {
+    r.Fail(SpecReader::Join(path, "time_type"), "required when the data has no time column");
+  }
+  const std::string kind = r.String(node, path, "kind", false);
+  if (!kind.empty()) {
+    ColumnSpec column;
+    column.name = kind;
+    column.role = ColumnRole::kEventKind;
+    column.categories = r.StringList(node, path, "kinds");
+    column.yaml_path = SpecReader::Join(path, "kind");
+    table.columns.push_back(std::move(column));
+  }
+  ReadCategoricals(r, node, path, &table.columns);
+  ReadNumericColumns(r, node, path, "attributes", ColumnRole::kAttribute, &table.columns);
+  ReadNamedColumns(r, node, path, "identifiers", ColumnRole::kIdentifier, &table.columns);
+  ReadNamedColumns(r, node, path, "ignore", ColumnRole::kIgnored, &table.columns);
+  CheckUnique(r, table);
+  return table;
+}
+
+}  // namespace
+
+const char* ColumnRoleName(ColumnRole role) {
+  switch (role) {
+    case ColumnRole::kEntity: return "entity";
+    case ColumnRole::kTime: return "time";
+    case ColumnRole::kSensor: return "sensor";
+    case ColumnRole::kSetting: return "setting";
+    case ColumnRole::kAttribute: return "attribute";
+    case ColumnRole::kCategorical: return "categorical";
+    case ColumnRole::kIdentifier: return "identifier";
+    case ColumnRole::kIgnored: return "ignored";
+    case ColumnRole::kLabel: return "label";
+    case ColumnRole::kLabelComponent: return "label_component";
+    case ColumnRole::kEventKind: return "event_kind";
+  }
+  return "unknown";
+}
+
+bool IsNumericRole(ColumnRole role) {
+  return role == ColumnRole::kSensor || role == ColumnRole::kSetting ||
+         role == ColumnRole::kAttribute || role == ColumnRole::kLabel ||
+         role == ColumnRole::kLabelComponent;
+}
+
+const ColumnSpec* TableSpec::FindColumn(std::string_view name) const {
+  for (const ColumnSpec& column : columns) {
+    if (column.name == name) return &column;
+  }
+  return nullptr;
+}
+
+std::vector<const TableSpec*> DatasetSpec::Tables() const {
+  std::vector<const TableSpec*> tables = {&data};
+  if (test) tables.push_back(&test->table);
+  for (const auto* table : {&failures, &maintenance, &errors, &machines}) {
+    if (table->has_value()) tables.push_back(&table->value());
+  }
+  return tables;
+}
+
+std::string ExpandEnvironment(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      const size_t close = text.find('}', i + 2);
+      if (close != std::string_view::npos) {
+        std::string_view inner = text.substr(i + 2, close - i - 2);
+        std::string_view fallback;
+        if (const size_t sep = inner.find(":-"); sep != std::string_view::npos) {
+          fallback = inner.substr(sep + 2);
+          inner = inner.substr(0, sep);
+        }
+        const char* value = std::getenv(std::string(inner).c_str());
+        out.append(value != nullptr && *value != '\0' ? std::string_view(value) : fallback);
+        i = close + 1;
+        continue;
+      }
+    }
+    out.push_back(text[i++]);
+  }
+  return out;
+}
+
+absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
+                                             const fs::path& spec_path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(core::StrCat(spec_path.string(), ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": invalid YAML: ", e.msg));
+  }
+  SpecReader r(spec_path);
+  DatasetSpec spec;
+  spec.spec_path = spec_path;
+  try {
+    r.CheckKeys(root, "",
+                {"version", "name", "description", "data", "entity", "time", "sensors",
+                 "settings", "attributes", "categoricals", "identifiers", "ignore", "labels",
+                 "events", "machines", "test", "validation"});
+    spec.version = r.Int(root, "", "version", 1);
+    if (r.ok() && spec.version != 1) {
+      r.Fail("version", core::StrCat("this pdm reads spec version 1, not ", spec.version));
+    }
+    spec.name = r.String(root, "", "name", true);
+    spec.description = r.String(root, "", "description", false);
+
+    // The main data table.
+    TableSpec& data = spec.data;
+    data.role = "data";
+    data.yaml_path = "data";
+    const YAML::Node data_node = root["data"];
+    if (r.ok() && !data_node) r.Fail("data", "missing required key");
+    r.CheckKeys(data_node, "data", {"file", "format"});
+    data.path = r.ResolvePath(r.String(data_node, "data", "file", true));
+    ReadFormat(r, data_node, "data", &data.format);
+    data.entity_column = r.String(root, "", "entity", false);
+    if (const YAML::Node time = root["time"]; r.ok() && time) {
+      r.CheckKeys(time, "time", {"column", "type"});
+      data.time_column = r.String(time, "time", "column", true);
+      data.time_type = ParseTimeType(r, "time.type", r.String(time, "time", "type", true));
+    }
+    ReadNumericColumns(r, root, "", "sensors", ColumnRole::kSensor, &data.columns);
+    ReadNumericColumns(r, root, "", "settings", ColumnRole::kSetting, &data.columns);
+    ReadNumericColumns(r, root, "", "attributes", ColumnRole::kAttribute, &data.columns);
+    ReadCategoricals(r, root, "", &data.columns);
+    ReadNamedColumns(r, root, "", "identifiers", ColumnRole::kIdentifier, &data.columns);
+    ReadNamedColumns(r, root, "", "ignore", ColumnRole::kIgnored, &data.columns);
+
+    // Labels.
+    if (const YAML::Node labels = root["labels"]; r.ok() && labels) {
+      r.CheckKeys(labels, "labels", {"source", "column", "components", "range"});
+      const std::string source = r.String(labels, "labels", "source", true);
+      if (source == "column") {
+        spec.labels.source = LabelSource::kColumn;
+        ColumnSpec label;
+        label.role = ColumnRole::kLabel;
+        label.name = r.String(labels, "labels", "column", true);
+        label.yaml_path = "labels.column";
+        if (const YAML::Node range = labels["range"]; r.ok() && range) {
+          if (!range.IsSequence() || range.size() != 2) {
+            r.Fail("labels.range", "expected [min, max]");
+          } else {
+            label.min = r.Number(range[0], "labels.range[0]");
+            label.max = r.Number(range[1], "labels.range[1]");
+          }
+        } else {
+          label.min = 0;
+          label.max = 1;
+        }
+        spec.labels.column = label.name;
+        data.columns.push_back(std::move(label));
+        spec.labels.components = r.StringList(labels, "labels", "components");
+        for (size_t i = 0; i < spec.labels.components.size(); ++i) {
+          ColumnSpec component;
+          component.role = ColumnRole::kLabelComponent;
+          component.name = spec.labels.components[i];
+          component.min = 0;
+          component.max = 1;
+          component.yaml_path = core::StrCat("labels.components[", i, "]");
+          data.columns.push_back(std::move(component));
+        }
+      } else if (source == "events") {
+        spec.labels.source = LabelSource::kEvents;
+      } else if (source == "run_to_failure") {
+        spec.labels.source = LabelSource::kRunToFailure;
+      } else if (source == "none") {
+        spec.labels.source = LabelSource::kNone;
+      } else if (r.ok()) {
+        r.Fail("labels.source",
+               core::StrCat("expected column, events, run_to_failure or none, got '", source, "'"));
+      }
+      if (r.ok() && spec.labels.source != LabelSource::kColumn &&
+          (labels["column"] || labels["components"])) {
+        r.Fail("labels.column", "only allowed with source: column");
+      }
+    }
+    CheckUnique(r, data);
+
+    // Event tables.
+    if (const YAML::Node events = root["events"]; r.ok() && events) {
+      r.CheckKeys(events, "events", {"failures", "maintenance", "errors"});
+      spec.failures = ReadEventTable(r, events["failures"], "events.failures", "failures",
+                                     data.time_type);
+      spec.maintenance = ReadEventTable(r, events["maintenance"], "events.maintenance",
+                                        "maintenance", data.time_type);
+      spec.errors =
+          ReadEventTable(r, events["errors"], "events.errors", "errors", data.time_type);
+    }
+    if (const YAML::Node machines = root["machines"]; r.ok() && machines) {
+      r.CheckKeys(machines, "machines",
+                  {"file", "format", "entity", "categoricals", "attributes", "identifiers",
+                   "ignore"});
+      TableSpec table;
+      table.role = "machines";
+      table.yaml_path = "machines";
+      table.check_order = false;
+      table.path = r.ResolvePath(r.String(machines, "machines", "file", true));
+      ReadFormat(r, machines, "machines", &table.format);
+      table.entity_column = r.String(machines, "machines", "entity", true);
+      ReadCategoricals(r, machines, "machines", &table.columns);
+      ReadNumericColumns(r, machines, "machines", "attributes", ColumnRole::kAttribute,
+                         &table.columns);
+      ReadNamedColumns(r, machines, "machines", "identifiers", ColumnRole::kIdentifier,
+                       &table.columns);
+      ReadNamedColumns(r, machines, "machines", "ignore", ColumnRole::kIgnored, &table.columns);
+      CheckUnique(r, table);
+      spec.machines = std::move(table);
+    }
+    if (const YAML::Node test = root["test"]; r.ok() && test) {
+      r.CheckKeys(test, "test", {"file", "rul_file"});
+      TestSetSpec test_set;
+      test_set.table = data;
+      test_set.table.role = "test";
+      test_set.table.yaml_path = "test";
+      test_set.table.path = r.ResolvePath(r.String(test, "test", "file", true));
+      const std::string rul = r.String(test, "test", "rul_file", false);
+      if (!rul.empty()) test_set.rul_path = r.ResolvePath(rul);
+      spec.test = std::move(test_set);
+    }
+
+    // Cross-checks.
+    if (r.ok() && spec.labels.source == LabelSource::kEvents && !spec.failures) {
+      r.Fail("labels.source", "source: events needs events.failures");
+    }
+    if (r.ok() && spec.labels.source == LabelSource::kRunToFailure &&
+        (data.entity_column.empty() || data.time_column.empty())) {
+      r.Fail("labels.source", "source: run_to_failure needs an entity and a time column");
+    }
+    if (r.ok() && !data.entity_column.empty() && spec.failures &&
+        spec.failures->entity_column.empty()) {
+      r.Fail("events.failures.entity", "required when the data has an entity column");
+    }
+    if (r.ok() && !data.format.header) {
+      // Without a header the spec's own column list must name every declared column.
+      std::set<std::string> given(data.format.columns.begin(), data.format.columns.end());
+      auto check = [&](const std::string& name, const std::string& path) {
+        if (r.ok() && !name.empty() && !given.count(name)) {
+          r.Fail(path, core::StrCat("unknown column '", name, "' (not in data.format.columns)"));
+        }
+      };
+      check(data.entity_column, "entity");
+      check(data.time_column, "time.column");
+      for (const ColumnSpec& column : data.columns) check(column.name, column.yaml_path);
+    }
+
+    if (const YAML::Node v = root["validation"]; r.ok() && v) {
+      r.CheckKeys(v, "validation",
+                  {"missing_value", "unparseable", "non_finite", "out_of_range",
+                   "unknown_category"});
+      ValidationPolicy& p = spec.validation;
+      p.missing_value = r.ReadPolicy(v, "validation", "missing_value", p.missing_value);
+      p.unparseable = r.ReadPolicy(v, "validation", "unparseable", p.unparseable);
+      p.non_finite = r.ReadPolicy(v, "validation", "non_finite", p.non_finite);
+      p.out_of_range = r.ReadPolicy(v, "validation", "out_of_range", p.out_of_range);
+      p.unknown_category = r.ReadPolicy(v, "validation", "unknown_category", p.unknown_category);
+    }
+  } catch (const YAML::Exception& e) {
+    r.Fail("", core::StrCat("invalid YAML structure: ", e.msg));
+  }
+  if (!r.ok()) return r.status();
+  return spec;
+}
+
+absl::StatusOr<DatasetSpec> LoadDatasetSpec(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(core::StrCat(path.string(), ": cannot open spec file"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseDatasetSpec(buffer.str(), path);
+}
+
+}  // namespace pdm::spec

@@ -1,0 +1,146 @@
+// The dataset specification: everything pdm needs to know about a dataset's files, columns and
+// labels, read from YAML so that no dataset is hard-coded in C++. See docs/dataset-spec.md.
+#ifndef PDM_SPEC_DATASET_SPEC_H_
+#define PDM_SPEC_DATASET_SPEC_H_
+
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace pdm::spec {
+
+// How a delimited text file is laid out.
+struct CsvFormat {
+  // Field separator. Ignored when `whitespace` is true.
+  char delimiter = ',';
+  // Fields separated by runs of spaces/tabs; leading and trailing blanks ignored (C-MAPSS).
+  bool whitespace = false;
+  // The first record names the columns. When false, `columns` gives the names.
+  bool header = true;
+  std::vector<std::string> columns;
+  // Cell texts that mean "no value" (besides the empty cell, which always does).
+  std::vector<std::string> na_values = {"NA", "N/A", "null", "NULL", "None"};
+};
+
+enum class ColumnRole {
+  kEntity,          // the machine / unit a record belongs to
+  kTime,            // timestamp or cycle number
+  kSensor,          // a measured channel (numeric)
+  kSetting,         // an operating-condition setting (numeric)
+  kAttribute,       // a numeric per-record attribute that is neither sensor nor setting
+  kCategorical,     // a value from a declared set
+  kIdentifier,      // a record id: kept, never a feature
+  kIgnored,         // present in the file, never read
+  kLabel,           // the training target (0/1 or a number)
+  kLabelComponent,  // part of the target (e.g. a failure-mode flag): never a feature
+  kEventKind,       // the kind of an event (component, mode, error code)
+};
+
+const char* ColumnRoleName(ColumnRole role);
+bool IsNumericRole(ColumnRole role);
+
+enum class TimeType { kNone, kTimestamp, kCycle, kUnixSeconds };
+
+// What the validator does with a value that breaks a rule.
+enum class Policy {
+  kReject,  // quarantine the whole row
+  kFlag,    // keep the row, treat the value as missing, count the flag
+};
+
+// One column of a table, as the spec declares it.
+struct ColumnSpec {
+  std::string name;
+  ColumnRole role = ColumnRole::kIgnored;
+  std::string unit;
+  std::string description;
+  // Valid range for numeric columns (inclusive); infinite when not declared.
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  // Allowed values of a categorical / event-kind column; empty means any non-empty text.
+  std::vector<std::string> categories;
+  // Where in the YAML document the column was declared ("sensors[2]"), for error messages.
+  std::string yaml_path;
+};
+
+// Per-rule policies. Row-level rules (column count, duplicate key, time order, missing key fields)
+// always reject: a row without a valid key cannot be kept.
+struct ValidationPolicy {
+  Policy missing_value = Policy::kReject;
+  Policy unparseable = Policy::kReject;
+  Policy non_finite = Policy::kReject;
+  Policy out_of_range = Policy::kReject;
+  Policy unknown_category = Policy::kReject;
+};
+
+// One delimited file and its columns.
+struct TableSpec {
+  // "data", "test", "failures", "maintenance", "errors", "machines".
+  std::string role;
+  std::filesystem::path path;
+  std::string yaml_path;  // "data", "events.failures", ...
+  CsvFormat format;
+  std::string entity_column;  // empty when the data has no entity
+  std::string time_column;    // empty when the data has no time
+  TimeType time_type = TimeType::kNone;
+  // Every declared column except entity and time.
+  std::vector<ColumnSpec> columns;
+  // Checks (entity, time) uniqueness and time order within an entity.
+  bool check_order = true;
+
+  const ColumnSpec* FindColumn(std::string_view name) const;
+};
+
+enum class LabelSource {
+  kNone,          // no labels (unsupervised use, or labels come later)
+  kColumn,        // a column of the data table
+  kEvents,        // the failure events table
+  kRunToFailure,  // each entity fails at its last record
+};
+
+struct LabelSpec {
+  LabelSource source = LabelSource::kNone;
+  std::string column;                   // kColumn
+  std::vector<std::string> components;  // kColumn: columns that make up the label
+};
+
+// Held-out data whose entities are cut before failure, with the true RUL at each entity's last
+// record in a separate one-number-per-line file (C-MAPSS).
+struct TestSetSpec {
+  TableSpec table;
+  std::filesystem::path rul_path;
+};
+
+struct DatasetSpec {
+  int version = 1;
+  std::string name;
+  std::string description;
+  std::filesystem::path spec_path;
+  TableSpec data;
+  LabelSpec labels;
+  ValidationPolicy validation;
+  std::optional<TestSetSpec> test;
+  std::optional<TableSpec> failures;
+  std::optional<TableSpec> maintenance;
+  std::optional<TableSpec> errors;
+  std::optional<TableSpec> machines;  // static per-entity attributes
+
+  // Every table the spec names, main data first.
+  std::vector<const TableSpec*> Tables() const;
+};
+
+// Reads and checks a spec. Errors name the file, the key path and the reason, e.g.
+// "specs/x.yaml: sensors[2].range: expected [min, max] with min <= max".
+absl::StatusOr<DatasetSpec> LoadDatasetSpec(const std::filesystem::path& path);
+absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
+                                             const std::filesystem::path& spec_path);
+
+// Expands ${VAR} and ${VAR:-default} from the environment in a path written in a spec.
+std::string ExpandEnvironment(std::string_view text);
+
+}  // namespace pdm::spec
+
+#endif  // PDM_SPEC_DATASET_SPEC_H_
