@@ -19,9 +19,9 @@ function(pdm_library)
     add_executable(${test_target} ${ARG_TESTS})
     target_compile_options(${test_target} PRIVATE ${PDM_WARNINGS})
     target_link_libraries(${test_target} PRIVATE ${target} ${ARG_TEST_DEPS} GTest::gtest_main GTest::gmock)
+    target_include_directories(${test_target} PRIVATE ${PROJECT_SOURCE_DIR})
     target_compile_definitions(${test_target} PRIVATE
-      PDM_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-      PDM_SHARED_DATA_DIR="${PROJECT_SOURCE_DIR}/../shared/data")
+      PDM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
     gtest_discover_tests(${test_target} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
   endif()
 endfunction()

@@ -85,17 +85,16 @@ void CsvReader::SplitSimple(const char* begin, const char* end, CsvRecord* recor
     }
     return;
   }
+  // A plain loop: telemetry fields are a few bytes long, too short for memchr to pay off.
   const char delimiter = options_.format.delimiter;
-  const char* p = begin;
-  while (true) {
-    const char* hit = static_cast<const char*>(std::memchr(p, delimiter, static_cast<size_t>(end - p)));
-    if (hit == nullptr) {
-      record->fields.emplace_back(p, static_cast<size_t>(end - p));
-      return;
+  const char* start = begin;
+  for (const char* p = begin; p < end; ++p) {
+    if (*p == delimiter) {
+      record->fields.emplace_back(start, static_cast<size_t>(p - start));
+      start = p + 1;
     }
-    record->fields.emplace_back(p, static_cast<size_t>(hit - p));
-    p = hit + 1;
   }
+  record->fields.emplace_back(start, static_cast<size_t>(end - start));
 }
 
 void CsvReader::Malformed(CsvRecord* record, std::string error, size_t error_pos,

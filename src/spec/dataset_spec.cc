@@ -571,7 +571,9 @@ absl::StatusOr<DatasetSpec> LoadDatasetSpec(const fs::path& path) {
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return ParseDatasetSpec(buffer.str(), path);
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(path, ec);
+  return ParseDatasetSpec(buffer.str(), ec ? path : absolute.lexically_normal());
 }
 
 }  // namespace pdm::spec

@@ -1,12 +1,11 @@
 #include "validate/validator.h"
 
-#include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 
 #include "absl/container/flat_hash_map.h"
 #include "core/strings.h"
+#include "core/numbers.h"
 #include "core/status.h"
 #include "core/time.h"
 #include "io/csv_reader.h"
@@ -16,8 +15,6 @@ namespace {
 
 using spec::ColumnRole;
 using spec::Policy;
-
-enum class NumberOutcome { kOk, kMissing, kUnparseable, kNonFinite };
 
 std::string_view Trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -33,24 +30,14 @@ bool IsNa(std::string_view text, const std::vector<std::string>& na_values) {
   return false;
 }
 
-NumberOutcome ParseNumber(std::string_view text, const std::vector<std::string>& na_values,
-                          double* out) {
-  text = Trim(text);
-  if (text.empty()) return NumberOutcome::kMissing;
-  std::string_view digits = text;
-  if (digits.size() > 1 && digits.front() == '+') digits.remove_prefix(1);
-  const char* end = digits.data() + digits.size();
-  auto [ptr, ec] = std::from_chars(digits.data(), end, *out);
-  if (ptr == end) {
-    if (ec == std::errc::result_out_of_range) {
-      // Overflow (1e999) is not finite; underflow (1e-999) is a valid number that rounds to 0.
-      // from_chars leaves *out unset here, so strtod (rare path) tells which one it was.
-      *out = std::strtod(std::string(digits).c_str(), nullptr);
-      return std::isfinite(*out) ? NumberOutcome::kOk : NumberOutcome::kNonFinite;
-    }
-    if (ec == std::errc()) return std::isfinite(*out) ? NumberOutcome::kOk : NumberOutcome::kNonFinite;
+// Parses a numeric cell; NA texts (spec format.na_values) count as missing.
+core::NumberParse ParseCell(std::string_view text, const std::vector<std::string>& na_values,
+                            double* out) {
+  const core::NumberParse result = core::ParseDouble(text, out);
+  if (result == core::NumberParse::kNotANumber && IsNa(Trim(text), na_values)) {
+    return core::NumberParse::kEmpty;
   }
-  return IsNa(text, na_values) ? NumberOutcome::kMissing : NumberOutcome::kUnparseable;
+  return result;
 }
 
 enum class PlanKind { kSkip, kEntity, kTime, kNumeric, kCategorical };
@@ -292,9 +279,9 @@ class TableRun {
         }
         case PlanKind::kNumeric: {
           double value = 0;
-          const NumberOutcome outcome = ParseNumber(field, na_values, &value);
+          const core::NumberParse outcome = ParseCell(field, na_values, &value);
           const int k = column.index;
-          if (outcome == NumberOutcome::kOk) {
+          if (outcome == core::NumberParse::kOk) {
             if (value < column.spec->min || value > column.spec->max) {
               if (!ValueFailed(record, static_cast<int>(i), field, Reason::kOutOfRange,
                                FormatRange(*column.spec))) {
@@ -303,12 +290,12 @@ class TableRun {
               value = std::numeric_limits<double>::quiet_NaN();
             }
           } else {
-            const Reason reason = outcome == NumberOutcome::kMissing     ? Reason::kMissingValue
-                                  : outcome == NumberOutcome::kNonFinite ? Reason::kNonFinite
-                                                                         : Reason::kUnparseable;
-            const char* detail = outcome == NumberOutcome::kMissing     ? "no value"
-                                 : outcome == NumberOutcome::kNonFinite ? "not a finite number"
-                                                                        : "not a number";
+            const Reason reason = outcome == core::NumberParse::kEmpty       ? Reason::kMissingValue
+                                  : outcome == core::NumberParse::kNonFinite ? Reason::kNonFinite
+                                                                             : Reason::kUnparseable;
+            const char* detail = outcome == core::NumberParse::kEmpty       ? "no value"
+                                 : outcome == core::NumberParse::kNonFinite ? "not a finite number"
+                                                                            : "not a number";
             if (!ValueFailed(record, static_cast<int>(i), field, reason, detail)) return;
             value = std::numeric_limits<double>::quiet_NaN();
           }
@@ -404,13 +391,8 @@ class TableRun {
     switch (table_.time_type) {
       case spec::TimeType::kTimestamp: return core::ParseTimestamp(text, out);
       case spec::TimeType::kCycle:
-      case spec::TimeType::kUnixSeconds: {
-        std::string_view digits = text;
-        if (digits.size() > 1 && digits.front() == '+') digits.remove_prefix(1);
-        const char* end = digits.data() + digits.size();
-        auto [ptr, ec] = std::from_chars(digits.data(), end, *out);
-        return !digits.empty() && ptr == end && ec == std::errc() && std::isfinite(*out);
-      }
+      case spec::TimeType::kUnixSeconds:
+        return core::ParseDouble(text, out) == core::NumberParse::kOk;
       case spec::TimeType::kNone: return false;
     }
     return false;
