@@ -29,9 +29,13 @@ struct DemoArgs {
 void AddDemoCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<DemoArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "demo", "The end-to-end demo: simulate a fleet, validate it with quarantine, print the summary.");
-  cmd->add_option("--out", args->out, "Working directory for the demo's files")->capture_default_str();
-  cmd->add_option("--machines", args->machines, "Fleet size")->capture_default_str()->check(CLI::Range(1, 100000));
+      "demo",
+      "The end-to-end demo: simulate a fleet, validate it with quarantine, print the summary.");
+  cmd->add_option("--out", args->out, "Working directory for the demo's files")
+      ->capture_default_str();
+  cmd->add_option("--machines", args->machines, "Fleet size")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--duration", args->duration, "Simulated span")->capture_default_str();
   cmd->add_option("--interval", args->interval, "Reading period")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();

@@ -1,8 +1,8 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "core/time.h"
 #include "core/strings.h"
+#include "core/time.h"
 #include "sim/simulator.h"
 
 namespace pdm::cli {
@@ -29,8 +29,9 @@ bool ToSimulationOptions(const char* command, int machines, const std::string& d
   double start_epoch = 0;
   if (!duration_seconds.ok() || !interval_seconds.ok()) {
     fmt::print(stderr, "pdm {}: {}\n", command,
-               !duration_seconds.ok() ? "--duration: " + std::string(duration_seconds.status().message())
-                                      : "--interval: " + std::string(interval_seconds.status().message()));
+               !duration_seconds.ok()
+                   ? "--duration: " + std::string(duration_seconds.status().message())
+                   : "--interval: " + std::string(interval_seconds.status().message()));
     return false;
   }
   if (!core::ParseTimestamp(start, &start_epoch)) {
@@ -49,7 +50,8 @@ bool ToSimulationOptions(const char* command, int machines, const std::string& d
 void PrintSimulationSummary(const sim::SimulationSummary& summary, const std::string& out) {
   fmt::print("simulated {} readings, {} failures (", summary.readings, summary.failures);
   for (int m = 0; m < sim::kFailureModeCount; ++m) {
-    fmt::print("{}{} {}", m == 0 ? "" : ", ", sim::FailureModeName(static_cast<sim::FailureMode>(m)),
+    fmt::print("{}{} {}", m == 0 ? "" : ", ",
+               sim::FailureModeName(static_cast<sim::FailureMode>(m)),
                summary.failures_by_mode[static_cast<size_t>(m)]);
   }
   fmt::print("), {} maintenance actions, {} error events\n", summary.maintenance, summary.errors);
@@ -66,11 +68,15 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--machines", args->machines, "Number of machines")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
-  cmd->add_option("--duration", args->duration, "Simulated span, e.g. 30d, 12h, 1w")->capture_default_str();
-  cmd->add_option("--interval", args->interval, "Reading period, e.g. 1h, 10m, 30s")->capture_default_str();
+  cmd->add_option("--duration", args->duration, "Simulated span, e.g. 30d, 12h, 1w")
+      ->capture_default_str();
+  cmd->add_option("--interval", args->interval, "Reading period, e.g. 1h, 10m, 30s")
+      ->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--start", args->start, "Time of the first reading (ISO 8601, UTC)")->capture_default_str();
-  cmd->add_option("--threads", args->threads, "Worker threads (0: all cores); never changes the output")
+  cmd->add_option("--start", args->start, "Time of the first reading (ISO 8601, UTC)")
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads,
+                  "Worker threads (0: all cores); never changes the output")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
   cmd->add_option("--out", args->out, "Output directory (created if needed)")->required();
@@ -86,7 +92,7 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
     if (!summary.ok()) {
       fmt::print(stderr, "pdm simulate: {}\n", summary.status().message());
       *exit_code = summary.status().code() == absl::StatusCode::kInvalidArgument ? kExitUsage
-                                                                                  : kExitBadInput;
+                                                                                 : kExitBadInput;
       return;
     }
     PrintSimulationSummary(*summary, args->out);

@@ -11,10 +11,10 @@
 namespace pdm::core {
 
 enum class NumberParse {
-  kOk,           // a finite number
-  kEmpty,        // nothing but blanks
-  kNotANumber,   // text that is not a number
-  kNonFinite,    // nan, inf, or a magnitude beyond a double (1e999)
+  kOk,          // a finite number
+  kEmpty,       // nothing but blanks
+  kNotANumber,  // text that is not a number
+  kNonFinite,   // nan, inf, or a magnitude beyond a double (1e999)
 };
 
 // Parses the whole of `text` (surrounding blanks and one leading '+' allowed) as a double.

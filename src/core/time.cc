@@ -44,16 +44,27 @@ absl::StatusOr<Span> ParseSpan(std::string_view text) {
   }
   int64_t scale = 0;
   switch (text.back()) {
-    case 's': scale = 1; break;
-    case 'm': scale = 60; break;
-    case 'h': scale = 3600; break;
-    case 'd': scale = 86400; break;
-    case 'w': scale = 7 * 86400; break;
-    case 'r': return Span{Span::Kind::kRecords, amount};
+    case 's':
+      scale = 1;
+      break;
+    case 'm':
+      scale = 60;
+      break;
+    case 'h':
+      scale = 3600;
+      break;
+    case 'd':
+      scale = 86400;
+      break;
+    case 'w':
+      scale = int64_t{7} * 86400;
+      break;
+    case 'r':
+      return Span{Span::Kind::kRecords, amount};
     default:
-      return absl::InvalidArgumentError(
-          StrCat("bad span '", text, "': unknown unit '", text.substr(text.size() - 1),
-                       "' (use s, m, h, d, w or r)"));
+      return absl::InvalidArgumentError(StrCat("bad span '", text, "': unknown unit '",
+                                               text.substr(text.size() - 1),
+                                               "' (use s, m, h, d, w or r)"));
   }
   if (amount > INT64_MAX / scale) {
     return absl::InvalidArgumentError(StrCat("bad span '", text, "': too large"));
@@ -65,8 +76,8 @@ absl::StatusOr<int64_t> ParseDurationSeconds(std::string_view text) {
   auto span = ParseSpan(text);
   if (!span.ok()) return span.status();
   if (!span->is_time()) {
-    return absl::InvalidArgumentError(
-        StrCat("bad duration '", text, "': a length of time is needed (s, m, h, d, w), not records"));
+    return absl::InvalidArgumentError(StrCat(
+        "bad duration '", text, "': a length of time is needed (s, m, h, d, w), not records"));
   }
   return span->amount;
 }
@@ -144,8 +155,8 @@ bool ParseTimestamp(std::string_view text, EpochSeconds* out) {
     }
   }
   if (pos != text.size()) return false;
-  *out = static_cast<double>(DaysFromCivil(year, static_cast<unsigned>(month),
-                                           static_cast<unsigned>(day))) *
+  *out = static_cast<double>(
+             DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day))) *
              86400.0 +
          seconds_of_day;
   return true;

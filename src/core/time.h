@@ -35,7 +35,8 @@ std::string FormatSpan(const Span& span);
 
 // Parses an ISO 8601 / RFC 3339 timestamp: "YYYY-MM-DD", "YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]]"
 // followed by nothing (UTC), "Z", or an offset "+HH:MM" / "-HH:MM". Returns false on any other
-// input. Written by hand because it sits on the ingestion hot path (absl::ParseTime is ~20x slower).
+// input. Written by hand because it sits on the ingestion hot path (absl::ParseTime is ~20x
+// slower).
 bool ParseTimestamp(std::string_view text, EpochSeconds* out);
 
 // Writes "YYYY-MM-DDTHH:MM:SSZ" (whole seconds) into `out`, which must hold 20 bytes.

@@ -13,9 +13,9 @@ TEST(ParseSpanTest, ParsesEveryUnit) {
     Span expected;
   };
   const Case cases[] = {
-      {"45s", {Span::Kind::kTime, 45}},          {"10m", {Span::Kind::kTime, 600}},
-      {"1h", {Span::Kind::kTime, 3600}},         {"24h", {Span::Kind::kTime, 86400}},
-      {"30d", {Span::Kind::kTime, 30 * 86400}},  {"2w", {Span::Kind::kTime, 14 * 86400}},
+      {"45s", {Span::Kind::kTime, 45}},         {"10m", {Span::Kind::kTime, 600}},
+      {"1h", {Span::Kind::kTime, 3600}},        {"24h", {Span::Kind::kTime, 86400}},
+      {"30d", {Span::Kind::kTime, 30 * 86400}}, {"2w", {Span::Kind::kTime, 14 * 86400}},
       {"20r", {Span::Kind::kRecords, 20}},
   };
   for (const Case& c : cases) {
@@ -26,7 +26,8 @@ TEST(ParseSpanTest, ParsesEveryUnit) {
 }
 
 TEST(ParseSpanTest, RefusesBadText) {
-  for (const char* text : {"", "h", "0h", "-1h", "1.5h", "1y", "10", "h1", "1 h", "99999999999999999999d"}) {
+  for (const char* text :
+       {"", "h", "0h", "-1h", "1.5h", "1y", "10", "h1", "1 h", "99999999999999999999d"}) {
     EXPECT_FALSE(ParseSpan(text).ok()) << text;
   }
   auto records = ParseDurationSeconds("20r");
@@ -65,10 +66,10 @@ TEST(ParseTimestampTest, AcceptsIsoForms) {
 }
 
 TEST(ParseTimestampTest, RefusesInvalidDates) {
-  for (const char* text : {"", "2025", "2025-13-01", "2025-02-29", "2025-00-10", "2025-01-32",
-                           "2025-01-01T24:00:00", "2025-01-01T10:60", "2025-01-01T10:00:00X",
-                           "2025/01/01", "2025-01-01T", "2025-1-01", "20250101", "2025-01-01T10:00:00.",
-                           "2025-01-01T10:00:00+25:00"}) {
+  for (const char* text :
+       {"", "2025", "2025-13-01", "2025-02-29", "2025-00-10", "2025-01-32", "2025-01-01T24:00:00",
+        "2025-01-01T10:60", "2025-01-01T10:00:00X", "2025/01/01", "2025-01-01T", "2025-1-01",
+        "20250101", "2025-01-01T10:00:00.", "2025-01-01T10:00:00+25:00"}) {
     double value = 0;
     EXPECT_FALSE(ParseTimestamp(text, &value)) << text;
   }

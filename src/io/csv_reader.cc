@@ -58,7 +58,8 @@ bool CsvReader::Refill() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
-      status_ = absl::DataLossError(core::StrCat(path_.string(), ": read failed: ", std::strerror(err)));
+      status_ =
+          absl::DataLossError(core::StrCat(path_.string(), ": read failed: ", std::strerror(err)));
       eof_ = true;
       return false;
     }
@@ -203,7 +204,8 @@ int CsvReader::ParseQuoted(CsvRecord* record, bool at_eof) {
     return -1;
   }
 record_end:
-  if (state == State::kUnquoted && !scratch_.empty() && scratch_.back() == '\r') scratch_.pop_back();
+  if (state == State::kUnquoted && !scratch_.empty() && scratch_.back() == '\r')
+    scratch_.pop_back();
   spans_.emplace_back(field_start, scratch_.size() - field_start);
   {
     size_t raw_end = i;
@@ -211,7 +213,8 @@ record_end:
     record->raw = std::string_view(base + pos_, raw_end - pos_);
   }
   record->fields.clear();
-  for (const auto& [offset, length] : spans_) record->fields.emplace_back(scratch_.data() + offset, length);
+  for (const auto& [offset, length] : spans_)
+    record->fields.emplace_back(scratch_.data() + offset, length);
   record->line = line_;
   line_ += newlines + (i < end_ ? 1 : 0);
   pos_ = i < end_ ? i + 1 : end_;

@@ -76,8 +76,8 @@ class CsvReader {
   std::filesystem::path path_;
   CsvReaderOptions options_;
   std::vector<char> buffer_;
-  size_t pos_ = 0;   // next unread byte in buffer_
-  size_t end_ = 0;   // one past the last valid byte in buffer_
+  size_t pos_ = 0;  // next unread byte in buffer_
+  size_t end_ = 0;  // one past the last valid byte in buffer_
   bool eof_ = false;
   bool at_start_ = true;
   int64_t line_ = 1;  // line number of the byte at pos_

@@ -27,7 +27,8 @@ std::vector<Parsed> ParseText(const std::string& text, CsvReaderOptions options 
   std::vector<Parsed> out;
   CsvRecord record;
   while ((*reader)->Next(&record)) {
-    out.push_back({record.line, std::vector<std::string>(record.fields.begin(), record.fields.end()),
+    out.push_back({record.line,
+                   std::vector<std::string>(record.fields.begin(), record.fields.end()),
                    std::string(record.raw), record.error});
   }
   EXPECT_TRUE((*reader)->status().ok());
@@ -100,7 +101,8 @@ TEST(CsvReaderTest, BoundsRecordLength) {
   options.buffer_bytes = 64;
   options.max_record_bytes = 100;
   const std::string long_field(500, 'x');
-  auto rows = ParseText("a,b\n1," + long_field + "\n2,short\n3,\"" + long_field + "\"\n4,end\n", options);
+  auto rows =
+      ParseText("a,b\n1," + long_field + "\n2,short\n3,\"" + long_field + "\"\n4,end\n", options);
   ASSERT_EQ(rows.size(), 5u);
   EXPECT_NE(rows[1].error.find("record longer than 100 bytes"), std::string::npos);
   EXPECT_LE(rows[1].raw.size(), 4096u);
@@ -114,7 +116,8 @@ TEST(CsvReaderTest, BoundsRecordLength) {
 // The records must not depend on where buffer refills fall.
 TEST(CsvReaderTest, RecordsDoNotDependOnBufferSize) {
   std::mt19937 rng(5);
-  const char* pieces[] = {"a", "12.5", "", "\"q,1\"", "\"line\nbreak\"", "\"x\"\"y\"", "zz z", "-3"};
+  const char* pieces[] = {"a",          "12.5", "",  "\"q,1\"", "\"line\nbreak\"",
+                          "\"x\"\"y\"", "zz z", "-3"};
   std::string text = "c1,c2,c3\n";
   for (int row = 0; row < 400; ++row) {
     for (int f = 0; f < 3; ++f) {
@@ -128,7 +131,8 @@ TEST(CsvReaderTest, RecordsDoNotDependOnBufferSize) {
   big.buffer_bytes = 1 << 20;
   const auto expected = ParseText(text, big);
   ASSERT_GT(expected.size(), 400u);
-  for (const Parsed& row : expected) ASSERT_TRUE(row.error.empty()) << row.line << ": " << row.error;
+  for (const Parsed& row : expected)
+    ASSERT_TRUE(row.error.empty()) << row.line << ": " << row.error;
   for (size_t buffer : {64, 65, 100, 257, 1000, 4096}) {
     CsvReaderOptions small;
     small.buffer_bytes = buffer;

@@ -33,13 +33,12 @@ struct MachineModel {
   double rated_torque_nm;
   double rated_current_a;
 };
-constexpr MachineModel kModels[] = {
-    {'A', 1500, 60, 20}, {'B', 3000, 35, 22}, {'C', 1000, 120, 30}};
+constexpr MachineModel kModels[] = {{'A', 1500, 60, 20}, {'B', 3000, 35, 22}, {'C', 1000, 120, 30}};
 
 struct Regime {
-  double load;       // fraction of rated load
-  double setpoint;   // load_setpoint column, percent
-  double dwell_h;    // mean time in the regime
+  double load;      // fraction of rated load
+  double setpoint;  // load_setpoint column, percent
+  double dwell_h;   // mean time in the regime
 };
 constexpr Regime kRegimes[] = {{0.25, 25, 6}, {0.6, 60, 12}, {0.9, 90, 8}};
 
@@ -80,12 +79,11 @@ struct MachineOutput {
 
 void AppendNumber(std::string* out, double value, int decimals) {
   char buffer[48];
-  auto [ptr, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed,
-                                 decimals);
+  auto [ptr, ec] =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed, decimals);
   // "-0.00" reads as a negative zero: write "0.00".
-  if (ptr - buffer > 1 && buffer[0] == '-' && std::all_of(buffer + 1, ptr, [](char c) {
-        return c == '0' || c == '.';
-      })) {
+  if (ptr - buffer > 1 && buffer[0] == '-' &&
+      std::all_of(buffer + 1, ptr, [](char c) { return c == '0' || c == '.'; })) {
     out->append(buffer + 1, ptr);
     return;
   }
@@ -171,13 +169,14 @@ void SimulateMachine(const SimulationOptions& options, int index, MachineOutput*
       wear[c] += dt_h / (kMeanLifeDays[c] * 24) * rate_scale[c] * (0.4 + load);
       if (failed < 0 && wear[c] >= threshold[c]) failed = c;
     }
-    if (failed < 0 && rng.Bernoulli(dt_h / (4 * 8760.0))) failed = static_cast<int>(FailureMode::kRandom);
+    if (failed < 0 && rng.Bernoulli(dt_h / (4 * 8760.0)))
+      failed = static_cast<int>(FailureMode::kRandom);
     if (failed >= 0) {
       const bool random = failed == static_cast<int>(FailureMode::kRandom);
       const double repair_h = std::round(random ? rng.Uniform(4, 24) : rng.Uniform(8, 72));
       AppendTime(&out->failures, t);
-      core::StrAppend(&out->failures, ",", id, ",", FailureModeName(static_cast<FailureMode>(failed)),
-                      "\n");
+      core::StrAppend(&out->failures, ",", id, ",",
+                      FailureModeName(static_cast<FailureMode>(failed)), "\n");
       ++out->failures_by_mode[static_cast<size_t>(failed)];
       const int64_t repaired = t + static_cast<int64_t>(repair_h * 3600);
       const int component = random ? static_cast<int>(rng.Int(0, kComponentCount - 1)) : failed;
@@ -191,23 +190,30 @@ void SimulateMachine(const SimulationOptions& options, int index, MachineOutput*
     }
     // Fault signatures: negligible until late in a component's life, then growing fast.
     double sig[kComponentCount];
-    for (int c = 0; c < kComponentCount; ++c) sig[c] = std::min(3.0, std::exp(7.0 * (wear[c] - 1.0)));
+    for (int c = 0; c < kComponentCount; ++c)
+      sig[c] = std::min(3.0, std::exp(7.0 * (wear[c] - 1.0)));
     const double day_of_year = static_cast<double>((t / 86400) % 365);
     const double hour = static_cast<double>((t % 86400) / 3600.0);
     double v[kSensorCount];
-    v[kAirTemperature] = 16 + site_offset + 8 * std::sin(2 * std::numbers::pi * (day_of_year - 110) / 365) +
+    v[kAirTemperature] = 16 + site_offset +
+                         8 * std::sin(2 * std::numbers::pi * (day_of_year - 110) / 365) +
                          4 * std::sin(2 * std::numbers::pi * (hour - 9) / 24) + rng.Normal(0, 0.3);
     v[kProcessTemperature] = v[kAirTemperature] + 12 + 18 * load + 15 * sig[3] + rng.Normal(0, 0.5);
     v[kBearingTemperature] =
         v[kAirTemperature] + 18 + 22 * load + 12 * sig[0] + 4 * sig[2] + rng.Normal(0, 0.7);
-    v[kVibrationRms] = (1.2 + 1.5 * load + 0.6 * imbalance) * (1 + 2.5 * sig[0]) * rng.LogNormal(0, 0.08);
+    v[kVibrationRms] =
+        (1.2 + 1.5 * load + 0.6 * imbalance) * (1 + 2.5 * sig[0]) * rng.LogNormal(0, 0.08);
     v[kPressure] = std::max(0.0, 4 + 3 * load - 2.5 * sig[1] + rng.Normal(0, 0.08));
-    v[kRotationalSpeed] = model.rated_speed_rpm * (0.7 + 0.3 * load) * (1 - 0.03 * sig[2]) + rng.Normal(0, 5);
-    v[kTorque] = std::max(0.0, model.rated_torque_nm * load * (1 + 0.05 * sig[0]) + rng.Normal(0, 0.8));
-    v[kCurrent] = model.rated_current_a * (0.25 + 0.75 * load) * (1 + 0.3 * sig[2]) + rng.Normal(0, 0.3);
+    v[kRotationalSpeed] =
+        model.rated_speed_rpm * (0.7 + 0.3 * load) * (1 - 0.03 * sig[2]) + rng.Normal(0, 5);
+    v[kTorque] =
+        std::max(0.0, model.rated_torque_nm * load * (1 + 0.05 * sig[0]) + rng.Normal(0, 0.8));
+    v[kCurrent] =
+        model.rated_current_a * (0.25 + 0.75 * load) * (1 + 0.3 * sig[2]) + rng.Normal(0, 0.3);
 
     // Error events: background codes plus symptom codes that grow with the signatures.
-    if (rng.Bernoulli(0.002 * dt_h)) errors.push_back({t + rng.Int(0, options.interval_seconds - 1), "E100"});
+    if (rng.Bernoulli(0.002 * dt_h))
+      errors.push_back({t + rng.Int(0, options.interval_seconds - 1), "E100"});
     for (int c = 0; c < kComponentCount; ++c) {
       if (rng.Bernoulli(std::min(0.5, 0.002 + 0.08 * sig[c] * sig[c]) * dt_h)) {
         errors.push_back({t + rng.Int(0, options.interval_seconds - 1), kSymptomCodes[c]});
@@ -261,65 +267,70 @@ void SimulateMachine(const SimulationOptions& options, int index, MachineOutput*
 
 std::string SpecYaml(const SimulationOptions& options) {
   std::string y;
-  core::StrAppend(&y,
-                  "# Written by `pdm simulate`: the spec of the simulated fleet next to it.\n"
-                  "# machines=", options.machines, " duration=", core::FormatSpan({core::Span::Kind::kTime, options.duration_seconds}),
-                  " interval=", core::FormatSpan({core::Span::Kind::kTime, options.interval_seconds}),
-                  " seed=", options.seed, "\n",
-                  "version: 1\n"
-                  "name: simulated-fleet\n"
-                  "description: Simulated fleet of rotating machines (pdm simulate)\n"
-                  "data:\n"
-                  "  file: telemetry.csv\n"
-                  "entity: machine_id\n"
-                  "time:\n"
-                  "  column: timestamp\n"
-                  "  type: timestamp\n"
-                  "settings:\n"
-                  "  - {name: load_setpoint, unit: \"%\", range: [0, 100], description: operating regime load setpoint}\n"
-                  "sensors:\n");
+  core::StrAppend(
+      &y,
+      "# Written by `pdm simulate`: the spec of the simulated fleet next to it.\n"
+      "# machines=",
+      options.machines,
+      " duration=", core::FormatSpan({core::Span::Kind::kTime, options.duration_seconds}),
+      " interval=", core::FormatSpan({core::Span::Kind::kTime, options.interval_seconds}),
+      " seed=", options.seed, "\n",
+      "version: 1\n"
+      "name: simulated-fleet\n"
+      "description: Simulated fleet of rotating machines (pdm simulate)\n"
+      "data:\n"
+      "  file: telemetry.csv\n"
+      "entity: machine_id\n"
+      "time:\n"
+      "  column: timestamp\n"
+      "  type: timestamp\n"
+      "settings:\n"
+      "  - {name: load_setpoint, unit: \"%\", range: [0, 100], description: operating regime load "
+      "setpoint}\n"
+      "sensors:\n");
   for (const SensorInfo& s : kSensors) {
     core::StrAppend(&y, "  - {name: ", s.name, ", unit: \"", s.unit, "\", range: [", s.min, ", ",
                     s.max, "], description: \"", s.description, "\"}\n");
   }
-  core::StrAppend(&y,
-                  "labels:\n"
-                  "  source: events\n"
-                  "events:\n"
-                  "  failures:\n"
-                  "    file: failures.csv\n"
-                  "    entity: machine_id\n"
-                  "    time: timestamp\n"
-                  "    kind: mode\n"
-                  "    kinds: [bearing, seal, motor, cooling, random]\n"
-                  "  maintenance:\n"
-                  "    file: maintenance.csv\n"
-                  "    entity: machine_id\n"
-                  "    time: timestamp\n"
-                  "    kind: component\n"
-                  "    kinds: [bearing, seal, motor, cooling]\n"
-                  "    categoricals:\n"
-                  "      - {name: kind, values: [preventive, corrective]}\n"
-                  "    attributes:\n"
-                  "      - {name: duration_h, unit: h, range: [0, 1000]}\n"
-                  "  errors:\n"
-                  "    file: errors.csv\n"
-                  "    entity: machine_id\n"
-                  "    time: timestamp\n"
-                  "    kind: code\n"
-                  "    kinds: [E100, E110, E210, E220, E230, E240]\n"
-                  "machines:\n"
-                  "  file: machines.csv\n"
-                  "  entity: machine_id\n"
-                  "  categoricals:\n"
-                  "    - {name: model, values: [A, B, C]}\n"
-                  "  attributes:\n"
-                  "    - {name: age_days, unit: d, range: [0, 20000]}\n"
-                  "    - {name: rated_speed_rpm, unit: rpm, range: [0, 10000]}\n"
-                  "    - {name: rated_power_kw, unit: kW, range: [0, 1000]}\n"
-                  "validation:\n"
-                  "  missing_value: flag   # dropouts are expected: keep the reading, mark the value missing\n"
-                  "  out_of_range: flag    # spikes: keep the reading, mark the value missing\n");
+  core::StrAppend(
+      &y,
+      "labels:\n"
+      "  source: events\n"
+      "events:\n"
+      "  failures:\n"
+      "    file: failures.csv\n"
+      "    entity: machine_id\n"
+      "    time: timestamp\n"
+      "    kind: mode\n"
+      "    kinds: [bearing, seal, motor, cooling, random]\n"
+      "  maintenance:\n"
+      "    file: maintenance.csv\n"
+      "    entity: machine_id\n"
+      "    time: timestamp\n"
+      "    kind: component\n"
+      "    kinds: [bearing, seal, motor, cooling]\n"
+      "    categoricals:\n"
+      "      - {name: kind, values: [preventive, corrective]}\n"
+      "    attributes:\n"
+      "      - {name: duration_h, unit: h, range: [0, 1000]}\n"
+      "  errors:\n"
+      "    file: errors.csv\n"
+      "    entity: machine_id\n"
+      "    time: timestamp\n"
+      "    kind: code\n"
+      "    kinds: [E100, E110, E210, E220, E230, E240]\n"
+      "machines:\n"
+      "  file: machines.csv\n"
+      "  entity: machine_id\n"
+      "  categoricals:\n"
+      "    - {name: model, values: [A, B, C]}\n"
+      "  attributes:\n"
+      "    - {name: age_days, unit: d, range: [0, 20000]}\n"
+      "    - {name: rated_speed_rpm, unit: rpm, range: [0, 10000]}\n"
+      "    - {name: rated_power_kw, unit: kW, range: [0, 1000]}\n"
+      "validation:\n"
+      "  missing_value: flag   # dropouts are expected: keep the reading, mark the value missing\n"
+      "  out_of_range: flag    # spikes: keep the reading, mark the value missing\n");
   return y;
 }
 
@@ -363,11 +374,16 @@ class OutputFile {
 
 const char* FailureModeName(FailureMode mode) {
   switch (mode) {
-    case FailureMode::kBearing: return "bearing";
-    case FailureMode::kSeal: return "seal";
-    case FailureMode::kMotor: return "motor";
-    case FailureMode::kCooling: return "cooling";
-    case FailureMode::kRandom: return "random";
+    case FailureMode::kBearing:
+      return "bearing";
+    case FailureMode::kSeal:
+      return "seal";
+    case FailureMode::kMotor:
+      return "motor";
+    case FailureMode::kCooling:
+      return "cooling";
+    case FailureMode::kRandom:
+      return "random";
   }
   return "unknown";
 }
@@ -403,8 +419,9 @@ absl::StatusOr<SimulationSummary> Simulate(const SimulationOptions& options,
   PDM_RETURN_IF_ERROR(machines.Open(out_dir / "machines.csv",
                                     "machine_id,model,age_days,rated_speed_rpm,rated_power_kw\n"));
 
-  const int threads = std::max(
-      1, options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads =
+      std::max(1, options.threads > 0 ? options.threads
+                                      : static_cast<int>(std::thread::hardware_concurrency()));
   // Machines are simulated in blocks so that memory stays bounded; each block is written in
   // machine order, so the bytes do not depend on the thread count.
   const int block = 32 * threads;
@@ -415,7 +432,8 @@ absl::StatusOr<SimulationSummary> Simulate(const SimulationOptions& options,
     outputs.assign(static_cast<size_t>(count), MachineOutput{});
     std::atomic<int> next{0};
     auto work = [&] {
-      for (int i = next++; i < count; i = next++) SimulateMachine(options, first + i, &outputs[static_cast<size_t>(i)]);
+      for (int i = next++; i < count; i = next++)
+        SimulateMachine(options, first + i, &outputs[static_cast<size_t>(i)]);
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < std::min(threads, count); ++t) pool.emplace_back(work);
@@ -431,7 +449,8 @@ absl::StatusOr<SimulationSummary> Simulate(const SimulationOptions& options,
       summary.maintenance += out.maintenance_count;
       summary.errors += out.error_count;
       for (int m = 0; m < kFailureModeCount; ++m) {
-        summary.failures_by_mode[static_cast<size_t>(m)] += out.failures_by_mode[static_cast<size_t>(m)];
+        summary.failures_by_mode[static_cast<size_t>(m)] +=
+            out.failures_by_mode[static_cast<size_t>(m)];
         summary.failures += out.failures_by_mode[static_cast<size_t>(m)];
       }
     }

@@ -15,12 +15,12 @@
 namespace pdm::sim {
 
 struct SimulationOptions {
-  int machines = 20;                        // fleet size; >= 1
-  int64_t duration_seconds = 30 * 86400;    // simulated span; >= interval
-  int64_t interval_seconds = 3600;          // reading period; >= 1
+  int machines = 20;                      // fleet size; >= 1
+  int64_t duration_seconds = int64_t{30} * 86400;  // simulated span; >= interval
+  int64_t interval_seconds = 3600;        // reading period; >= 1
   uint64_t seed = 1;
   int64_t start_epoch_seconds = 1735689600;  // 2025-01-01T00:00:00Z
-  int threads = 0;                          // 0: all cores. The output does not depend on it.
+  int threads = 0;                           // 0: all cores. The output does not depend on it.
   // Probability that one sensor value of a reading is missing (empty cell).
   double dropout_rate = 0.002;
   // Probability that one sensor value is a spike (may fall outside the valid range).

@@ -34,7 +34,9 @@ class SpecReader {
   static std::string Join(std::string_view path, std::string_view key) {
     return path.empty() ? std::string(key) : core::StrCat(path, ".", key);
   }
-  static std::string Index(std::string_view path, size_t i) { return core::StrCat(path, "[", i, "]"); }
+  static std::string Index(std::string_view path, size_t i) {
+    return core::StrCat(path, "[", i, "]");
+  }
 
   // Refuses keys of a mapping that are not in `allowed`.
   void CheckKeys(const YAML::Node& node, std::string_view path,
@@ -49,8 +51,8 @@ class SpecReader {
       bool known = false;
       for (auto a : allowed) known = known || a == key;
       if (!known) {
-        Fail(Join(path, key),
-             core::StrCat("unknown key (allowed here: ", fmt::format("{}", fmt::join(allowed, ", ")), ")"));
+        Fail(Join(path, key), core::StrCat("unknown key (allowed here: ",
+                                           fmt::format("{}", fmt::join(allowed, ", ")), ")"));
         return;
       }
     }
@@ -139,7 +141,8 @@ class SpecReader {
 
  private:
   static std::string Scalar(const YAML::Node& node) {
-    return node.IsScalar() ? node.Scalar() : std::string(node.IsSequence() ? "<list>" : "<mapping>");
+    return node.IsScalar() ? node.Scalar()
+                           : std::string(node.IsSequence() ? "<list>" : "<mapping>");
   }
 
   fs::path spec_path_;
@@ -269,11 +272,13 @@ void CheckUnique(SpecReader& r, const TableSpec& table) {
   absl::flat_hash_set<std::string> seen;
   if (!table.entity_column.empty()) seen.insert(table.entity_column);
   if (!table.time_column.empty() && !seen.insert(table.time_column).second) {
-    r.Fail(table.yaml_path, core::StrCat("column '", table.time_column, "' is both entity and time"));
+    r.Fail(table.yaml_path,
+           core::StrCat("column '", table.time_column, "' is both entity and time"));
   }
   for (const ColumnSpec& column : table.columns) {
     if (!seen.insert(column.name).second) {
-      r.Fail(column.yaml_path, core::StrCat("column '", column.name, "' is declared more than once"));
+      r.Fail(column.yaml_path,
+             core::StrCat("column '", column.name, "' is declared more than once"));
       return;
     }
   }
@@ -284,8 +289,9 @@ std::optional<TableSpec> ReadEventTable(SpecReader& r, const YAML::Node& node,
                                         std::string_view path, std::string role,
                                         TimeType default_time_type) {
   if (!r.ok() || !node || node.IsNull()) return std::nullopt;
-  r.CheckKeys(node, path, {"file", "format", "entity", "time", "time_type", "kind", "kinds",
-                           "categoricals", "attributes", "identifiers", "ignore"});
+  r.CheckKeys(node, path,
+              {"file", "format", "entity", "time", "time_type", "kind", "kinds", "categoricals",
+               "attributes", "identifiers", "ignore"});
   TableSpec table;
   table.role = std::move(role);
   table.yaml_path = std::string(path);
@@ -322,17 +328,28 @@ std::optional<TableSpec> ReadEventTable(SpecReader& r, const YAML::Node& node,
 
 const char* ColumnRoleName(ColumnRole role) {
   switch (role) {
-    case ColumnRole::kEntity: return "entity";
-    case ColumnRole::kTime: return "time";
-    case ColumnRole::kSensor: return "sensor";
-    case ColumnRole::kSetting: return "setting";
-    case ColumnRole::kAttribute: return "attribute";
-    case ColumnRole::kCategorical: return "categorical";
-    case ColumnRole::kIdentifier: return "identifier";
-    case ColumnRole::kIgnored: return "ignored";
-    case ColumnRole::kLabel: return "label";
-    case ColumnRole::kLabelComponent: return "label_component";
-    case ColumnRole::kEventKind: return "event_kind";
+    case ColumnRole::kEntity:
+      return "entity";
+    case ColumnRole::kTime:
+      return "time";
+    case ColumnRole::kSensor:
+      return "sensor";
+    case ColumnRole::kSetting:
+      return "setting";
+    case ColumnRole::kAttribute:
+      return "attribute";
+    case ColumnRole::kCategorical:
+      return "categorical";
+    case ColumnRole::kIdentifier:
+      return "identifier";
+    case ColumnRole::kIgnored:
+      return "ignored";
+    case ColumnRole::kLabel:
+      return "label";
+    case ColumnRole::kLabelComponent:
+      return "label_component";
+    case ColumnRole::kEventKind:
+      return "event_kind";
   }
   return "unknown";
 }
@@ -397,9 +414,9 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
   spec.spec_path = spec_path;
   try {
     r.CheckKeys(root, "",
-                {"version", "name", "description", "data", "entity", "time", "sensors",
-                 "settings", "attributes", "categoricals", "identifiers", "ignore", "labels",
-                 "events", "machines", "test", "validation"});
+                {"version", "name", "description", "data", "entity", "time", "sensors", "settings",
+                 "attributes", "categoricals", "identifiers", "ignore", "labels", "events",
+                 "machines", "test", "validation"});
     spec.version = r.Int(root, "", "version", 1);
     if (r.ok() && spec.version != 1) {
       r.Fail("version", core::StrCat("this pdm reads spec version 1, not ", spec.version));
@@ -482,17 +499,16 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
     // Event tables.
     if (const YAML::Node events = root["events"]; r.ok() && events) {
       r.CheckKeys(events, "events", {"failures", "maintenance", "errors"});
-      spec.failures = ReadEventTable(r, events["failures"], "events.failures", "failures",
-                                     data.time_type);
+      spec.failures =
+          ReadEventTable(r, events["failures"], "events.failures", "failures", data.time_type);
       spec.maintenance = ReadEventTable(r, events["maintenance"], "events.maintenance",
                                         "maintenance", data.time_type);
-      spec.errors =
-          ReadEventTable(r, events["errors"], "events.errors", "errors", data.time_type);
+      spec.errors = ReadEventTable(r, events["errors"], "events.errors", "errors", data.time_type);
     }
     if (const YAML::Node machines = root["machines"]; r.ok() && machines) {
-      r.CheckKeys(machines, "machines",
-                  {"file", "format", "entity", "categoricals", "attributes", "identifiers",
-                   "ignore"});
+      r.CheckKeys(
+          machines, "machines",
+          {"file", "format", "entity", "categoricals", "attributes", "identifiers", "ignore"});
       TableSpec table;
       table.role = "machines";
       table.yaml_path = "machines";
@@ -547,9 +563,9 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
     }
 
     if (const YAML::Node v = root["validation"]; r.ok() && v) {
-      r.CheckKeys(v, "validation",
-                  {"missing_value", "unparseable", "non_finite", "out_of_range",
-                   "unknown_category"});
+      r.CheckKeys(
+          v, "validation",
+          {"missing_value", "unparseable", "non_finite", "out_of_range", "unknown_category"});
       ValidationPolicy& p = spec.validation;
       p.missing_value = r.ReadPolicy(v, "validation", "missing_value", p.missing_value);
       p.unparseable = r.ReadPolicy(v, "validation", "unparseable", p.unparseable);

@@ -95,7 +95,8 @@ TEST(DatasetSpecTest, RefusesWrongSpecsNamingKeyPathAndReason) {
     auto spec = ParseDatasetSpec(c.yaml, "bad.yaml");
     ASSERT_FALSE(spec.ok()) << c.yaml;
     EXPECT_NE(spec.status().message().find(c.expected), std::string::npos)
-        << "yaml:\n" << c.yaml << "\nerror: " << spec.status().message();
+        << "yaml:\n"
+        << c.yaml << "\nerror: " << spec.status().message();
     EXPECT_EQ(spec.status().message().rfind("bad.yaml", 0), 0u) << spec.status().message();
   }
 }
@@ -112,8 +113,7 @@ TEST(ShippedSpecsTest, Ai4iDeclaresModesAsLabelComponents) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->labels.source, LabelSource::kColumn);
   EXPECT_EQ(spec->labels.column, "Machine failure");
-  EXPECT_EQ(spec->labels.components,
-            (std::vector<std::string>{"TWF", "HDF", "PWF", "OSF", "RNF"}));
+  EXPECT_EQ(spec->labels.components, (std::vector<std::string>{"TWF", "HDF", "PWF", "OSF", "RNF"}));
   for (const char* mode : {"TWF", "HDF", "PWF", "OSF", "RNF"}) {
     ASSERT_NE(spec->data.FindColumn(mode), nullptr);
     EXPECT_EQ(spec->data.FindColumn(mode)->role, ColumnRole::kLabelComponent) << mode;
@@ -144,7 +144,8 @@ TEST(ShippedSpecsTest, CmapssSubsetSpecsDifferOnlyInFileNames) {
   const std::string fd001 = ReadFile(SourceDir() / "specs/cmapss-fd001.yaml");
   ASSERT_FALSE(fd001.empty());
   auto replace_all = [](std::string text, const std::string& from, const std::string& to) {
-    for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+    for (size_t pos = text.find(from); pos != std::string::npos;
+         pos = text.find(from, pos + to.size())) {
       text.replace(pos, from.size(), to);
     }
     return text;

@@ -157,7 +157,8 @@ std::string ReportToJson(const DatasetReport& report, int indent) {
       json.Key("missing").Int(column.missing);
       json.Key("min").Number(column.count > 0 ? column.min : NAN);
       json.Key("max").Number(column.count > 0 ? column.max : NAN);
-      json.Key("mean").Number(column.count > 0 ? column.sum / static_cast<double>(column.count) : NAN);
+      json.Key("mean").Number(column.count > 0 ? column.sum / static_cast<double>(column.count)
+                                               : NAN);
       json.EndObject();
     }
     json.EndObject();
@@ -198,7 +199,8 @@ std::string ReportToText(const DatasetReport& report) {
     if (table.entities > 0) out += fmt::format("  entities {}", table.entities);
     if (std::isfinite(table.time_min)) {
       if (table.time_type == spec::TimeType::kTimestamp) {
-        out += fmt::format("  time {} .. {}", core::FormatTimestamp(static_cast<int64_t>(table.time_min)),
+        out += fmt::format("  time {} .. {}",
+                           core::FormatTimestamp(static_cast<int64_t>(table.time_min)),
                            core::FormatTimestamp(static_cast<int64_t>(table.time_max)));
       } else {
         out += fmt::format("  time {} .. {}", table.time_min, table.time_max);
@@ -217,12 +219,13 @@ std::string ReportToText(const DatasetReport& report) {
         out.push_back('\n');
       }
       if (table.flags_by_reason[r] > 0) {
-        out += fmt::format("  flagged     {:>8}  {}\n", table.flags_by_reason[r], ReasonName(reason));
+        out +=
+            fmt::format("  flagged     {:>8}  {}\n", table.flags_by_reason[r], ReasonName(reason));
       }
     }
     if (!table.numeric.empty() && (table.role == "data" || table.role == "test")) {
-      out += fmt::format("  {:<28} {:>10} {:>8} {:>12} {:>12} {:>12}\n", "column", "count", "missing",
-                         "min", "mean", "max");
+      out += fmt::format("  {:<28} {:>10} {:>8} {:>12} {:>12} {:>12}\n", "column", "count",
+                         "missing", "min", "mean", "max");
       for (const ColumnStats& c : table.numeric) {
         if (c.count == 0) {
           out += fmt::format("  {:<28} {:>10} {:>8}\n", c.name, c.count, c.missing);
@@ -233,9 +236,10 @@ std::string ReportToText(const DatasetReport& report) {
       }
     }
   }
-  out += fmt::format("\ntotal: rows read {}  accepted {}  quarantined {}  values flagged {}  ({:.2f} s)\n",
-                     report.rows_read, report.rows_accepted, report.rows_quarantined,
-                     report.values_flagged, report.seconds);
+  out += fmt::format(
+      "\ntotal: rows read {}  accepted {}  quarantined {}  values flagged {}  ({:.2f} s)\n",
+      report.rows_read, report.rows_accepted, report.rows_quarantined, report.values_flagged,
+      report.seconds);
   if (!report.quarantine_dir.empty()) {
     out += fmt::format("quarantine: {}/quarantine.csv, flagged values: {}/flagged.csv\n",
                        report.quarantine_dir.string(), report.quarantine_dir.string());

@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
-#include "core/strings.h"
 #include "core/numbers.h"
 #include "core/status.h"
+#include "core/strings.h"
 #include "core/time.h"
 #include "io/csv_reader.h"
 
@@ -63,12 +63,18 @@ struct PendingFlag {
 
 Policy PolicyFor(const spec::ValidationPolicy& policy, Reason reason) {
   switch (reason) {
-    case Reason::kMissingValue: return policy.missing_value;
-    case Reason::kUnparseable: return policy.unparseable;
-    case Reason::kNonFinite: return policy.non_finite;
-    case Reason::kOutOfRange: return policy.out_of_range;
-    case Reason::kUnknownCategory: return policy.unknown_category;
-    default: return Policy::kReject;
+    case Reason::kMissingValue:
+      return policy.missing_value;
+    case Reason::kUnparseable:
+      return policy.unparseable;
+    case Reason::kNonFinite:
+      return policy.non_finite;
+    case Reason::kOutOfRange:
+      return policy.out_of_range;
+    case Reason::kUnknownCategory:
+      return policy.unknown_category;
+    default:
+      return Policy::kReject;
   }
 }
 
@@ -151,10 +157,12 @@ class TableRun {
       return absl::OkStatus();
     };
     if (!table_.entity_column.empty()) {
-      PDM_RETURN_IF_ERROR(place(table_.entity_column, "entity", ColumnPlan{PlanKind::kEntity, 0, nullptr, ""}));
+      PDM_RETURN_IF_ERROR(
+          place(table_.entity_column, "entity", ColumnPlan{PlanKind::kEntity, 0, nullptr, ""}));
     }
     if (!table_.time_column.empty()) {
-      PDM_RETURN_IF_ERROR(place(table_.time_column, "time", ColumnPlan{PlanKind::kTime, 0, nullptr, ""}));
+      PDM_RETURN_IF_ERROR(
+          place(table_.time_column, "time", ColumnPlan{PlanKind::kTime, 0, nullptr, ""}));
     }
     for (const spec::ColumnSpec& column : table_.columns) {
       ColumnPlan column_plan{PlanKind::kSkip, 0, &column, ""};
@@ -162,8 +170,7 @@ class TableRun {
         column_plan.kind = PlanKind::kNumeric;
         column_plan.index = static_cast<int>(report_->numeric.size());
         report_->numeric.push_back(ColumnStats{column.name, column.role});
-      } else if (column.role == ColumnRole::kCategorical ||
-                 column.role == ColumnRole::kEventKind) {
+      } else if (column.role == ColumnRole::kCategorical || column.role == ColumnRole::kEventKind) {
         column_plan.kind = PlanKind::kCategorical;
         column_plan.index = static_cast<int>(categories_.size());
         CategoryCodes codes;
@@ -182,9 +189,9 @@ class TableRun {
     for (size_t i = 0; i < header.size(); ++i) {
       const bool declared = plan_[i].kind != PlanKind::kSkip || plan_[i].spec != nullptr;
       if (!declared) {
-        return absl::InvalidArgumentError(core::StrCat(
-            file_, ": column '", header[i], "' is not declared in ", table_.yaml_path,
-            " of the spec (declare it, or list it under ignore)"));
+        return absl::InvalidArgumentError(
+            core::StrCat(file_, ": column '", header[i], "' is not declared in ", table_.yaml_path,
+                         " of the spec (declare it, or list it under ignore)"));
       }
     }
     numeric_values_.assign(report_->numeric.size(), 0.0);
@@ -193,7 +200,7 @@ class TableRun {
   }
 
   void Reject(const io::CsvRecord& record, Reason reason, std::string_view column,
-              std::string_view value, std::string detail) {
+              std::string_view value, const std::string& detail) {
     ++report_->rows_quarantined;
     const int r = static_cast<int>(reason);
     ++report_->rows_by_reason[r];
@@ -228,9 +235,9 @@ class TableRun {
 
   // Checks one value; on failure either rejects the row (returns false) or records a flag.
   bool ValueFailed(const io::CsvRecord& record, int column, std::string_view value, Reason reason,
-                   std::string detail) {
+                   const std::string& detail) {
     if (PolicyFor(policy_, reason) == Policy::kReject) {
-      Reject(record, reason, plan_[static_cast<size_t>(column)].name, value, std::move(detail));
+      Reject(record, reason, plan_[static_cast<size_t>(column)].name, value, detail);
       return false;
     }
     flags_.push_back(PendingFlag{column, value, reason});
@@ -257,7 +264,8 @@ class TableRun {
       const ColumnPlan& column = plan_[i];
       const std::string_view field = record.fields[i];
       switch (column.kind) {
-        case PlanKind::kSkip: break;
+        case PlanKind::kSkip:
+          break;
         case PlanKind::kEntity: {
           const std::string_view name = Trim(field);
           if (IsNa(name, na_values)) {
@@ -328,15 +336,13 @@ class TableRun {
     if (table_.check_order && !table_.time_column.empty()) {
       double& last = has_entity ? last_time_[entity] : no_entity_last_time_;
       if (time == last) {
-        Reject(record, Reason::kDuplicateKey, table_.time_column,
-               record.fields[time_index_],
+        Reject(record, Reason::kDuplicateKey, table_.time_column, record.fields[time_index_],
                has_entity ? "this entity already has a record at this time"
                           : "a record at this time already exists");
         return;
       }
       if (time < last) {
-        Reject(record, Reason::kTimeBackwards, table_.time_column,
-               record.fields[time_index_],
+        Reject(record, Reason::kTimeBackwards, table_.time_column, record.fields[time_index_],
                "earlier than the previous accepted record");
         return;
       }
@@ -389,21 +395,27 @@ class TableRun {
   bool ParseTime(std::string_view text, double* out) const {
     text = Trim(text);
     switch (table_.time_type) {
-      case spec::TimeType::kTimestamp: return core::ParseTimestamp(text, out);
+      case spec::TimeType::kTimestamp:
+        return core::ParseTimestamp(text, out);
       case spec::TimeType::kCycle:
       case spec::TimeType::kUnixSeconds:
         return core::ParseDouble(text, out) == core::NumberParse::kOk;
-      case spec::TimeType::kNone: return false;
+      case spec::TimeType::kNone:
+        return false;
     }
     return false;
   }
 
   std::string TimeExpectation() const {
     switch (table_.time_type) {
-      case spec::TimeType::kTimestamp: return "not an ISO 8601 timestamp";
-      case spec::TimeType::kCycle: return "not a cycle number";
-      case spec::TimeType::kUnixSeconds: return "not a number of seconds since 1970";
-      case spec::TimeType::kNone: break;
+      case spec::TimeType::kTimestamp:
+        return "not an ISO 8601 timestamp";
+      case spec::TimeType::kCycle:
+        return "not a cycle number";
+      case spec::TimeType::kUnixSeconds:
+        return "not a number of seconds since 1970";
+      case spec::TimeType::kNone:
+        break;
     }
     return "not a time";
   }
@@ -432,17 +444,28 @@ class TableRun {
 
 const char* ReasonName(Reason reason) {
   switch (reason) {
-    case Reason::kMissingValue: return "missing_value";
-    case Reason::kUnparseable: return "unparseable";
-    case Reason::kNonFinite: return "non_finite";
-    case Reason::kOutOfRange: return "out_of_range";
-    case Reason::kUnknownCategory: return "unknown_category";
-    case Reason::kColumnCount: return "column_count";
-    case Reason::kMalformedRecord: return "malformed_record";
-    case Reason::kMissingEntity: return "missing_entity";
-    case Reason::kBadTime: return "bad_time";
-    case Reason::kDuplicateKey: return "duplicate_key";
-    case Reason::kTimeBackwards: return "time_backwards";
+    case Reason::kMissingValue:
+      return "missing_value";
+    case Reason::kUnparseable:
+      return "unparseable";
+    case Reason::kNonFinite:
+      return "non_finite";
+    case Reason::kOutOfRange:
+      return "out_of_range";
+    case Reason::kUnknownCategory:
+      return "unknown_category";
+    case Reason::kColumnCount:
+      return "column_count";
+    case Reason::kMalformedRecord:
+      return "malformed_record";
+    case Reason::kMissingEntity:
+      return "missing_entity";
+    case Reason::kBadTime:
+      return "bad_time";
+    case Reason::kDuplicateKey:
+      return "duplicate_key";
+    case Reason::kTimeBackwards:
+      return "time_backwards";
   }
   return "unknown";
 }

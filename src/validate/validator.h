@@ -21,17 +21,17 @@ namespace pdm::validate {
 // Why a row was quarantined or a value flagged. Names (ReasonName) are a public contract: they
 // appear in quarantine files and in `pdm validate --json` under by_reason.
 enum class Reason {
-  kMissingValue,      // missing_value: an empty / NA cell in a required column
-  kUnparseable,       // unparseable: text where a number was expected
-  kNonFinite,         // non_finite: nan or inf
-  kOutOfRange,        // out_of_range: outside the spec's [min, max]
-  kUnknownCategory,   // unknown_category: not among the declared values
-  kColumnCount,       // column_count: more or fewer fields than the header
-  kMalformedRecord,   // malformed_record: unterminated quote, text after a quote, too long
-  kMissingEntity,     // missing_entity: no entity id
-  kBadTime,           // bad_time: a time that does not parse, or is missing
-  kDuplicateKey,      // duplicate_key: (entity, time) already seen
-  kTimeBackwards,     // time_backwards: earlier than the entity's previous accepted record
+  kMissingValue,     // missing_value: an empty / NA cell in a required column
+  kUnparseable,      // unparseable: text where a number was expected
+  kNonFinite,        // non_finite: nan or inf
+  kOutOfRange,       // out_of_range: outside the spec's [min, max]
+  kUnknownCategory,  // unknown_category: not among the declared values
+  kColumnCount,      // column_count: more or fewer fields than the header
+  kMalformedRecord,  // malformed_record: unterminated quote, text after a quote, too long
+  kMissingEntity,    // missing_entity: no entity id
+  kBadTime,          // bad_time: a time that does not parse, or is missing
+  kDuplicateKey,     // duplicate_key: (entity, time) already seen
+  kTimeBackwards,    // time_backwards: earlier than the entity's previous accepted record
 };
 inline constexpr int kReasonCount = 11;
 const char* ReasonName(Reason reason);

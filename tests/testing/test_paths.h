@@ -2,13 +2,13 @@
 #ifndef PDM_TESTS_TESTING_TEST_PATHS_H_
 #define PDM_TESTS_TESTING_TEST_PATHS_H_
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <unistd.h>
 
 namespace pdm::testing {
 
@@ -18,7 +18,8 @@ inline std::filesystem::path SourceDir() { return PDM_SOURCE_DIR; }
 // /work/shared/data.
 inline std::filesystem::path SharedDataDir() {
   if (const char* env = std::getenv("PDM_SHARED_DATA"); env != nullptr && *env != '\0') return env;
-  const std::filesystem::path beside = std::filesystem::path(PDM_SOURCE_DIR) / ".." / "shared" / "data";
+  const std::filesystem::path beside =
+      std::filesystem::path(PDM_SOURCE_DIR) / ".." / "shared" / "data";
   if (std::filesystem::exists(beside)) return beside;
   return "/work/shared/data";
 }

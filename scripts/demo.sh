@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up (Debian packages), builds pdm in Release and runs the demo: simulate a fleet, validate
+# it with quarantine and print the summary. Extra arguments go to `pdm demo` (see --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release
+exec build/release/src/cli/pdm demo "$@"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up (Debian packages), builds and runs the whole test suite.
+#   scripts/test.sh                 the default: the "ci" preset (Release, -Werror), all tests
+#   scripts/test.sh asan            the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   scripts/test.sh tsan -L unit    a preset, then extra ctest arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-ci}
+shift || true
+scripts/setup.sh
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --preset "$preset" -j 2 "$@"

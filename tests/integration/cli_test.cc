@@ -1,0 +1,145 @@
+// The pdm command line end to end: exit codes, messages, JSON summaries, help.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <string>
+
+#include "tests/testing/test_paths.h"
+
+namespace pdm {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result Pdm(const std::string& args) {
+  const fs::path err_file =
+      fs::temp_directory_path() / ("pdm_cli_err_" + std::to_string(::getpid()));
+  const std::string command = std::string(PDM_BINARY) + " " + args + " 2>" + err_file.string();
+  FILE* pipe = ::popen(command.c_str(), "r");
+  Result result{-1, "", ""};
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.out.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = ReadFile(err_file);
+  return result;
+}
+
+int64_t JsonInt(const std::string& json, const std::string& key) {
+  std::smatch match;
+  if (!std::regex_search(json, match, std::regex("\"" + key + "\": (-?[0-9]+)"))) return -1;
+  return std::stoll(match[1]);
+}
+
+TEST(CliTest, HelpForEveryCommand) {
+  Result top = Pdm("--help");
+  EXPECT_EQ(top.code, 0);
+  for (const char* command : {"simulate", "validate", "demo"}) {
+    EXPECT_NE(top.out.find(command), std::string::npos) << command;
+    Result help = Pdm(std::string(command) + " --help");
+    EXPECT_EQ(help.code, 0) << command;
+    EXPECT_NE(help.out.find("Exit codes"), std::string::npos) << command;
+  }
+  EXPECT_NE(Pdm("validate --help").out.find("--quarantine"), std::string::npos);
+  EXPECT_EQ(Pdm("--version").code, 0);
+}
+
+TEST(CliTest, BadCommandLineExitsTwo) {
+  EXPECT_EQ(Pdm("").code, 2);
+  EXPECT_EQ(Pdm("frobnicate").code, 2);
+  EXPECT_EQ(Pdm("validate").code, 2);  // --spec is required
+  EXPECT_EQ(Pdm("validate --spec x.yaml --bogus").code, 2);
+  const fs::path dir = TempDir("cli_bad");
+  Result bad_duration = Pdm("simulate --duration 5x --out " + dir.string());
+  EXPECT_EQ(bad_duration.code, 2);
+  EXPECT_NE(bad_duration.err.find("--duration"), std::string::npos) << bad_duration.err;
+  EXPECT_EQ(Pdm("simulate --machines 0 --out " + dir.string()).code, 2);
+}
+
+TEST(CliTest, UnusableInputExitsThreeWithOneLineNamingTheFile) {
+  Result missing = Pdm("validate --spec /nonexistent/spec.yaml");
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_NE(missing.err.find("/nonexistent/spec.yaml"), std::string::npos);
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+
+  const fs::path dir = TempDir("cli_unusable");
+  WriteFile(dir / "bad.yaml",
+            "name: x\ndata: {file: d.csv}\nsensors: [{name: a, range: [2, 1]}]\n");
+  Result bad_spec = Pdm("validate --spec " + (dir / "bad.yaml").string());
+  EXPECT_EQ(bad_spec.code, 3);
+  EXPECT_NE(bad_spec.err.find("sensors[0].range"), std::string::npos) << bad_spec.err;
+
+  WriteFile(dir / "ok.yaml", "name: x\ndata: {file: d.csv}\nsensors: [a]\n");
+  Result missing_data = Pdm("validate --spec " + (dir / "ok.yaml").string());
+  EXPECT_EQ(missing_data.code, 3);
+  EXPECT_NE(missing_data.err.find((dir / "d.csv").string()), std::string::npos) << missing_data.err;
+}
+
+TEST(CliTest, ValidateExitCodesAndJsonAccounting) {
+  const fs::path dir = TempDir("cli_validate");
+  WriteFile(dir / "spec.yaml",
+            "name: x\ndata: {file: d.csv}\nentity: m\ntime: {column: t, type: cycle}\n"
+            "sensors: [{name: a, range: [0, 10]}]\n");
+  WriteFile(dir / "d.csv", "m,t,a\nu1,1,5\nu1,2,6\n");
+  Result clean = Pdm("validate --json --spec " + (dir / "spec.yaml").string());
+  EXPECT_EQ(clean.code, 0) << clean.err;
+  EXPECT_EQ(JsonInt(clean.out, "rows_read"), 2);
+  EXPECT_EQ(JsonInt(clean.out, "rows_quarantined"), 0);
+
+  WriteFile(dir / "dirty.csv", "m,t,a\nu1,1,5\nu1,1,6\nu1,2,60\nu1,3\nu1,4,x\nu2,1,1\n");
+  Result dirty = Pdm("validate --json --spec " + (dir / "spec.yaml").string() + " --data " +
+                     (dir / "dirty.csv").string() + " --quarantine " + (dir / "q").string());
+  EXPECT_EQ(dirty.code, 1) << dirty.err;
+  EXPECT_EQ(JsonInt(dirty.out, "rows_read"), 6);
+  EXPECT_EQ(JsonInt(dirty.out, "rows_accepted"), 2);
+  EXPECT_EQ(JsonInt(dirty.out, "rows_quarantined"), 4);
+  EXPECT_EQ(JsonInt(dirty.out, "duplicate_key"), 1);
+  EXPECT_EQ(JsonInt(dirty.out, "out_of_range"), 1);
+  EXPECT_EQ(JsonInt(dirty.out, "column_count"), 1);
+  EXPECT_EQ(JsonInt(dirty.out, "unparseable"), 1);
+  const std::string quarantine = ReadFile(dir / "q" / "quarantine.csv");
+  EXPECT_NE(quarantine.find("dirty.csv,3,t,1,duplicate_key"), std::string::npos) << quarantine;
+  EXPECT_NE(quarantine.find("dirty.csv,6,a,x,unparseable"), std::string::npos) << quarantine;
+
+  Result text = Pdm("validate --spec " + (dir / "spec.yaml").string() + " --data " +
+                    (dir / "dirty.csv").string());
+  EXPECT_EQ(text.code, 1);
+  EXPECT_NE(text.out.find("quarantined        1  duplicate_key"), std::string::npos) << text.out;
+}
+
+TEST(CliTest, SimulateIsDeterministicAndDemoRuns) {
+  const fs::path a = TempDir("cli_sim_a"), b = TempDir("cli_sim_b"), demo = TempDir("cli_demo");
+  const std::string args = "simulate --machines 4 --duration 3d --interval 30m --seed 5 --out ";
+  ASSERT_EQ(Pdm(args + a.string()).code, 0);
+  ASSERT_EQ(Pdm(args + b.string() + " --threads 1").code, 0);
+  EXPECT_EQ(ReadFile(a / "telemetry.csv"), ReadFile(b / "telemetry.csv"));
+  EXPECT_EQ(ReadFile(a / "spec.yaml"), ReadFile(b / "spec.yaml"));
+  Result validate = Pdm("validate --json --spec " + (a / "spec.yaml").string());
+  EXPECT_LE(validate.code, 1) << validate.err;
+  EXPECT_EQ(JsonInt(validate.out, "rows_read"),
+            JsonInt(validate.out, "rows_accepted") + JsonInt(validate.out, "rows_quarantined"));
+
+  Result run = Pdm("demo --machines 3 --duration 5d --out " + demo.string());
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("total: rows read"), std::string::npos) << run.out;
+  EXPECT_TRUE(fs::exists(demo / "quarantine" / "quarantine.csv"));
+}
+
+}  // namespace
+}  // namespace pdm
