@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -17,8 +18,10 @@ bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::filesystem::path& path,
-                                                           const CsvReaderOptions& options) {
+// ---------------------------------------------------------------------------- CsvBlockReader
+
+absl::StatusOr<std::unique_ptr<CsvBlockReader>> CsvBlockReader::Open(
+    const std::filesystem::path& path, const CsvReaderOptions& options) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return absl::InvalidArgumentError(core::StrCat(path.string(), ": is a directory, not a file"));
@@ -29,51 +32,125 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::filesystem
     return absl::NotFoundError(core::StrCat(path.string(), ": cannot open: ", std::strerror(err)));
   }
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::unique_ptr<CsvReader>(new CsvReader(fd, path, options));
+  return std::unique_ptr<CsvBlockReader>(new CsvBlockReader(fd, path, options));
 }
 
-CsvReader::CsvReader(int fd, std::filesystem::path path, const CsvReaderOptions& options)
+CsvBlockReader::CsvBlockReader(int fd, std::filesystem::path path, const CsvReaderOptions& options)
     : fd_(fd), path_(std::move(path)), options_(options) {
-  if (options_.buffer_bytes < 64) options_.buffer_bytes = 64;
-  buffer_.resize(options_.buffer_bytes);
+  options_.buffer_bytes = std::max<size_t>(options_.buffer_bytes, 64);
+  options_.max_record_bytes = std::max<size_t>(options_.max_record_bytes, 16);
 }
 
-CsvReader::~CsvReader() { ::close(fd_); }
+CsvBlockReader::~CsvBlockReader() { ::close(fd_); }
 
-bool CsvReader::Refill() {
+bool CsvBlockReader::ReadMore(size_t bytes) {
   if (eof_) return false;
-  if (pos_ > 0) {
-    std::memmove(buffer_.data(), buffer_.data() + pos_, end_ - pos_);
-    end_ -= pos_;
-    pos_ = 0;
-  }
-  if (end_ == buffer_.size()) {
-    // A record longer than the buffer: grow, up to the record limit (plus slack for its line end).
-    const size_t limit = options_.max_record_bytes + 2;
-    if (buffer_.size() >= limit) return false;
-    buffer_.resize(std::min(limit, buffer_.size() * 2));
-  }
-  while (true) {
-    const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+  const size_t old_size = pending_.size();
+  pending_.resize(old_size + bytes);
+  size_t filled = 0;
+  while (filled < bytes) {
+    const ssize_t n = ::read(fd_, pending_.data() + old_size + filled, bytes - filled);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
       status_ =
           absl::DataLossError(core::StrCat(path_.string(), ": read failed: ", std::strerror(err)));
       eof_ = true;
-      return false;
+      break;
     }
     if (n == 0) {
       eof_ = true;
-      return false;
+      break;
     }
-    end_ += static_cast<size_t>(n);
-    bytes_read_ += n;
+    filled += static_cast<size_t>(n);
+  }
+  pending_.resize(old_size + filled);
+  bytes_read_ += static_cast<int64_t>(filled);
+  if (at_start_ && pending_.size() >= 3) {
+    at_start_ = false;
+    if (pending_.compare(0, 3, "\xEF\xBB\xBF") == 0) pending_.erase(0, 3);
+  }
+  return filled > 0;
+}
+
+size_t CsvBlockReader::FindCut() const {
+  const char* data = pending_.data();
+  const size_t size = pending_.size();
+  const bool quotes_matter = !options_.format.whitespace;
+  if (!quotes_matter || std::memchr(data, '"', size) == nullptr) {
+    const void* nl = ::memrchr(data, '\n', size);
+    return nl == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+  }
+  // A line break ends a record when an even number of quotes precede it (RFC 4180: quotes open
+  // and close fields, and escaped quotes come in pairs).
+  size_t cut = 0;
+  bool in_quotes = false;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '"') {
+      in_quotes = !in_quotes;
+    } else if (data[i] == '\n' && !in_quotes) {
+      cut = i + 1;
+    }
+  }
+  return cut;
+}
+
+bool CsvBlockReader::Next(CsvBlock* block) {
+  block->data.clear();
+  block->oversized_line = false;
+  while (true) {
+    if (pending_.size() < options_.buffer_bytes && !eof_) {
+      ReadMore(options_.buffer_bytes - pending_.size() + (pending_.empty() ? 0 : 4096));
+    }
+    if (pending_.empty()) return false;
+    size_t cut = eof_ ? pending_.size() : FindCut();
+    if (cut == 0) {
+      // No complete record yet: read on, up to the record limit.
+      if (pending_.size() <= options_.buffer_bytes + options_.max_record_bytes && !eof_) {
+        ReadMore(options_.buffer_bytes);
+        continue;
+      }
+      const void* nl = std::memchr(pending_.data(), '\n', pending_.size());
+      if (nl != nullptr) {
+        // An unbalanced quote: cut at the first line break and let the parser report it.
+        cut = static_cast<size_t>(static_cast<const char*>(nl) - pending_.data()) + 1;
+      } else {
+        // One line longer than the limit: keep its start, skip the rest of it.
+        block->oversized_line = true;
+        block->first_line = next_line_;
+        block->data.assign(pending_, 0, kMaxRawErrorBytes);
+        while (true) {
+          const void* end = std::memchr(pending_.data(), '\n', pending_.size());
+          if (end != nullptr) {
+            pending_.erase(
+                0, static_cast<size_t>(static_cast<const char*>(end) - pending_.data()) + 1);
+            break;
+          }
+          pending_.clear();
+          if (!ReadMore(options_.buffer_bytes)) break;
+        }
+        ++next_line_;
+        return true;
+      }
+    }
+    block->first_line = next_line_;
+    block->data.assign(pending_, 0, cut);
+    pending_.erase(0, cut);
+    next_line_ += std::count(block->data.begin(), block->data.end(), '\n');
     return true;
   }
 }
 
-void CsvReader::SplitSimple(const char* begin, const char* end, CsvRecord* record) {
+// --------------------------------------------------------------------------- CsvRecordParser
+
+CsvRecordParser::CsvRecordParser(const CsvReaderOptions& options, const CsvBlock& block,
+                                 size_t offset)
+    : options_(options), block_(block), pos_(offset), line_(block.first_line) {
+  line_ +=
+      std::count(block.data.begin(), block.data.begin() + static_cast<ptrdiff_t>(offset), '\n');
+}
+
+void CsvRecordParser::SplitSimple(const char* begin, const char* end, CsvRecord* record) {
   record->fields.clear();
   if (options_.format.whitespace) {
     const char* p = begin;
@@ -98,46 +175,30 @@ void CsvReader::SplitSimple(const char* begin, const char* end, CsvRecord* recor
   record->fields.emplace_back(start, static_cast<size_t>(end - start));
 }
 
-void CsvReader::Malformed(CsvRecord* record, std::string error, size_t error_pos,
-                          int64_t newlines) {
-  // Keep a bounded copy of the record's text: skipping may refill and move the buffer.
-  const size_t raw_end = std::min({error_pos + 1, end_, pos_ + kMaxRawErrorBytes});
-  raw_copy_.assign(buffer_.data() + pos_, raw_end - pos_);
-  pos_ = error_pos;
-  line_ += newlines;
-  SkipToLineEnd(record, std::move(error));
-  record->raw = raw_copy_;
-}
-
-void CsvReader::SkipToLineEnd(CsvRecord* record, std::string error) {
-  // Skip the rest of the current physical line; the next record starts after it.
+void CsvRecordParser::Malformed(CsvRecord* record, std::string error, size_t raw_end,
+                                size_t resume) {
+  const char* base = block_.data.data();
   record->fields.clear();
   record->error = std::move(error);
-  while (true) {
-    const char* base = buffer_.data();
-    const void* nl = std::memchr(base + pos_, '\n', end_ - pos_);
-    if (nl != nullptr) {
-      pos_ = static_cast<size_t>(static_cast<const char*>(nl) - base) + 1;
-      ++line_;
-      return;
-    }
-    pos_ = end_;
-    if (!Refill()) return;
-  }
+  record->line = line_;
+  record->raw = std::string_view(base + pos_, std::min(raw_end - pos_, kMaxRawErrorBytes));
+  line_ += std::count(base + pos_, base + resume, '\n');
+  pos_ = resume;
 }
 
-int CsvReader::ParseQuoted(CsvRecord* record, bool at_eof) {
+void CsvRecordParser::ParseQuoted(CsvRecord* record) {
   const char delimiter = options_.format.delimiter;
-  const char* base = buffer_.data();
-  size_t i = pos_;
-  int64_t newlines = 0;
+  const char* base = block_.data.data();
+  const size_t end = block_.data.size();
   scratch_.clear();
   spans_.clear();
   size_t field_start = 0;
   enum class State { kFieldStart, kUnquoted, kQuoted, kQuoteInQuoted };
   State state = State::kFieldStart;
-  for (; i < end_; ++i) {
+  size_t i = pos_;
+  for (; i < end; ++i) {
     const char c = base[i];
+    if (c == '\n' && state != State::kQuoted) break;
     switch (state) {
       case State::kFieldStart:
         if (c == '"') {
@@ -151,8 +212,6 @@ int CsvReader::ParseQuoted(CsvRecord* record, bool at_eof) {
           spans_.emplace_back(field_start, scratch_.size() - field_start);
           field_start = scratch_.size();
           state = State::kFieldStart;
-        } else if (c == '\n') {
-          goto record_end;
         } else {
           scratch_.push_back(c);
         }
@@ -161,7 +220,6 @@ int CsvReader::ParseQuoted(CsvRecord* record, bool at_eof) {
         if (c == '"') {
           state = State::kQuoteInQuoted;
         } else {
-          if (c == '\n') ++newlines;
           scratch_.push_back(c);
         }
         break;
@@ -173,111 +231,118 @@ int CsvReader::ParseQuoted(CsvRecord* record, bool at_eof) {
           spans_.emplace_back(field_start, scratch_.size() - field_start);
           field_start = scratch_.size();
           state = State::kFieldStart;
-        } else if (c == '\n') {
-          goto record_end;
-        } else if (c == '\r' && i + 1 < end_ && base[i + 1] == '\n') {
-          // CRLF after a closing quote.
-        } else if (c == '\r' && i + 1 == end_ && !at_eof) {
-          return 0;
-        } else {
+        } else if (!(c == '\r' && i + 1 < end && base[i + 1] == '\n') &&
+                   !(c == '\r' && i + 1 == end)) {
+          const void* nl = std::memchr(base + i, '\n', end - i);
+          const size_t line_end =
+              nl == nullptr ? end : static_cast<size_t>(static_cast<const char*>(nl) - base);
           Malformed(record, core::StrCat("text after a closing quote in field ", spans_.size() + 1),
-                    i, newlines);
-          return -1;
+                    line_end, nl == nullptr ? end : line_end + 1);
+          return;
         }
         break;
     }
     if (i - pos_ > options_.max_record_bytes) {
-      Malformed(record, core::StrCat("record longer than ", options_.max_record_bytes, " bytes"), i,
-                newlines);
-      return -1;
+      const void* nl = std::memchr(base + i, '\n', end - i);
+      const size_t line_end =
+          nl == nullptr ? end : static_cast<size_t>(static_cast<const char*>(nl) - base);
+      Malformed(record, core::StrCat("record longer than ", options_.max_record_bytes, " bytes"),
+                line_end, nl == nullptr ? end : line_end + 1);
+      return;
     }
   }
-  // Reached the end of the buffer inside the record.
-  if (!at_eof) return 0;
   if (state == State::kQuoted) {
-    record->fields.clear();
-    raw_copy_.assign(base + pos_, std::min(end_ - pos_, kMaxRawErrorBytes));
-    record->raw = raw_copy_;
-    record->error = "unterminated quoted field at end of file";
-    line_ += newlines;
-    pos_ = end_;
-    return -1;
+    Malformed(record, "unterminated quoted field", end, end);
+    return;
   }
-record_end:
   if (state == State::kUnquoted && !scratch_.empty() && scratch_.back() == '\r')
     scratch_.pop_back();
   spans_.emplace_back(field_start, scratch_.size() - field_start);
-  {
-    size_t raw_end = i;
-    if (raw_end > pos_ && base[raw_end - 1] == '\r') --raw_end;
-    record->raw = std::string_view(base + pos_, raw_end - pos_);
-  }
+  size_t raw_end = i;
+  if (raw_end > pos_ && base[raw_end - 1] == '\r') --raw_end;
+  record->raw = std::string_view(base + pos_, raw_end - pos_);
   record->fields.clear();
-  for (const auto& [offset, length] : spans_)
+  for (const auto& [offset, length] : spans_) {
     record->fields.emplace_back(scratch_.data() + offset, length);
+  }
+  record->fields_in_scratch = true;
   record->line = line_;
-  line_ += newlines + (i < end_ ? 1 : 0);
-  pos_ = i < end_ ? i + 1 : end_;
-  return 1;
+  line_ += std::count(base + pos_, base + i, '\n') + (i < end ? 1 : 0);
+  pos_ = i < end ? i + 1 : end;
 }
 
-bool CsvReader::Next(CsvRecord* record) {
+bool CsvRecordParser::Next(CsvRecord* record) {
   record->error.clear();
-  if (at_start_) {
-    at_start_ = false;
-    Refill();
-    if (end_ - pos_ >= 3 && std::memcmp(buffer_.data() + pos_, "\xEF\xBB\xBF", 3) == 0) pos_ += 3;
+  record->fields_in_scratch = false;
+  const char* base = block_.data.data();
+  const size_t end = block_.data.size();
+  if (block_.oversized_line) {
+    if (pos_ >= end) return false;
+    record->fields.clear();
+    record->line = line_;
+    record->raw = std::string_view(base, end);
+    record->error = core::StrCat("record longer than ", options_.max_record_bytes, " bytes");
+    pos_ = end;
+    return true;
   }
-  while (true) {
-    if (pos_ >= end_ && !Refill()) return false;
-    const char* base = buffer_.data();
+  while (pos_ < end) {
     const char* begin = base + pos_;
-    const char* nl = static_cast<const char*>(std::memchr(begin, '\n', end_ - pos_));
-    if (nl == nullptr && !eof_) {
-      if (end_ - pos_ > options_.max_record_bytes) {
-        record->line = line_;
-        Malformed(record, core::StrCat("record longer than ", options_.max_record_bytes, " bytes"),
-                  end_ - 1, 0);
-        return true;
-      }
-      Refill();
-      continue;
-    }
-    const char* line_end = nl != nullptr ? nl : base + end_;
+    const char* nl = static_cast<const char*>(std::memchr(begin, '\n', end - pos_));
+    const char* line_end = nl != nullptr ? nl : base + end;
     const char* content_end = line_end;
     if (content_end > begin && content_end[-1] == '\r') --content_end;
-    // Blank line: skip it.
+    const size_t next = nl != nullptr ? static_cast<size_t>(nl - base) + 1 : end;
     bool blank = content_end == begin;
     if (!blank && options_.format.whitespace) {
-      blank = true;
-      for (const char* p = begin; p < content_end && blank; ++p) blank = IsBlank(*p);
+      blank = std::all_of(begin, content_end, IsBlank);
     }
     if (blank) {
       ++blank_lines_;
       ++line_;
-      pos_ = nl != nullptr ? static_cast<size_t>(nl - base) + 1 : end_;
+      pos_ = next;
       continue;
     }
     if (options_.format.whitespace ||
         std::memchr(begin, '"', static_cast<size_t>(content_end - begin)) == nullptr) {
+      if (static_cast<size_t>(content_end - begin) > options_.max_record_bytes) {
+        Malformed(record, core::StrCat("record longer than ", options_.max_record_bytes, " bytes"),
+                  static_cast<size_t>(content_end - base), next);
+        return true;
+      }
       record->line = line_;
       record->raw = std::string_view(begin, static_cast<size_t>(content_end - begin));
       SplitSimple(begin, content_end, record);
       ++line_;
-      pos_ = nl != nullptr ? static_cast<size_t>(nl - base) + 1 : end_;
+      pos_ = next;
       return true;
     }
-    record->line = line_;
-    const int result = ParseQuoted(record, eof_);
-    if (result != 0) return true;
-    // Needs more data: a quoted field spans past the buffer.
-    if (end_ - pos_ > options_.max_record_bytes) {
-      Malformed(record, core::StrCat("record longer than ", options_.max_record_bytes, " bytes"),
-                end_ - 1, 0);
-      return true;
-    }
-    Refill();
+    ParseQuoted(record);
+    return true;
   }
+  return false;
+}
+
+// --------------------------------------------------------------------------------- CsvReader
+
+absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::filesystem::path& path,
+                                                           const CsvReaderOptions& options) {
+  auto blocks = CsvBlockReader::Open(path, options);
+  if (!blocks.ok()) return blocks.status();
+  return std::unique_ptr<CsvReader>(new CsvReader(std::move(*blocks), options));
+}
+
+bool CsvReader::Next(CsvRecord* record) {
+  while (true) {
+    if (parser_ != nullptr && parser_->Next(record)) return true;
+    if (parser_ != nullptr) blank_lines_done_ += parser_->blank_lines();
+    parser_.reset();
+    if (!blocks_->Next(&block_)) return false;
+    parser_ = std::make_unique<CsvRecordParser>(options_, block_);
+  }
+}
+
+int64_t CsvReader::blank_lines() const {
+  return blank_lines_done_ + (parser_ != nullptr ? parser_->blank_lines() : 0);
 }
 
 void AppendCsvField(std::string_view field, char delimiter, std::string* out) {

@@ -1,6 +1,12 @@
-// A fast streaming reader for delimited text (RFC 4180 CSV, any one-character delimiter, or
-// whitespace-separated columns). Memory is bounded by the buffer and the longest record allowed.
-// Not thread-safe; one reader per file.
+// Fast streaming readers for delimited text (RFC 4180 CSV, any one-character delimiter, or
+// whitespace-separated columns). Memory is bounded by the block size and the longest record
+// allowed.
+//
+// Two layers: CsvBlockReader cuts a file into blocks that hold whole records only (quote-aware,
+// so a quoted field with a line break never straddles two blocks); CsvRecordParser iterates the
+// records of one block. Blocks are independent, so they can be parsed on several threads.
+// CsvReader chains the two for sequential use. None of the classes is thread-safe; use one
+// instance per thread.
 #ifndef PDM_IO_CSV_READER_H_
 #define PDM_IO_CSV_READER_H_
 
@@ -18,7 +24,7 @@ namespace pdm::io {
 
 struct CsvReaderOptions {
   spec::CsvFormat format;
-  // Bytes read from the file at a time. Default 4 MiB.
+  // Bytes read from the file per block. Default 4 MiB.
   size_t buffer_bytes = size_t{4} << 20;
   // A record longer than this (bytes, quotes included) is reported as malformed and skipped.
   // Default 1 MiB.
@@ -29,64 +35,113 @@ struct CsvReaderOptions {
 struct CsvRecord {
   // 1-based number of the file line on which the record starts.
   int64_t line = 0;
-  // The fields, unquoted. Valid until the next call to Next().
+  // The fields, unquoted. Valid until the next call to Next() and while the block lives.
   std::vector<std::string_view> fields;
-  // The record as written in the file, without its line terminator. Valid until the next Next().
+  // True when `fields` point into the parser's scratch space (the record had quotes), so they
+  // must be copied to outlive the next call to Next().
+  bool fields_in_scratch = false;
+  // The record as written in the file, without its line terminator (at most 4 KiB of it when
+  // malformed). Valid while the block lives.
   std::string_view raw;
   // Non-empty when the record is malformed (unterminated quote, text after a closing quote, too
-  // long); `fields` is then empty and `raw` holds at most the first 4 KiB.
+  // long); `fields` is then empty.
   std::string error;
 };
 
+// A piece of a file that holds whole records only.
+struct CsvBlock {
+  std::string data;
+  // Line number of data[0].
+  int64_t first_line = 1;
+  // Set when one line was longer than max_record_bytes: `data` holds its first 4 KiB and the
+  // rest of the line was skipped.
+  bool oversized_line = false;
+};
+
+class CsvBlockReader {
+ public:
+  static absl::StatusOr<std::unique_ptr<CsvBlockReader>> Open(const std::filesystem::path& path,
+                                                              const CsvReaderOptions& options);
+  ~CsvBlockReader();
+  CsvBlockReader(const CsvBlockReader&) = delete;
+  CsvBlockReader& operator=(const CsvBlockReader&) = delete;
+
+  // Fills `block` with the next records. Returns false at the end of the file, or on a read
+  // error (then status() is not OK).
+  bool Next(CsvBlock* block);
+
+  absl::Status status() const { return status_; }
+  int64_t bytes_read() const { return bytes_read_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  CsvBlockReader(int fd, std::filesystem::path path, const CsvReaderOptions& options);
+  // Appends up to `bytes` from the file to pending_. Returns false at EOF or on error.
+  bool ReadMore(size_t bytes);
+  // Where the last complete record of pending_ ends (one past its '\n'), or 0 if none does.
+  size_t FindCut() const;
+
+  int fd_;
+  std::filesystem::path path_;
+  CsvReaderOptions options_;
+  std::string pending_;  // bytes read but not yet handed out
+  bool eof_ = false;
+  bool at_start_ = true;
+  int64_t next_line_ = 1;
+  int64_t bytes_read_ = 0;
+  absl::Status status_;
+};
+
+class CsvRecordParser {
+ public:
+  // `block` must outlive the parser and the records it yields.
+  CsvRecordParser(const CsvReaderOptions& options, const CsvBlock& block, size_t offset = 0);
+
+  // Reads the next non-blank record. Returns false at the end of the block.
+  bool Next(CsvRecord* record);
+
+  int64_t blank_lines() const { return blank_lines_; }
+  // Byte offset in the block of the next unread record.
+  size_t offset() const { return pos_; }
+
+ private:
+  void SplitSimple(const char* begin, const char* end, CsvRecord* record);
+  // Parses a record with quotes starting at pos_.
+  void ParseQuoted(CsvRecord* record);
+  void Malformed(CsvRecord* record, std::string error, size_t raw_end, size_t resume);
+
+  const CsvReaderOptions& options_;
+  const CsvBlock& block_;
+  size_t pos_;
+  int64_t line_;
+  int64_t blank_lines_ = 0;
+  std::string scratch_;  // unquoted field text
+  std::vector<std::pair<size_t, size_t>> spans_;
+};
+
+// Sequential reading: blocks, then records.
 class CsvReader {
  public:
   static absl::StatusOr<std::unique_ptr<CsvReader>> Open(const std::filesystem::path& path,
                                                          const CsvReaderOptions& options);
-  ~CsvReader();
-  CsvReader(const CsvReader&) = delete;
-  CsvReader& operator=(const CsvReader&) = delete;
 
   // Reads the next non-blank record into `record`. Returns false at the end of the file, or on a
   // read error (then status() is not OK).
   bool Next(CsvRecord* record);
 
-  absl::Status status() const { return status_; }
-  // Bytes consumed from the file so far.
-  int64_t bytes_read() const { return bytes_read_; }
-  // Blank lines skipped so far.
-  int64_t blank_lines() const { return blank_lines_; }
-  const std::filesystem::path& path() const { return path_; }
+  absl::Status status() const { return blocks_->status(); }
+  int64_t bytes_read() const { return blocks_->bytes_read(); }
+  int64_t blank_lines() const;
+  const std::filesystem::path& path() const { return blocks_->path(); }
 
  private:
-  CsvReader(int fd, std::filesystem::path path, const CsvReaderOptions& options);
-
-  // Moves unread bytes to the front and reads more. Returns false at EOF or error.
-  bool Refill();
-  // Splits the single line [begin, end) that contains no quote character.
-  void SplitSimple(const char* begin, const char* end, CsvRecord* record);
-  // Parses a record with quotes starting at pos_. Returns 1 when done, 0 when it needs more data,
-  // -1 when malformed (record->error set and the record skipped).
-  int ParseQuoted(CsvRecord* record, bool at_eof);
-  void SkipToLineEnd(CsvRecord* record, std::string error);
-  // Reports the record starting at pos_ as malformed and resumes after the line holding
-  // `error_pos`; `newlines` counts the line breaks between pos_ and error_pos.
-  void Malformed(CsvRecord* record, std::string error, size_t error_pos, int64_t newlines);
-
-  int fd_;
-  std::filesystem::path path_;
+  CsvReader(std::unique_ptr<CsvBlockReader> blocks, const CsvReaderOptions& options)
+      : options_(options), blocks_(std::move(blocks)) {}
   CsvReaderOptions options_;
-  std::vector<char> buffer_;
-  size_t pos_ = 0;  // next unread byte in buffer_
-  size_t end_ = 0;  // one past the last valid byte in buffer_
-  bool eof_ = false;
-  bool at_start_ = true;
-  int64_t line_ = 1;  // line number of the byte at pos_
-  int64_t bytes_read_ = 0;
-  int64_t blank_lines_ = 0;
-  std::string scratch_;   // unquoted field text
-  std::string raw_copy_;  // text of a malformed record
-  std::vector<std::pair<size_t, size_t>> spans_;
-  absl::Status status_;
+  std::unique_ptr<CsvBlockReader> blocks_;
+  CsvBlock block_;
+  std::unique_ptr<CsvRecordParser> parser_;
+  int64_t blank_lines_done_ = 0;
 };
 
 // Appends `field` to `out`, quoted when it contains the delimiter, a quote or a line break.

@@ -15,9 +15,9 @@
 namespace pdm::sim {
 
 struct SimulationOptions {
-  int machines = 20;                      // fleet size; >= 1
+  int machines = 20;                               // fleet size; >= 1
   int64_t duration_seconds = int64_t{30} * 86400;  // simulated span; >= interval
-  int64_t interval_seconds = 3600;        // reading period; >= 1
+  int64_t interval_seconds = 3600;                 // reading period; >= 1
   uint64_t seed = 1;
   int64_t start_epoch_seconds = 1735689600;  // 2025-01-01T00:00:00Z
   int threads = 0;                           // 0: all cores. The output does not depend on it.

@@ -2,6 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
+#include <future>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "core/numbers.h"
@@ -82,6 +85,52 @@ std::string FormatRange(const spec::ColumnSpec& column) {
   return core::StrCat("outside [", column.min, ", ", column.max, "]");
 }
 
+// What a worker learns about one record without consulting any cross-row state.
+struct RowCheck {
+  int64_t line = 0;
+  std::string_view raw;
+  std::string_view entity;
+  double time = std::numeric_limits<double>::quiet_NaN();
+  bool rejected = false;
+  Reason reason = Reason::kMissingValue;
+  std::string_view column;  // the refused column's name, empty for row-level reasons
+  std::string_view value;
+  std::string detail;  // only when rejected
+  uint32_t flags_begin = 0, flags_end = 0;
+};
+
+// One block of records, checked. Owns the text that the views in `rows` point into.
+struct BlockCheck {
+  io::CsvBlock block;
+  size_t offset = 0;              // where the records start in block.data (after a header)
+  std::deque<std::string> owned;  // copies of fields of quoted records
+  std::vector<RowCheck> rows;
+  std::vector<double> numeric;  // rows x numeric columns
+  std::vector<int32_t> codes;   // rows x categorical columns; kOpenCode for open columns
+  std::vector<std::string_view> open_texts;  // rows x categorical columns (open columns only)
+  std::vector<PendingFlag> flags;
+  int64_t blank_lines = 0;
+
+  // Empties the block but keeps every buffer's capacity, so a recycled block costs no page faults.
+  void Clear() {
+    block.data.clear();
+    block.oversized_line = false;
+    offset = 0;
+    owned.clear();
+    rows.clear();
+    numeric.clear();
+    codes.clear();
+    open_texts.clear();
+    flags.clear();
+    blank_lines = 0;
+  }
+};
+
+constexpr int32_t kOpenCode = -2;
+
+// Validates one table. Value-level rules run in CheckBlock, which reads only immutable state
+// and so runs on worker threads; cross-row rules (entities, time order, duplicates), counting,
+// quarantine and the sink run in CommitBlock, in file order, on the calling thread.
 class TableRun {
  public:
   TableRun(const spec::TableSpec& table, const spec::ValidationPolicy& policy,
@@ -96,18 +145,20 @@ class TableRun {
     report_->time_type = table_.time_type;
     report_->path = path;
     file_ = path.string();
-    io::CsvReaderOptions reader_options;
-    reader_options.format = table_.format;
-    reader_options.buffer_bytes = options_.buffer_bytes;
-    reader_options.max_record_bytes = options_.max_record_bytes;
-    auto reader = io::CsvReader::Open(path, reader_options);
-    if (!reader.ok()) return reader.status();
+    reader_options_.format = table_.format;
+    reader_options_.buffer_bytes = options_.buffer_bytes;
+    reader_options_.max_record_bytes = options_.max_record_bytes;
+    PDM_ASSIGN_OR_RETURN(std::unique_ptr<io::CsvBlockReader> reader,
+                         io::CsvBlockReader::Open(path, reader_options_));
 
-    io::CsvRecord record;
+    auto first = std::make_unique<BlockCheck>();
+    const bool has_data = reader->Next(&first->block);
+    PDM_RETURN_IF_ERROR(reader->status());
     std::vector<std::string> header;
     if (table_.format.header) {
-      if (!(*reader)->Next(&record)) {
-        PDM_RETURN_IF_ERROR((*reader)->status());
+      io::CsvRecord record;
+      io::CsvRecordParser parser(reader_options_, first->block);
+      if (!has_data || !parser.Next(&record)) {
         return absl::InvalidArgumentError(core::StrCat(file_, ": empty file, expected a header"));
       }
       if (!record.error.empty()) {
@@ -115,19 +166,65 @@ class TableRun {
             core::StrCat(file_, ":", record.line, ": malformed header: ", record.error));
       }
       for (std::string_view field : record.fields) header.emplace_back(Trim(field));
+      first->offset = parser.offset();
+      report_->blank_lines += parser.blank_lines();
     } else {
       header = table_.format.columns;
     }
     PDM_RETURN_IF_ERROR(Plan(header));
 
-    while ((*reader)->Next(&record)) ProcessRecord(record);
-    PDM_RETURN_IF_ERROR((*reader)->status());
-
-    report_->blank_lines = (*reader)->blank_lines();
-    report_->bytes = (*reader)->bytes_read();
-    for (size_t e = 0; e < accepted_per_entity_.size(); ++e) {
-      if (accepted_per_entity_[e] > 0) ++report_->entities;
+    const int threads = options_.threads > 0
+                            ? options_.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (has_data) {
+      // Committed blocks are recycled: their buffers keep their capacity.
+      std::vector<std::unique_ptr<BlockCheck>> spare;
+      auto next_block = [&]() -> std::unique_ptr<BlockCheck> {
+        std::unique_ptr<BlockCheck> block;
+        if (spare.empty()) {
+          block = std::make_unique<BlockCheck>();
+        } else {
+          block = std::move(spare.back());
+          spare.pop_back();
+          block->Clear();
+        }
+        if (!reader->Next(&block->block)) return nullptr;
+        return block;
+      };
+      auto commit = [&](std::unique_ptr<BlockCheck> block) {
+        CommitBlock(*block);
+        spare.push_back(std::move(block));
+      };
+      if (threads <= 1) {
+        for (auto block = std::move(first); block != nullptr; block = next_block()) {
+          CheckBlock(block.get());
+          commit(std::move(block));
+        }
+      } else {
+        // Up to `threads` blocks are checked ahead of the one being committed.
+        std::deque<std::future<std::unique_ptr<BlockCheck>>> in_flight;
+        auto submit = [&](std::unique_ptr<BlockCheck> block) {
+          in_flight.push_back(
+              std::async(std::launch::async, [this, b = std::move(block)]() mutable {
+                CheckBlock(b.get());
+                return std::move(b);
+              }));
+        };
+        submit(std::move(first));
+        while (auto block = next_block()) {
+          submit(std::move(block));
+          if (in_flight.size() > static_cast<size_t>(threads)) {
+            commit(in_flight.front().get());
+            in_flight.pop_front();
+          }
+        }
+        for (auto& pending : in_flight) commit(pending.get());
+      }
     }
+    PDM_RETURN_IF_ERROR(reader->status());
+
+    report_->bytes = reader->bytes_read();
+    for (int64_t accepted : accepted_per_entity_) report_->entities += accepted > 0;
     report_->seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return absl::OkStatus();
@@ -194,23 +291,238 @@ class TableRun {
                          " of the spec (declare it, or list it under ignore)"));
       }
     }
-    numeric_values_.assign(report_->numeric.size(), 0.0);
-    category_values_.assign(categories_.size(), -1);
+    n_numeric_ = report_->numeric.size();
+    n_categorical_ = categories_.size();
     return absl::OkStatus();
   }
 
-  void Reject(const io::CsvRecord& record, Reason reason, std::string_view column,
-              std::string_view value, const std::string& detail) {
+  // ---- worker side: REQUIRES only immutable state of this object (plan_, categories_ codes).
+
+  // A view that survives the next record: copied when the record's fields live in scratch.
+  static std::string_view Keep(BlockCheck* out, const io::CsvRecord& record,
+                               std::string_view text) {
+    if (!record.fields_in_scratch) return text;
+    return out->owned.emplace_back(text);
+  }
+
+  static void RejectRow(BlockCheck* out, const io::CsvRecord& record, RowCheck* row, Reason reason,
+                        std::string_view column, std::string_view value, std::string detail) {
+    row->rejected = true;
+    row->reason = reason;
+    row->column = column;
+    row->value = Keep(out, record, value);
+    row->detail = std::move(detail);
+  }
+
+  // A value broke a rule: rejects the row (returns false) or records a flag, per the policy.
+  bool ValueFailed(BlockCheck* out, const io::CsvRecord& record, RowCheck* row, size_t column,
+                   std::string_view value, Reason reason, std::string detail) const {
+    if (PolicyFor(policy_, reason) == Policy::kReject) {
+      RejectRow(out, record, row, reason, plan_[column].name, value, std::move(detail));
+      return false;
+    }
+    out->flags.push_back(PendingFlag{static_cast<int>(column), Keep(out, record, value), reason});
+    return true;
+  }
+
+  void CheckBlock(BlockCheck* out) const {
+    const size_t n_numeric = n_numeric_;
+    const size_t n_categorical = n_categorical_;
+    io::CsvRecordParser parser(reader_options_, out->block, out->offset);
+    io::CsvRecord record;
+    const std::vector<std::string>& na_values = table_.format.na_values;
+    while (parser.Next(&record)) {
+      RowCheck& row = out->rows.emplace_back();
+      row.line = record.line;
+      row.raw = record.raw;
+      row.flags_begin = static_cast<uint32_t>(out->flags.size());
+      out->numeric.resize(out->numeric.size() + n_numeric);
+      out->codes.resize(out->codes.size() + n_categorical, -1);
+      out->open_texts.resize(out->open_texts.size() + n_categorical);
+      double* numeric = out->numeric.data() + out->numeric.size() - n_numeric;
+      int32_t* codes = out->codes.data() + out->codes.size() - n_categorical;
+      std::string_view* open_texts =
+          out->open_texts.data() + out->open_texts.size() - n_categorical;
+      CheckRecord(out, record, &row, numeric, codes, open_texts, na_values);
+      row.flags_end = static_cast<uint32_t>(out->flags.size());
+      if (row.rejected) {
+        // A rejected row keeps no flags.
+        out->flags.resize(row.flags_begin);
+        row.flags_end = row.flags_begin;
+      }
+    }
+    out->blank_lines = parser.blank_lines();
+  }
+
+  void CheckRecord(BlockCheck* out, const io::CsvRecord& record, RowCheck* row, double* numeric,
+                   int32_t* codes, std::string_view* open_texts,
+                   const std::vector<std::string>& na_values) const {
+    if (!record.error.empty()) {
+      RejectRow(out, record, row, Reason::kMalformedRecord, "", "", record.error);
+      return;
+    }
+    if (record.fields.size() != plan_.size()) {
+      RejectRow(out, record, row, Reason::kColumnCount, "", "",
+                core::StrCat("expected ", plan_.size(), " fields, found ", record.fields.size()));
+      row->value = out->owned.emplace_back(std::to_string(record.fields.size()));
+      return;
+    }
+    for (size_t i = 0; i < plan_.size(); ++i) {
+      const ColumnPlan& column = plan_[i];
+      const std::string_view field = record.fields[i];
+      switch (column.kind) {
+        case PlanKind::kSkip:
+          break;
+        case PlanKind::kEntity: {
+          const std::string_view name = Trim(field);
+          if (IsNa(name, na_values)) {
+            RejectRow(out, record, row, Reason::kMissingEntity, column.name, field, "no entity id");
+            return;
+          }
+          row->entity = Keep(out, record, name);
+          break;
+        }
+        case PlanKind::kTime: {
+          if (!ParseTime(field, &row->time)) {
+            const bool missing = IsNa(Trim(field), na_values);
+            RejectRow(out, record, row, Reason::kBadTime, column.name, field,
+                      missing ? "missing time" : TimeExpectation());
+            return;
+          }
+          break;
+        }
+        case PlanKind::kNumeric: {
+          double value = 0;
+          const core::NumberParse outcome = ParseCell(field, na_values, &value);
+          if (outcome == core::NumberParse::kOk) {
+            if (value < column.spec->min || value > column.spec->max) {
+              if (!ValueFailed(out, record, row, i, field, Reason::kOutOfRange,
+                               FormatRange(*column.spec))) {
+                return;
+              }
+              value = std::numeric_limits<double>::quiet_NaN();
+            }
+          } else {
+            const Reason reason = outcome == core::NumberParse::kEmpty       ? Reason::kMissingValue
+                                  : outcome == core::NumberParse::kNonFinite ? Reason::kNonFinite
+                                                                             : Reason::kUnparseable;
+            const char* detail = outcome == core::NumberParse::kEmpty       ? "no value"
+                                 : outcome == core::NumberParse::kNonFinite ? "not a finite number"
+                                                                            : "not a number";
+            if (!ValueFailed(out, record, row, i, field, reason, detail)) return;
+            value = std::numeric_limits<double>::quiet_NaN();
+          }
+          numeric[column.index] = value;
+          break;
+        }
+        case PlanKind::kCategorical: {
+          const std::string_view text = Trim(field);
+          const CategoryCodes& codes_of_column = categories_[static_cast<size_t>(column.index)];
+          int32_t code = -1;
+          if (IsNa(text, na_values)) {
+            if (!ValueFailed(out, record, row, i, field, Reason::kMissingValue, "no value")) {
+              return;
+            }
+          } else if (codes_of_column.open) {
+            code = kOpenCode;
+            open_texts[column.index] = Keep(out, record, text);
+          } else if (auto it = codes_of_column.codes.find(text);
+                     it != codes_of_column.codes.end()) {
+            code = it->second;
+          } else if (!ValueFailed(out, record, row, i, field, Reason::kUnknownCategory,
+                                  "not a declared value")) {
+            return;
+          }
+          codes[column.index] = code;
+          break;
+        }
+      }
+    }
+  }
+
+  // ---- commit side: file order, calling thread.
+
+  void CommitBlock(BlockCheck& block) {
+    report_->blank_lines += block.blank_lines;
+    const size_t n_numeric = n_numeric_;
+    const size_t n_categorical = n_categorical_;
+    for (size_t r = 0; r < block.rows.size(); ++r) {
+      const RowCheck& row = block.rows[r];
+      ++report_->rows_read;
+      if (row.rejected) {
+        Reject(row, row.reason, row.column, row.value, row.detail);
+        continue;
+      }
+      uint32_t entity = 0;
+      const bool has_entity = !table_.entity_column.empty();
+      if (has_entity) entity = EntityIndex(row.entity);
+      int32_t* codes = block.codes.data() + r * n_categorical;
+      for (size_t c = 0; c < n_categorical; ++c) {
+        if (codes[c] != kOpenCode) continue;
+        CategoryCodes& open = categories_[c];
+        auto [it, inserted] =
+            open.codes.try_emplace(std::string(block.open_texts[r * n_categorical + c]),
+                                   static_cast<int32_t>(open.codes.size()));
+        codes[c] = it->second;
+      }
+      if (table_.check_order && !table_.time_column.empty()) {
+        double& last = has_entity ? last_time_[entity] : no_entity_last_time_;
+        if (row.time == last) {
+          Reject(row, Reason::kDuplicateKey, table_.time_column, TimeText(row),
+                 has_entity ? "this entity already has a record at this time"
+                            : "a record at this time already exists");
+          continue;
+        }
+        if (row.time < last) {
+          Reject(row, Reason::kTimeBackwards, table_.time_column, TimeText(row),
+                 "earlier than the previous accepted record");
+          continue;
+        }
+        last = row.time;
+      }
+      Accept(block, r, entity,
+             std::span<const double>(block.numeric.data() + r * n_numeric, n_numeric),
+             std::span<const int32_t>(codes, n_categorical));
+    }
+  }
+
+  // The time cell of an accepted-so-far row, re-read from the raw record for the quarantine.
+  std::string_view TimeText(const RowCheck& row) const {
+    if (table_.format.whitespace) {
+      size_t field = 0, pos = 0;
+      const std::string_view raw = row.raw;
+      while (pos < raw.size()) {
+        while (pos < raw.size() && IsBlankChar(raw[pos])) ++pos;
+        const size_t start = pos;
+        while (pos < raw.size() && !IsBlankChar(raw[pos])) ++pos;
+        if (field++ == time_index_) return raw.substr(start, pos - start);
+      }
+      return {};
+    }
+    size_t start = 0;
+    for (size_t field = 0; field < time_index_; ++field) {
+      start = row.raw.find(table_.format.delimiter, start);
+      if (start == std::string_view::npos) return {};
+      ++start;
+    }
+    const size_t end = row.raw.find(table_.format.delimiter, start);
+    return row.raw.substr(start,
+                          end == std::string_view::npos ? row.raw.size() - start : end - start);
+  }
+
+  static bool IsBlankChar(char c) { return c == ' ' || c == '\t'; }
+
+  void Reject(const RowCheck& row, Reason reason, std::string_view column, std::string_view value,
+              const std::string& detail) {
     ++report_->rows_quarantined;
     const int r = static_cast<int>(reason);
     ++report_->rows_by_reason[r];
     if (report_->examples[r].size() < options_.max_examples) {
       report_->examples[r].push_back(
-          IssueExample{record.line, std::string(column), std::string(value), detail});
+          IssueExample{row.line, std::string(column), std::string(value), detail});
     }
     if (options_.quarantine != nullptr) {
-      options_.quarantine->Quarantine(file_, record.line, column, value, reason, detail,
-                                      record.raw);
+      options_.quarantine->Quarantine(file_, row.line, column, value, reason, detail, row.raw);
     }
   }
 
@@ -233,144 +545,29 @@ class TableRun {
     return index;
   }
 
-  // Checks one value; on failure either rejects the row (returns false) or records a flag.
-  bool ValueFailed(const io::CsvRecord& record, int column, std::string_view value, Reason reason,
-                   const std::string& detail) {
-    if (PolicyFor(policy_, reason) == Policy::kReject) {
-      Reject(record, reason, plan_[static_cast<size_t>(column)].name, value, detail);
-      return false;
-    }
-    flags_.push_back(PendingFlag{column, value, reason});
-    return true;
-  }
-
-  void ProcessRecord(const io::CsvRecord& record) {
-    ++report_->rows_read;
-    if (!record.error.empty()) {
-      Reject(record, Reason::kMalformedRecord, "", "", record.error);
-      return;
-    }
-    if (record.fields.size() != plan_.size()) {
-      Reject(record, Reason::kColumnCount, "", std::to_string(record.fields.size()),
-             core::StrCat("expected ", plan_.size(), " fields, found ", record.fields.size()));
-      return;
-    }
-    flags_.clear();
-    uint32_t entity = 0;
-    bool has_entity = false;
-    double time = std::numeric_limits<double>::quiet_NaN();
-    const std::vector<std::string>& na_values = table_.format.na_values;
-    for (size_t i = 0; i < plan_.size(); ++i) {
-      const ColumnPlan& column = plan_[i];
-      const std::string_view field = record.fields[i];
-      switch (column.kind) {
-        case PlanKind::kSkip:
-          break;
-        case PlanKind::kEntity: {
-          const std::string_view name = Trim(field);
-          if (IsNa(name, na_values)) {
-            Reject(record, Reason::kMissingEntity, column.name, field, "no entity id");
-            return;
-          }
-          entity = EntityIndex(name);
-          has_entity = true;
-          break;
-        }
-        case PlanKind::kTime: {
-          if (!ParseTime(field, &time)) {
-            const bool missing = IsNa(Trim(field), na_values);
-            Reject(record, Reason::kBadTime, column.name, field,
-                   missing ? "missing time" : TimeExpectation());
-            return;
-          }
-          break;
-        }
-        case PlanKind::kNumeric: {
-          double value = 0;
-          const core::NumberParse outcome = ParseCell(field, na_values, &value);
-          const int k = column.index;
-          if (outcome == core::NumberParse::kOk) {
-            if (value < column.spec->min || value > column.spec->max) {
-              if (!ValueFailed(record, static_cast<int>(i), field, Reason::kOutOfRange,
-                               FormatRange(*column.spec))) {
-                return;
-              }
-              value = std::numeric_limits<double>::quiet_NaN();
-            }
-          } else {
-            const Reason reason = outcome == core::NumberParse::kEmpty       ? Reason::kMissingValue
-                                  : outcome == core::NumberParse::kNonFinite ? Reason::kNonFinite
-                                                                             : Reason::kUnparseable;
-            const char* detail = outcome == core::NumberParse::kEmpty       ? "no value"
-                                 : outcome == core::NumberParse::kNonFinite ? "not a finite number"
-                                                                            : "not a number";
-            if (!ValueFailed(record, static_cast<int>(i), field, reason, detail)) return;
-            value = std::numeric_limits<double>::quiet_NaN();
-          }
-          numeric_values_[static_cast<size_t>(k)] = value;
-          break;
-        }
-        case PlanKind::kCategorical: {
-          const std::string_view text = Trim(field);
-          CategoryCodes& codes = categories_[static_cast<size_t>(column.index)];
-          int32_t code = -1;
-          if (IsNa(text, na_values)) {
-            if (!ValueFailed(record, static_cast<int>(i), field, Reason::kMissingValue,
-                             "no value")) {
-              return;
-            }
-          } else if (auto it = codes.codes.find(text); it != codes.codes.end()) {
-            code = it->second;
-          } else if (codes.open) {
-            code = static_cast<int32_t>(codes.codes.size());
-            codes.codes.emplace(std::string(text), code);
-          } else if (!ValueFailed(record, static_cast<int>(i), field, Reason::kUnknownCategory,
-                                  "not a declared value")) {
-            return;
-          }
-          category_values_[static_cast<size_t>(column.index)] = code;
-          break;
-        }
-      }
-    }
-    if (table_.check_order && !table_.time_column.empty()) {
-      double& last = has_entity ? last_time_[entity] : no_entity_last_time_;
-      if (time == last) {
-        Reject(record, Reason::kDuplicateKey, table_.time_column, record.fields[time_index_],
-               has_entity ? "this entity already has a record at this time"
-                          : "a record at this time already exists");
-        return;
-      }
-      if (time < last) {
-        Reject(record, Reason::kTimeBackwards, table_.time_column, record.fields[time_index_],
-               "earlier than the previous accepted record");
-        return;
-      }
-      last = time;
-    }
-    Accept(record, entity, time);
-  }
-
-  void Accept(const io::CsvRecord& record, uint32_t entity, double time) {
+  void Accept(const BlockCheck& block, size_t r, uint32_t entity, std::span<const double> numeric,
+              std::span<const int32_t> codes) {
+    const RowCheck& row = block.rows[r];
     ++report_->rows_accepted;
     if (!accepted_per_entity_.empty()) ++accepted_per_entity_[entity];
-    if (!std::isnan(time)) {
-      report_->time_min = std::min(report_->time_min, time);
-      report_->time_max = std::max(report_->time_max, time);
+    if (!std::isnan(row.time)) {
+      report_->time_min = std::min(report_->time_min, row.time);
+      report_->time_max = std::max(report_->time_max, row.time);
     }
-    for (const PendingFlag& flag : flags_) {
+    for (uint32_t f = row.flags_begin; f < row.flags_end; ++f) {
+      const PendingFlag& flag = block.flags[f];
       ++report_->values_flagged;
       ++report_->flags_by_reason[static_cast<int>(flag.reason)];
       if (options_.quarantine != nullptr) {
         const ColumnPlan& column = plan_[static_cast<size_t>(flag.column)];
-        options_.quarantine->Flag(file_, record.line, column.name, flag.value, flag.reason,
+        options_.quarantine->Flag(file_, row.line, column.name, flag.value, flag.reason,
                                   column.spec != nullptr && flag.reason == Reason::kOutOfRange
                                       ? FormatRange(*column.spec)
                                       : "");
       }
     }
-    for (size_t k = 0; k < numeric_values_.size(); ++k) {
-      const double value = numeric_values_[k];
+    for (size_t k = 0; k < numeric.size(); ++k) {
+      const double value = numeric[k];
       ColumnStats& stats = report_->numeric[k];
       if (std::isnan(value)) {
         ++stats.missing;
@@ -382,13 +579,13 @@ class TableRun {
       stats.max = std::max(stats.max, value);
     }
     if (options_.sink != nullptr) {
-      Row row;
-      row.line = record.line;
-      row.entity = entity;
-      row.time = time;
-      row.numeric = numeric_values_;
-      row.categories = category_values_;
-      options_.sink->Accept(row);
+      Row out;
+      out.line = row.line;
+      out.entity = entity;
+      out.time = row.time;
+      out.numeric = numeric;
+      out.categories = codes;
+      options_.sink->Accept(out);
     }
   }
 
@@ -424,13 +621,16 @@ class TableRun {
   const spec::ValidationPolicy& policy_;
   const ValidateOptions& options_;
   TableReport* report_;
+  io::CsvReaderOptions reader_options_;
   std::string file_;
+  // Fixed once Plan() returns; read by workers.
   std::vector<ColumnPlan> plan_;
   size_t time_index_ = 0;
+  size_t n_numeric_ = 0;
+  size_t n_categorical_ = 0;
+  // Declared codes are fixed after Plan(); open columns learn codes in CommitBlock only.
   std::vector<CategoryCodes> categories_;
-  std::vector<double> numeric_values_;
-  std::vector<int32_t> category_values_;
-  std::vector<PendingFlag> flags_;
+  // Commit-side state.
   absl::flat_hash_map<std::string, uint32_t, core::StringHash, core::StringEq> entity_index_;
   std::string last_entity_name_;
   uint32_t last_entity_ = 0;

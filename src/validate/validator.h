@@ -124,7 +124,11 @@ struct ValidateOptions {
   std::filesystem::path data_override;
   QuarantineWriter* quarantine = nullptr;  // not owned; may be null
   RowSink* sink = nullptr;                 // not owned; may be null
+  // Block size (bytes read at a time). Default 4 MiB.
   size_t buffer_bytes = size_t{4} << 20;
+  // Threads checking blocks (0: all cores). The report, quarantine and sink order do not
+  // depend on it. The sink is always called on the calling thread.
+  int threads = 0;
   size_t max_record_bytes = size_t{1} << 20;
   // Examples kept per reason in the report.
   size_t max_examples = 3;

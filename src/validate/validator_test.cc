@@ -269,6 +269,54 @@ void ExpectAccountingOnCorruptedCopies(const spec::DatasetSpec& original, const 
   }
 }
 
+// Blocks are checked on worker threads; the result must not depend on how many.
+TEST(ParallelValidationTest, ThreadCountAndBlockSizeDoNotChangeTheResult) {
+  const fs::path dir = TempDir("parallel");
+  sim::SimulationOptions sim_options;
+  sim_options.machines = 6;
+  sim_options.duration_seconds = 30 * 86400;
+  sim_options.duplicate_rate = 0.01;
+  auto summary = sim::Simulate(sim_options, dir);
+  ASSERT_TRUE(summary.ok());
+  auto spec = spec::LoadDatasetSpec(summary->spec_path);
+  ASSERT_TRUE(spec.ok());
+  int corrupted = 0;
+  WriteFile(dir / "corrupt.csv", Corrupt(ReadFile(dir / "telemetry.csv"), 7, false, &corrupted));
+  spec->data.path = dir / "corrupt.csv";
+  std::string expected_quarantine, expected_json;
+  for (int threads : {1, 2, 3}) {
+    for (size_t block : {size_t{4} << 20, size_t{1000}, size_t{100000}}) {
+      auto quarantine = QuarantineWriter::Open(dir / "q");
+      ASSERT_TRUE(quarantine.ok());
+      Collected sink;
+      ValidateOptions options;
+      options.threads = threads;
+      options.buffer_bytes = block;
+      options.quarantine = quarantine->get();
+      options.sink = &sink;
+      auto report = ValidateTable(spec->data, spec->validation, options);
+      ASSERT_TRUE(report.ok()) << report.status();
+      ASSERT_TRUE((*quarantine)->Close().ok());
+      DatasetReport dataset;
+      report->seconds = 0;
+      report->bytes = 0;
+      dataset.tables.push_back(*report);
+      const std::string json = ReportToJson(dataset, 0);
+      const std::string text =
+          ReadFile(dir / "q" / "quarantine.csv") + ReadFile(dir / "q" / "flagged.csv");
+      EXPECT_EQ(static_cast<int64_t>(sink.rows.size()), report->rows_accepted);
+      if (expected_json.empty()) {
+        expected_json = json;
+        expected_quarantine = text;
+        EXPECT_GT(report->rows_quarantined, 20);
+        continue;
+      }
+      EXPECT_EQ(json, expected_json) << threads << " threads, block " << block;
+      EXPECT_EQ(text, expected_quarantine) << threads << " threads, block " << block;
+    }
+  }
+}
+
 TEST(AccountingTest, HoldsOnCorruptedAi4i) {
   auto spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs/ai4i2020.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
