@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 preset=${1:-ci}
 shift || true
 scripts/setup.sh
+# ccache hits across clones at different paths (CI builds a fresh clone each time).
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

@@ -14,6 +14,7 @@ struct ValidateArgs {
   std::string quarantine;
   bool json = false;
   bool main_only = false;
+  int threads = 0;
 };
 
 }  // namespace
@@ -49,9 +50,14 @@ void AddValidateCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--json", args->json, "Print the summary as one JSON object");
   cmd->add_flag("--main-only", args->main_only,
                 "Validate only the main data file (not test, event or machine files)");
+  cmd->add_option("--threads", args->threads,
+                  "Threads checking rows (0: all cores); never changes the result")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
     validate::DatasetValidateOptions options;
+    options.threads = args->threads;
     options.data_override = args->data;
     options.quarantine_dir = args->quarantine;
     options.main_table_only = args->main_only;

@@ -88,6 +88,7 @@ absl::StatusOr<DatasetReport> ValidateDataset(const spec::DatasetSpec& spec,
   for (const spec::TableSpec* table : tables) {
     ValidateOptions table_options;
     table_options.quarantine = quarantine.get();
+    table_options.threads = options.threads;
     if (table == &spec.data) table_options.data_override = options.data_override;
     PDM_ASSIGN_OR_RETURN(TableReport table_report,
                          ValidateTable(*table, spec.validation, table_options));

@@ -33,6 +33,8 @@ struct DatasetValidateOptions {
   std::filesystem::path quarantine_dir;  // empty: no quarantine files
   // Validate only the main data table (skips test, events and machines).
   bool main_table_only = false;
+  // Threads checking rows (0: all cores); see ValidateOptions::threads.
+  int threads = 0;
 };
 
 // Validates each table of the spec. Errors only for unusable input (a file missing or

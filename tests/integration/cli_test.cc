@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
-#include <regex>
 #include <string>
 
 #include "tests/testing/test_paths.h"
@@ -41,10 +40,12 @@ Result Pdm(const std::string& args) {
   return result;
 }
 
+// The first integer value of `key` in a pretty-printed JSON text, or -1.
 int64_t JsonInt(const std::string& json, const std::string& key) {
-  std::smatch match;
-  if (!std::regex_search(json, match, std::regex("\"" + key + "\": (-?[0-9]+)"))) return -1;
-  return std::stoll(match[1]);
+  const std::string needle = "\"" + key + "\": ";
+  const size_t pos = json.find(needle);
+  if (pos == std::string::npos) return -1;
+  return std::stoll(json.substr(pos + needle.size(), 24));
 }
 
 TEST(CliTest, HelpForEveryCommand) {
