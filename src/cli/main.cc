@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   pdm::cli::AddSimulateCommand(app, &exit_code);
   pdm::cli::AddValidateCommand(app, &exit_code);
   pdm::cli::AddDemoCommand(app, &exit_code);
+  pdm::cli::AddRoiCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -51,7 +52,7 @@ int64_t JsonInt(const std::string& json, const std::string& key) {
 TEST(CliTest, HelpForEveryCommand) {
   Result top = Pdm("--help");
   EXPECT_EQ(top.code, 0);
-  for (const char* command : {"simulate", "validate", "demo"}) {
+  for (const char* command : {"simulate", "validate", "demo", "roi"}) {
     EXPECT_NE(top.out.find(command), std::string::npos) << command;
     Result help = Pdm(std::string(command) + " --help");
     EXPECT_EQ(help.code, 0) << command;
@@ -140,6 +141,57 @@ TEST(CliTest, SimulateIsDeterministicAndDemoRuns) {
   EXPECT_EQ(run.code, 0) << run.err;
   EXPECT_NE(run.out.find("total: rows read"), std::string::npos) << run.out;
   EXPECT_TRUE(fs::exists(demo / "quarantine" / "quarantine.csv"));
+}
+
+double JsonNumber(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\": ";
+  const size_t pos = json.find(needle);
+  if (pos == std::string::npos) return NAN;
+  return std::stod(json.substr(pos + needle.size(), 32));
+}
+
+TEST(CliTest, RoiOnTheReferenceExample) {
+  const std::string spec = (testing::SourceDir() / "specs/roi-example.yaml").string();
+  Result text = Pdm("roi --config " + spec);
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("ROI simple           1985.9%"), std::string::npos) << text.out;
+  Result json = Pdm("roi --json --config " + spec);
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_NEAR(JsonNumber(json.out, "roi_simple"), (813.5 - 39) / 39, 1e-9);
+  EXPECT_NEAR(JsonNumber(json.out, "payback_years_simple"), 15 / 157.9, 1e-9);
+  for (const char* key :
+       {"\"npv\"", "\"irr\"", "\"roi_discounted\"", "\"roi_ramp_up\"", "\"payback_years_ramp_up\"",
+        "\"sensitivity\"", "\"years\"", "\"yearly_savings\""}) {
+    EXPECT_NE(json.out.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(CliTest, RoiBottomUpWithMetricsAndScores) {
+  const fs::path dir = TempDir("cli_roi");
+  WriteFile(dir / "metrics.json",
+            R"({"ensemble": {"recall": 0.75, "confusion_matrix": [[9000, 100], [25, 75]]}})");
+  std::string scores = "label,score\n";
+  for (int i = 0; i < 100; ++i)
+    scores += (i % 10 == 0 ? "1," : "0,") +
+              std::to_string(i % 10 == 0 ? 0.5 + i / 250.0 : i / 200.0) + "\n";
+  WriteFile(dir / "scores.csv", scores);
+  const std::string spec = (testing::SourceDir() / "specs/roi-bottom-up-example.yaml").string();
+  Result json = Pdm("roi --json --config " + spec + " --metrics " +
+                    (dir / "metrics.json").string() + " --scores " + (dir / "scores.csv").string());
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_NEAR(JsonNumber(json.out, "recall"), 0.75, 1e-12);
+  EXPECT_NEAR(JsonNumber(json.out, "false_alarms_per_year"), 100.0 / 9100 * 73000, 1e-6);
+  EXPECT_NE(json.out.find("\"false_alarms\": "), std::string::npos);  // its own cost line
+  EXPECT_NE(json.out.find("\"best\""), std::string::npos);
+  EXPECT_NE(json.out.find("\"curve\""), std::string::npos);
+
+  WriteFile(dir / "bad.yaml",
+            "horizon_years: 0\ndiscount_rate: 0.1\nsavings: {a: 1}\ncosts: {yearly: {r: 1}}\n");
+  Result bad = Pdm("roi --config " + (dir / "bad.yaml").string());
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_NE(bad.err.find("horizon_years"), std::string::npos) << bad.err;
+  EXPECT_EQ(Pdm("roi --config " + (dir / "nope.yaml").string()).code, 3);
+  EXPECT_EQ(Pdm("roi").code, 2);
 }
 
 }  // namespace
