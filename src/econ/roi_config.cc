@@ -29,7 +29,7 @@ class ConfigReader {
     for (const auto& entry : node) {
       const std::string key = entry.first.as<std::string>();
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        return Error(path.empty() ? key : path + "." + key,
+        return Error(path.empty() ? key : core::StrCat(path, ".", key),
                      fmt::format("unknown key (allowed here: {})", fmt::join(allowed, ", ")));
       }
     }
@@ -60,7 +60,7 @@ class ConfigReader {
     if (!node.IsMap()) return Error(key, "expected a mapping of category: amount");
     for (const auto& entry : node) {
       const std::string name = entry.first.as<std::string>();
-      PDM_ASSIGN_OR_RETURN(double amount, Number(entry.second, key + "." + name));
+      PDM_ASSIGN_OR_RETURN(double amount, Number(entry.second, core::StrCat(key, ".", name)));
       lines.emplace_back(name, amount);
     }
     return lines;
