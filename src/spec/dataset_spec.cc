@@ -73,26 +73,24 @@ class SpecReader {
     return node.Scalar();
   }
 
-  bool Bool(const YAML::Node& parent, std::string_view path, const char* key, bool fallback) {
+  // An optional scalar of type T; `expected` says what in the error ("true or false").
+  template <typename T>
+  T Scalar(const YAML::Node& parent, std::string_view path, const char* key, T fallback,
+           std::string_view expected) {
     if (!ok()) return fallback;
     const YAML::Node node = parent[key];
     if (!node || node.IsNull()) return fallback;
-    bool value = fallback;
-    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-      Fail(Join(path, key), core::StrCat("expected true or false, got '", Scalar(node), "'"));
+    T value = fallback;
+    if (!node.IsScalar() || !YAML::convert<T>::decode(node, value)) {
+      Fail(Join(path, key), core::StrCat("expected ", expected, ", got '", Describe(node), "'"));
     }
     return value;
   }
-
+  bool Bool(const YAML::Node& parent, std::string_view path, const char* key, bool fallback) {
+    return Scalar<bool>(parent, path, key, fallback, "true or false");
+  }
   int Int(const YAML::Node& parent, std::string_view path, const char* key, int fallback) {
-    if (!ok()) return fallback;
-    const YAML::Node node = parent[key];
-    if (!node || node.IsNull()) return fallback;
-    int value = fallback;
-    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value)) {
-      Fail(Join(path, key), core::StrCat("expected an integer, got '", Scalar(node), "'"));
-    }
-    return value;
+    return Scalar<int>(parent, path, key, fallback, "an integer");
   }
 
   std::vector<std::string> StringList(const YAML::Node& parent, std::string_view path,
@@ -118,7 +116,7 @@ class SpecReader {
   double Number(const YAML::Node& node, std::string_view path) {
     double value = 0;
     if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) {
-      Fail(path, core::StrCat("expected a number, got '", Scalar(node), "'"));
+      Fail(path, core::StrCat("expected a number, got '", Describe(node), "'"));
     }
     return value;
   }
@@ -140,7 +138,7 @@ class SpecReader {
   }
 
  private:
-  static std::string Scalar(const YAML::Node& node) {
+  static std::string Describe(const YAML::Node& node) {
     return node.IsScalar() ? node.Scalar()
                            : std::string(node.IsSequence() ? "<list>" : "<mapping>");
   }

@@ -11,17 +11,6 @@
 namespace pdm::validate {
 namespace {
 
-void AddTotals(const TableReport& table, DatasetReport* report) {
-  report->rows_read += table.rows_read;
-  report->rows_accepted += table.rows_accepted;
-  report->rows_quarantined += table.rows_quarantined;
-  report->values_flagged += table.values_flagged;
-  for (int r = 0; r < kReasonCount; ++r) {
-    report->rows_by_reason[r] += table.rows_by_reason[r];
-    report->flags_by_reason[r] += table.flags_by_reason[r];
-  }
-}
-
 // The RUL file of a test set: one non-negative number per line.
 spec::TableSpec RulTable(const std::filesystem::path& path) {
   spec::TableSpec table;
@@ -48,6 +37,15 @@ void ReasonCounts(core::JsonWriter& json, const char* key,
     if (counts[r] > 0) json.Key(ReasonName(static_cast<Reason>(r))).Int(counts[r]);
   }
   json.EndObject();
+}
+
+void WriteCounts(core::JsonWriter& json, const RowCounts& counts) {
+  json.Key("rows_read").Int(counts.rows_read);
+  json.Key("rows_accepted").Int(counts.rows_accepted);
+  json.Key("rows_quarantined").Int(counts.rows_quarantined);
+  ReasonCounts(json, "by_reason", counts.rows_by_reason);
+  json.Key("values_flagged").Int(counts.values_flagged);
+  ReasonCounts(json, "flagged_by_reason", counts.flags_by_reason);
 }
 
 void TimeValue(core::JsonWriter& json, double value, spec::TimeType type) {
@@ -92,7 +90,7 @@ absl::StatusOr<DatasetReport> ValidateDataset(const spec::DatasetSpec& spec,
     if (table == &spec.data) table_options.data_override = options.data_override;
     PDM_ASSIGN_OR_RETURN(TableReport table_report,
                          ValidateTable(*table, spec.validation, table_options));
-    AddTotals(table_report, &report);
+    report.Add(table_report);
     report.tables.push_back(std::move(table_report));
   }
   // A RUL file must hold one value per test unit.
@@ -118,12 +116,7 @@ std::string ReportToJson(const DatasetReport& report, int indent) {
   json.BeginObject();
   json.Key("spec").String(report.spec_name);
   json.Key("spec_path").String(report.spec_path.string());
-  json.Key("rows_read").Int(report.rows_read);
-  json.Key("rows_accepted").Int(report.rows_accepted);
-  json.Key("rows_quarantined").Int(report.rows_quarantined);
-  ReasonCounts(json, "by_reason", report.rows_by_reason);
-  json.Key("values_flagged").Int(report.values_flagged);
-  ReasonCounts(json, "flagged_by_reason", report.flags_by_reason);
+  WriteCounts(json, report);
   json.Key("seconds").Number(report.seconds);
   json.Key("quarantine_dir");
   if (report.quarantine_dir.empty()) {
@@ -136,12 +129,7 @@ std::string ReportToJson(const DatasetReport& report, int indent) {
     json.BeginObject();
     json.Key("role").String(table.role);
     json.Key("path").String(table.path.string());
-    json.Key("rows_read").Int(table.rows_read);
-    json.Key("rows_accepted").Int(table.rows_accepted);
-    json.Key("rows_quarantined").Int(table.rows_quarantined);
-    ReasonCounts(json, "by_reason", table.rows_by_reason);
-    json.Key("values_flagged").Int(table.values_flagged);
-    ReasonCounts(json, "flagged_by_reason", table.flags_by_reason);
+    WriteCounts(json, table);
     json.Key("blank_lines").Int(table.blank_lines);
     json.Key("bytes").Int(table.bytes);
     json.Key("seconds").Number(table.seconds);

@@ -12,19 +12,13 @@
 
 namespace pdm::validate {
 
-struct DatasetReport {
+// Sums over all tables (RowCounts): rows_read == rows_accepted + rows_quarantined.
+struct DatasetReport : RowCounts {
   std::string spec_name;
   std::filesystem::path spec_path;
   std::filesystem::path quarantine_dir;  // empty when no quarantine was written
   // Main data first, then test data, RUL file, event tables, machine table.
   std::vector<TableReport> tables;
-  // Sums over all tables: rows_read == rows_accepted + rows_quarantined.
-  int64_t rows_read = 0;
-  int64_t rows_accepted = 0;
-  int64_t rows_quarantined = 0;
-  int64_t values_flagged = 0;
-  std::array<int64_t, kReasonCount> rows_by_reason{};
-  std::array<int64_t, kReasonCount> flags_by_reason{};
   double seconds = 0;
 };
 

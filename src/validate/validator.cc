@@ -642,6 +642,17 @@ class TableRun {
 
 }  // namespace
 
+void RowCounts::Add(const RowCounts& other) {
+  rows_read += other.rows_read;
+  rows_accepted += other.rows_accepted;
+  rows_quarantined += other.rows_quarantined;
+  values_flagged += other.values_flagged;
+  for (int r = 0; r < kReasonCount; ++r) {
+    rows_by_reason[r] += other.rows_by_reason[r];
+    flags_by_reason[r] += other.flags_by_reason[r];
+  }
+}
+
 const char* ReasonName(Reason reason) {
   switch (reason) {
     case Reason::kMissingValue:

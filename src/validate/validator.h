@@ -97,19 +97,25 @@ struct IssueExample {
   std::string detail;
 };
 
-struct TableReport {
-  std::string role;
-  std::filesystem::path path;
-  spec::TimeType time_type = spec::TimeType::kNone;
+// The accounting of rows and values: rows_read == rows_accepted + rows_quarantined.
+struct RowCounts {
   int64_t rows_read = 0;
   int64_t rows_accepted = 0;
   int64_t rows_quarantined = 0;
   int64_t values_flagged = 0;
+  std::array<int64_t, kReasonCount> rows_by_reason{};   // refused rows by their first reason
+  std::array<int64_t, kReasonCount> flags_by_reason{};  // flagged values by reason
+
+  void Add(const RowCounts& other);
+};
+
+struct TableReport : RowCounts {
+  std::string role;
+  std::filesystem::path path;
+  spec::TimeType time_type = spec::TimeType::kNone;
   int64_t blank_lines = 0;
   int64_t bytes = 0;
   double seconds = 0;
-  std::array<int64_t, kReasonCount> rows_by_reason{};
-  std::array<int64_t, kReasonCount> flags_by_reason{};
   std::array<std::vector<IssueExample>, kReasonCount> examples;
   // Entities with at least one accepted row.
   int64_t entities = 0;
