@@ -85,17 +85,22 @@ std::string FormatRange(const spec::ColumnSpec& column) {
   return core::StrCat("outside [", column.min, ", ", column.max, "]");
 }
 
-// What a worker learns about one record without consulting any cross-row state.
+// Why a worker refused a row (rare, so kept apart from RowCheck).
+struct Refusal {
+  Reason reason = Reason::kMissingValue;
+  std::string_view column;  // the refused column's name, empty for row-level reasons
+  std::string_view value;
+  std::string detail;
+};
+
+// What a worker learns about one record without consulting any cross-row state. Kept small:
+// one is written and read per row.
 struct RowCheck {
   int64_t line = 0;
   std::string_view raw;
   std::string_view entity;
   double time = std::numeric_limits<double>::quiet_NaN();
-  bool rejected = false;
-  Reason reason = Reason::kMissingValue;
-  std::string_view column;  // the refused column's name, empty for row-level reasons
-  std::string_view value;
-  std::string detail;  // only when rejected
+  int32_t refusal = -1;  // index into BlockCheck::refusals, -1 when the row passed
   uint32_t flags_begin = 0, flags_end = 0;
 };
 
@@ -105,6 +110,7 @@ struct BlockCheck {
   size_t offset = 0;              // where the records start in block.data (after a header)
   std::deque<std::string> owned;  // copies of fields of quoted records
   std::vector<RowCheck> rows;
+  std::vector<Refusal> refusals;
   std::vector<double> numeric;  // rows x numeric columns
   std::vector<int32_t> codes;   // rows x categorical columns; kOpenCode for open columns
   std::vector<std::string_view> open_texts;  // rows x categorical columns (open columns only)
@@ -118,6 +124,7 @@ struct BlockCheck {
     offset = 0;
     owned.clear();
     rows.clear();
+    refusals.clear();
     numeric.clear();
     codes.clear();
     open_texts.clear();
@@ -307,11 +314,8 @@ class TableRun {
 
   static void RejectRow(BlockCheck* out, const io::CsvRecord& record, RowCheck* row, Reason reason,
                         std::string_view column, std::string_view value, std::string detail) {
-    row->rejected = true;
-    row->reason = reason;
-    row->column = column;
-    row->value = Keep(out, record, value);
-    row->detail = std::move(detail);
+    row->refusal = static_cast<int32_t>(out->refusals.size());
+    out->refusals.push_back(Refusal{reason, column, Keep(out, record, value), std::move(detail)});
   }
 
   // A value broke a rule: rejects the row (returns false) or records a flag, per the policy.
@@ -345,7 +349,7 @@ class TableRun {
           out->open_texts.data() + out->open_texts.size() - n_categorical;
       CheckRecord(out, record, &row, numeric, codes, open_texts, na_values);
       row.flags_end = static_cast<uint32_t>(out->flags.size());
-      if (row.rejected) {
+      if (row.refusal >= 0) {
         // A rejected row keeps no flags.
         out->flags.resize(row.flags_begin);
         row.flags_end = row.flags_begin;
@@ -364,7 +368,7 @@ class TableRun {
     if (record.fields.size() != plan_.size()) {
       RejectRow(out, record, row, Reason::kColumnCount, "", "",
                 core::StrCat("expected ", plan_.size(), " fields, found ", record.fields.size()));
-      row->value = out->owned.emplace_back(std::to_string(record.fields.size()));
+      out->refusals.back().value = out->owned.emplace_back(std::to_string(record.fields.size()));
       return;
     }
     for (size_t i = 0; i < plan_.size(); ++i) {
@@ -449,8 +453,9 @@ class TableRun {
     for (size_t r = 0; r < block.rows.size(); ++r) {
       const RowCheck& row = block.rows[r];
       ++report_->rows_read;
-      if (row.rejected) {
-        Reject(row, row.reason, row.column, row.value, row.detail);
+      if (row.refusal >= 0) {
+        const Refusal& refusal = block.refusals[static_cast<size_t>(row.refusal)];
+        Reject(row, refusal.reason, refusal.column, refusal.value, refusal.detail);
         continue;
       }
       uint32_t entity = 0;
