@@ -57,4 +57,10 @@ echo "| date | file | reader | time | MB/s | rows/s | peak RSS | vs pandas |"
 echo "|---|---|---|---|---|---|---|---|"
 echo "$report"
 mkdir -p bench/results
-echo "$report" >>bench/results/validate.md
+{
+  printf '\n## %s, commit %s, `REPS=%s MACHINES=%s bench/validate_vs_pandas.sh`\n\n' \
+    "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$reps" "$machines"
+  echo "| date | file | reader | time | MB/s | rows/s | peak RSS | vs pandas |"
+  echo "|---|---|---|---|---|---|---|---|"
+  echo "$report"
+} >>bench/results/validate.md
