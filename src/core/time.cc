@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstring>
 
 #include "core/strings.h"
 
@@ -99,14 +100,28 @@ int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day) {
   return days.time_since_epoch().count();
 }
 
-bool ParseTimestamp(std::string_view text, EpochSeconds* out) {
-  int64_t year, month, day;
-  if (!ParseDigits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' ||
-      !ParseDigits(text, 5, 2, &month) || text[7] != '-' || !ParseDigits(text, 8, 2, &day)) {
-    return false;
-  }
-  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, static_cast<unsigned>(month))) {
-    return false;
+bool ParseTimestamp(std::string_view text, EpochSeconds* out, DateCache* cache) {
+  int64_t days_since_epoch;
+  if (cache != nullptr && text.size() >= 10 && cache->valid &&
+      std::memcmp(text.data(), cache->date, 10) == 0) {
+    days_since_epoch = cache->days;
+  } else {
+    int64_t year, month, day;
+    if (!ParseDigits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' ||
+        !ParseDigits(text, 5, 2, &month) || text[7] != '-' || !ParseDigits(text, 8, 2, &day)) {
+      return false;
+    }
+    if (month < 1 || month > 12 || day < 1 ||
+        day > DaysInMonth(year, static_cast<unsigned>(month))) {
+      return false;
+    }
+    days_since_epoch =
+        DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    if (cache != nullptr) {
+      std::memcpy(cache->date, text.data(), 10);
+      cache->days = days_since_epoch;
+      cache->valid = true;
+    }
   }
   double seconds_of_day = 0;
   size_t pos = 10;
@@ -155,10 +170,7 @@ bool ParseTimestamp(std::string_view text, EpochSeconds* out) {
     }
   }
   if (pos != text.size()) return false;
-  *out = static_cast<double>(
-             DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day))) *
-             86400.0 +
-         seconds_of_day;
+  *out = static_cast<double>(days_since_epoch) * 86400.0 + seconds_of_day;
   return true;
 }
 

@@ -37,7 +37,13 @@ std::string FormatSpan(const Span& span);
 // followed by nothing (UTC), "Z", or an offset "+HH:MM" / "-HH:MM". Returns false on any other
 // input. Written by hand because it sits on the ingestion hot path (absl::ParseTime is ~20x
 // slower).
-bool ParseTimestamp(std::string_view text, EpochSeconds* out);
+// `cache`, when given, remembers the last date part: rows of one day skip re-deriving it.
+struct DateCache {
+  char date[10] = {};
+  int64_t days = 0;
+  bool valid = false;
+};
+bool ParseTimestamp(std::string_view text, EpochSeconds* out, DateCache* cache = nullptr);
 
 // Writes "YYYY-MM-DDTHH:MM:SSZ" (whole seconds) into `out`, which must hold 20 bytes.
 // Returns the number of bytes written (20).

@@ -75,6 +75,26 @@ TEST(ParseTimestampTest, RefusesInvalidDates) {
   }
 }
 
+TEST(ParseTimestampTest, DateCacheGivesTheSameResults) {
+  DateCache cache;
+  std::mt19937_64 rng(4);
+  std::uniform_int_distribution<int64_t> seconds(1'600'000'000, 1'600'000'000 + 5 * 86400);
+  for (int i = 0; i < 5000; ++i) {
+    const std::string text = FormatTimestamp(seconds(rng));
+    double cached = 0, plain = 0;
+    ASSERT_TRUE(ParseTimestamp(text, &cached, &cache));
+    ASSERT_TRUE(ParseTimestamp(text, &plain));
+    ASSERT_EQ(cached, plain) << text;
+  }
+  double value = 0;
+  ASSERT_TRUE(ParseTimestamp("2025-03-01T00:00:00Z", &value, &cache));
+  // Same date prefix, broken time part: still refused.
+  EXPECT_FALSE(ParseTimestamp("2025-03-01T25:00:00Z", &value, &cache));
+  EXPECT_FALSE(ParseTimestamp("2025-03-01Tgarbage", &value, &cache));
+  EXPECT_TRUE(ParseTimestamp("2025-03-01", &value, &cache));
+  EXPECT_EQ(value, 1740787200);
+}
+
 TEST(FormatTimestampTest, RoundTripsRandomTimes) {
   std::mt19937_64 rng(3);
   std::uniform_int_distribution<int64_t> seconds(-2'000'000'000, 5'000'000'000);

@@ -208,24 +208,49 @@ class TableRun {
           commit(std::move(block));
         }
       } else {
-        // Up to `threads` blocks are checked ahead of the one being committed.
-        std::deque<std::future<std::unique_ptr<BlockCheck>>> in_flight;
-        auto submit = [&](std::unique_ptr<BlockCheck> block) {
-          in_flight.push_back(
-              std::async(std::launch::async, [this, b = std::move(block)]() mutable {
-                CheckBlock(b.get());
-                return std::move(b);
-              }));
+        // threads - 1 helpers check blocks ahead; the calling thread reads, checks a block itself
+        // whenever every helper is busy, and commits in file order. So `threads` threads run at
+        // most, one per core with the default.
+        struct Slot {
+          std::future<std::unique_ptr<BlockCheck>> pending;  // checked by a helper
+          std::unique_ptr<BlockCheck> ready;                 // checked by this thread
         };
-        submit(std::move(first));
-        while (auto block = next_block()) {
-          submit(std::move(block));
-          if (in_flight.size() > static_cast<size_t>(threads)) {
-            commit(in_flight.front().get());
-            in_flight.pop_front();
+        std::deque<Slot> in_flight;
+        size_t helpers_busy = 0;
+        auto commit_front = [&] {
+          Slot& slot = in_flight.front();
+          if (slot.ready == nullptr) {
+            slot.ready = slot.pending.get();
+            --helpers_busy;
+          }
+          commit(std::move(slot.ready));
+          in_flight.pop_front();
+        };
+        for (auto block = std::move(first); block != nullptr; block = next_block()) {
+          if (helpers_busy < static_cast<size_t>(threads - 1)) {
+            ++helpers_busy;
+            in_flight.push_back(Slot{std::async(std::launch::async,
+                                                [this, b = std::move(block)]() mutable {
+                                                  CheckBlock(b.get());
+                                                  return std::move(b);
+                                                }),
+                                     nullptr});
+          } else {
+            CheckBlock(block.get());
+            in_flight.push_back(Slot{{}, std::move(block)});
+          }
+          // Commit what is done at the front; never hold more than 2 x threads blocks.
+          auto front_done = [&] {
+            const Slot& slot = in_flight.front();
+            return slot.ready != nullptr ||
+                   slot.pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+          };
+          while (!in_flight.empty() &&
+                 (front_done() || in_flight.size() >= 2 * static_cast<size_t>(threads))) {
+            commit_front();
           }
         }
-        for (auto& pending : in_flight) commit(pending.get());
+        while (!in_flight.empty()) commit_front();
       }
     }
     PDM_RETURN_IF_ERROR(reader->status());
@@ -333,6 +358,7 @@ class TableRun {
     const size_t n_numeric = n_numeric_;
     const size_t n_categorical = n_categorical_;
     io::CsvRecordParser parser(reader_options_, out->block, out->offset);
+    core::DateCache date_cache;
     io::CsvRecord record;
     const std::vector<std::string>& na_values = table_.format.na_values;
     while (parser.Next(&record)) {
@@ -347,7 +373,7 @@ class TableRun {
       int32_t* codes = out->codes.data() + out->codes.size() - n_categorical;
       std::string_view* open_texts =
           out->open_texts.data() + out->open_texts.size() - n_categorical;
-      CheckRecord(out, record, &row, numeric, codes, open_texts, na_values);
+      CheckRecord(out, record, &row, numeric, codes, open_texts, na_values, &date_cache);
       row.flags_end = static_cast<uint32_t>(out->flags.size());
       if (row.refusal >= 0) {
         // A rejected row keeps no flags.
@@ -360,7 +386,7 @@ class TableRun {
 
   void CheckRecord(BlockCheck* out, const io::CsvRecord& record, RowCheck* row, double* numeric,
                    int32_t* codes, std::string_view* open_texts,
-                   const std::vector<std::string>& na_values) const {
+                   const std::vector<std::string>& na_values, core::DateCache* date_cache) const {
     if (!record.error.empty()) {
       RejectRow(out, record, row, Reason::kMalformedRecord, "", "", record.error);
       return;
@@ -387,7 +413,7 @@ class TableRun {
           break;
         }
         case PlanKind::kTime: {
-          if (!ParseTime(field, &row->time)) {
+          if (!ParseTime(field, &row->time, date_cache)) {
             const bool missing = IsNa(Trim(field), na_values);
             RejectRow(out, record, row, Reason::kBadTime, column.name, field,
                       missing ? "missing time" : TimeExpectation());
@@ -594,11 +620,11 @@ class TableRun {
     }
   }
 
-  bool ParseTime(std::string_view text, double* out) const {
+  bool ParseTime(std::string_view text, double* out, core::DateCache* date_cache) const {
     text = Trim(text);
     switch (table_.time_type) {
       case spec::TimeType::kTimestamp:
-        return core::ParseTimestamp(text, out);
+        return core::ParseTimestamp(text, out, date_cache);
       case spec::TimeType::kCycle:
       case spec::TimeType::kUnixSeconds:
         return core::ParseDouble(text, out) == core::NumberParse::kOk;
