@@ -118,7 +118,6 @@ bool CsvBlockReader::Next(CsvBlock* block) {
       } else {
         // One line longer than the limit: keep its start, skip the rest of it.
         block->oversized_line = true;
-        block->first_line = next_line_;
         block->data.assign(pending_, 0, kMaxRawErrorBytes);
         while (true) {
           const void* end = std::memchr(pending_.data(), '\n', pending_.size());
@@ -130,16 +129,13 @@ bool CsvBlockReader::Next(CsvBlock* block) {
           pending_.clear();
           if (!ReadMore(options_.buffer_bytes)) break;
         }
-        ++next_line_;
         return true;
       }
     }
     // Hand the buffer over instead of copying it; only the (short) tail after the cut moves.
-    block->first_line = next_line_;
     block->data.swap(pending_);
     pending_.assign(block->data, cut, std::string::npos);
     block->data.resize(cut);
-    next_line_ += std::count(block->data.begin(), block->data.end(), '\n');
     return true;
   }
 }
@@ -305,6 +301,7 @@ bool CsvRecordParser::Next(CsvRecord* record) {
     record->raw = std::string_view(base, end);
     record->error = core::StrCat("record longer than ", options_.max_record_bytes, " bytes");
     pos_ = end;
+    ++line_;  // the skipped rest of the line ended with its line break
     return true;
   }
   while (pos_ < end) {
@@ -356,9 +353,13 @@ absl::StatusOr<std::unique_ptr<CsvReader>> CsvReader::Open(const std::filesystem
 bool CsvReader::Next(CsvRecord* record) {
   while (true) {
     if (parser_ != nullptr && parser_->Next(record)) return true;
-    if (parser_ != nullptr) blank_lines_done_ += parser_->blank_lines();
+    if (parser_ != nullptr) {
+      blank_lines_done_ += parser_->blank_lines();
+      next_line_ = parser_->next_line();
+    }
     parser_.reset();
     if (!blocks_->Next(&block_)) return false;
+    block_.first_line = next_line_;
     parser_ = std::make_unique<CsvRecordParser>(options_, block_);
   }
 }

@@ -51,7 +51,9 @@ struct CsvRecord {
 // A piece of a file that holds whole records only.
 struct CsvBlock {
   std::string data;
-  // Line number of data[0].
+  // Line number of data[0], as the parser will report it. CsvBlockReader does not count lines
+  // (that would be a serial pass over every byte): it leaves 1, and whoever parses blocks in
+  // order sets it, or adds the block's base line to the relative numbers afterwards.
   int64_t first_line = 1;
   // Set when one line was longer than max_record_bytes: `data` holds its first 4 KiB and the
   // rest of the line was skipped.
@@ -87,7 +89,6 @@ class CsvBlockReader {
   std::string pending_;  // bytes read but not yet handed out
   bool eof_ = false;
   bool at_start_ = true;
-  int64_t next_line_ = 1;
   int64_t bytes_read_ = 0;
   absl::Status status_;
 };
@@ -103,6 +104,8 @@ class CsvRecordParser {
   int64_t blank_lines() const { return blank_lines_; }
   // Byte offset in the block of the next unread record.
   size_t offset() const { return pos_; }
+  // Line number of the next unread byte; after the whole block: first_line + its line breaks.
+  int64_t next_line() const { return line_; }
 
  private:
   void SplitSimple(const char* begin, const char* end, CsvRecord* record);
@@ -142,6 +145,7 @@ class CsvReader {
   CsvBlock block_;
   std::unique_ptr<CsvRecordParser> parser_;
   int64_t blank_lines_done_ = 0;
+  int64_t next_line_ = 1;
 };
 
 // Appends `field` to `out`, quoted when it contains the delimiter, a quote or a line break.

@@ -116,6 +116,9 @@ struct BlockCheck {
   std::vector<std::string_view> open_texts;  // rows x categorical columns (open columns only)
   std::vector<PendingFlag> flags;
   int64_t blank_lines = 0;
+  // Line breaks in the block. Row lines are relative (the block starts at line 1) until
+  // CommitBlock adds the lines of the blocks before it.
+  int64_t lines = 0;
 
   // Empties the block but keeps every buffer's capacity, so a recycled block costs no page faults.
   void Clear() {
@@ -130,6 +133,7 @@ struct BlockCheck {
     open_texts.clear();
     flags.clear();
     blank_lines = 0;
+    lines = 0;
   }
 };
 
@@ -382,6 +386,7 @@ class TableRun {
       }
     }
     out->blank_lines = parser.blank_lines();
+    out->lines = parser.next_line() - out->block.first_line;
   }
 
   void CheckRecord(BlockCheck* out, const io::CsvRecord& record, RowCheck* row, double* numeric,
@@ -474,6 +479,8 @@ class TableRun {
 
   void CommitBlock(BlockCheck& block) {
     report_->blank_lines += block.blank_lines;
+    for (RowCheck& row : block.rows) row.line += lines_before_block_;
+    lines_before_block_ += block.lines;
     const size_t n_numeric = n_numeric_;
     const size_t n_categorical = n_categorical_;
     for (size_t r = 0; r < block.rows.size(); ++r) {
@@ -662,6 +669,7 @@ class TableRun {
   // Declared codes are fixed after Plan(); open columns learn codes in CommitBlock only.
   std::vector<CategoryCodes> categories_;
   // Commit-side state.
+  int64_t lines_before_block_ = 0;
   absl::flat_hash_map<std::string, uint32_t, core::StringHash, core::StringEq> entity_index_;
   std::string last_entity_name_;
   uint32_t last_entity_ = 0;
