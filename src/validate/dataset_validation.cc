@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "core/json_writer.h"
 #include "core/status.h"
@@ -71,18 +72,13 @@ absl::StatusOr<DatasetReport> ValidateDataset(const spec::DatasetSpec& spec,
     PDM_ASSIGN_OR_RETURN(quarantine, QuarantineWriter::Open(options.quarantine_dir));
     report.quarantine_dir = options.quarantine_dir;
   }
-  std::vector<spec::TableSpec> extra;
-  std::vector<const spec::TableSpec*> tables = {&spec.data};
-  if (!options.main_table_only) {
-    if (spec.test) {
-      tables.push_back(&spec.test->table);
-      if (!spec.test->rul_path.empty()) extra.push_back(RulTable(spec.test->rul_path));
-    }
-    for (const auto* table : {&spec.failures, &spec.maintenance, &spec.errors, &spec.machines}) {
-      if (table->has_value()) tables.push_back(&table->value());
-    }
+  std::vector<const spec::TableSpec*> tables =
+      options.main_table_only ? std::vector<const spec::TableSpec*>{&spec.data} : spec.Tables();
+  std::optional<spec::TableSpec> rul_table;
+  if (!options.main_table_only && spec.test && !spec.test->rul_path.empty()) {
+    rul_table = RulTable(spec.test->rul_path);
+    tables.push_back(&*rul_table);
   }
-  for (const spec::TableSpec& table : extra) tables.push_back(&table);
   for (const spec::TableSpec* table : tables) {
     ValidateOptions table_options;
     table_options.quarantine = quarantine.get();

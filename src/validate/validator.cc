@@ -99,6 +99,7 @@ struct RowCheck {
   int64_t line = 0;
   std::string_view raw;
   std::string_view entity;
+  std::string_view time_text;  // the time cell as written, for duplicate / order refusals
   double time = std::numeric_limits<double>::quiet_NaN();
   int32_t refusal = -1;  // index into BlockCheck::refusals, -1 when the row passed
   uint32_t flags_begin = 0, flags_end = 0;
@@ -285,7 +286,6 @@ class TableRun {
             table_.format.header ? "header" : "columns", " of ", file_));
       }
       column_plan.name = name;
-      if (column_plan.kind == PlanKind::kTime) time_index_ = static_cast<size_t>(it->second);
       plan_[static_cast<size_t>(it->second)] = std::move(column_plan);
       return absl::OkStatus();
     };
@@ -418,6 +418,7 @@ class TableRun {
           break;
         }
         case PlanKind::kTime: {
+          row->time_text = Keep(out, record, field);
           if (!ParseTime(field, &row->time, date_cache)) {
             const bool missing = IsNa(Trim(field), na_values);
             RejectRow(out, record, row, Reason::kBadTime, column.name, field,
@@ -506,13 +507,13 @@ class TableRun {
       if (table_.check_order && !table_.time_column.empty()) {
         double& last = has_entity ? last_time_[entity] : no_entity_last_time_;
         if (row.time == last) {
-          Reject(row, Reason::kDuplicateKey, table_.time_column, TimeText(row),
+          Reject(row, Reason::kDuplicateKey, table_.time_column, row.time_text,
                  has_entity ? "this entity already has a record at this time"
                             : "a record at this time already exists");
           continue;
         }
         if (row.time < last) {
-          Reject(row, Reason::kTimeBackwards, table_.time_column, TimeText(row),
+          Reject(row, Reason::kTimeBackwards, table_.time_column, row.time_text,
                  "earlier than the previous accepted record");
           continue;
         }
@@ -523,32 +524,6 @@ class TableRun {
              std::span<const int32_t>(codes, n_categorical));
     }
   }
-
-  // The time cell of an accepted-so-far row, re-read from the raw record for the quarantine.
-  std::string_view TimeText(const RowCheck& row) const {
-    if (table_.format.whitespace) {
-      size_t field = 0, pos = 0;
-      const std::string_view raw = row.raw;
-      while (pos < raw.size()) {
-        while (pos < raw.size() && IsBlankChar(raw[pos])) ++pos;
-        const size_t start = pos;
-        while (pos < raw.size() && !IsBlankChar(raw[pos])) ++pos;
-        if (field++ == time_index_) return raw.substr(start, pos - start);
-      }
-      return {};
-    }
-    size_t start = 0;
-    for (size_t field = 0; field < time_index_; ++field) {
-      start = row.raw.find(table_.format.delimiter, start);
-      if (start == std::string_view::npos) return {};
-      ++start;
-    }
-    const size_t end = row.raw.find(table_.format.delimiter, start);
-    return row.raw.substr(start,
-                          end == std::string_view::npos ? row.raw.size() - start : end - start);
-  }
-
-  static bool IsBlankChar(char c) { return c == ' ' || c == '\t'; }
 
   void Reject(const RowCheck& row, Reason reason, std::string_view column, std::string_view value,
               const std::string& detail) {
@@ -663,7 +638,6 @@ class TableRun {
   std::string file_;
   // Fixed once Plan() returns; read by workers.
   std::vector<ColumnPlan> plan_;
-  size_t time_index_ = 0;
   size_t n_numeric_ = 0;
   size_t n_categorical_ = 0;
   // Declared codes are fixed after Plan(); open columns learn codes in CommitBlock only.

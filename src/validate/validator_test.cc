@@ -156,6 +156,16 @@ TEST_F(ValidatorTest, RejectedRowDoesNotAdvanceEntityTime) {
   EXPECT_EQ(report.rows_by_reason[static_cast<int>(Reason::kOutOfRange)], 1);
 }
 
+// The refused time is reported as written in its cell, unquoted, also for quoted records.
+TEST_F(ValidatorTest, DuplicateReportsTheTimeCellUnquoted) {
+  auto report = Run(std::string(kHeader) + "2025-01-01T00:00:00Z,m1,20,1,run,x\n" +
+                    "\"2025-01-01T00:00:00Z\",m1,20,1,run,\"y\"\n");
+  EXPECT_EQ(report.rows_by_reason[static_cast<int>(Reason::kDuplicateKey)], 1);
+  ASSERT_EQ(report.examples[static_cast<int>(Reason::kDuplicateKey)].size(), 1u);
+  EXPECT_EQ(report.examples[static_cast<int>(Reason::kDuplicateKey)][0].value,
+            "2025-01-01T00:00:00Z");
+}
+
 TEST_F(ValidatorTest, QuarantineKeepsTheRawRecord) {
   Run(std::string(kHeader) + "2025-01-01T00:00:00Z,m1,20,1,run,\"a, \"\"b\"\"\"\n" +
       "2025-01-01T00:00:00Z,m1,20,1,run,\"a, \"\"b\"\"\"\n");
