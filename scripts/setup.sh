@@ -8,7 +8,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config clang-format clang-tidy
   # libraries
-  libabsl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libfast-float-dev
+  libabsl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-pandas
 )

@@ -23,6 +23,7 @@ inline constexpr const char* kExitCodeHelp =
 
 void AddSimulateCommand(CLI::App& app, int* exit_code);
 void AddValidateCommand(CLI::App& app, int* exit_code);
+void AddFeaturesCommand(CLI::App& app, int* exit_code);
 void AddDemoCommand(CLI::App& app, int* exit_code);
 void AddRoiCommand(CLI::App& app, int* exit_code);
 

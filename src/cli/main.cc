@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   int exit_code = pdm::cli::kExitOk;
   pdm::cli::AddSimulateCommand(app, &exit_code);
   pdm::cli::AddValidateCommand(app, &exit_code);
+  pdm::cli::AddFeaturesCommand(app, &exit_code);
   pdm::cli::AddDemoCommand(app, &exit_code);
   pdm::cli::AddRoiCommand(app, &exit_code);
   try {

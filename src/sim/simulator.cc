@@ -296,6 +296,8 @@ std::string SpecYaml(const SimulationOptions& options) {
       &y,
       "labels:\n"
       "  source: events\n"
+      "  horizon: 48h     # positive: a failure within 48 hours of the reading\n"
+      "  rul_clip: 30d\n"
       "events:\n"
       "  failures:\n"
       "    file: failures.csv\n"
@@ -328,6 +330,13 @@ std::string SpecYaml(const SimulationOptions& options) {
       "    - {name: age_days, unit: d, range: [0, 20000]}\n"
       "    - {name: rated_speed_rpm, unit: rpm, range: [0, 10000]}\n"
       "    - {name: rated_power_kw, unit: kW, range: [0, 1000]}\n"
+      "features:\n"
+      "  windows: [3h, 24h, 7d]\n"
+      "  stats: [mean, std, min, max, slope, ewma, delta, count]\n"
+      "  baseline: 30d\n"
+      "  events: {windows: [24h, 7d]}\n"
+      "  reset_on_maintenance:\n"
+      "    bearing: [vibration_rms, bearing_temperature]\n"
       "validation:\n"
       "  missing_value: flag   # dropouts are expected: keep the reading, mark the value missing\n"
       "  out_of_range: flag    # spikes: keep the reading, mark the value missing\n");

@@ -1,5 +1,6 @@
 #include "spec/dataset_spec.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -322,7 +323,249 @@ std::optional<TableSpec> ReadEventTable(SpecReader& r, const YAML::Node& node,
   return table;
 }
 
+// An amount of time in the data's unit: a span text ("48h", "30d") for timestamp data, a plain
+// number of cycles for cycle data.
+std::optional<double> ReadTimeAmount(SpecReader& r, const YAML::Node& parent, std::string_view path,
+                                     const char* key, TimeType time_type) {
+  const YAML::Node node = parent[key];
+  if (!r.ok() || !node || node.IsNull()) return std::nullopt;
+  const std::string kpath = SpecReader::Join(path, key);
+  if (!node.IsScalar()) {
+    r.Fail(kpath, "expected a duration");
+    return std::nullopt;
+  }
+  if (time_type == TimeType::kCycle) {
+    const double cycles = r.Number(node, kpath);
+    if (r.ok() && !(cycles > 0)) r.Fail(kpath, "expected a positive number of cycles");
+    return cycles;
+  }
+  if (time_type == TimeType::kNone) {
+    r.Fail(kpath, "needs a time column in the data");
+    return std::nullopt;
+  }
+  absl::StatusOr<int64_t> seconds = core::ParseDurationSeconds(node.Scalar());
+  if (!seconds.ok()) {
+    r.Fail(kpath, std::string(seconds.status().message()));
+    return std::nullopt;
+  }
+  return static_cast<double>(*seconds);
+}
+
+std::vector<core::Span> ReadSpans(SpecReader& r, const YAML::Node& parent, std::string_view path,
+                                  const char* key, std::vector<std::string>* names) {
+  std::vector<core::Span> spans;
+  const std::vector<std::string> texts = r.StringList(parent, path, key);
+  *names = texts;
+  for (size_t i = 0; i < texts.size() && r.ok(); ++i) {
+    absl::StatusOr<core::Span> span = core::ParseSpan(texts[i]);
+    if (!span.ok()) {
+      r.Fail(SpecReader::Index(SpecReader::Join(path, key), i),
+             std::string(span.status().message()));
+    } else if (std::find(spans.begin(), spans.end(), *span) != spans.end()) {
+      r.Fail(SpecReader::Index(SpecReader::Join(path, key), i),
+             core::StrCat("window '", texts[i], "' is listed twice"));
+    } else {
+      spans.push_back(*span);
+    }
+  }
+  return spans;
+}
+
+// A window over time needs timestamps; a window over records needs a time column to order by.
+void CheckSpanFits(SpecReader& r, std::string_view path, const core::Span& span,
+                   std::string_view written, TimeType time_type) {
+  if (!r.ok()) return;
+  if (time_type == TimeType::kNone) {
+    r.Fail(path, "windows need a time column in the data");
+  } else if (span.is_time() && time_type == TimeType::kCycle) {
+    r.Fail(path, core::StrCat("'", written,
+                              "' is a span of time, but the data's time is a cycle number: "
+                              "use a count of records/cycles such as '20r'"));
+  }
+}
+
+std::vector<std::string> ColumnsWithRole(const TableSpec& table, ColumnRole role) {
+  std::vector<std::string> names;
+  for (const ColumnSpec& column : table.columns) {
+    if (column.role == role) names.push_back(column.name);
+  }
+  return names;
+}
+
+void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
+  if (!r.ok() || !node || node.IsNull()) return;
+  constexpr std::string_view path = "features";
+  r.CheckKeys(node, path,
+              {"windows", "stats", "sensors", "baseline", "raw", "events", "categoricals",
+               "regimes", "reset_on_maintenance"});
+  FeatureSpec& f = spec->features;
+  const TimeType time_type = spec->data.time_type;
+  f.windows = ReadSpans(r, node, path, "windows", &f.window_names);
+  for (size_t i = 0; i < f.windows.size(); ++i) {
+    CheckSpanFits(r, core::StrCat("features.windows[", i, "]"), f.windows[i], f.window_names[i],
+                  time_type);
+  }
+  if (node["stats"]) {
+    f.stats.clear();
+    const std::vector<std::string> names = r.StringList(node, path, "stats");
+    for (size_t i = 0; i < names.size() && r.ok(); ++i) {
+      bool known = false;
+      for (int s = 0; s < kWindowStatCount; ++s) {
+        const auto stat = static_cast<WindowStat>(s);
+        if (names[i] == WindowStatName(stat)) {
+          known = true;
+          if (std::find(f.stats.begin(), f.stats.end(), stat) == f.stats.end()) {
+            f.stats.push_back(stat);
+          }
+        }
+      }
+      if (!known) {
+        r.Fail(core::StrCat("features.stats[", i, "]"),
+               core::StrCat("unknown statistic '", names[i],
+                            "' (known: mean, std, min, max, last, slope, ewma, range, delta, "
+                            "count)"));
+      }
+    }
+  }
+  const std::vector<std::string> sensors = ColumnsWithRole(spec->data, ColumnRole::kSensor);
+  f.sensors = r.StringList(node, path, "sensors");
+  for (size_t i = 0; i < f.sensors.size() && r.ok(); ++i) {
+    if (std::find(sensors.begin(), sensors.end(), f.sensors[i]) == sensors.end()) {
+      r.Fail(core::StrCat("features.sensors[", i, "]"),
+             core::StrCat("'", f.sensors[i], "' is not a declared sensor"));
+    }
+  }
+  if (const YAML::Node baseline = node["baseline"]; r.ok() && baseline) {
+    absl::StatusOr<core::Span> span = core::ParseSpan(baseline.IsScalar() ? baseline.Scalar() : "");
+    if (!span.ok()) {
+      r.Fail("features.baseline", std::string(span.status().message()));
+    } else {
+      f.baseline = *span;
+      f.baseline_name = baseline.Scalar();
+      CheckSpanFits(r, "features.baseline", *span, f.baseline_name, time_type);
+      for (const core::Span& window : f.windows) {
+        if (r.ok() && window.kind == span->kind && window.amount >= span->amount) {
+          r.Fail(
+              "features.baseline",
+              core::StrCat("the baseline must be longer than every window of its kind ('",
+                           FormatSpan(*span), "' is not longer than '", FormatSpan(window), "')"));
+        }
+      }
+    }
+  }
+  const bool wants_delta =
+      std::find(f.stats.begin(), f.stats.end(), WindowStat::kDelta) != f.stats.end();
+  if (r.ok() && wants_delta && !f.baseline) {
+    r.Fail("features.stats", "delta needs features.baseline (the longer window it compares to)");
+  }
+  f.raw = r.Bool(node, path, "raw", true);
+  if (const YAML::Node events = node["events"]; r.ok() && events) {
+    r.CheckKeys(events, "features.events", {"windows", "time_since"});
+    f.event_windows = ReadSpans(r, events, "features.events", "windows", &f.event_window_names);
+    for (size_t i = 0; i < f.event_windows.size() && r.ok(); ++i) {
+      const std::string epath = core::StrCat("features.events.windows[", i, "]");
+      if (!spec->errors) {
+        r.Fail(epath, "error-count windows need events.errors");
+      } else if (!f.event_windows[i].is_time() || time_type == TimeType::kCycle ||
+                 time_type == TimeType::kNone) {
+        r.Fail(epath, "error-count windows are spans of time and need timestamps");
+      }
+    }
+    f.time_since = r.Bool(events, "features.events", "time_since", true);
+  }
+  const std::string encoding = r.String(node, path, "categoricals", false, "onehot");
+  if (encoding == "codes") {
+    f.categoricals = CategoricalEncoding::kCodes;
+  } else if (encoding != "onehot" && r.ok()) {
+    r.Fail("features.categoricals", core::StrCat("expected onehot or codes, got '", encoding, "'"));
+  }
+  if (const YAML::Node regimes = node["regimes"]; r.ok() && regimes) {
+    constexpr std::string_view rpath = "features.regimes";
+    r.CheckKeys(regimes, rpath, {"settings", "max", "min_separation", "normalize"});
+    RegimeSpec regime;
+    regime.settings = r.StringList(regimes, rpath, "settings");
+    const std::vector<std::string> settings = ColumnsWithRole(spec->data, ColumnRole::kSetting);
+    if (r.ok() && regime.settings.empty()) r.Fail("features.regimes.settings", "must not be empty");
+    for (size_t i = 0; i < regime.settings.size() && r.ok(); ++i) {
+      if (std::find(settings.begin(), settings.end(), regime.settings[i]) == settings.end()) {
+        r.Fail(core::StrCat("features.regimes.settings[", i, "]"),
+               core::StrCat("'", regime.settings[i], "' is not a declared setting"));
+      }
+    }
+    regime.max_regimes = r.Int(regimes, rpath, "max", regime.max_regimes);
+    if (r.ok() && (regime.max_regimes < 1 || regime.max_regimes > 64)) {
+      r.Fail("features.regimes.max", "expected 1 to 64");
+    }
+    regime.min_separation =
+        r.Scalar<double>(regimes, rpath, "min_separation", regime.min_separation, "a number");
+    if (r.ok() && !(regime.min_separation >= 0 && regime.min_separation < 1)) {
+      r.Fail("features.regimes.min_separation", "expected a number in [0, 1)");
+    }
+    regime.normalize = r.Bool(regimes, rpath, "normalize", true);
+    f.regimes = std::move(regime);
+  }
+  if (const YAML::Node resets = node["reset_on_maintenance"]; r.ok() && resets) {
+    constexpr std::string_view rpath = "features.reset_on_maintenance";
+    if (!spec->maintenance) {
+      r.Fail(rpath, "needs events.maintenance");
+      return;
+    }
+    if (!resets.IsMap()) {
+      r.Fail(rpath, "expected a mapping of component to sensors");
+      return;
+    }
+    std::vector<std::string> components;
+    for (const ColumnSpec& column : spec->maintenance->columns) {
+      if (column.role == ColumnRole::kEventKind) components = column.categories;
+    }
+    for (const auto& entry : resets) {
+      FeatureSpec::Reset reset;
+      reset.component = entry.first.as<std::string>();
+      const std::string cpath = SpecReader::Join(rpath, reset.component);
+      if (reset.component != "*" && !components.empty() &&
+          std::find(components.begin(), components.end(), reset.component) == components.end()) {
+        r.Fail(cpath, "not a component declared in events.maintenance.kinds (or '*' for any)");
+        return;
+      }
+      reset.sensors = r.StringList(resets, rpath, reset.component.c_str());
+      for (size_t i = 0; i < reset.sensors.size() && r.ok(); ++i) {
+        if (std::find(sensors.begin(), sensors.end(), reset.sensors[i]) == sensors.end()) {
+          r.Fail(SpecReader::Index(cpath, i),
+                 core::StrCat("'", reset.sensors[i], "' is not a declared sensor"));
+        }
+      }
+      f.reset_on_maintenance.push_back(std::move(reset));
+    }
+  }
+}
+
 }  // namespace
+
+const char* WindowStatName(WindowStat stat) {
+  switch (stat) {
+    case WindowStat::kMean:
+      return "mean";
+    case WindowStat::kStd:
+      return "std";
+    case WindowStat::kMin:
+      return "min";
+    case WindowStat::kMax:
+      return "max";
+    case WindowStat::kLast:
+      return "last";
+    case WindowStat::kSlope:
+      return "slope";
+    case WindowStat::kEwma:
+      return "ewma";
+    case WindowStat::kRange:
+      return "range";
+    case WindowStat::kDelta:
+      return "delta";
+    case WindowStat::kCount:
+      return "count";
+  }
+  return "unknown";
+}
 
 const char* ColumnRoleName(ColumnRole role) {
   switch (role) {
@@ -414,7 +657,7 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
     r.CheckKeys(root, "",
                 {"version", "name", "description", "data", "entity", "time", "sensors", "settings",
                  "attributes", "categoricals", "identifiers", "ignore", "labels", "events",
-                 "machines", "test", "validation"});
+                 "machines", "test", "validation", "features"});
     spec.version = r.Int(root, "", "version", 1);
     if (r.ok() && spec.version != 1) {
       r.Fail("version", core::StrCat("this pdm reads spec version 1, not ", spec.version));
@@ -446,7 +689,8 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
 
     // Labels.
     if (const YAML::Node labels = root["labels"]; r.ok() && labels) {
-      r.CheckKeys(labels, "labels", {"source", "column", "components", "range"});
+      r.CheckKeys(labels, "labels",
+                  {"source", "column", "components", "range", "horizon", "failure", "rul_clip"});
       const std::string source = r.String(labels, "labels", "source", true);
       if (source == "column") {
         spec.labels.source = LabelSource::kColumn;
@@ -534,6 +778,35 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
       if (!rul.empty()) test_set.rul_path = r.ResolvePath(rul);
       spec.test = std::move(test_set);
     }
+
+    // Label options of event-based labels.
+    if (const YAML::Node labels = root["labels"]; r.ok() && labels) {
+      const bool from_events = spec.labels.source == LabelSource::kEvents ||
+                               spec.labels.source == LabelSource::kRunToFailure;
+      if (!from_events && (labels["horizon"] || labels["failure"] || labels["rul_clip"])) {
+        r.Fail("labels.horizon",
+               "horizon, failure and rul_clip need source: events or run_to_failure");
+      }
+      spec.labels.horizon = ReadTimeAmount(r, labels, "labels", "horizon", data.time_type);
+      spec.labels.rul_clip = ReadTimeAmount(r, labels, "labels", "rul_clip", data.time_type);
+      spec.labels.failure_kind = r.String(labels, "labels", "failure", false);
+      if (r.ok() && !spec.labels.failure_kind.empty()) {
+        std::vector<std::string> kinds;
+        if (spec.failures) {
+          for (const ColumnSpec& column : spec.failures->columns) {
+            if (column.role == ColumnRole::kEventKind) kinds = column.categories;
+          }
+        }
+        if (spec.labels.source != LabelSource::kEvents) {
+          r.Fail("labels.failure", "needs source: events (failures with a kind)");
+        } else if (!kinds.empty() &&
+                   std::find(kinds.begin(), kinds.end(), spec.labels.failure_kind) == kinds.end()) {
+          r.Fail("labels.failure", core::StrCat("'", spec.labels.failure_kind,
+                                                "' is not among events.failures.kinds"));
+        }
+      }
+    }
+    ReadFeatures(r, root["features"], &spec);
 
     // Cross-checks.
     if (r.ok() && spec.labels.source == LabelSource::kEvents && !spec.failures) {

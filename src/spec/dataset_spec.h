@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/time.h"
 
 namespace pdm::spec {
 
@@ -101,10 +102,58 @@ enum class LabelSource {
   kRunToFailure,  // each entity fails at its last record
 };
 
+// Amounts of time below are in the data's time unit: seconds for timestamp / unix_seconds data,
+// cycles for cycle data.
 struct LabelSpec {
   LabelSource source = LabelSource::kNone;
   std::string column;                   // kColumn
   std::vector<std::string> components;  // kColumn: columns that make up the label
+  // kEvents / kRunToFailure: a record is positive when a failure happens in [t, t + horizon].
+  std::optional<double> horizon;
+  // Only failures of this kind (component or mode) count; empty: any failure.
+  std::string failure_kind;
+  // Remaining useful life is clipped at this value (C-MAPSS convention: 125 cycles).
+  std::optional<double> rul_clip;
+};
+
+// Statistics of a sensor over a window. Names (WindowStatName) appear in feature names.
+enum class WindowStat { kMean, kStd, kMin, kMax, kLast, kSlope, kEwma, kRange, kDelta, kCount };
+inline constexpr int kWindowStatCount = 10;
+const char* WindowStatName(WindowStat stat);
+
+enum class CategoricalEncoding { kOneHot, kCodes };
+
+// Operating regimes: conditions found by clustering setting columns at training time.
+struct RegimeSpec {
+  std::vector<std::string> settings;  // setting columns that define the operating condition
+  int max_regimes = 8;                // k of the k-means fit
+  // Fitted centres closer than this, in units of each setting's range, merge into one regime.
+  double min_separation = 0.05;
+  bool normalize = true;  // z-score each sensor per regime before the windows
+};
+
+// Which features to compute (`features:` in the spec). See docs/features.md.
+struct FeatureSpec {
+  std::vector<core::Span> windows;  // all of one kind is not required: "24h" and "20r" can mix
+  // The windows as written ("24h", not "1d"): feature names use them.
+  std::vector<std::string> window_names;
+  std::vector<WindowStat> stats = {WindowStat::kMean, WindowStat::kStd,   WindowStat::kMin,
+                                   WindowStat::kMax,  WindowStat::kSlope, WindowStat::kCount};
+  std::vector<std::string> sensors;  // empty: every sensor
+  std::optional<core::Span> baseline;
+  std::string baseline_name;
+  bool raw = true;                        // current values of sensors, settings and attributes
+  std::vector<core::Span> event_windows;  // error-event counts (time spans)
+  std::vector<std::string> event_window_names;
+  bool time_since = true;  // time since maintenance / failure, and age
+  CategoricalEncoding categoricals = CategoricalEncoding::kOneHot;
+  std::optional<RegimeSpec> regimes;
+  // A maintenance of `component` ("*": any) restarts the windows of `sensors`.
+  struct Reset {
+    std::string component;
+    std::vector<std::string> sensors;
+  };
+  std::vector<Reset> reset_on_maintenance;
 };
 
 // Held-out data whose entities are cut before failure, with the true RUL at each entity's last
@@ -122,6 +171,7 @@ struct DatasetSpec {
   TableSpec data;
   LabelSpec labels;
   ValidationPolicy validation;
+  FeatureSpec features;
   std::optional<TestSetSpec> test;
   std::optional<TableSpec> failures;
   std::optional<TableSpec> maintenance;

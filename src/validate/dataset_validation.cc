@@ -10,9 +10,7 @@
 #include "core/time.h"
 
 namespace pdm::validate {
-namespace {
 
-// The RUL file of a test set: one non-negative number per line.
 spec::TableSpec RulTable(const std::filesystem::path& path) {
   spec::TableSpec table;
   table.role = "test_rul";
@@ -30,6 +28,8 @@ spec::TableSpec RulTable(const std::filesystem::path& path) {
   table.columns.push_back(rul);
   return table;
 }
+
+namespace {
 
 void ReasonCounts(core::JsonWriter& json, const char* key,
                   const std::array<int64_t, kReasonCount>& counts) {

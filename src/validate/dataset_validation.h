@@ -37,6 +37,9 @@ struct DatasetValidateOptions {
 absl::StatusOr<DatasetReport> ValidateDataset(const spec::DatasetSpec& spec,
                                               const DatasetValidateOptions& options);
 
+// The RUL file of a test set as a table: one non-negative number per line, column "rul".
+spec::TableSpec RulTable(const std::filesystem::path& path);
+
 // The summary as one JSON object. Keys (a public contract): rows_read, rows_accepted,
 // rows_quarantined, by_reason, values_flagged, flagged_by_reason, seconds, quarantine_dir, and
 // files[] with the same counts per file plus role, path, bytes, entities, time_min, time_max,

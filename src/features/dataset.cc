@@ -1,0 +1,214 @@
+#include "features/dataset.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/status.h"
+#include "core/strings.h"
+
+namespace pdm::features {
+namespace {
+
+// Appends accepted rows of the main table to per-entity histories.
+class HistorySink : public validate::RowSink {
+ public:
+  explicit HistorySink(std::vector<EntityHistory>* out) : out_(out) {}
+  void Accept(const validate::Row& row) override {
+    if (row.entity >= out_->size()) out_->resize(row.entity + 1);
+    EntityHistory& h = (*out_)[row.entity];
+    h.time.push_back(row.time);
+    h.numeric.insert(h.numeric.end(), row.numeric.begin(), row.numeric.end());
+    h.categorical.insert(h.categorical.end(), row.categories.begin(), row.categories.end());
+  }
+
+ private:
+  std::vector<EntityHistory>* out_;
+};
+
+struct RawEvent {
+  uint32_t entity;
+  double time;
+  int32_t kind;
+};
+
+class EventSink : public validate::RowSink {
+ public:
+  explicit EventSink(bool kind_declared) : kind_declared_(kind_declared) {}
+  void Accept(const validate::Row& row) override {
+    const int32_t kind = kind_declared_ && !row.categories.empty() ? row.categories[0] : -1;
+    events.push_back({row.entity, row.time, kind});
+  }
+  std::vector<RawEvent> events;
+
+ private:
+  bool kind_declared_;
+};
+
+class StaticSink : public validate::RowSink {
+ public:
+  void Accept(const validate::Row& row) override {
+    rows.push_back({row.entity, EntityStatic{{row.numeric.begin(), row.numeric.end()},
+                                             {row.categories.begin(), row.categories.end()}}});
+  }
+  std::vector<std::pair<uint32_t, EntityStatic>> rows;
+};
+
+class ValuesSink : public validate::RowSink {
+ public:
+  void Accept(const validate::Row& row) override { values.push_back(row.numeric[0]); }
+  std::vector<double> values;
+};
+
+bool KindDeclared(const spec::TableSpec& table) {
+  return !table.columns.empty() && table.columns[0].role == spec::ColumnRole::kEventKind &&
+         !table.columns[0].categories.empty();
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
+                                          const FeaturePipeline& pipeline,
+                                          const LoadOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  LoadedDataset data;
+  validate::DatasetReport& report = data.report;
+  report.spec_name = spec.name;
+  report.spec_path = spec.spec_path;
+  std::unique_ptr<validate::QuarantineWriter> quarantine;
+  if (!options.quarantine_dir.empty()) {
+    PDM_ASSIGN_OR_RETURN(quarantine, validate::QuarantineWriter::Open(options.quarantine_dir));
+    report.quarantine_dir = options.quarantine_dir;
+  }
+  auto validate_table = [&](const spec::TableSpec& table, validate::RowSink* sink,
+                            const std::filesystem::path& override_path)
+      -> absl::StatusOr<const validate::TableReport*> {
+    validate::ValidateOptions vo;
+    vo.data_override = override_path;
+    vo.quarantine = quarantine.get();
+    vo.sink = sink;
+    vo.threads = options.threads;
+    PDM_ASSIGN_OR_RETURN(validate::TableReport table_report,
+                         validate::ValidateTable(table, spec.validation, vo));
+    report.Add(table_report);
+    report.tables.push_back(std::move(table_report));
+    return &report.tables.back();
+  };
+  report.tables.reserve(8);
+
+  // The readings.
+  if (options.test_set && !spec.test) {
+    return absl::InvalidArgumentError(
+        core::StrCat(spec.spec_path.string(), ": the spec has no test set"));
+  }
+  const spec::TableSpec& main_table = options.test_set ? spec.test->table : spec.data;
+  HistorySink history(&data.entities);
+  PDM_ASSIGN_OR_RETURN(
+      const validate::TableReport* main_report,
+      validate_table(main_table, &history, options.test_set ? "" : options.data_override));
+  const size_t numeric_width = pipeline.layout().numeric.size();
+  if (!main_report->numeric.empty() && main_report->numeric.size() != numeric_width) {
+    return absl::InternalError("data table and feature pipeline disagree on the numeric inputs");
+  }
+  data.entities.resize(main_table.entity_column.empty() ? std::min<size_t>(data.entities.size(), 1)
+                                                        : main_report->entity_names.size());
+  absl::flat_hash_map<std::string, uint32_t> entity_index;
+  for (size_t e = 0; e < data.entities.size(); ++e) {
+    EntityHistory& h = data.entities[e];
+    if (!main_table.entity_column.empty()) h.name = main_report->entity_names[e];
+    entity_index.emplace(h.name, static_cast<uint32_t>(e));
+    h.end_time = h.time.empty() ? 0 : h.time.back();
+    h.statics.numeric.assign(pipeline.layout().static_numeric.size(),
+                             std::numeric_limits<double>::quiet_NaN());
+    h.statics.categorical.assign(pipeline.layout().static_categorical.size(), -1);
+    data.rows += static_cast<int64_t>(h.rows());
+  }
+
+  // Events and machines, matched to the readings by entity name.
+  auto add_events = [&](const std::optional<spec::TableSpec>& table,
+                        EventType type) -> absl::Status {
+    if (!table) return absl::OkStatus();
+    EventSink sink(KindDeclared(*table));
+    PDM_ASSIGN_OR_RETURN(const validate::TableReport* r, validate_table(*table, &sink, ""));
+    int32_t label_kind = -1;
+    if (type == EventType::kFailure && !spec.labels.failure_kind.empty() && KindDeclared(*table)) {
+      const auto& kinds = table->columns[0].categories;
+      label_kind = static_cast<int32_t>(
+          std::find(kinds.begin(), kinds.end(), spec.labels.failure_kind) - kinds.begin());
+    }
+    for (const RawEvent& raw : sink.events) {
+      const std::string name = table->entity_column.empty() ? "" : r->entity_names[raw.entity];
+      const auto it = entity_index.find(name);
+      if (it == entity_index.end()) {
+        ++data.events_without_entity;
+        continue;
+      }
+      EntityHistory& h = data.entities[it->second];
+      h.events.push_back({raw.time, type, raw.kind});
+      if (type == EventType::kFailure) {
+        h.all_failures.push_back(raw.time);
+        if (spec.labels.failure_kind.empty() || raw.kind == label_kind)
+          h.label_failures.push_back(raw.time);
+      } else if (type == EventType::kMaintenance) {
+        h.repairs.push_back(raw.time);
+      }
+    }
+    return absl::OkStatus();
+  };
+  PDM_RETURN_IF_ERROR(add_events(spec.maintenance, EventType::kMaintenance));
+  PDM_RETURN_IF_ERROR(add_events(spec.failures, EventType::kFailure));
+  PDM_RETURN_IF_ERROR(add_events(spec.errors, EventType::kError));
+  if (spec.machines) {
+    StaticSink sink;
+    PDM_ASSIGN_OR_RETURN(const validate::TableReport* r, validate_table(*spec.machines, &sink, ""));
+    for (auto& [entity, statics] : sink.rows) {
+      const auto it = entity_index.find(r->entity_names[entity]);
+      if (it != entity_index.end()) data.entities[it->second].statics = std::move(statics);
+    }
+  }
+  for (EntityHistory& h : data.entities) {
+    std::sort(h.events.begin(), h.events.end(), [](const Event& a, const Event& b) {
+      if (a.time != b.time) return a.time < b.time;
+      if (a.type != b.type) return a.type < b.type;
+      return a.kind < b.kind;
+    });
+    for (auto* times : {&h.all_failures, &h.label_failures, &h.repairs})
+      std::sort(times->begin(), times->end());
+  }
+
+  // Failures that the data implies rather than records.
+  if (options.test_set) {
+    if (!spec.test->rul_path.empty()) {
+      ValuesSink sink;
+      const spec::TableSpec rul_table = validate::RulTable(spec.test->rul_path);
+      PDM_ASSIGN_OR_RETURN(const validate::TableReport* r, validate_table(rul_table, &sink, ""));
+      if (sink.values.size() != data.entities.size() || r->rows_quarantined > 0) {
+        return absl::InvalidArgumentError(core::StrCat(
+            spec.test->rul_path.string(), ": holds ", sink.values.size(), " valid RUL values but ",
+            main_table.path.string(), " has ", data.entities.size(), " units"));
+      }
+      for (size_t e = 0; e < data.entities.size(); ++e) {
+        EntityHistory& h = data.entities[e];
+        const double failure = h.end_time + sink.values[e];
+        h.all_failures = h.label_failures = {failure};
+      }
+    }
+  } else if (spec.labels.source == spec::LabelSource::kRunToFailure) {
+    for (EntityHistory& h : data.entities) h.all_failures = h.label_failures = {h.end_time};
+  }
+  if (quarantine) PDM_RETURN_IF_ERROR(quarantine->Close());
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return data;
+}
+
+absl::Status FitPipeline(const LoadedDataset& data, FeaturePipeline* pipeline) {
+  if (!pipeline->needs_fit()) return absl::OkStatus();
+  std::vector<double> numeric;
+  numeric.reserve(static_cast<size_t>(data.rows) * pipeline->layout().numeric.size());
+  for (const EntityHistory& h : data.entities)
+    numeric.insert(numeric.end(), h.numeric.begin(), h.numeric.end());
+  return pipeline->Fit(numeric, data.rows);
+}
+
+}  // namespace pdm::features

@@ -1,0 +1,59 @@
+// Loading a dataset for feature building: every table of the spec is validated (rows counted,
+// refusals quarantined), then grouped per entity with its events and static attributes.
+#ifndef PDM_FEATURES_DATASET_H_
+#define PDM_FEATURES_DATASET_H_
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/online_state.h"
+#include "features/pipeline.h"
+#include "spec/dataset_spec.h"
+#include "validate/dataset_validation.h"
+
+namespace pdm::features {
+
+// The history of one entity, in time order.
+struct EntityHistory {
+  std::string name;
+  std::vector<double> time;
+  std::vector<double> numeric;       // rows x layout().numeric.size(), row-major
+  std::vector<int32_t> categorical;  // rows x layout().categorical.size()
+  std::vector<Event> events;         // sorted by (time, type, kind)
+  EntityStatic statics;
+  // For labels: failures that count for the label (sorted), every failure, and repairs
+  // (maintenance times), and where the observed history ends (the last reading).
+  std::vector<double> label_failures, all_failures, repairs;
+  // Run to failure: the last reading is the failure. Test sets: last reading + true RUL.
+  double end_time = 0;
+  size_t rows() const { return time.size(); }
+};
+
+struct LoadedDataset {
+  std::vector<EntityHistory> entities;
+  validate::DatasetReport report;  // the accounting of every table read
+  int64_t rows = 0;
+  int64_t events_without_entity = 0;  // events of machines that have no readings
+};
+
+struct LoadOptions {
+  std::filesystem::path data_override;   // `--data`
+  std::filesystem::path quarantine_dir;  // empty: no quarantine files
+  bool test_set = false;                 // load the spec's test table (with its RUL file)
+  int threads = 0;
+};
+
+// Reads and validates the tables and groups them per entity. Errors only for unusable input
+// (see validate::ValidateDataset).
+absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
+                                          const FeaturePipeline& pipeline,
+                                          const LoadOptions& options);
+
+// Fits the pipeline's fitted parts (operating regimes) on a loaded dataset.
+absl::Status FitPipeline(const LoadedDataset& data, FeaturePipeline* pipeline);
+
+}  // namespace pdm::features
+
+#endif  // PDM_FEATURES_DATASET_H_

@@ -1,0 +1,233 @@
+#include "features/window_stats.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace pdm::features {
+namespace {
+
+using spec::WindowStat;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct Point {
+  double time;
+  int64_t record;
+  double value;  // NaN = missing
+};
+
+// The straightforward definition: every statistic recomputed from scratch over the window.
+double Reference(const std::vector<Point>& history, size_t i, const WindowDef& def, WindowStat stat,
+                 double time_unit, const WindowDef& baseline) {
+  auto in_window = [&](const Point& p, const WindowDef& d) {
+    return d.by_time
+               ? p.time > history[i].time - d.length
+               : static_cast<double>(p.record) > static_cast<double>(history[i].record) - d.length;
+  };
+  std::vector<Point> w;
+  for (size_t j = 0; j <= i; ++j) {
+    if (!std::isnan(history[j].value) && in_window(history[j], def)) w.push_back(history[j]);
+  }
+  const double n = static_cast<double>(w.size());
+  if (stat == WindowStat::kCount) return n;
+  if (stat == WindowStat::kEwma) {
+    double num = 0, den = 0;
+    for (size_t j = 0; j <= i; ++j) {
+      if (std::isnan(history[j].value)) continue;
+      const double weight =
+          def.by_time ? std::exp2(-(history[i].time - history[j].time) / def.length)
+                      : std::pow(1 - 2 / (def.length + 1),
+                                 static_cast<double>(history[i].record - history[j].record));
+      num += weight * history[j].value;
+      den += weight;
+    }
+    return den > 0 ? num / den : kNaN;
+  }
+  if (w.empty()) return kNaN;
+  double mean = 0, tmean = 0;
+  for (const Point& p : w) {
+    mean += p.value / n;
+    tmean += p.time / time_unit / n;
+  }
+  double lo = w[0].value, hi = w[0].value;
+  for (const Point& p : w) {
+    lo = std::min(lo, p.value);
+    hi = std::max(hi, p.value);
+  }
+  switch (stat) {
+    case WindowStat::kMean:
+      return mean;
+    case WindowStat::kStd: {
+      if (w.size() < 2) return kNaN;
+      double ss = 0;
+      for (const Point& p : w) ss += (p.value - mean) * (p.value - mean);
+      return std::sqrt(ss / (n - 1));
+    }
+    case WindowStat::kMin:
+      return lo;
+    case WindowStat::kMax:
+      return hi;
+    case WindowStat::kRange:
+      return hi - lo;
+    case WindowStat::kLast:
+      return w.back().value;
+    case WindowStat::kSlope: {
+      if (w.size() < 2) return kNaN;
+      double stt = 0, stx = 0;
+      for (const Point& p : w) {
+        stt += (p.time / time_unit - tmean) * (p.time / time_unit - tmean);
+        stx += (p.time / time_unit - tmean) * (p.value - mean);
+      }
+      return stx / stt;
+    }
+    case WindowStat::kDelta: {
+      double bmean = 0, bn = 0;
+      for (size_t j = 0; j <= i; ++j) {
+        if (!std::isnan(history[j].value) && in_window(history[j], baseline)) {
+          bmean += history[j].value;
+          ++bn;
+        }
+      }
+      return mean - bmean / bn;
+    }
+    default:
+      return kNaN;
+  }
+}
+
+void ExpectClose(double expected, double actual, const std::string& what) {
+  if (std::isnan(expected)) {
+    EXPECT_TRUE(std::isnan(actual)) << what << ": expected NaN, got " << actual;
+    return;
+  }
+  const double tolerance = 1e-9 * std::max(1.0, std::abs(expected));
+  EXPECT_NEAR(actual, expected, tolerance) << what;
+}
+
+std::vector<Point> RandomHistory(uint64_t seed, size_t n) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<Point> history;
+  double t = 1.7e9;  // epoch seconds: large offsets are where naive sums lose precision
+  double level = 9000;
+  for (size_t i = 0; i < n; ++i) {
+    // Irregular sampling: mostly hourly, sometimes bursts, sometimes gaps of up to 3 days.
+    const double u = unit(rng);
+    t += u < 0.05 ? 60 : (u < 0.95 ? 3600 : 86400 * (1 + 2 * unit(rng)));
+    level += (unit(rng) - 0.5) * 2;
+    double value = level + (unit(rng) - 0.5) * 10;
+    if (unit(rng) < 0.1) value = kNaN;                // missing / refused value
+    if (unit(rng) < 0.05) value = std::round(level);  // ties for min/max queues
+    history.push_back({t, static_cast<int64_t>(i), value});
+  }
+  return history;
+}
+
+TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
+  const std::vector<WindowDef> defs = {
+      {true, 3 * 3600.0}, {true, 24 * 3600.0}, {false, 5}, {false, 20}, {true, 7 * 86400.0}};
+  const int baseline = 4;
+  const std::vector<Point> history = RandomHistory(7, 1500);
+  SensorWindows windows(defs, 3600);
+  for (size_t i = 0; i < history.size(); ++i) {
+    const Point& p = history[i];
+    windows.Advance(p.time, p.record);
+    if (!std::isnan(p.value)) windows.Add(p.time, p.record, p.value);
+    if (i % 7 != 0 && i + 1 != history.size()) continue;  // check a sample of records
+    for (size_t w = 0; w < defs.size(); ++w) {
+      for (int s = 0; s < spec::kWindowStatCount; ++s) {
+        const auto stat = static_cast<WindowStat>(s);
+        const double expected = Reference(history, i, defs[w], stat, 3600, defs[baseline]);
+        ExpectClose(expected, windows.Stat(static_cast<int>(w), stat, baseline),
+                    std::string("record ") + std::to_string(i) + " window " + std::to_string(w) +
+                        " " + spec::WindowStatName(stat));
+      }
+    }
+  }
+}
+
+TEST(SensorWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
+  SensorWindows windows({{true, 3600.0}}, 3600);
+  windows.Advance(0, 0);
+  windows.Add(0, 0, 5);
+  windows.Advance(7200, 1);  // the only sample left the window; nothing new
+  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 0);
+  EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMean, -1)));
+  EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMin, -1)));
+  EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kLast, -1)));
+  // The EWMA is not windowed: it keeps the decayed past.
+  EXPECT_EQ(windows.Stat(0, WindowStat::kEwma, -1), 5);
+}
+
+TEST(SensorWindowsTest, WindowIsHalfOpenLikePandas) {
+  // pandas rolling('1h') at t covers (t - 1h, t]: a sample exactly 1h old is out.
+  SensorWindows windows({{true, 3600.0}}, 3600);
+  windows.Advance(0, 0);
+  windows.Add(0, 0, 1);
+  windows.Advance(3600, 1);
+  windows.Add(3600, 1, 3);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 3);
+  windows.Advance(3601, 2);
+  windows.Add(3601, 2, 5);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 2);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 4);
+  EXPECT_DOUBLE_EQ(windows.Stat(0, WindowStat::kStd, -1), std::sqrt(2.0));  // ddof = 1
+}
+
+TEST(SensorWindowsTest, ResetForgetsEverything) {
+  SensorWindows windows({{false, 10}}, 1);
+  for (int i = 0; i < 5; ++i) {
+    windows.Advance(i, i);
+    windows.Add(i, i, 100 + i);
+  }
+  windows.Reset();
+  windows.Advance(5, 5);
+  windows.Add(5, 5, 1);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kMax, -1), 1);
+  EXPECT_EQ(windows.Stat(0, WindowStat::kEwma, -1), 1);
+}
+
+TEST(SensorWindowsTest, SnapshotRestoresExactState) {
+  const std::vector<WindowDef> defs = {{true, 6 * 3600.0}, {false, 12}};
+  const std::vector<Point> history = RandomHistory(11, 400);
+  SensorWindows a(defs, 3600);
+  SensorWindows b(defs, 3600);
+  for (size_t i = 0; i < history.size(); ++i) {
+    const Point& p = history[i];
+    if (i == 200) {
+      ByteWriter out;
+      a.Write(out);
+      const std::string bytes = out.Take();
+      ByteReader in(bytes);
+      ASSERT_TRUE(b.Read(in));
+      EXPECT_TRUE(in.at_end());
+      // A truncated snapshot is refused.
+      SensorWindows c(defs, 3600);
+      ByteReader cut(std::string_view(bytes).substr(0, bytes.size() / 2));
+      EXPECT_FALSE(c.Read(cut));
+    }
+    for (SensorWindows* w : {&a, &b}) {
+      w->Advance(p.time, p.record);
+      if (!std::isnan(p.value)) w->Add(p.time, p.record, p.value);
+    }
+    if (i < 200) continue;
+    for (int w = 0; w < 2; ++w) {
+      for (int s = 0; s < spec::kWindowStatCount; ++s) {
+        const double x = a.Stat(w, static_cast<WindowStat>(s), -1);
+        const double y = b.Stat(w, static_cast<WindowStat>(s), -1);
+        if (std::isnan(x)) {
+          EXPECT_TRUE(std::isnan(y));
+        } else {
+          EXPECT_EQ(x, y);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pdm::features
