@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/strings.h"
 #include "features/dataset.h"
 #include "features/pipeline.h"
 #include "spec/dataset_spec.h"
@@ -63,7 +64,7 @@ inline LoadedDataset RandomFleet(uint64_t seed, int machines, int readings) {
   LoadedDataset data;
   for (int m = 0; m < machines; ++m) {
     EntityHistory h;
-    h.name = "M" + std::to_string(m);
+    h.name = core::StrCat("M", m);
     double t = 1.75e9 + 600.0 * m;
     double wear = 0;
     for (int i = 0; i < readings; ++i) {

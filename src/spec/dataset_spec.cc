@@ -394,20 +394,20 @@ std::vector<std::string> ColumnsWithRole(const TableSpec& table, ColumnRole role
 
 void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
   if (!r.ok() || !node || node.IsNull()) return;
-  constexpr std::string_view path = "features";
-  r.CheckKeys(node, path,
+  constexpr std::string_view kPath = "features";
+  r.CheckKeys(node, kPath,
               {"windows", "stats", "sensors", "baseline", "raw", "events", "categoricals",
                "regimes", "reset_on_maintenance"});
   FeatureSpec& f = spec->features;
   const TimeType time_type = spec->data.time_type;
-  f.windows = ReadSpans(r, node, path, "windows", &f.window_names);
+  f.windows = ReadSpans(r, node, kPath, "windows", &f.window_names);
   for (size_t i = 0; i < f.windows.size(); ++i) {
     CheckSpanFits(r, core::StrCat("features.windows[", i, "]"), f.windows[i], f.window_names[i],
                   time_type);
   }
   if (node["stats"]) {
     f.stats.clear();
-    const std::vector<std::string> names = r.StringList(node, path, "stats");
+    const std::vector<std::string> names = r.StringList(node, kPath, "stats");
     for (size_t i = 0; i < names.size() && r.ok(); ++i) {
       bool known = false;
       for (int s = 0; s < kWindowStatCount; ++s) {
@@ -428,7 +428,7 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
     }
   }
   const std::vector<std::string> sensors = ColumnsWithRole(spec->data, ColumnRole::kSensor);
-  f.sensors = r.StringList(node, path, "sensors");
+  f.sensors = r.StringList(node, kPath, "sensors");
   for (size_t i = 0; i < f.sensors.size() && r.ok(); ++i) {
     if (std::find(sensors.begin(), sensors.end(), f.sensors[i]) == sensors.end()) {
       r.Fail(core::StrCat("features.sensors[", i, "]"),
@@ -458,7 +458,7 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
   if (r.ok() && wants_delta && !f.baseline) {
     r.Fail("features.stats", "delta needs features.baseline (the longer window it compares to)");
   }
-  f.raw = r.Bool(node, path, "raw", true);
+  f.raw = r.Bool(node, kPath, "raw", true);
   if (const YAML::Node events = node["events"]; r.ok() && events) {
     r.CheckKeys(events, "features.events", {"windows", "time_since"});
     f.event_windows = ReadSpans(r, events, "features.events", "windows", &f.event_window_names);
@@ -473,17 +473,17 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
     }
     f.time_since = r.Bool(events, "features.events", "time_since", true);
   }
-  const std::string encoding = r.String(node, path, "categoricals", false, "onehot");
+  const std::string encoding = r.String(node, kPath, "categoricals", false, "onehot");
   if (encoding == "codes") {
     f.categoricals = CategoricalEncoding::kCodes;
   } else if (encoding != "onehot" && r.ok()) {
     r.Fail("features.categoricals", core::StrCat("expected onehot or codes, got '", encoding, "'"));
   }
   if (const YAML::Node regimes = node["regimes"]; r.ok() && regimes) {
-    constexpr std::string_view rpath = "features.regimes";
-    r.CheckKeys(regimes, rpath, {"settings", "max", "min_separation", "normalize"});
+    constexpr std::string_view kRegimePath = "features.regimes";
+    r.CheckKeys(regimes, kRegimePath, {"settings", "max", "min_separation", "normalize"});
     RegimeSpec regime;
-    regime.settings = r.StringList(regimes, rpath, "settings");
+    regime.settings = r.StringList(regimes, kRegimePath, "settings");
     const std::vector<std::string> settings = ColumnsWithRole(spec->data, ColumnRole::kSetting);
     if (r.ok() && regime.settings.empty()) r.Fail("features.regimes.settings", "must not be empty");
     for (size_t i = 0; i < regime.settings.size() && r.ok(); ++i) {
@@ -492,26 +492,26 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
                core::StrCat("'", regime.settings[i], "' is not a declared setting"));
       }
     }
-    regime.max_regimes = r.Int(regimes, rpath, "max", regime.max_regimes);
+    regime.max_regimes = r.Int(regimes, kRegimePath, "max", regime.max_regimes);
     if (r.ok() && (regime.max_regimes < 1 || regime.max_regimes > 64)) {
       r.Fail("features.regimes.max", "expected 1 to 64");
     }
     regime.min_separation =
-        r.Scalar<double>(regimes, rpath, "min_separation", regime.min_separation, "a number");
+        r.Scalar<double>(regimes, kRegimePath, "min_separation", regime.min_separation, "a number");
     if (r.ok() && !(regime.min_separation >= 0 && regime.min_separation < 1)) {
       r.Fail("features.regimes.min_separation", "expected a number in [0, 1)");
     }
-    regime.normalize = r.Bool(regimes, rpath, "normalize", true);
+    regime.normalize = r.Bool(regimes, kRegimePath, "normalize", true);
     f.regimes = std::move(regime);
   }
   if (const YAML::Node resets = node["reset_on_maintenance"]; r.ok() && resets) {
-    constexpr std::string_view rpath = "features.reset_on_maintenance";
+    constexpr std::string_view kResetPath = "features.reset_on_maintenance";
     if (!spec->maintenance) {
-      r.Fail(rpath, "needs events.maintenance");
+      r.Fail(kResetPath, "needs events.maintenance");
       return;
     }
     if (!resets.IsMap()) {
-      r.Fail(rpath, "expected a mapping of component to sensors");
+      r.Fail(kResetPath, "expected a mapping of component to sensors");
       return;
     }
     std::vector<std::string> components;
@@ -521,13 +521,13 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
     for (const auto& entry : resets) {
       FeatureSpec::Reset reset;
       reset.component = entry.first.as<std::string>();
-      const std::string cpath = SpecReader::Join(rpath, reset.component);
+      const std::string cpath = SpecReader::Join(kResetPath, reset.component);
       if (reset.component != "*" && !components.empty() &&
           std::find(components.begin(), components.end(), reset.component) == components.end()) {
         r.Fail(cpath, "not a component declared in events.maintenance.kinds (or '*' for any)");
         return;
       }
-      reset.sensors = r.StringList(resets, rpath, reset.component.c_str());
+      reset.sensors = r.StringList(resets, kResetPath, reset.component.c_str());
       for (size_t i = 0; i < reset.sensors.size() && r.ok(); ++i) {
         if (std::find(sensors.begin(), sensors.end(), reset.sensors[i]) == sensors.end()) {
           r.Fail(SpecReader::Index(cpath, i),
