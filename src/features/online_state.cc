@@ -16,8 +16,9 @@ OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntitySt
   statics_.numeric.resize(in.static_numeric.size(), kNaN);
   statics_.categorical.resize(in.static_categorical.size(), -1);
   sensors_.reserve(pipeline_->windowed().size());
+  const SensorWindows::Needs needs = SensorWindows::NeedsOf(pipeline_->spec().stats);
   for (size_t s = 0; s < pipeline_->windowed().size(); ++s) {
-    sensors_.emplace_back(pipeline_->window_defs(), pipeline_->time_unit());
+    sensors_.emplace_back(pipeline_->window_defs(), pipeline_->time_unit(), needs);
   }
   error_windows_.resize(pipeline_->spec().event_windows.size());
   for (ErrorWindow& w : error_windows_) w.counts.assign(1 + in.error_kinds.size(), 0);
@@ -128,21 +129,36 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
   }
   const bool normalize = regimes && f.regimes && f.regimes->normalize;
   const auto& windowed = p.windowed();
-  const int baseline = p.baseline_window();
-  const size_t output_windows = f.windows.size();
-  for (size_t s = 0; s < windowed.size(); ++s) {
-    double x = reading.numeric[static_cast<size_t>(windowed[s].input)];
-    if (normalize) {
-      x = regime < 0 ? kNaN
-                     : (x - regimes->mean[static_cast<size_t>(regime)][s]) /
-                           regimes->stddev[static_cast<size_t>(regime)][s];
+  if (!windowed.empty()) {
+    // The window statistics of every sensor are computed together (WindowStatsBatch): the same
+    // formulas as SensorWindows::Stat, vectorised across sensors and windows.
+    const size_t windows = p.window_defs().size();
+    thread_local WindowStatsBatch batch;
+    batch.Prepare(windowed.size(), windows, p.baseline_window(), sensors_.front().needs());
+    const SensorWindows::RawColumns columns = batch.columns();
+    for (size_t s = 0; s < windowed.size(); ++s) {
+      double x = reading.numeric[static_cast<size_t>(windowed[s].input)];
+      if (normalize) {
+        x = regime < 0 ? kNaN
+                       : (x - regimes->mean[static_cast<size_t>(regime)][s]) /
+                             regimes->stddev[static_cast<size_t>(regime)][s];
+      }
+      SensorWindows& sensor = sensors_[s];
+      sensor.Advance(t, record);
+      if (std::isfinite(x)) sensor.Add(t, record, x);
+      for (size_t w = 0; w < windows; ++w) {
+        sensor.Raw(static_cast<int>(w), columns, batch.index(s, w));
+      }
     }
-    SensorWindows& windows = sensors_[s];
-    windows.Advance(t, record);
-    if (std::isfinite(x)) windows.Add(t, record, x);
-    for (size_t w = 0; w < output_windows; ++w) {
-      for (spec::WindowStat stat : f.stats)
-        out[o++] = windows.Stat(static_cast<int>(w), stat, baseline);
+    batch.Compute(f.stats);
+    const double* by_stat[spec::kWindowStatCount];
+    const size_t stats = f.stats.size(), output_windows = f.windows.size();
+    for (size_t j = 0; j < stats; ++j) by_stat[j] = batch.column(f.stats[j]);
+    for (size_t s = 0; s < windowed.size(); ++s) {
+      for (size_t w = 0; w < output_windows; ++w) {
+        const size_t k = batch.index(s, w);
+        for (size_t j = 0; j < stats; ++j) out[o++] = by_stat[j][k];
+      }
     }
   }
   if (!error_windows_.empty()) {

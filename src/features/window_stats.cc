@@ -7,10 +7,42 @@
 namespace pdm::features {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Sums are rebuilt from the samples after max(4 count, kRebuildAfter) removals: often enough that
+// the shift stays near the window's values, rarely enough to cost O(1) amortised.
+constexpr int64_t kRebuildAfter = 64;
+
+// The formulas of the statistics, shared by SensorWindows::Emit and WindowStatsBatch so that
+// both give bit-identical values. Branch-free on purpose: they vectorise in loops.
+inline double MeanOf(double n, double kx, double sx) {
+  const double mean = kx + sx / n;
+  return n > 0 ? mean : kNaN;
+}
+inline double StdOf(double n, double sx, double sxx) {
+  const double var = std::max(sxx - sx * sx / n, 0.0) / (n - 1);
+  return n >= 2 ? std::sqrt(var) : kNaN;
+}
+inline double SlopeOf(double n, double sx, double st, double stt, double stx) {
+  const double var_t = stt - st * st / n;
+  const double slope = (stx - st * sx / n) / var_t;
+  return n >= 2 && var_t > 0 ? slope : kNaN;
+}
 }  // namespace
 
-SensorWindows::SensorWindows(std::vector<WindowDef> windows, double time_unit)
-    : defs_(std::move(windows)), acc_(defs_.size()), time_unit_(time_unit) {}
+SensorWindows::Needs SensorWindows::NeedsOf(std::span<const spec::WindowStat> stats) {
+  Needs needs{false, false};
+  for (spec::WindowStat stat : stats) {
+    needs.ewma = needs.ewma || stat == spec::WindowStat::kEwma;
+    needs.extremes = needs.extremes || stat == spec::WindowStat::kMin ||
+                     stat == spec::WindowStat::kMax || stat == spec::WindowStat::kRange;
+  }
+  return needs;
+}
+
+SensorWindows::SensorWindows(std::vector<WindowDef> windows, double time_unit, Needs needs)
+    : defs_(std::move(windows)),
+      acc_(defs_.size()),
+      inverse_time_unit_(1.0 / time_unit),
+      needs_(needs) {}
 
 bool SensorWindows::InWindow(const WindowDef& def, const Sample& sample, double time,
                              int64_t record) const {
@@ -20,23 +52,20 @@ bool SensorWindows::InWindow(const WindowDef& def, const Sample& sample, double 
 }
 
 void SensorWindows::Remove(Accumulator& acc, const Sample& sample) {
-  const int64_t position = acc.begin++;
-  if (!acc.min_queue.empty() && acc.min_queue.front() == position) acc.min_queue.pop_front();
-  if (!acc.max_queue.empty() && acc.max_queue.front() == position) acc.max_queue.pop_front();
+  ++acc.begin;
   if (--acc.count == 0) {
-    acc.mean_x = acc.m2_x = acc.mean_t = acc.m2_t = acc.c_tx = 0;
+    acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
+    acc.removals = 0;
     return;
   }
-  // The inverse of Welford's update (see Add).
-  const double n = static_cast<double>(acc.count);
-  const double dx = sample.value - acc.mean_x;
-  const double dt = sample.slope_time - acc.mean_t;
-  acc.mean_x -= dx / n;
-  acc.mean_t -= dt / n;
-  acc.m2_x -= dx * (sample.value - acc.mean_x);
-  acc.m2_t -= dt * (sample.slope_time - acc.mean_t);
-  acc.c_tx -= (sample.slope_time - acc.mean_t) * dx;
-  if (++acc.removals >= acc.count) Rebuild(acc);
+  const double dx = sample.value - acc.kx;
+  const double dt = sample.slope_time - acc.kt;
+  acc.sx -= dx;
+  acc.sxx -= dx * dx;
+  acc.st -= dt;
+  acc.stt -= dt * dt;
+  acc.stx -= dt * dx;
+  if (++acc.removals >= std::max(4 * acc.count, kRebuildAfter)) Rebuild(acc);
 }
 
 void SensorWindows::Rebuild(Accumulator& acc) const {
@@ -47,20 +76,17 @@ void SensorWindows::Rebuild(Accumulator& acc) const {
     mean_t += samples_.at(p).slope_time;
   }
   const double n = static_cast<double>(acc.count);
-  mean_x /= n;
-  mean_t /= n;
-  double m2_x = 0, m2_t = 0, c_tx = 0;
+  acc.kx = mean_x / n;
+  acc.kt = mean_t / n;
+  acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
   for (int64_t p = acc.begin; p < samples_.end(); ++p) {
-    const double dx = samples_.at(p).value - mean_x, dt = samples_.at(p).slope_time - mean_t;
-    m2_x += dx * dx;
-    m2_t += dt * dt;
-    c_tx += dt * dx;
+    const double dx = samples_.at(p).value - acc.kx, dt = samples_.at(p).slope_time - acc.kt;
+    acc.sx += dx;
+    acc.sxx += dx * dx;
+    acc.st += dt;
+    acc.stt += dt * dt;
+    acc.stx += dt * dx;
   }
-  acc.mean_x = mean_x;
-  acc.mean_t = mean_t;
-  acc.m2_x = m2_x;
-  acc.m2_t = m2_t;
-  acc.c_tx = c_tx;
 }
 
 void SensorWindows::Advance(double time, int64_t record) {
@@ -71,9 +97,19 @@ void SensorWindows::Advance(double time, int64_t record) {
            !InWindow(defs_[w], samples_.at(acc.begin), time, record)) {
       Remove(acc, samples_.at(acc.begin));
     }
+    if (needs_.extremes) {
+      while (acc.min_cursor < min_queue_.end() && min_queue_.at(acc.min_cursor) < acc.begin) {
+        ++acc.min_cursor;
+      }
+      while (acc.max_cursor < max_queue_.end() && max_queue_.at(acc.max_cursor) < acc.begin) {
+        ++acc.max_cursor;
+      }
+    }
     keep_from = std::min(keep_from, acc.begin);
   }
   samples_.drop_before(keep_from);
+  while (!min_queue_.empty() && min_queue_.front() < keep_from) min_queue_.pop_front();
+  while (!max_queue_.empty() && max_queue_.front() < keep_from) max_queue_.pop_front();
 }
 
 void SensorWindows::Add(double time, int64_t record, double value) {
@@ -81,141 +117,257 @@ void SensorWindows::Add(double time, int64_t record, double value) {
     origin_ = time;
     has_origin_ = true;
   }
-  const Sample sample{time, (time - origin_) / time_unit_, value, record};
+  const Sample sample{time, (time - origin_) * inverse_time_unit_, value, record};
   const int64_t position = samples_.end();
   samples_.push_back(sample);
+  if (needs_.extremes) {
+    while (!min_queue_.empty() && samples_.at(min_queue_.back()).value >= value) {
+      min_queue_.pop_back();
+    }
+    min_queue_.push_back(position);
+    while (!max_queue_.empty() && samples_.at(max_queue_.back()).value <= value) {
+      max_queue_.pop_back();
+    }
+    max_queue_.push_back(position);
+  }
   for (size_t w = 0; w < defs_.size(); ++w) {
     Accumulator& acc = acc_[w];
-    ++acc.count;
-    const double n = static_cast<double>(acc.count);
-    const double dx = value - acc.mean_x;
-    const double dt = sample.slope_time - acc.mean_t;
-    acc.mean_x += dx / n;
-    acc.mean_t += dt / n;
-    acc.m2_x += dx * (value - acc.mean_x);
-    acc.m2_t += dt * (sample.slope_time - acc.mean_t);
-    acc.c_tx += dt * (value - acc.mean_x);
-    while (!acc.min_queue.empty() && samples_.at(acc.min_queue.back()).value >= value) {
-      acc.min_queue.pop_back();
+    if (needs_.extremes) {
+      // Entries popped from the back were not below the new value: if the window's extreme was
+      // among them, the new sample (in every window) is the extreme now.
+      acc.min_cursor = std::min(acc.min_cursor, min_queue_.end() - 1);
+      acc.max_cursor = std::min(acc.max_cursor, max_queue_.end() - 1);
     }
-    acc.min_queue.push_back(position);
-    while (!acc.max_queue.empty() && samples_.at(acc.max_queue.back()).value <= value) {
-      acc.max_queue.pop_back();
+    if (acc.count++ == 0) {
+      acc.kx = value;
+      acc.kt = sample.slope_time;
     }
-    acc.max_queue.push_back(position);
-
-    // EWMA: half-life = window length (time windows), span = window length (record windows),
-    // as pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
-    const WindowDef& def = defs_[w];
-    const double now = def.by_time ? time : static_cast<double>(record);
-    if (acc.ewma_started) {
-      const double elapsed = now - acc.ewma_time;
-      const double decay = def.by_time ? std::exp2(-elapsed / def.length)
-                                       : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
-      acc.ewma_num *= decay;
-      acc.ewma_den *= decay;
+    const double dx = value - acc.kx;
+    const double dt = sample.slope_time - acc.kt;
+    acc.sx += dx;
+    acc.sxx += dx * dx;
+    acc.st += dt;
+    acc.stt += dt * dt;
+    acc.stx += dt * dx;
+    if (needs_.ewma) {
+      // Half-life = window length (time windows), span = window length (record windows), as
+      // pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
+      const WindowDef& def = defs_[w];
+      const double now = def.by_time ? time : static_cast<double>(record);
+      if (acc.ewma_started) {
+        const double elapsed = now - acc.ewma_time;
+        const double decay = def.by_time ? std::exp2(-elapsed / def.length)
+                                         : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
+        acc.ewma_num *= decay;
+        acc.ewma_den *= decay;
+      }
+      acc.ewma_num += value;
+      acc.ewma_den += 1.0;
+      acc.ewma_time = now;
+      acc.ewma_started = true;
     }
-    acc.ewma_num += value;
-    acc.ewma_den += 1.0;
-    acc.ewma_time = now;
-    acc.ewma_started = true;
   }
 }
 
 void SensorWindows::Reset() {
   samples_.clear();
+  min_queue_.clear();
+  max_queue_.clear();
   for (Accumulator& acc : acc_) {
     acc = Accumulator{};
     acc.begin = samples_.end();
+    acc.min_cursor = min_queue_.end();
+    acc.max_cursor = max_queue_.end();
   }
   has_origin_ = false;
 }
 
 double SensorWindows::Stat(int w, spec::WindowStat stat, int baseline) const {
+  double value = kNaN;
+  Emit(w, std::span<const spec::WindowStat>(&stat, 1), baseline, &value);
+  return value;
+}
+
+void SensorWindows::Emit(int w, std::span<const spec::WindowStat> stats, int baseline,
+                         double* out) const {
   const Accumulator& acc = acc_[static_cast<size_t>(w)];
+  const double n = static_cast<double>(acc.count);
+  const bool any = acc.count > 0;
   using spec::WindowStat;
-  switch (stat) {
-    case WindowStat::kCount:
-      return static_cast<double>(acc.count);
-    case WindowStat::kEwma:
-      return acc.ewma_started ? acc.ewma_num / acc.ewma_den : kNaN;
-    default:
-      break;
-  }
-  if (acc.count == 0) return kNaN;
-  switch (stat) {
-    case WindowStat::kMean:
-      return acc.mean_x;
-    case WindowStat::kStd:
-      return acc.count < 2
-                 ? kNaN
-                 : std::sqrt(std::max(acc.m2_x, 0.0) / static_cast<double>(acc.count - 1));
-    case WindowStat::kMin:
-      return samples_.at(acc.min_queue.front()).value;
-    case WindowStat::kMax:
-      return samples_.at(acc.max_queue.front()).value;
-    case WindowStat::kRange:
-      return samples_.at(acc.max_queue.front()).value - samples_.at(acc.min_queue.front()).value;
-    case WindowStat::kLast:
-      return samples_.back().value;
-    case WindowStat::kSlope:
-      return acc.count < 2 || !(acc.m2_t > 0) ? kNaN : acc.c_tx / acc.m2_t;
-    case WindowStat::kDelta: {
-      if (baseline < 0) return kNaN;
-      const Accumulator& base = acc_[static_cast<size_t>(baseline)];
-      return base.count == 0 ? kNaN : acc.mean_x - base.mean_x;
+  for (WindowStat stat : stats) {
+    double v = kNaN;
+    switch (stat) {
+      case WindowStat::kCount:
+        v = n;
+        break;
+      case WindowStat::kEwma:
+        if (acc.ewma_started) v = acc.ewma_num / acc.ewma_den;
+        break;
+      case WindowStat::kMean:
+        v = MeanOf(n, acc.kx, acc.sx);
+        break;
+      case WindowStat::kStd:
+        v = StdOf(n, acc.sx, acc.sxx);
+        break;
+      case WindowStat::kMin:
+        if (any && needs_.extremes) v = Min(acc);
+        break;
+      case WindowStat::kMax:
+        if (any && needs_.extremes) v = Max(acc);
+        break;
+      case WindowStat::kRange:
+        if (any && needs_.extremes) {
+          v = Max(acc) - Min(acc);
+        }
+        break;
+      case WindowStat::kLast:
+        if (any) v = samples_.back().value;
+        break;
+      case WindowStat::kSlope:
+        v = SlopeOf(n, acc.sx, acc.st, acc.stt, acc.stx);
+        break;
+      case WindowStat::kDelta:
+        if (baseline >= 0) {
+          const Accumulator& base = acc_[static_cast<size_t>(baseline)];
+          v = MeanOf(n, acc.kx, acc.sx) - MeanOf(static_cast<double>(base.count), base.kx, base.sx);
+        }
+        break;
     }
-    default:
-      return kNaN;
+    *out++ = v;
+  }
+}
+
+void SensorWindows::Raw(int w, const RawColumns& out, size_t k) const {
+  const Accumulator& acc = acc_[static_cast<size_t>(w)];
+  out.n[k] = static_cast<double>(acc.count);
+  out.kx[k] = acc.kx;
+  out.sx[k] = acc.sx;
+  out.sxx[k] = acc.sxx;
+  out.st[k] = acc.st;
+  out.stt[k] = acc.stt;
+  out.stx[k] = acc.stx;
+  const bool any = acc.count > 0;
+  out.last[k] = any ? samples_.back().value : kNaN;
+  if (needs_.extremes) {
+    out.min[k] = any ? Min(acc) : kNaN;
+    out.max[k] = any ? Max(acc) : kNaN;
+  }
+  if (needs_.ewma) out.ewma[k] = acc.ewma_started ? acc.ewma_num / acc.ewma_den : kNaN;
+}
+
+void WindowStatsBatch::Prepare(size_t sensors, size_t windows, int baseline, WindowNeeds needs) {
+  if (sensors == sensors_ && windows == windows_ && baseline == baseline_ &&
+      needs.ewma == needs_.ewma && needs.extremes == needs_.extremes) {
+    return;
+  }
+  sensors_ = sensors;
+  windows_ = windows;
+  baseline_ = baseline;
+  needs_ = needs;
+  const size_t k = sensors * windows;
+  for (auto* v : {&n_, &kx_, &sx_, &sxx_, &st_, &stt_, &stx_}) v->assign(k, 0);
+  for (auto* v : {&min_, &max_, &last_, &ewma_}) v->assign(k, kNaN);
+  for (auto& v : stat_) v.assign(k, kNaN);
+}
+
+SensorWindows::RawColumns WindowStatsBatch::columns() {
+  return {n_.data(),   kx_.data(),  sx_.data(),  sxx_.data(),  st_.data(),  stt_.data(),
+          stx_.data(), min_.data(), max_.data(), last_.data(), ewma_.data()};
+}
+
+void WindowStatsBatch::Compute(std::span<const spec::WindowStat> stats) {
+  using spec::WindowStat;
+  bool want[spec::kWindowStatCount] = {};
+  for (WindowStat stat : stats) want[static_cast<int>(stat)] = true;
+  const size_t k_count = n_.size();
+  double* mean = stat_[static_cast<int>(WindowStat::kMean)].data();
+  // Loops without branches on purpose: each one vectorises.
+  for (size_t k = 0; k < k_count; ++k) mean[k] = MeanOf(n_[k], kx_[k], sx_[k]);
+  if (want[static_cast<int>(WindowStat::kStd)]) {
+    double* out = stat_[static_cast<int>(WindowStat::kStd)].data();
+    for (size_t k = 0; k < k_count; ++k) out[k] = StdOf(n_[k], sx_[k], sxx_[k]);
+  }
+  if (want[static_cast<int>(WindowStat::kSlope)]) {
+    double* out = stat_[static_cast<int>(WindowStat::kSlope)].data();
+    for (size_t k = 0; k < k_count; ++k) {
+      out[k] = SlopeOf(n_[k], sx_[k], st_[k], stt_[k], stx_[k]);
+    }
+  }
+  if (want[static_cast<int>(WindowStat::kRange)]) {
+    double* out = stat_[static_cast<int>(WindowStat::kRange)].data();
+    for (size_t k = 0; k < k_count; ++k) out[k] = max_[k] - min_[k];
+  }
+  if (want[static_cast<int>(WindowStat::kDelta)] && baseline_ >= 0) {
+    double* out = stat_[static_cast<int>(WindowStat::kDelta)].data();
+    for (size_t s = 0; s < sensors_; ++s) {
+      const double base = mean[index(s, static_cast<size_t>(baseline_))];
+      for (size_t w = 0; w < windows_; ++w) out[index(s, w)] = mean[index(s, w)] - base;
+    }
   }
 }
 
 void SensorWindows::Write(ByteWriter& out) const {
   out.Put<uint64_t>(defs_.size());
+  out.Put(needs_.ewma);
+  out.Put(needs_.extremes);
   out.Put(origin_);
   out.Put(has_origin_);
   samples_.Write(out);
+  min_queue_.Write(out);
+  max_queue_.Write(out);
   for (const Accumulator& acc : acc_) {
     out.Put(acc.begin);
     out.Put(acc.count);
-    for (double v : {acc.mean_x, acc.m2_x, acc.mean_t, acc.m2_t, acc.c_tx, acc.ewma_num,
+    for (double v : {acc.kx, acc.kt, acc.sx, acc.sxx, acc.st, acc.stt, acc.stx, acc.ewma_num,
                      acc.ewma_den, acc.ewma_time}) {
       out.Put(v);
     }
     out.Put(acc.ewma_started);
     out.Put(acc.removals);
-    acc.min_queue.Write(out);
-    acc.max_queue.Write(out);
+    out.Put(acc.min_cursor);
+    out.Put(acc.max_cursor);
   }
 }
 
 bool SensorWindows::Read(ByteReader& in) {
   uint64_t windows = 0;
-  if (!in.Get(&windows) || windows != defs_.size() || !in.Get(&origin_) || !in.Get(&has_origin_) ||
-      !samples_.Read(in)) {
+  Needs needs;
+  if (!in.Get(&windows) || windows != defs_.size() || !in.Get(&needs.ewma) ||
+      !in.Get(&needs.extremes) || needs.ewma != needs_.ewma || needs.extremes != needs_.extremes ||
+      !in.Get(&origin_) || !in.Get(&has_origin_) || !samples_.Read(in) || !min_queue_.Read(in) ||
+      !max_queue_.Read(in)) {
     return false;
+  }
+  // Queue entries must be increasing positions of samples kept, or the state is corrupt.
+  for (const Ring<int64_t>* q : {&min_queue_, &max_queue_}) {
+    int64_t previous = samples_.begin() - 1;
+    for (int64_t p = q->begin(); p < q->end(); ++p) {
+      if (q->at(p) <= previous || q->at(p) >= samples_.end()) return false;
+      previous = q->at(p);
+    }
+    if (needs_.extremes && !samples_.empty() && (q->empty() || q->back() != samples_.end() - 1)) {
+      return false;
+    }
   }
   for (Accumulator& acc : acc_) {
     if (!in.Get(&acc.begin) || !in.Get(&acc.count)) return false;
-    for (double* v : {&acc.mean_x, &acc.m2_x, &acc.mean_t, &acc.m2_t, &acc.c_tx, &acc.ewma_num,
-                      &acc.ewma_den, &acc.ewma_time}) {
+    for (double* v : {&acc.kx, &acc.kt, &acc.sx, &acc.sxx, &acc.st, &acc.stt, &acc.stx,
+                      &acc.ewma_num, &acc.ewma_den, &acc.ewma_time}) {
       if (!in.Get(v)) return false;
     }
-    if (!in.Get(&acc.ewma_started) || !in.Get(&acc.removals) || !acc.min_queue.Read(in) ||
-        !acc.max_queue.Read(in)) {
+    if (!in.Get(&acc.ewma_started) || !in.Get(&acc.removals) || !in.Get(&acc.min_cursor) ||
+        !in.Get(&acc.max_cursor)) {
+      return false;
+    }
+    if (needs_.extremes && acc.count > 0 &&
+        (acc.min_cursor < min_queue_.begin() || acc.min_cursor >= min_queue_.end() ||
+         acc.max_cursor < max_queue_.begin() || acc.max_cursor >= max_queue_.end() ||
+         min_queue_.at(acc.min_cursor) < acc.begin || max_queue_.at(acc.max_cursor) < acc.begin)) {
       return false;
     }
     // Positions must point into the samples kept, or the state is corrupt.
     if (acc.begin < samples_.begin() || acc.begin > samples_.end() ||
-        acc.count != samples_.end() - acc.begin) {
-      return false;
-    }
-    for (const Ring<int64_t>* q : {&acc.min_queue, &acc.max_queue}) {
-      for (int64_t p = q->begin(); p < q->end(); ++p) {
-        if (q->at(p) < acc.begin || q->at(p) >= samples_.end()) return false;
-      }
-    }
-    if ((acc.count > 0) != !acc.min_queue.empty() || (acc.count > 0) != !acc.max_queue.empty()) {
+        acc.count != samples_.end() - acc.begin || acc.removals < 0) {
       return false;
     }
   }

@@ -92,11 +92,22 @@ bool Ring<T>::Read(ByteReader& in) {
   return true;
 }
 
+// Which statistics a SensorWindows keeps beyond count / mean / std / slope / last / delta
+// (always kept): the EWMA and the extremes (min, max, range) cost extra per sample.
+struct WindowNeeds {
+  bool ewma = true;
+  bool extremes = true;
+};
+
 class SensorWindows {
  public:
-  // `windows` are the windows whose statistics are wanted; `ewma_windows[i]` says whether window i
-  // also keeps an EWMA. `time_unit` converts the data's time to the slope's unit (3600: per hour).
-  SensorWindows(std::vector<WindowDef> windows, double time_unit);
+  using Needs = WindowNeeds;
+  static Needs NeedsOf(std::span<const spec::WindowStat> stats);
+  Needs needs() const { return needs_; }
+
+  // `windows` are the windows whose statistics are wanted. `time_unit` converts the data's time
+  // to the slope's unit (3600: per hour).
+  SensorWindows(std::vector<WindowDef> windows, double time_unit, Needs needs = {});
 
   // Moves every window to the record `record` at time `time`: samples that left a window are
   // removed. Times and records must not decrease.
@@ -107,8 +118,17 @@ class SensorWindows {
   void Reset();
 
   // The statistic of window `w` at the current record; NaN when it is undefined (no samples, or
-  // fewer than two for std and slope).
+  // fewer than two for std and slope). `baseline` is the window `delta` compares with (-1: none).
   double Stat(int w, spec::WindowStat stat, int baseline) const;
+  // Stat for each of `stats` into out[0..stats.size()).
+  void Emit(int w, std::span<const spec::WindowStat> stats, int baseline, double* out) const;
+
+  // The raw sums of window `w`, for callers that compute statistics of many windows at once
+  // (see WindowStatsBatch): column `k` of each array receives this window's values.
+  struct RawColumns {
+    double *n, *kx, *sx, *sxx, *st, *stt, *stx, *min, *max, *last, *ewma;
+  };
+  void Raw(int w, const RawColumns& out, size_t k) const;
 
   void Write(ByteWriter& out) const;
   bool Read(ByteReader& in);
@@ -120,27 +140,81 @@ class SensorWindows {
     double value;
     int64_t record;
   };
+  // Sums of deviations from a shift (kx, kt) close to the window's values, so that variance and
+  // slope do not lose digits to large offsets (timestamps, sensors reading 9000 +- 5).
   struct Accumulator {
     int64_t begin = 0;  // absolute position of the window's first sample
     int64_t count = 0;
-    double mean_x = 0, m2_x = 0, mean_t = 0, m2_t = 0, c_tx = 0;
-    Ring<int64_t> min_queue, max_queue;  // sample positions, values increasing / decreasing
+    double kx = 0, kt = 0;
+    double sx = 0, sxx = 0, st = 0, stt = 0, stx = 0;
+    // Positions in min_queue_ / max_queue_ of the first entry inside this window: the window's
+    // minimum and maximum. They only move forward, except to follow a pop from the back.
+    int64_t min_cursor = 0, max_cursor = 0;
     double ewma_num = 0, ewma_den = 0, ewma_time = 0;  // ewma_time: time or record of last decay
     bool ewma_started = false;
     // Removals since the sums were last recomputed from the samples: sliding sums drift, so
-    // they are rebuilt exactly (two passes) once removals reach the count: O(1) amortised.
+    // they are rebuilt exactly (two passes) after max(4 count, 64) removals: O(1) amortised.
     int64_t removals = 0;
   };
   bool InWindow(const WindowDef& def, const Sample& sample, double time, int64_t record) const;
   void Remove(Accumulator& acc, const Sample& sample);
   void Rebuild(Accumulator& acc) const;
+  double Min(const Accumulator& acc) const {
+    return samples_.at(min_queue_.at(acc.min_cursor)).value;
+  }
+  double Max(const Accumulator& acc) const {
+    return samples_.at(max_queue_.at(acc.max_cursor)).value;
+  }
 
   std::vector<WindowDef> defs_;
   std::vector<Accumulator> acc_;
   Ring<Sample> samples_;
-  double time_unit_ = 1;
+  // Monotonic queues over every sample kept (values increasing / decreasing). Every window is a
+  // suffix of the samples, so one pair serves all windows: a window's minimum is the first
+  // queue entry at or after the window's first sample (Accumulator::min_cursor).
+  Ring<int64_t> min_queue_, max_queue_;
+  double inverse_time_unit_ = 1;
+  Needs needs_;
   double origin_ = 0;
   bool has_origin_ = false;
+};
+
+// Statistics of many windows computed together: raw sums are gathered into columns, then each
+// statistic is computed for all windows in one branch-free loop the compiler vectorises. Gives
+// exactly what SensorWindows::Stat gives (the same formulas).
+class WindowStatsBatch {
+ public:
+  // Sizes the columns for `sensors` sensors of `windows` windows each (a no-op when they already
+  // are); `baseline` is the window delta compares with (-1: none).
+  void Prepare(size_t sensors, size_t windows, int baseline, WindowNeeds needs);
+  SensorWindows::RawColumns columns();
+  // Computes every statistic wanted from the gathered sums.
+  void Compute(std::span<const spec::WindowStat> stats);
+  // The values of `stat`, one per window: column(stat)[index(sensor, window)].
+  const double* column(spec::WindowStat stat) const {
+    switch (stat) {
+      case spec::WindowStat::kCount:
+        return n_.data();
+      case spec::WindowStat::kMin:
+        return min_.data();
+      case spec::WindowStat::kMax:
+        return max_.data();
+      case spec::WindowStat::kLast:
+        return last_.data();
+      case spec::WindowStat::kEwma:
+        return ewma_.data();
+      default:
+        return stat_[static_cast<size_t>(stat)].data();
+    }
+  }
+  size_t index(size_t sensor, size_t window) const { return sensor * windows_ + window; }
+
+ private:
+  size_t sensors_ = 0, windows_ = 0;
+  int baseline_ = -1;
+  WindowNeeds needs_;
+  std::vector<double> n_, kx_, sx_, sxx_, st_, stt_, stx_, min_, max_, last_, ewma_;
+  std::vector<double> stat_[spec::kWindowStatCount];
 };
 
 }  // namespace pdm::features
