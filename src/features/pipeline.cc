@@ -679,7 +679,17 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::FromJson(std::string_view text)
       p.regimes_ = std::move(m);
     }
     stored_names = doc.at("features").get<std::vector<std::string>>();
-    if (doc.contains("hash")) stored_hash = doc.at("hash");
+    if (doc.contains("hash")) {
+      // Integrity first: the stored content must hash to the stored hash.
+      stored_hash = doc.at("hash");
+      json content = doc;
+      content.erase("hash");
+      if (Sha256Hex(content.dump()) != stored_hash) {
+        return absl::InvalidArgumentError(
+            core::StrCat("feature pipeline: content does not match its hash ", stored_hash,
+                         " (modified or corrupted)"));
+      }
+    }
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(core::StrCat("feature pipeline JSON: ", e.what()));
   }

@@ -51,7 +51,7 @@ bool SensorWindows::InWindow(const WindowDef& def, const Sample& sample, double 
              : static_cast<double>(sample.record) > static_cast<double>(record) - def.length;
 }
 
-void SensorWindows::Remove(Accumulator& acc, const Sample& sample) {
+void SensorWindows::Remove(Accumulator& acc, const Sample& sample, int64_t end) {
   ++acc.begin;
   if (--acc.count == 0) {
     acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
@@ -65,13 +65,13 @@ void SensorWindows::Remove(Accumulator& acc, const Sample& sample) {
   acc.st -= dt;
   acc.stt -= dt * dt;
   acc.stx -= dt * dx;
-  if (++acc.removals >= std::max(4 * acc.count, kRebuildAfter)) Rebuild(acc);
+  if (++acc.removals >= std::max(4 * acc.count, kRebuildAfter)) Rebuild(acc, end);
 }
 
-void SensorWindows::Rebuild(Accumulator& acc) const {
+void SensorWindows::Rebuild(Accumulator& acc, int64_t end) const {
   acc.removals = 0;
   double mean_x = 0, mean_t = 0;
-  for (int64_t p = acc.begin; p < samples_.end(); ++p) {
+  for (int64_t p = acc.begin; p < end; ++p) {
     mean_x += samples_.at(p).value;
     mean_t += samples_.at(p).slope_time;
   }
@@ -79,7 +79,7 @@ void SensorWindows::Rebuild(Accumulator& acc) const {
   acc.kx = mean_x / n;
   acc.kt = mean_t / n;
   acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
-  for (int64_t p = acc.begin; p < samples_.end(); ++p) {
+  for (int64_t p = acc.begin; p < end; ++p) {
     const double dx = samples_.at(p).value - acc.kx, dt = samples_.at(p).slope_time - acc.kt;
     acc.sx += dx;
     acc.sxx += dx * dx;
@@ -95,21 +95,23 @@ void SensorWindows::Advance(double time, int64_t record) {
     Accumulator& acc = acc_[w];
     while (acc.begin < samples_.end() &&
            !InWindow(defs_[w], samples_.at(acc.begin), time, record)) {
-      Remove(acc, samples_.at(acc.begin));
+      Remove(acc, samples_.at(acc.begin), samples_.end());
     }
     if (needs_.extremes) {
-      while (acc.min_cursor < min_queue_.end() && min_queue_.at(acc.min_cursor) < acc.begin) {
+      while (acc.min_cursor < min_queue_.end() &&
+             min_queue_.at(acc.min_cursor).position < acc.begin) {
         ++acc.min_cursor;
       }
-      while (acc.max_cursor < max_queue_.end() && max_queue_.at(acc.max_cursor) < acc.begin) {
+      while (acc.max_cursor < max_queue_.end() &&
+             max_queue_.at(acc.max_cursor).position < acc.begin) {
         ++acc.max_cursor;
       }
     }
     keep_from = std::min(keep_from, acc.begin);
   }
   samples_.drop_before(keep_from);
-  while (!min_queue_.empty() && min_queue_.front() < keep_from) min_queue_.pop_front();
-  while (!max_queue_.empty() && max_queue_.front() < keep_from) max_queue_.pop_front();
+  while (!min_queue_.empty() && min_queue_.front().position < keep_from) min_queue_.pop_front();
+  while (!max_queue_.empty() && max_queue_.front().position < keep_from) max_queue_.pop_front();
 }
 
 void SensorWindows::Add(double time, int64_t record, double value) {
@@ -121,51 +123,50 @@ void SensorWindows::Add(double time, int64_t record, double value) {
   const int64_t position = samples_.end();
   samples_.push_back(sample);
   if (needs_.extremes) {
-    while (!min_queue_.empty() && samples_.at(min_queue_.back()).value >= value) {
-      min_queue_.pop_back();
-    }
-    min_queue_.push_back(position);
-    while (!max_queue_.empty() && samples_.at(max_queue_.back()).value <= value) {
-      max_queue_.pop_back();
-    }
-    max_queue_.push_back(position);
+    while (!min_queue_.empty() && min_queue_.back().value >= value) min_queue_.pop_back();
+    min_queue_.push_back({position, value});
+    while (!max_queue_.empty() && max_queue_.back().value <= value) max_queue_.pop_back();
+    max_queue_.push_back({position, value});
   }
-  for (size_t w = 0; w < defs_.size(); ++w) {
-    Accumulator& acc = acc_[w];
-    if (needs_.extremes) {
-      // Entries popped from the back were not below the new value: if the window's extreme was
-      // among them, the new sample (in every window) is the extreme now.
-      acc.min_cursor = std::min(acc.min_cursor, min_queue_.end() - 1);
-      acc.max_cursor = std::min(acc.max_cursor, max_queue_.end() - 1);
+  for (size_t w = 0; w < defs_.size(); ++w) AddToWindow(w, acc_[w], sample);
+}
+
+void SensorWindows::AddToWindow(size_t w, Accumulator& acc, const Sample& sample) {
+  const double value = sample.value, time = sample.time;
+  const auto record = sample.record;
+  if (needs_.extremes) {
+    // Entries popped from the back were not below the new value: if the window's extreme was
+    // among them, the new sample (in every window) is the extreme now.
+    acc.min_cursor = std::min(acc.min_cursor, min_queue_.end() - 1);
+    acc.max_cursor = std::min(acc.max_cursor, max_queue_.end() - 1);
+  }
+  if (acc.count++ == 0) {
+    acc.kx = value;
+    acc.kt = sample.slope_time;
+  }
+  const double dx = value - acc.kx;
+  const double dt = sample.slope_time - acc.kt;
+  acc.sx += dx;
+  acc.sxx += dx * dx;
+  acc.st += dt;
+  acc.stt += dt * dt;
+  acc.stx += dt * dx;
+  if (needs_.ewma) {
+    // Half-life = window length (time windows), span = window length (record windows), as
+    // pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
+    const WindowDef& def = defs_[w];
+    const double now = def.by_time ? time : static_cast<double>(record);
+    if (acc.ewma_started) {
+      const double elapsed = now - acc.ewma_time;
+      const double decay = def.by_time ? std::exp2(-elapsed / def.length)
+                                       : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
+      acc.ewma_num *= decay;
+      acc.ewma_den *= decay;
     }
-    if (acc.count++ == 0) {
-      acc.kx = value;
-      acc.kt = sample.slope_time;
-    }
-    const double dx = value - acc.kx;
-    const double dt = sample.slope_time - acc.kt;
-    acc.sx += dx;
-    acc.sxx += dx * dx;
-    acc.st += dt;
-    acc.stt += dt * dt;
-    acc.stx += dt * dx;
-    if (needs_.ewma) {
-      // Half-life = window length (time windows), span = window length (record windows), as
-      // pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
-      const WindowDef& def = defs_[w];
-      const double now = def.by_time ? time : static_cast<double>(record);
-      if (acc.ewma_started) {
-        const double elapsed = now - acc.ewma_time;
-        const double decay = def.by_time ? std::exp2(-elapsed / def.length)
-                                         : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
-        acc.ewma_num *= decay;
-        acc.ewma_den *= decay;
-      }
-      acc.ewma_num += value;
-      acc.ewma_den += 1.0;
-      acc.ewma_time = now;
-      acc.ewma_started = true;
-    }
+    acc.ewma_num += value;
+    acc.ewma_den += 1.0;
+    acc.ewma_time = now;
+    acc.ewma_started = true;
   }
 }
 
@@ -339,13 +340,18 @@ bool SensorWindows::Read(ByteReader& in) {
     return false;
   }
   // Queue entries must be increasing positions of samples kept, or the state is corrupt.
-  for (const Ring<int64_t>* q : {&min_queue_, &max_queue_}) {
+  for (const Ring<QueueEntry>* q : {&min_queue_, &max_queue_}) {
     int64_t previous = samples_.begin() - 1;
     for (int64_t p = q->begin(); p < q->end(); ++p) {
-      if (q->at(p) <= previous || q->at(p) >= samples_.end()) return false;
-      previous = q->at(p);
+      const QueueEntry& entry = q->at(p);
+      if (entry.position <= previous || entry.position >= samples_.end() ||
+          !(entry.value == samples_.at(entry.position).value)) {
+        return false;
+      }
+      previous = entry.position;
     }
-    if (needs_.extremes && !samples_.empty() && (q->empty() || q->back() != samples_.end() - 1)) {
+    if (needs_.extremes && !samples_.empty() &&
+        (q->empty() || q->back().position != samples_.end() - 1)) {
       return false;
     }
   }
@@ -362,7 +368,8 @@ bool SensorWindows::Read(ByteReader& in) {
     if (needs_.extremes && acc.count > 0 &&
         (acc.min_cursor < min_queue_.begin() || acc.min_cursor >= min_queue_.end() ||
          acc.max_cursor < max_queue_.begin() || acc.max_cursor >= max_queue_.end() ||
-         min_queue_.at(acc.min_cursor) < acc.begin || max_queue_.at(acc.max_cursor) < acc.begin)) {
+         min_queue_.at(acc.min_cursor).position < acc.begin ||
+         max_queue_.at(acc.max_cursor).position < acc.begin)) {
       return false;
     }
     // Positions must point into the samples kept, or the state is corrupt.

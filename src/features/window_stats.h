@@ -157,14 +157,12 @@ class SensorWindows {
     int64_t removals = 0;
   };
   bool InWindow(const WindowDef& def, const Sample& sample, double time, int64_t record) const;
-  void Remove(Accumulator& acc, const Sample& sample);
-  void Rebuild(Accumulator& acc) const;
-  double Min(const Accumulator& acc) const {
-    return samples_.at(min_queue_.at(acc.min_cursor)).value;
-  }
-  double Max(const Accumulator& acc) const {
-    return samples_.at(max_queue_.at(acc.max_cursor)).value;
-  }
+  // `end`: one past the last sample counted in the window's sums.
+  void Remove(Accumulator& acc, const Sample& sample, int64_t end);
+  void Rebuild(Accumulator& acc, int64_t end) const;
+  void AddToWindow(size_t w, Accumulator& acc, const Sample& sample);
+  double Min(const Accumulator& acc) const { return min_queue_.at(acc.min_cursor).value; }
+  double Max(const Accumulator& acc) const { return max_queue_.at(acc.max_cursor).value; }
 
   std::vector<WindowDef> defs_;
   std::vector<Accumulator> acc_;
@@ -172,7 +170,12 @@ class SensorWindows {
   // Monotonic queues over every sample kept (values increasing / decreasing). Every window is a
   // suffix of the samples, so one pair serves all windows: a window's minimum is the first
   // queue entry at or after the window's first sample (Accumulator::min_cursor).
-  Ring<int64_t> min_queue_, max_queue_;
+  // Entries carry the value too, so a comparison needs no second (dependent) load.
+  struct QueueEntry {
+    int64_t position;
+    double value;
+  };
+  Ring<QueueEntry> min_queue_, max_queue_;
   double inverse_time_unit_ = 1;
   Needs needs_;
   double origin_ = 0;

@@ -52,7 +52,7 @@ int64_t JsonInt(const std::string& json, const std::string& key) {
 TEST(CliTest, HelpForEveryCommand) {
   Result top = Pdm("--help");
   EXPECT_EQ(top.code, 0);
-  for (const char* command : {"simulate", "validate", "demo", "roi"}) {
+  for (const char* command : {"simulate", "validate", "features", "demo", "roi"}) {
     EXPECT_NE(top.out.find(command), std::string::npos) << command;
     Result help = Pdm(std::string(command) + " --help");
     EXPECT_EQ(help.code, 0) << command;
@@ -148,6 +148,56 @@ double JsonNumber(const std::string& json, const std::string& key) {
   const size_t pos = json.find(needle);
   if (pos == std::string::npos) return NAN;
   return std::stod(json.substr(pos + needle.size(), 32));
+}
+
+TEST(CliTest, FeaturesWritesTableAndPipelineAndRefusesBadInput) {
+  const fs::path dir = TempDir("cli_features");
+  ASSERT_EQ(
+      Pdm("simulate --machines 3 --duration 20d --seed 4 --out " + (dir / "fleet").string()).code,
+      0);
+  const std::string spec = (dir / "fleet/spec.yaml").string();
+  Result run = Pdm("features --spec " + spec + " --out " + (dir / "f.csv").string() +
+                   " --pipeline-out " + (dir / "p.json").string() + " --json");
+  ASSERT_EQ(run.code, 0) << run.err;
+  for (const char* key : {"rows_read", "rows_accepted", "rows_quarantined", "rows", "entities",
+                          "features", "feature_spec_hash", "labels", "positive", "censored",
+                          "excluded", "rul_known", "seconds"}) {
+    EXPECT_NE(run.out.find(std::string("\"") + key + "\""), std::string::npos) << key;
+  }
+  const int64_t rows = JsonInt(run.out, "rows");
+  EXPECT_GT(rows, 3 * 20 * 20);
+  EXPECT_LE(rows, JsonInt(run.out, "rows_accepted"));  // accepted also counts the event tables
+  // Every row is positive, negative, censored or excluded.
+  EXPECT_EQ(JsonInt(run.out, "positive") + JsonInt(run.out, "negative") +
+                JsonInt(run.out, "censored") + JsonInt(run.out, "excluded"),
+            rows);
+  const std::string csv = ReadFile(dir / "f.csv");
+  EXPECT_EQ(csv.rfind("machine_id,timestamp,air_temperature,", 0), 0u) << csv.substr(0, 80);
+  EXPECT_NE(csv.find(",vibration_rms_mean_24h,"), std::string::npos);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), rows + 1);
+
+  // The same rows through the written pipeline give the same bytes.
+  Result again = Pdm("features --spec " + spec + " --out " + (dir / "g.csv").string() +
+                     " --pipeline " + (dir / "p.json").string() + " --threads 1");
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(ReadFile(dir / "g.csv"), csv);
+
+  // A tampered pipeline, and a spec with a wrong feature key, are refused naming the problem.
+  std::string pipeline = ReadFile(dir / "p.json");
+  pipeline.replace(pipeline.find("\"3h\""), 4, "\"4h\"");
+  WriteFile(dir / "bad.json", pipeline);
+  Result tampered = Pdm("features --spec " + spec + " --out " + (dir / "h.csv").string() +
+                        " --pipeline " + (dir / "bad.json").string());
+  EXPECT_EQ(tampered.code, 3);
+  EXPECT_NE(tampered.err.find("hash"), std::string::npos) << tampered.err;
+  std::string text = ReadFile(spec);
+  text.replace(text.find("stats: ["), 8, "stats: [median, ");
+  WriteFile(dir / "fleet/bad.yaml", text);
+  Result bad = Pdm("features --spec " + (dir / "fleet/bad.yaml").string() + " --out " +
+                   (dir / "h.csv").string());
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_NE(bad.err.find("features.stats[0]: unknown statistic 'median'"), std::string::npos)
+      << bad.err;
 }
 
 TEST(CliTest, RoiOnTheReferenceExample) {
