@@ -81,9 +81,9 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
     PDM_ASSIGN_OR_RETURN(quarantine, validate::QuarantineWriter::Open(options.quarantine_dir));
     report.quarantine_dir = options.quarantine_dir;
   }
+  // Validates one table into `sink` and returns the index of its report in report.tables.
   auto validate_table = [&](const spec::TableSpec& table, validate::RowSink* sink,
-                            const std::filesystem::path& override_path)
-      -> absl::StatusOr<const validate::TableReport*> {
+                            const std::filesystem::path& override_path) -> absl::StatusOr<size_t> {
     validate::ValidateOptions vo;
     vo.data_override = override_path;
     vo.quarantine = quarantine.get();
@@ -93,9 +93,8 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
                          validate::ValidateTable(table, spec.validation, vo));
     report.Add(table_report);
     report.tables.push_back(std::move(table_report));
-    return &report.tables.back();
+    return report.tables.size() - 1;
   };
-  report.tables.reserve(8);
 
   // The readings.
   if (options.test_set && !spec.test) {
@@ -105,8 +104,10 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
   const spec::TableSpec& main_table = options.test_set ? spec.test->table : spec.data;
   HistorySink history(&data.entities);
   PDM_ASSIGN_OR_RETURN(
-      const validate::TableReport* main_report,
+      const size_t main_index,
       validate_table(main_table, &history, options.test_set ? "" : options.data_override));
+  // Valid until the next table is validated (report.tables grows).
+  const validate::TableReport* main_report = &report.tables[main_index];
   const size_t numeric_width = pipeline.layout().numeric.size();
   if (!main_report->numeric.empty() && main_report->numeric.size() != numeric_width) {
     return absl::InternalError("data table and feature pipeline disagree on the numeric inputs");
@@ -130,7 +131,8 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
                         EventType type) -> absl::Status {
     if (!table) return absl::OkStatus();
     EventSink sink(KindDeclared(*table));
-    PDM_ASSIGN_OR_RETURN(const validate::TableReport* r, validate_table(*table, &sink, ""));
+    PDM_ASSIGN_OR_RETURN(const size_t index, validate_table(*table, &sink, ""));
+    const validate::TableReport* r = &report.tables[index];
     int32_t label_kind = -1;
     if (type == EventType::kFailure && !spec.labels.failure_kind.empty() && KindDeclared(*table)) {
       const auto& kinds = table->columns[0].categories;
@@ -161,7 +163,8 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
   PDM_RETURN_IF_ERROR(add_events(spec.errors, EventType::kError));
   if (spec.machines) {
     StaticSink sink;
-    PDM_ASSIGN_OR_RETURN(const validate::TableReport* r, validate_table(*spec.machines, &sink, ""));
+    PDM_ASSIGN_OR_RETURN(const size_t index, validate_table(*spec.machines, &sink, ""));
+    const validate::TableReport* r = &report.tables[index];
     for (auto& [entity, statics] : sink.rows) {
       const auto it = entity_index.find(r->entity_names[entity]);
       if (it != entity_index.end()) data.entities[it->second].statics = std::move(statics);
@@ -182,7 +185,8 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
     if (!spec.test->rul_path.empty()) {
       ValuesSink sink;
       const spec::TableSpec rul_table = validate::RulTable(spec.test->rul_path);
-      PDM_ASSIGN_OR_RETURN(const validate::TableReport* r, validate_table(rul_table, &sink, ""));
+      PDM_ASSIGN_OR_RETURN(const size_t index, validate_table(rul_table, &sink, ""));
+      const validate::TableReport* r = &report.tables[index];
       if (sink.values.size() != data.entities.size() || r->rows_quarantined > 0) {
         return absl::InvalidArgumentError(core::StrCat(
             spec.test->rul_path.string(), ": holds ", sink.values.size(), " valid RUL values but ",

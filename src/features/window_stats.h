@@ -1,7 +1,8 @@
 // Sliding statistics of one sensor over several windows, updated one sample at a time in O(1)
-// amortised per window: Welford sums with removal for mean / std / slope, monotonic queues for
-// min / max, exponential sums for the EWMA. This is the only implementation of window
-// statistics: the batch builder and the online state both drive it. See docs/features.md.
+// amortised per window: sums of deviations from a moving shift (rebuilt from the samples now and
+// then) for mean / std / slope, one monotonic queue pair for min / max, exponential sums for the
+// EWMA. This is the only implementation of window statistics: the batch builder and the online
+// state both drive it. See docs/features.md and docs/adr/0003.
 #ifndef PDM_FEATURES_WINDOW_STATS_H_
 #define PDM_FEATURES_WINDOW_STATS_H_
 
