@@ -9,23 +9,11 @@
 #include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "io/csv_reader.h"
 
 namespace pdm::features {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-void AppendCsvText(std::string_view text, std::string* out) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out->append(text);
-    return;
-  }
-  out->push_back('"');
-  for (char c : text) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
 
 void AppendNumber(double value, std::string* out) {
   if (std::isfinite(value)) fmt::format_to(std::back_inserter(*out), "{}", value);
@@ -221,7 +209,7 @@ absl::StatusOr<CsvSummary> WriteFeaturesCsv(const BatchFeatureBuilder& builder,
   header.push_back("rul");
   for (size_t i = 0; i < header.size(); ++i) {
     if (i > 0) buffer.push_back(',');
-    AppendCsvText(header[i], &buffer);
+    io::AppendCsvField(header[i], ',', &buffer);
   }
   buffer.push_back('\n');
   const size_t width = pipeline.feature_count();
@@ -230,7 +218,7 @@ absl::StatusOr<CsvSummary> WriteFeaturesCsv(const BatchFeatureBuilder& builder,
     const std::string& entity = data.entities[block.entity].name;
     for (size_t r = 0; r < block.rows(); ++r) {
       if (has_entity) {
-        AppendCsvText(entity, &buffer);
+        io::AppendCsvField(entity, ',', &buffer);
         buffer.push_back(',');
       }
       if (time_type == spec::TimeType::kTimestamp) {

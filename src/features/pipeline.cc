@@ -440,6 +440,9 @@ absl::Status FeaturePipeline::Fit(std::span<const double> numeric, int64_t rows)
   const size_t regimes = model.centres.size(), sensors = windowed_.size();
   std::vector<std::vector<double>> sum(regimes, std::vector<double>(sensors, 0));
   std::vector<std::vector<double>> count = sum;
+  // The extremes let a sensor constant within a regime be centred on its exact value.
+  std::vector<std::vector<double>> lo(regimes, std::vector<double>(sensors, kInf));
+  std::vector<std::vector<double>> hi(regimes, std::vector<double>(sensors, -kInf));
   model.support.assign(regimes, 0);
   std::vector<int> row_regime(static_cast<size_t>(rows), -1);
   for (int64_t r = 0; r < rows; ++r) {
@@ -451,23 +454,11 @@ absl::Status FeaturePipeline::Fit(std::span<const double> numeric, int64_t rows)
     for (size_t s = 0; s < sensors; ++s) {
       const double x = row[static_cast<size_t>(windowed_[s].input)];
       if (std::isfinite(x)) {
-        sum[static_cast<size_t>(g)][s] += x;
-        count[static_cast<size_t>(g)][s] += 1;
-      }
-    }
-  }
-  // A sensor constant within a regime is centred on its exact value (no rounding residue).
-  std::vector<std::vector<double>> lo(regimes, std::vector<double>(sensors, kInf));
-  std::vector<std::vector<double>> hi(regimes, std::vector<double>(sensors, -kInf));
-  for (int64_t r = 0; r < rows; ++r) {
-    const int g = row_regime[static_cast<size_t>(r)];
-    if (g < 0) continue;
-    for (size_t s = 0; s < sensors; ++s) {
-      const double x =
-          numeric[static_cast<size_t>(r) * width + static_cast<size_t>(windowed_[s].input)];
-      if (std::isfinite(x)) {
-        lo[static_cast<size_t>(g)][s] = std::min(lo[static_cast<size_t>(g)][s], x);
-        hi[static_cast<size_t>(g)][s] = std::max(hi[static_cast<size_t>(g)][s], x);
+        const auto gi = static_cast<size_t>(g);
+        sum[gi][s] += x;
+        count[gi][s] += 1;
+        lo[gi][s] = std::min(lo[gi][s], x);
+        hi[gi][s] = std::max(hi[gi][s], x);
       }
     }
   }
