@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "core/file.h"
 #include "core/json_writer.h"
 #include "core/strings.h"
 #include "features/batch_builder.h"
@@ -30,12 +31,6 @@ int Fail(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput;
 }
 
-absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(core::StrCat(path, ": cannot open"));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 int RunFeatures(const FeaturesArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   auto spec = spec::LoadDatasetSpec(args.spec);
@@ -49,7 +44,7 @@ int RunFeatures(const FeaturesArgs& args) {
   // The pipeline: a fitted one from a model, or fitted here on the training data.
   absl::StatusOr<features::FeaturePipeline> pipeline = absl::UnknownError("unset");
   if (!args.pipeline_in.empty()) {
-    auto text = ReadText(args.pipeline_in);
+    auto text = core::ReadFileToString(args.pipeline_in, "feature pipeline");
     if (!text.ok()) return Fail(text.status());
     pipeline = features::FeaturePipeline::FromJson(*text);
     if (!pipeline.ok()) {

@@ -1,9 +1,8 @@
 #include "econ/roi_config.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
+#include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "fmt/ranges.h"
@@ -175,14 +174,6 @@ absl::Status Read(const YAML::Node& root, const ConfigReader& r, RoiConfig* conf
   return absl::OkStatus();
 }
 
-std::string ReadText(const fs::path& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 }  // namespace
 
 absl::StatusOr<RoiConfig> ParseRoiConfig(std::string_view yaml, const fs::path& path) {
@@ -199,17 +190,13 @@ absl::StatusOr<RoiConfig> ParseRoiConfig(std::string_view yaml, const fs::path& 
 }
 
 absl::StatusOr<RoiConfig> LoadRoiConfig(const fs::path& path) {
-  bool ok = false;
-  const std::string text = ReadText(path, &ok);
-  if (!ok) return absl::NotFoundError(core::StrCat(path.string(), ": cannot open config file"));
+  PDM_ASSIGN_OR_RETURN(const std::string text, core::ReadFileToString(path, "config file"));
   return ParseRoiConfig(text, path);
 }
 
 absl::Status ApplyMetrics(const fs::path& metrics_path, RoiConfig* config) {
-  bool ok = false;
-  const std::string text = ReadText(metrics_path, &ok);
-  if (!ok)
-    return absl::NotFoundError(core::StrCat(metrics_path.string(), ": cannot open metrics file"));
+  PDM_ASSIGN_OR_RETURN(const std::string text,
+                       core::ReadFileToString(metrics_path, "metrics file"));
   const std::string where = metrics_path.string();
   try {
     // JSON is YAML: yaml-cpp reads metrics.json without another dependency.

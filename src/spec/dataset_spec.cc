@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/container/flat_hash_set.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "fmt/ranges.h"
@@ -852,15 +851,10 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
 }
 
 absl::StatusOr<DatasetSpec> LoadDatasetSpec(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(core::StrCat(path.string(), ": cannot open spec file"));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  PDM_ASSIGN_OR_RETURN(const std::string text, core::ReadFileToString(path, "spec file"));
   std::error_code ec;
   const fs::path absolute = fs::absolute(path, ec);
-  return ParseDatasetSpec(buffer.str(), ec ? path : absolute.lexically_normal());
+  return ParseDatasetSpec(text, ec ? path : absolute.lexically_normal());
 }
 
 }  // namespace pdm::spec

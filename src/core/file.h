@@ -1,0 +1,20 @@
+// Reading whole files.
+#ifndef PDM_CORE_FILE_H_
+#define PDM_CORE_FILE_H_
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace pdm::core {
+
+// The bytes of `path`. A file that cannot be opened is NotFound with the message
+// "<path>: cannot open <what>" (what: "spec file", "config file", ...).
+absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path,
+                                             std::string_view what);
+
+}  // namespace pdm::core
+
+#endif  // PDM_CORE_FILE_H_

@@ -1,0 +1,23 @@
+#include "core/file.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_paths.h"
+
+namespace pdm::core {
+namespace {
+
+TEST(ReadFileToStringTest, ReadsBytesAndNamesAMissingFile) {
+  const std::filesystem::path dir = pdm::testing::TempDir("core_file");
+  pdm::testing::WriteFile(dir / "a.txt", std::string("x\0y\r\n", 5));
+  absl::StatusOr<std::string> text = ReadFileToString(dir / "a.txt", "test file");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, std::string("x\0y\r\n", 5));
+  absl::StatusOr<std::string> missing = ReadFileToString(dir / "nope.txt", "test file");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::string(missing.status().message()),
+            (dir / "nope.txt").string() + ": cannot open test file");
+}
+
+}  // namespace
+}  // namespace pdm::core
