@@ -9,8 +9,11 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config clang-format clang-tidy
   # libraries
   libabsl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev nlohmann-json3-dev
+  libxgboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-pandas
+  # the reference stack (scikit-learn + XGBoost) that training benchmarks compare against
+  python3-sklearn python3-xgboost
 )
 
 missing=()

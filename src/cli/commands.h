@@ -26,6 +26,8 @@ void AddValidateCommand(CLI::App& app, int* exit_code);
 void AddFeaturesCommand(CLI::App& app, int* exit_code);
 void AddDemoCommand(CLI::App& app, int* exit_code);
 void AddRoiCommand(CLI::App& app, int* exit_code);
+void AddTrainCommand(CLI::App& app, int* exit_code);
+void AddEvaluateCommands(CLI::App& app, int* exit_code);
 
 }  // namespace pdm::cli
 

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   pdm::cli::AddValidateCommand(app, &exit_code);
   pdm::cli::AddFeaturesCommand(app, &exit_code);
   pdm::cli::AddDemoCommand(app, &exit_code);
+  pdm::cli::AddTrainCommand(app, &exit_code);
+  pdm::cli::AddEvaluateCommands(app, &exit_code);
   pdm::cli::AddRoiCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

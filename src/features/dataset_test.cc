@@ -95,10 +95,10 @@ TEST(ShippedSpecFeaturesTest, CmapssTrainAndTestRulFollowTheConventions) {
   EXPECT_EQ(train.table.label[161], 1);  // cycle 162: 30 cycles left
   EXPECT_EQ(train.table.label[160], 0);
   EXPECT_EQ(train.table.counts.censored, 0);
-  // A constant sensor normalises to exactly zero and has zero spread.
-  EXPECT_EQ(At(train.table, 10, "s1_mean_5r"), 0);
-  EXPECT_EQ(At(train.table, 10, "s1_std_5r"), 0);
-  EXPECT_EQ(At(train.table, 10, "s11_count_20r"), 11);
+  // A constant sensor normalises to exactly zero and has no trend.
+  EXPECT_EQ(At(train.table, 10, "s1_mean_10r"), 0);
+  EXPECT_EQ(At(train.table, 10, "s1_slope_60r"), 0);
+  EXPECT_EQ(At(train.table, 10, "s1_ewma_30r"), 0);
 
   const Built test = Build(SharedSpec("cmapss-fd001.yaml"), /*test_set=*/true);
   EXPECT_EQ(test.table.entity_names.size(), 100u);

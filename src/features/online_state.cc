@@ -105,6 +105,24 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
   const bool onehot = f.categoricals == spec::CategoricalEncoding::kOneHot;
   size_t o = 0;
   for (int input : p.raw_inputs()) out[o++] = reading.numeric[static_cast<size_t>(input)];
+  for (const FeaturePipeline::DerivedInput& d : p.derived()) {
+    const double a = reading.numeric[static_cast<size_t>(d.a)];
+    const double b = reading.numeric[static_cast<size_t>(d.b)];
+    switch (d.op) {
+      case spec::FeatureSpec::DerivedOp::kProduct:
+        out[o++] = a * b;
+        break;
+      case spec::FeatureSpec::DerivedOp::kDifference:
+        out[o++] = a - b;
+        break;
+      case spec::FeatureSpec::DerivedOp::kRatio:
+        out[o++] = b != 0 ? a / b : kNaN;  // NaN propagates; x / 0 is undefined, not infinite
+        break;
+      case spec::FeatureSpec::DerivedOp::kSum:
+        out[o++] = a + b;
+        break;
+    }
+  }
   auto put_categorical = [&](const std::vector<CategoricalInput>& inputs,
                              std::span<const int32_t> codes) {
     for (size_t c = 0; c < inputs.size(); ++c) {

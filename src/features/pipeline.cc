@@ -186,6 +186,7 @@ absl::Status FeaturePipeline::Finish() {
   };
   names_.clear();
   raw_inputs_.clear();
+  derived_.clear();
   windowed_.clear();
   window_defs_.clear();
   baseline_window_ = -1;
@@ -208,6 +209,16 @@ absl::Status FeaturePipeline::Finish() {
         names_.push_back(in.numeric[i]);
       }
     }
+  }
+  for (size_t i = 0; i < features_.derived.size(); ++i) {
+    const spec::FeatureSpec::Derived& d = features_.derived[i];
+    const int a = input_index(d.a), b = input_index(d.b);
+    if (a < 0 || b < 0) {
+      return absl::InvalidArgumentError(core::StrCat(
+          "features.derived[", i, "]: '", a < 0 ? d.a : d.b, "' is not a numeric input"));
+    }
+    derived_.push_back({d.op, a, b});
+    names_.push_back(d.name);
   }
   categorical_names(in.categorical);
   for (const std::string& name : in.static_numeric) names_.push_back(name);
@@ -555,6 +566,14 @@ std::string FeaturePipeline::ToJson() const {
         {"reset_on_maintenance", resets}}},
       {"regimes", fitted},
       {"features", names_}};
+  if (!features_.derived.empty()) {
+    // Only present when used, so that pipelines without derived features keep their hashes.
+    json derived = json::array();
+    for (const spec::FeatureSpec::Derived& d : features_.derived) {
+      derived.push_back({{"name", d.name}, {"op", spec::DerivedOpName(d.op)}, {"of", {d.a, d.b}}});
+    }
+    doc["config"]["derived"] = derived;
+  }
   return doc.dump();
 }
 
@@ -638,6 +657,24 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::FromJson(std::string_view text)
       const json& r = c.at("regimes");
       f.regimes = spec::RegimeSpec{r.at("settings").get<std::vector<std::string>>(), r.at("max"),
                                    r.at("min_separation"), r.at("normalize")};
+    }
+    for (const json& d : c.value("derived", json::array())) {
+      spec::FeatureSpec::Derived derived;
+      derived.name = d.at("name");
+      const std::string op = d.at("op");
+      bool known = false;
+      for (const auto candidate :
+           {spec::FeatureSpec::DerivedOp::kProduct, spec::FeatureSpec::DerivedOp::kDifference,
+            spec::FeatureSpec::DerivedOp::kRatio, spec::FeatureSpec::DerivedOp::kSum}) {
+        if (op == spec::DerivedOpName(candidate)) {
+          derived.op = candidate;
+          known = true;
+        }
+      }
+      if (!known) return absl::InvalidArgumentError(core::StrCat("unknown derived op ", op));
+      derived.a = d.at("of").at(0);
+      derived.b = d.at("of").at(1);
+      f.derived.push_back(std::move(derived));
     }
     for (const json& reset : c.at("reset_on_maintenance")) {
       f.reset_on_maintenance.push_back(

@@ -101,6 +101,11 @@ class FeaturePipeline {
   const std::vector<WindowDef>& window_defs() const { return window_defs_; }
   int baseline_window() const { return baseline_window_; }  // -1 without baseline
   const std::vector<int>& raw_inputs() const { return raw_inputs_; }
+  struct DerivedInput {
+    spec::FeatureSpec::DerivedOp op;
+    int a = 0, b = 0;  // indices into layout().numeric
+  };
+  const std::vector<DerivedInput>& derived() const { return derived_; }
 
  private:
   absl::Status Finish();  // names, hash
@@ -112,6 +117,7 @@ class FeaturePipeline {
   std::vector<WindowDef> window_defs_;  // features_.windows, then the baseline if separate
   int baseline_window_ = -1;
   std::vector<int> raw_inputs_;
+  std::vector<DerivedInput> derived_;
   std::vector<std::string> names_;
   std::string hash_;
 };

@@ -51,6 +51,25 @@ settings: [a]
       {"labels: {source: run_to_failure, horizon: 1h}", "labels.horizon: expected a number"},
       {"labels: {source: column, column: y, horizon: 30}",
        "labels.horizon: horizon, failure and rul_clip need"},
+      {"features: {derived: [{name: p, product: [s1, s9]}]}",
+       "features.derived[0].product[1]: 's9' is not a sensor, setting or attribute"},
+      {"features: {derived: [{name: p, product: [s1]}]}",
+       "features.derived[0].product: expected two column names"},
+      {"features: {derived: [{name: p, product: [s1, s2], sum: [s1, s2]}]}",
+       "features.derived[0]: needs exactly one of product, difference, ratio, sum"},
+      {"features: {derived: [{name: s2, ratio: [s1, s2]}]}",
+       "features.derived[0].name: 's2' is already a column"},
+      {"features: {derived: [{name: p, power: [s1, s2]}]}",
+       "features.derived[0].power: unknown key"},
+      {"training: {cv: random}", "training.cv: expected one of auto, group, time"},
+      {"training: {folds: 1}", "training.folds: expected 2 to 50"},
+      {"training: {models: [rf, svm]}", "training.models[1]: expected rf, gbm or xgb"},
+      {"training: {costs: {missed_failure: 10}}",
+       "training.costs: needs both missed_failure and false_alarm"},
+      {"training: {costs: {missed_failure: 10, false_alarm: -1}}",
+       "training.costs: costs must be positive"},
+      {"training: {seed: -3}", "training.seed: expected a non-negative integer"},
+      {"training: {epochs: 3}", "training.epochs: unknown key"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<spec::DatasetSpec> spec =
@@ -59,6 +78,50 @@ settings: [a]
     EXPECT_NE(std::string(spec.status().message()).find(c.error), std::string::npos)
         << c.features << " -> " << spec.status().message();
   }
+}
+
+TEST(FeaturePipelineTest, DerivedFeaturesComeFromTheSameReading) {
+  const std::string text = R"(
+name: t
+data: {file: d.csv}
+entity: m
+time: {column: ts, type: cycle}
+sensors: [s1, s2]
+features:
+  derived:
+    - {name: p, product: [s1, s2]}
+    - {name: d, difference: [s1, s2]}
+    - {name: r, ratio: [s1, s2]}
+    - {name: total, sum: [s1, s2]}
+)";
+  auto spec = spec::ParseDatasetSpec(text, "/tmp/t.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto p = FeaturePipeline::Create(*spec);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const auto& names = p->feature_names();
+  const auto at = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  };
+  ASSERT_LT(at("total"), names.size());
+  OnlineFeatureState state(&*p);
+  std::vector<double> out(p->feature_count());
+  const double values[] = {6, 3};
+  ASSERT_TRUE(state.Update({1, values, {}}, out).ok());
+  EXPECT_EQ(out[at("p")], 18);
+  EXPECT_EQ(out[at("d")], 3);
+  EXPECT_EQ(out[at("r")], 2);
+  EXPECT_EQ(out[at("total")], 9);
+  const double zero[] = {6, 0};
+  ASSERT_TRUE(state.Update({2, zero, {}}, out).ok());
+  EXPECT_TRUE(std::isnan(out[at("r")]));  // x / 0 is undefined, not infinite
+  // The derived features are part of the pipeline's identity and survive a round trip.
+  auto plain = spec::ParseDatasetSpec(text.substr(0, text.find("features:")), "/tmp/t.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_NE(FeaturePipeline::Create(*plain)->hash(), p->hash());
+  auto back = FeaturePipeline::FromJson(p->ToStoredJson());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->hash(), p->hash());
+  EXPECT_EQ(back->feature_names(), names);
 }
 
 TEST(FeaturePipelineTest, NamesFollowSensorStatWindow) {

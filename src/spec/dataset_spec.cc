@@ -396,7 +396,7 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
   constexpr std::string_view kPath = "features";
   r.CheckKeys(node, kPath,
               {"windows", "stats", "sensors", "baseline", "raw", "events", "categoricals",
-               "regimes", "reset_on_maintenance"});
+               "regimes", "reset_on_maintenance", "derived"});
   FeatureSpec& f = spec->features;
   const TimeType time_type = spec->data.time_type;
   f.windows = ReadSpans(r, node, kPath, "windows", &f.window_names);
@@ -536,9 +536,74 @@ void ReadFeatures(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
       f.reset_on_maintenance.push_back(std::move(reset));
     }
   }
+  if (const YAML::Node derived = node["derived"]; r.ok() && derived) {
+    constexpr std::string_view kDerivedPath = "features.derived";
+    if (!derived.IsSequence()) {
+      r.Fail(kDerivedPath, "expected a list of {name, product|difference|ratio|sum: [a, b]}");
+      return;
+    }
+    std::set<std::string> numeric;
+    for (const ColumnSpec& column : spec->data.columns) {
+      if (column.role == ColumnRole::kSensor || column.role == ColumnRole::kSetting ||
+          column.role == ColumnRole::kAttribute) {
+        numeric.insert(column.name);
+      }
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < derived.size() && r.ok(); ++i) {
+      const std::string dpath = SpecReader::Index(kDerivedPath, i);
+      r.CheckKeys(derived[i], dpath, {"name", "product", "difference", "ratio", "sum"});
+      FeatureSpec::Derived d;
+      d.name = r.String(derived[i], dpath, "name", true);
+      int ops = 0;
+      for (const auto op : {FeatureSpec::DerivedOp::kProduct, FeatureSpec::DerivedOp::kDifference,
+                            FeatureSpec::DerivedOp::kRatio, FeatureSpec::DerivedOp::kSum}) {
+        const char* key = DerivedOpName(op);
+        if (!r.ok() || !derived[i][key]) continue;
+        ++ops;
+        d.op = op;
+        const std::vector<std::string> of = r.StringList(derived[i], dpath, key);
+        if (r.ok() && of.size() != 2) {
+          r.Fail(SpecReader::Join(dpath, key), "expected two column names [a, b]");
+        }
+        for (size_t k = 0; r.ok() && k < of.size(); ++k) {
+          if (!numeric.count(of[k])) {
+            r.Fail(SpecReader::Index(SpecReader::Join(dpath, key), k),
+                   core::StrCat("'", of[k], "' is not a sensor, setting or attribute"));
+          }
+        }
+        if (r.ok()) {
+          d.a = of[0];
+          d.b = of[1];
+        }
+      }
+      if (r.ok() && ops != 1) {
+        r.Fail(dpath, "needs exactly one of product, difference, ratio, sum");
+      }
+      if (r.ok() && (!names.insert(d.name).second || spec->data.FindColumn(d.name) != nullptr)) {
+        r.Fail(SpecReader::Join(dpath, "name"),
+               core::StrCat("'", d.name, "' is already a column or derived feature"));
+      }
+      f.derived.push_back(std::move(d));
+    }
+  }
 }
 
 }  // namespace
+
+const char* DerivedOpName(FeatureSpec::DerivedOp op) {
+  switch (op) {
+    case FeatureSpec::DerivedOp::kDifference:
+      return "difference";
+    case FeatureSpec::DerivedOp::kRatio:
+      return "ratio";
+    case FeatureSpec::DerivedOp::kSum:
+      return "sum";
+    case FeatureSpec::DerivedOp::kProduct:
+      break;
+  }
+  return "product";
+}
 
 const char* WindowStatName(WindowStat stat) {
   switch (stat) {
@@ -640,6 +705,60 @@ std::string ExpandEnvironment(std::string_view text) {
   return out;
 }
 
+void ReadTraining(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
+  if (!r.ok() || !node) return;
+  constexpr std::string_view kPath = "training";
+  r.CheckKeys(
+      node, kPath,
+      {"task", "cv", "folds", "models", "search", "calibration", "class_weight", "costs", "seed"});
+  TrainingSpec& t = spec->training;
+  auto one_of = [&](const char* key, std::initializer_list<std::string_view> allowed) {
+    std::string value = r.String(node, kPath, key, false);
+    if (!r.ok() || value.empty()) return value;
+    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+      r.Fail(SpecReader::Join(kPath, key),
+             core::StrCat("expected one of ", fmt::format("{}", fmt::join(allowed, ", ")),
+                          ", got '", value, "'"));
+    }
+    return value;
+  };
+  t.task = one_of("task", {"classify", "rul"});
+  t.cv = one_of("cv", {"auto", "group", "time", "stratified", "kfold"});
+  t.calibration = one_of("calibration", {"platt", "isotonic", "none"});
+  t.class_weight = one_of("class_weight", {"balanced", "sqrt", "none"});
+  t.folds = r.Int(node, kPath, "folds", t.folds);
+  if (r.ok() && (t.folds < 2 || t.folds > 50)) r.Fail("training.folds", "expected 2 to 50");
+  t.search = r.Int(node, kPath, "search", t.search);
+  if (r.ok() && (t.search < 0 || t.search > 10000)) {
+    r.Fail("training.search", "expected 0 to 10000");
+  }
+  t.models = r.StringList(node, kPath, "models");
+  for (size_t i = 0; r.ok() && i < t.models.size(); ++i) {
+    if (t.models[i] != "rf" && t.models[i] != "gbm" && t.models[i] != "xgb") {
+      r.Fail(SpecReader::Index("training.models", i),
+             core::StrCat("expected rf, gbm or xgb, got '", t.models[i], "'"));
+    }
+  }
+  if (const YAML::Node seed = node["seed"]; r.ok() && seed) {
+    const int64_t value = r.Scalar<int64_t>(node, kPath, "seed", -1, "a non-negative integer");
+    if (r.ok() && value < 0) r.Fail("training.seed", "expected a non-negative integer");
+    if (r.ok()) t.seed = static_cast<uint64_t>(value);
+  }
+  if (const YAML::Node costs = node["costs"]; r.ok() && costs) {
+    r.CheckKeys(costs, "training.costs", {"missed_failure", "false_alarm"});
+    if (r.ok() && (!costs["missed_failure"] || !costs["false_alarm"])) {
+      r.Fail("training.costs", "needs both missed_failure and false_alarm");
+    }
+    if (r.ok()) {
+      t.cost_missed_failure = r.Number(costs["missed_failure"], "training.costs.missed_failure");
+      t.cost_false_alarm = r.Number(costs["false_alarm"], "training.costs.false_alarm");
+    }
+    if (r.ok() && !(*t.cost_missed_failure > 0 && *t.cost_false_alarm > 0)) {
+      r.Fail("training.costs", "costs must be positive");
+    }
+  }
+}
+
 absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
                                              const fs::path& spec_path) {
   YAML::Node root;
@@ -656,7 +775,7 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
     r.CheckKeys(root, "",
                 {"version", "name", "description", "data", "entity", "time", "sensors", "settings",
                  "attributes", "categoricals", "identifiers", "ignore", "labels", "events",
-                 "machines", "test", "validation", "features"});
+                 "machines", "test", "validation", "features", "training"});
     spec.version = r.Int(root, "", "version", 1);
     if (r.ok() && spec.version != 1) {
       r.Fail("version", core::StrCat("this pdm reads spec version 1, not ", spec.version));
@@ -806,6 +925,7 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
       }
     }
     ReadFeatures(r, root["features"], &spec);
+    ReadTraining(r, root["training"], &spec);
 
     // Cross-checks.
     if (r.ok() && spec.labels.source == LabelSource::kEvents && !spec.failures) {

@@ -3,6 +3,7 @@
 #ifndef PDM_SPEC_DATASET_SPEC_H_
 #define PDM_SPEC_DATASET_SPEC_H_
 
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -154,13 +155,39 @@ struct FeatureSpec {
     std::vector<std::string> sensors;
   };
   std::vector<Reset> reset_on_maintenance;
+  // Current-value features computed from two numeric inputs of the same reading (physics the
+  // engineer knows: power = torque x speed, a temperature difference, wear x load).
+  enum class DerivedOp { kProduct, kDifference, kRatio, kSum };
+  struct Derived {
+    std::string name;
+    DerivedOp op = DerivedOp::kProduct;
+    std::string a, b;  // the value is a op b
+  };
+  std::vector<Derived> derived;
 };
+const char* DerivedOpName(FeatureSpec::DerivedOp op);
 
 // Held-out data whose entities are cut before failure, with the true RUL at each entity's last
 // record in a separate one-number-per-line file (C-MAPSS).
 struct TestSetSpec {
   TableSpec table;
   std::filesystem::path rul_path;
+};
+
+// How `pdm train` learns from this dataset (`training:` in the spec); command-line flags override.
+// Strings are checked when the spec is read; the model module interprets them.
+struct TrainingSpec {
+  std::string task;  // classify | rul; empty: classify when labels allow
+  std::string cv;    // auto | group | time | stratified | kfold
+  int folds = 5;
+  std::vector<std::string> models;  // rf, gbm, xgb; empty: all three
+  int search = 0;                   // random-search budget per member (0: defaults only)
+  std::string calibration;          // platt | isotonic | none; empty: platt
+  std::string class_weight;         // balanced | sqrt | none; empty: balanced
+  // Costs of a missed failure and of a false alarm: the threshold minimises expected cost.
+  std::optional<double> cost_missed_failure;
+  std::optional<double> cost_false_alarm;
+  std::optional<uint64_t> seed;
 };
 
 struct DatasetSpec {
@@ -177,6 +204,7 @@ struct DatasetSpec {
   std::optional<TableSpec> maintenance;
   std::optional<TableSpec> errors;
   std::optional<TableSpec> machines;  // static per-entity attributes
+  TrainingSpec training;
 
   // Every table the spec names, main data first.
   std::vector<const TableSpec*> Tables() const;

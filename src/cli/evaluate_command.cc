@@ -1,0 +1,237 @@
+// `pdm evaluate` (held-out metrics in the shape of metrics.json) and `pdm predict` (scores of a
+// file), both through a trained model directory.
+#include <fstream>
+
+#include "cli/commands.h"
+#include "core/status.h"
+#include "core/strings.h"
+#include "features/batch_builder.h"
+#include "features/dataset.h"
+#include "model/bundle.h"
+#include "spec/dataset_spec.h"
+
+namespace pdm::cli {
+namespace {
+
+struct ScoreArgs {
+  std::string model;
+  std::string spec;
+  std::string data;
+  std::string task;
+  std::string out;
+  bool test = false;
+  bool last = false;
+  bool all_rows = false;
+  bool json = false;
+  int threads = 0;
+};
+
+// Features of a dataset through the model's own pipeline, with unclipped truth.
+struct Scored {
+  spec::DatasetSpec spec;
+  model::Bundle bundle;
+  features::FeatureTable table;
+  std::vector<uint32_t> rows;  // table rows scored
+  bool last_only = false;
+  validate::DatasetReport report;
+};
+
+absl::StatusOr<Scored> Prepare(const ScoreArgs& args, bool need_target) {
+  Scored s;
+  PDM_ASSIGN_OR_RETURN(s.bundle, model::LoadBundle(args.model));
+  std::filesystem::path spec_path = args.spec;
+  if (spec_path.empty()) spec_path = s.bundle.spec_path;
+  PDM_ASSIGN_OR_RETURN(s.spec, spec::LoadDatasetSpec(spec_path));
+  if (!args.task.empty() && args.task != model::TaskName(s.bundle.ensemble.task)) {
+    return absl::InvalidArgumentError(core::StrCat("--task ", args.task, ": the model's task is ",
+                                                   model::TaskName(s.bundle.ensemble.task)));
+  }
+  PDM_ASSIGN_OR_RETURN(const features::FeaturePipeline own,
+                       features::FeaturePipeline::Create(s.spec));
+  const features::FeaturePipeline& pipeline = *s.bundle.pipeline;
+  if (own.layout().numeric != pipeline.layout().numeric) {
+    return absl::InvalidArgumentError(core::StrCat(
+        spec_path.string(), ": its numeric columns differ from the model's feature inputs"));
+  }
+  features::LoadOptions load;
+  load.data_override = args.data;
+  load.test_set = args.test;
+  load.threads = args.threads;
+  PDM_ASSIGN_OR_RETURN(const features::LoadedDataset data,
+                       features::LoadDataset(s.spec, pipeline, load));
+  s.report = data.report;
+  // Truth as given: remaining life is not clipped here (C-MAPSS scores against the RUL file).
+  spec::LabelSpec labels = s.spec.labels;
+  labels.rul_clip.reset();
+  const features::BatchFeatureBuilder builder(&pipeline, labels, args.threads);
+  PDM_ASSIGN_OR_RETURN(s.table, features::BuildFeatureTable(builder, pipeline, data));
+  // Held-out histories cut before failure (a RUL file) are scored at their last record.
+  s.last_only =
+      args.last || (args.test && s.spec.test && !s.spec.test->rul_path.empty() && !args.all_rows);
+  const std::vector<double>& target =
+      s.bundle.ensemble.task == model::Task::kClassify ? s.table.label : s.table.rul;
+  for (size_t r = 0; r < s.table.rows(); ++r) {
+    if (s.last_only && r + 1 < s.table.rows() && s.table.entity[r + 1] == s.table.entity[r]) {
+      continue;
+    }
+    if (need_target && !std::isfinite(target[r])) continue;
+    s.rows.push_back(static_cast<uint32_t>(r));
+  }
+  if (s.rows.empty()) {
+    return absl::InvalidArgumentError(need_target ? "no row to score has a known target"
+                                                  : "no rows to score");
+  }
+  return s;
+}
+
+model::TrainingTable Select(const Scored& s, bool with_target) {
+  model::TrainingTable t;
+  t.feature_names = s.table.feature_names;
+  t.x.cols = t.feature_names.size();
+  t.x.rows = s.rows.size();
+  const std::vector<double>& target =
+      s.bundle.ensemble.task == model::Task::kClassify ? s.table.label : s.table.rul;
+  for (uint32_t r : s.rows) {
+    const double* row = s.table.features.data() + static_cast<size_t>(r) * t.x.cols;
+    for (size_t j = 0; j < t.x.cols; ++j) t.x.values.push_back(static_cast<float>(row[j]));
+    t.target.push_back(with_target ? target[r] : 0);
+    t.entity.push_back(s.table.entity[r]);
+  }
+  return t;
+}
+
+int Fail(const char* command, const absl::Status& status) {
+  fmt::print(stderr, "pdm {}: {}\n", command, status.message());
+  return status.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput;
+}
+
+int RunEvaluate(const ScoreArgs& args) {
+  auto scored = Prepare(args, true);
+  if (!scored.ok()) return Fail("evaluate", scored.status());
+  const model::TrainingTable table = Select(*scored, true);
+  const model::Ensemble& ensemble = scored->bundle.ensemble;
+  auto evaluation = model::Evaluate(ensemble, table, args.threads);
+  if (!evaluation.ok()) return Fail("evaluate", evaluation.status());
+  nlohmann::json out = {{"model", args.model},
+                        {"spec", scored->spec.name},
+                        {"table", args.test ? "test" : "data"},
+                        {"task", model::TaskName(ensemble.task)},
+                        {"rows", table.target.size()},
+                        {"rows_quarantined", scored->report.rows_quarantined},
+                        {"last_record_only", scored->last_only},
+                        {"feature_spec_hash", scored->bundle.feature_spec_hash}};
+  if (ensemble.horizon) out["horizon"] = *ensemble.horizon;
+  out["ensemble"] = model::ScoresJson(ensemble.task, evaluation->ensemble);
+  nlohmann::json members = nlohmann::json::object();
+  for (size_t j = 0; j < evaluation->members.size(); ++j) {
+    members[model::LearnerName(ensemble.members[j].kind)] =
+        model::ScoresJson(ensemble.task, evaluation->members[j]);
+  }
+  out["members"] = members;
+  const std::string text = out.dump(2) + "\n";
+  if (!args.out.empty()) {
+    std::ofstream file(args.out, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.close();
+    if (!file) {
+      return Fail("evaluate", absl::PermissionDeniedError(args.out + ": cannot write"));
+    }
+  }
+  if (args.json || args.out.empty()) {
+    fmt::print("{}", text);
+    return kExitOk;
+  }
+  const model::Scores& e = evaluation->ensemble;
+  if (ensemble.task == model::Task::kClassify) {
+    fmt::print(
+        "{} rows: ROC-AUC {:.4f}  PR-AUC {:.4f}  F1 {:.4f}  precision {:.4f}  recall {:.4f}\n",
+        table.target.size(), e.binary.roc_auc, e.binary.pr_auc, e.binary.f1, e.binary.precision,
+        e.binary.recall);
+  } else {
+    fmt::print("{} rows{}: RMSE {:.3f}  MAE {:.3f}  NASA score {:.1f}", table.target.size(),
+               scored->last_only ? " (last record of each entity)" : "", e.regression.rmse,
+               e.regression.mae, e.regression.nasa_score);
+    if (e.within_horizon) {
+      fmt::print("  fails within {:g}: F1 {:.4f}", *ensemble.horizon, e.within_horizon->f1);
+    }
+    fmt::print("\n");
+  }
+  fmt::print("metrics: {}\n", args.out);
+  return kExitOk;
+}
+
+int RunPredict(const ScoreArgs& args) {
+  auto scored = Prepare(args, false);
+  if (!scored.ok()) return Fail("predict", scored.status());
+  const model::TrainingTable table = Select(*scored, false);
+  const model::Ensemble& ensemble = scored->bundle.ensemble;
+  auto predictions = ensemble.Predict(table.x, args.threads);
+  if (!predictions.ok()) return Fail("predict", predictions.status());
+  const spec::TableSpec& data = scored->spec.data;
+  std::string csv;
+  if (!data.entity_column.empty()) csv += data.entity_column + ",";
+  if (!data.time_column.empty()) csv += data.time_column + ",";
+  csv += ensemble.task == model::Task::kClassify ? "probability,alarm\n" : "rul,within_horizon\n";
+  for (size_t i = 0; i < scored->rows.size(); ++i) {
+    const uint32_t r = scored->rows[i];
+    if (!data.entity_column.empty()) {
+      csv += scored->table.entity_names[scored->table.entity[r]] + ",";
+    }
+    if (!data.time_column.empty()) csv += fmt::format("{:.17g},", scored->table.time[r]);
+    const model::Prediction& p = (*predictions)[i];
+    csv += fmt::format("{:.9g},{}\n",
+                       ensemble.task == model::Task::kClassify ? p.probability : p.margin,
+                       p.alarm ? 1 : 0);
+  }
+  std::ofstream file(args.out, std::ios::binary | std::ios::trunc);
+  file << csv;
+  file.close();
+  if (!file) return Fail("predict", absl::PermissionDeniedError(args.out + ": cannot write"));
+  int64_t alarms = 0;
+  for (const model::Prediction& p : *predictions) alarms += p.alarm;
+  fmt::print("{} rows scored ({} quarantined), {} alarms -> {}\n", scored->rows.size(),
+             scored->report.rows_quarantined, alarms, args.out);
+  return kExitOk;
+}
+
+void CommonOptions(CLI::App* cmd, ScoreArgs* args) {
+  cmd->add_option("--model", args->model, "Model directory (DIR/model from pdm train)")->required();
+  cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
+  cmd->add_flag("--last", args->last, "Score only each entity's last record");
+  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
+  cmd->footer(kExitCodeHelp);
+}
+
+}  // namespace
+
+void AddEvaluateCommands(CLI::App& app, int* exit_code) {
+  auto eval = std::make_shared<ScoreArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "evaluate",
+      "Score held-out data with a trained model: metrics in the shape of metrics.json. With "
+      "--test and a RUL file (C-MAPSS), each entity's last record is scored against the true RUL "
+      "as given, and 'fails within the horizon' is scored on the same records.");
+  CommonOptions(cmd, eval.get());
+  cmd->add_option("--spec", eval->spec, "Dataset spec (default: the one the model was trained on)");
+  cmd->add_option("--task", eval->task, "Check that the model's task is this")
+      ->check(CLI::IsMember({"classify", "rul"}));
+  cmd->add_flag("--test", eval->test, "Use the spec's test set");
+  cmd->add_flag("--all-rows", eval->all_rows, "With --test: score every record, not the last");
+  cmd->add_option("--out", eval->out, "Write the metrics JSON here (else print it)");
+  cmd->add_flag("--json", eval->json, "Print the metrics JSON");
+  cmd->callback([eval, exit_code] { *exit_code = RunEvaluate(*eval); });
+
+  auto predict = std::make_shared<ScoreArgs>();
+  CLI::App* p = app.add_subcommand(
+      "predict",
+      "Score a data file with a trained model: entity, time, probability and alarm (or RUL and "
+      "within_horizon) per record, as CSV.");
+  CommonOptions(p, predict.get());
+  p->get_option("--data")->required();
+  p->add_option("--spec", predict->spec,
+                "Dataset spec (default: the one the model was trained on)");
+  p->add_option("--out", predict->out, "Write the predictions here (CSV)")->required();
+  p->callback([predict, exit_code] { *exit_code = RunPredict(*predict); });
+}
+
+}  // namespace pdm::cli

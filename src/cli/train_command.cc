@@ -1,0 +1,257 @@
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "absl/strings/str_split.h"
+#include "cli/commands.h"
+#include "core/status.h"
+#include "core/strings.h"
+#include "features/batch_builder.h"
+#include "features/dataset.h"
+#include "features/pipeline.h"
+#include "model/bundle.h"
+#include "model/report.h"
+#include "model/train.h"
+#include "spec/dataset_spec.h"
+
+namespace pdm::cli {
+namespace {
+
+struct TrainArgs {
+  std::string spec;
+  std::string task;
+  std::string models;
+  int cv = 0;  // 0: the spec's (default 5)
+  std::string cv_mode;
+  int search = -1;  // -1: the spec's (default 0)
+  int64_t seed = -1;
+  std::string out;
+  std::string data;
+  std::string quarantine;
+  std::string calibration;
+  std::string class_weight;
+  double cost_missed = 0;
+  double cost_false_alarm = 0;
+  int threads = 0;
+  bool json = false;
+};
+
+int Fail(const absl::Status& status) {
+  fmt::print(stderr, "pdm train: {}\n", status.message());
+  return status.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput;
+}
+
+absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::PermissionDeniedError(core::StrCat(path.string(), ": cannot write"));
+  return absl::OkStatus();
+}
+
+// The options from the spec's training section, overridden by flags.
+absl::StatusOr<model::TrainOptions> Options(const TrainArgs& args, const spec::DatasetSpec& spec,
+                                            model::Task task, double time_unit) {
+  const spec::TrainingSpec& t = spec.training;
+  model::TrainOptions o;
+  o.task = task;
+  std::vector<std::string> names = t.models;
+  if (!args.models.empty()) names = absl::StrSplit(args.models, ',');
+  if (!names.empty()) o.members.clear();
+  for (const std::string& name : names) {
+    auto kind = model::ParseLearnerKind(name);
+    if (!kind.ok()) return absl::InvalidArgumentError(core::StrCat("--", kind.status().message()));
+    if (std::find(o.members.begin(), o.members.end(), *kind) != o.members.end()) {
+      return absl::InvalidArgumentError(core::StrCat("--models: '", name, "' given twice"));
+    }
+    o.members.push_back(*kind);
+  }
+  PDM_ASSIGN_OR_RETURN(o.cv, model::ParseCvMode(args.cv_mode.empty() ? t.cv : args.cv_mode));
+  o.folds = args.cv > 0 ? args.cv : t.folds;
+  o.search = args.search >= 0 ? args.search : t.search;
+  o.seed = args.seed >= 0 ? static_cast<uint64_t>(args.seed) : t.seed.value_or(42);
+  o.threads = args.threads;
+  PDM_ASSIGN_OR_RETURN(
+      o.calibration,
+      model::ParseCalibrationKind(args.calibration.empty() ? t.calibration : args.calibration));
+  PDM_ASSIGN_OR_RETURN(
+      o.class_weight,
+      model::ParseClassWeight(args.class_weight.empty() ? t.class_weight : args.class_weight));
+  if ((args.cost_missed > 0) != (args.cost_false_alarm > 0)) {
+    return absl::InvalidArgumentError("--cost-missed and --cost-false-alarm go together");
+  }
+  if (args.cost_missed > 0) {
+    o.costs = model::Costs{args.cost_missed, args.cost_false_alarm};
+  } else if (t.cost_missed_failure) {
+    o.costs = model::Costs{*t.cost_missed_failure, *t.cost_false_alarm};
+  }
+  if (spec.labels.horizon) {
+    o.embargo = *spec.labels.horizon;
+    if (task == model::Task::kRul) o.horizon = *spec.labels.horizon / time_unit;
+  }
+  return o;
+}
+
+int RunTrain(const TrainArgs& args) {
+  const auto start = std::chrono::steady_clock::now();
+  auto spec = spec::LoadDatasetSpec(args.spec);
+  if (!spec.ok()) return Fail(spec.status());
+  auto task = model::ResolveTask(args.task, *spec);
+  if (!task.ok()) return Fail(task.status());
+  auto pipeline = features::FeaturePipeline::Create(*spec);
+  if (!pipeline.ok()) return Fail(pipeline.status());
+  auto options = Options(args, *spec, *task, pipeline->time_unit());
+  if (!options.ok()) return Fail(options.status());
+
+  // Progress: one overwritten line on a terminal, plain lines otherwise.
+  const bool tty = isatty(STDERR_FILENO) == 1;
+  options->on_stage = [tty](const std::string& line) {
+    if (!tty) fmt::print(stderr, "train: {}\n", line);
+  };
+  if (tty) {
+    options->on_round = [](const std::string& what, int round, int rounds) {
+      if (round == 1 || round % 10 == 0 || round == rounds) {
+        fmt::print(stderr, "\r\033[Ktrain: {} round {}/{}", what, round, rounds);
+      }
+    };
+  }
+
+  features::LoadOptions load;
+  load.data_override = args.data;
+  load.quarantine_dir = args.quarantine;
+  load.threads = args.threads;
+  auto data = features::LoadDataset(*spec, *pipeline, load);
+  if (!data.ok()) return Fail(data.status());
+  if (auto s = features::FitPipeline(*data, &*pipeline); !s.ok()) return Fail(s);
+  const features::BatchFeatureBuilder builder(&*pipeline, spec->labels, args.threads);
+  auto features_table = features::BuildFeatureTable(builder, *pipeline, *data);
+  if (!features_table.ok()) return Fail(features_table.status());
+  // Leakage guard: nothing derived from the label or its components may be a feature.
+  for (const std::string& name : pipeline->feature_names()) {
+    for (const std::string& part : spec->labels.components) {
+      if (name == part || name.rfind(part + "_", 0) == 0) {
+        return Fail(absl::InvalidArgumentError(core::StrCat(
+            "feature '", name, "' comes from '", part,
+            "', a component of the label (labels.components): it would leak the label")));
+      }
+    }
+  }
+  auto table = model::TrainingRows(*features_table, *task, !spec->data.time_column.empty());
+  if (!table.ok()) return Fail(table.status());
+  if (!args.json) {
+    fmt::print(stderr, "train: {} rows with a {} target, {} features, models {}\n",
+               table->target.size(), model::TaskName(*task), table->feature_names.size(),
+               args.models.empty() ? "rf,gbm,xgb" : args.models);
+  }
+  auto result = model::Train(*table, *options);
+  if (tty) fmt::print(stderr, "\r\033[K");
+  if (!result.ok()) return Fail(result.status());
+
+  const std::filesystem::path out(args.out);
+  const model::TrainingFacts facts{&*spec, &*pipeline, &*options, &result->report, &*table};
+  if (auto s = model::SaveBundle(out / "model", result->model, facts); !s.ok()) return Fail(s);
+  const nlohmann::json metrics = model::MetricsJson(facts, result->model);
+  if (auto s = WriteFile(out / "metrics.json", metrics.dump(2) + "\n"); !s.ok()) return Fail(s);
+  std::string scores =
+      *task == model::Task::kClassify ? "label,score,fold\n" : "rul,predicted,fold\n";
+  const model::TrainReport& report = result->report;
+  for (size_t i = 0; i < report.oof_score.size(); ++i) {
+    scores += fmt::format("{},{:.9g},{}\n", report.oof_target[i], report.oof_score[i],
+                          report.oof_fold[i] + 1);
+  }
+  if (auto s = WriteFile(out / "oof_scores.csv", scores); !s.ok()) return Fail(s);
+  if (auto s = WriteFile(out / "report.html", model::TrainingReportHtml(facts, result->model));
+      !s.ok()) {
+    return Fail(s);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  for (const std::string& w : report.warnings) fmt::print(stderr, "warning: {}\n", w);
+  if (args.json) {
+    nlohmann::json summary = {{"out", args.out},
+                              {"model", (out / "model").string()},
+                              {"metrics", (out / "metrics.json").string()},
+                              {"report", (out / "report.html").string()},
+                              {"rows_read", data->report.rows_read},
+                              {"rows_quarantined", data->report.rows_quarantined},
+                              {"ensemble", metrics["ensemble"]},
+                              {"seconds", seconds}};
+    fmt::print("{}\n", summary.dump(2));
+    return kExitOk;
+  }
+  fmt::print("{}: {} rows ({} quarantined), {} features, task {}, {} cross-validation x {}\n",
+             spec->name, table->target.size(), data->report.rows_quarantined,
+             table->feature_names.size(), model::TaskName(*task), model::CvModeName(report.cv),
+             report.folds.size());
+  auto line = [&](const std::string& name, const model::Scores& s) {
+    if (*task == model::Task::kClassify) {
+      fmt::print(
+          "  {:<9} ROC-AUC {:.4f}  PR-AUC {:.4f}  F1 {:.4f}  precision {:.4f}  recall {:.4f}\n",
+          name, s.binary.roc_auc, s.binary.pr_auc, s.binary.f1, s.binary.precision,
+          s.binary.recall);
+    } else {
+      fmt::print("  {:<9} RMSE {:.3f}  MAE {:.3f}  NASA score {:.1f}{}\n", name, s.regression.rmse,
+                 s.regression.mae, s.regression.nasa_score,
+                 s.within_horizon ? fmt::format("  F1 within {:g}: {:.4f}", *options->horizon,
+                                                s.within_horizon->f1)
+                                  : "");
+    }
+  };
+  fmt::print("out-of-fold:\n");
+  line("ensemble", report.ensemble);
+  for (const auto& m : report.members) line(model::LearnerName(m.kind), m.oof);
+  if (*task == model::Task::kClassify) {
+    fmt::print("threshold {:.4f} ({})\n", result->model.combiner.threshold,
+               options->costs ? "minimum expected cost" : "maximum F1");
+  }
+  fmt::print("model: {}\nmetrics: {}\nreport: {}\n{:.1f} s\n", (out / "model").string(),
+             (out / "metrics.json").string(), (out / "report.html").string(), seconds);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddTrainCommand(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train the rf + gbm + xgb ensemble with leakage-free cross-validation; write the model, "
+      "metrics.json, oof_scores.csv and report.html to --out. Options not given come from the "
+      "spec's training section.");
+  cmd->add_option("--spec", args->spec, "Dataset spec (YAML)")->required();
+  cmd->add_option("--out", args->out, "Output directory")->required();
+  cmd->add_option("--task", args->task, "classify (failure within the horizon) or rul")
+      ->check(CLI::IsMember({"classify", "rul"}));
+  cmd->add_option("--models", args->models, "Members, comma-separated: rf,gbm,xgb");
+  cmd->add_option("--cv", args->cv, "Folds (default 5)")->check(CLI::Range(2, 50));
+  cmd->add_option("--cv-mode", args->cv_mode, "auto, group, time, stratified or kfold")
+      ->check(CLI::IsMember({"auto", "group", "time", "stratified", "kfold"}));
+  cmd->add_option("--search", args->search,
+                  "Random-search candidates per member and fit (0: defaults)")
+      ->check(CLI::Range(0, 10000));
+  cmd->add_option("--seed", args->seed,
+                  "Seed: the same data, seed and options give the same "
+                  "model byte for byte (default 42)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 53));
+  cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
+  cmd->add_option("--quarantine", args->quarantine, "Write refused rows and flagged values here");
+  cmd->add_option("--calibration", args->calibration, "platt, isotonic or none")
+      ->check(CLI::IsMember({"platt", "isotonic", "none"}));
+  cmd->add_option("--class-weight", args->class_weight, "balanced, sqrt or none")
+      ->check(CLI::IsMember({"balanced", "sqrt", "none"}));
+  cmd->add_option("--cost-missed", args->cost_missed,
+                  "Cost of a missed failure: with --cost-false-alarm, the threshold minimises "
+                  "expected cost instead of maximising F1")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--cost-false-alarm", args->cost_false_alarm, "Cost of a false alarm")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
+  cmd->add_flag("--json", args->json, "Print the summary as one JSON object");
+  cmd->footer(kExitCodeHelp);
+  cmd->callback([args, exit_code] { *exit_code = RunTrain(*args); });
+}
+
+}  // namespace pdm::cli

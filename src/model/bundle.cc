@@ -1,0 +1,310 @@
+#include "model/bundle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "core/file.h"
+#include "core/status.h"
+#include "core/strings.h"
+
+namespace pdm::model {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+absl::Status WriteText(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return absl::PermissionDeniedError(core::StrCat(path.string(), ": cannot write"));
+  return absl::OkStatus();
+}
+
+json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json BinaryJson(const BinaryMetrics& m) {
+  return {{"rows", m.rows},
+          {"positives", m.positives},
+          {"accuracy", Number(m.accuracy)},
+          {"balanced_accuracy", Number(m.balanced_accuracy)},
+          {"precision", Number(m.precision)},
+          {"recall", Number(m.recall)},
+          {"f1", Number(m.f1)},
+          {"roc_auc", Number(m.roc_auc)},
+          {"pr_auc", Number(m.pr_auc)},
+          {"brier", Number(m.brier)},
+          {"threshold", Number(m.threshold)},
+          {"confusion_matrix", {{m.tn, m.fp}, {m.fn, m.tp}}}};
+}
+
+// Statistics of each feature over (a sample of) the training rows, and the distribution of the
+// out-of-fold scores: what drift detection compares live data against.
+json ReferenceJson(const TrainingTable& table, const TrainReport& report, Task task) {
+  const size_t n = table.x.rows;
+  const size_t stride = std::max<size_t>(1, n / 100000);
+  json features = json::array();
+  for (size_t j = 0; j < table.x.cols; ++j) {
+    std::vector<double> values;
+    size_t missing = 0;
+    for (size_t r = 0; r < n; r += stride) {
+      const float v = table.x.row(r)[j];
+      if (std::isnan(v)) {
+        ++missing;
+      } else {
+        values.push_back(v);
+      }
+    }
+    json f = {{"name", table.feature_names[j]},
+              {"sampled", values.size() + missing},
+              {"missing", missing}};
+    if (!values.empty()) {
+      double mean = 0;
+      for (double v : values) mean += v;
+      mean /= static_cast<double>(values.size());
+      double var = 0;
+      for (double v : values) var += (v - mean) * (v - mean);
+      std::sort(values.begin(), values.end());
+      json quantiles = json::array();
+      for (int q = 1; q <= 9; ++q) {
+        quantiles.push_back(values[(values.size() - 1) * static_cast<size_t>(q) / 10]);
+      }
+      f["mean"] = mean;
+      f["std"] = values.size() > 1 ? std::sqrt(var / static_cast<double>(values.size() - 1)) : 0;
+      f["min"] = values.front();
+      f["max"] = values.back();
+      f["deciles"] = quantiles;
+    }
+    features.push_back(f);
+  }
+  json scores = {{"rows", report.oof_score.size()}};
+  if (task == Task::kClassify) {
+    std::vector<int64_t> counts(20, 0);
+    for (double s : report.oof_score) {
+      ++counts[std::min<size_t>(19, static_cast<size_t>(std::max(0.0, s) * 20))];
+    }
+    scores["histogram_edges"] = "20 equal bins over [0, 1]";
+    scores["histogram"] = counts;
+  } else {
+    std::vector<double> sorted = report.oof_score;
+    std::sort(sorted.begin(), sorted.end());
+    json quantiles = json::array();
+    for (int q = 1; q <= 9 && !sorted.empty(); ++q) {
+      quantiles.push_back(sorted[(sorted.size() - 1) * static_cast<size_t>(q) / 10]);
+    }
+    scores["deciles"] = quantiles;
+  }
+  return {{"features", features}, {"scores", scores}};
+}
+
+}  // namespace
+
+absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpec& spec) {
+  std::string name = flag.empty() ? spec.training.task : flag;
+  const bool has_classes = spec.labels.source == spec::LabelSource::kColumn ||
+                           (spec.labels.source != spec::LabelSource::kNone && spec.labels.horizon);
+  const bool has_rul = spec.labels.source == spec::LabelSource::kEvents ||
+                       spec.labels.source == spec::LabelSource::kRunToFailure;
+  if (name.empty()) name = has_classes ? "classify" : "rul";
+  if (name == "classify") {
+    if (!has_classes) {
+      return absl::InvalidArgumentError(core::StrCat(
+          spec.spec_path.string(),
+          ": labels: classification needs a label column or a failure horizon (labels.horizon)"));
+    }
+    return Task::kClassify;
+  }
+  if (name == "rul") {
+    if (!has_rul) {
+      return absl::InvalidArgumentError(
+          core::StrCat(spec.spec_path.string(),
+                       ": labels: RUL needs failure events or run-to-failure histories"));
+    }
+    return Task::kRul;
+  }
+  return absl::InvalidArgumentError(
+      core::StrCat("--task: expected classify or rul, got '", name, "'"));
+}
+
+absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, Task task,
+                                           bool has_time, std::vector<uint32_t>* source_rows) {
+  const std::vector<double>& target = task == Task::kClassify ? table.label : table.rul;
+  TrainingTable out;
+  out.feature_names = table.feature_names;
+  out.x.cols = table.feature_names.size();
+  for (size_t r = 0; r < table.rows(); ++r) {
+    if (!std::isfinite(target[r])) continue;
+    out.target.push_back(target[r]);
+    out.entity.push_back(table.entity[r]);
+    if (has_time) out.time.push_back(table.time[r]);
+    if (source_rows != nullptr) source_rows->push_back(static_cast<uint32_t>(r));
+    const double* row = table.features.data() + r * out.x.cols;
+    for (size_t j = 0; j < out.x.cols; ++j) out.x.values.push_back(static_cast<float>(row[j]));
+  }
+  out.x.rows = out.target.size();
+  if (out.x.rows == 0) {
+    return absl::InvalidArgumentError(task == Task::kClassify
+                                          ? "no row has a label (all censored or excluded?)"
+                                          : "no row has a known remaining useful life");
+  }
+  return out;
+}
+
+namespace {
+
+Scores ScoreAll(Task task, const std::vector<Prediction>& p, const std::vector<double>& target,
+                double threshold, std::optional<double> horizon) {
+  Scores s;
+  std::vector<double> score(p.size());
+  std::vector<char> alarm(p.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    score[i] = task == Task::kClassify ? p[i].probability : p[i].margin;
+    alarm[i] = p[i].alarm;
+  }
+  if (task == Task::kClassify) {
+    s.binary = ScoreDecisions(score, target, alarm, threshold);
+    return s;
+  }
+  s.regression = ScoreRegression(score, target);
+  if (horizon) {
+    std::vector<double> within(p.size()), risk(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+      within[i] = target[i] <= *horizon ? 1 : 0;
+      risk[i] = -score[i];
+    }
+    s.within_horizon = ScoreDecisions(risk, within, alarm, *horizon);
+    s.within_horizon->brier = std::numeric_limits<double>::quiet_NaN();
+  }
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<Evaluation> Evaluate(const Ensemble& ensemble, const TrainingTable& table,
+                                    int threads) {
+  PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs, ensemble.MemberOutputs(table.x, threads));
+  const size_t m = ensemble.members.size();
+  Evaluation e;
+  e.predictions = ApplyCombiner(ensemble.task, ensemble.combiner, outputs, m, ensemble.horizon);
+  e.ensemble = ScoreAll(ensemble.task, e.predictions, table.target, ensemble.combiner.threshold,
+                        ensemble.horizon);
+  for (size_t j = 0; j < ensemble.member_combiners.size(); ++j) {
+    std::vector<double> own(table.x.rows);
+    for (size_t r = 0; r < own.size(); ++r) own[r] = outputs[r * m + j];
+    const Combiner& c = ensemble.member_combiners[j];
+    e.members.push_back(ScoreAll(ensemble.task,
+                                 ApplyCombiner(ensemble.task, c, own, 1, ensemble.horizon),
+                                 table.target, c.threshold, ensemble.horizon));
+  }
+  return e;
+}
+
+json ScoresJson(Task task, const Scores& s) {
+  if (task == Task::kClassify) return BinaryJson(s.binary);
+  json out = {{"rows", s.regression.rows},
+              {"rmse", Number(s.regression.rmse)},
+              {"mae", Number(s.regression.mae)},
+              {"nasa_score", Number(s.regression.nasa_score)},
+              {"r2", Number(s.regression.r2)}};
+  if (s.within_horizon) out["within_horizon"] = BinaryJson(*s.within_horizon);
+  return out;
+}
+
+json MetricsJson(const TrainingFacts& facts, const Ensemble& ensemble) {
+  const TrainReport& report = *facts.report;
+  const TrainOptions& options = *facts.options;
+  json out;
+  out["task"] = TaskName(options.task);
+  out["cv"] = {{"mode", CvModeName(report.cv)}, {"folds", report.folds.size()}};
+  out["rows"] = facts.table->target.size();
+  out["features"] = facts.table->feature_names.size();
+  out["seed"] = options.seed;
+  out["search"] = options.search;
+  out["feature_spec_hash"] = facts.pipeline->hash();
+  if (options.horizon) out["horizon"] = *options.horizon;
+  out["ensemble"] = ScoresJson(options.task, report.ensemble);
+  json members = json::object();
+  for (size_t j = 0; j < report.members.size(); ++j) {
+    const MemberSummary& m = report.members[j];
+    json entry = ScoresJson(options.task, m.oof);
+    entry["weight"] = ensemble.combiner.weights[j];
+    entry["rounds"] = m.rounds;
+    entry["params"] = m.params.xgb;
+    entry["seconds"] = m.seconds;
+    members[LearnerName(m.kind)] = entry;
+  }
+  out["members"] = members;
+  json folds = json::array();
+  for (size_t f = 0; f < report.folds.size(); ++f) {
+    const FoldResult& fold = report.folds[f];
+    json entry = ScoresJson(options.task, fold.scores);
+    entry["fold"] = f + 1;
+    entry["train_rows"] = fold.train_rows;
+    entry["test_rows"] = fold.test_rows;
+    entry["seconds"] = fold.seconds;
+    folds.push_back(entry);
+  }
+  out["folds"] = folds;
+  std::vector<size_t> order(report.importance.size());
+  for (size_t j = 0; j < order.size(); ++j) order[j] = j;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return report.importance[a] > report.importance[b]; });
+  json importance = json::array();
+  for (size_t i = 0; i < std::min<size_t>(order.size(), 20); ++i) {
+    importance.push_back({{"feature", facts.table->feature_names[order[i]]},
+                          {"mean_abs_contribution", report.importance[order[i]]}});
+  }
+  out["importance"] = importance;
+  out["warnings"] = report.warnings;
+  out["seconds"] = report.seconds;
+  return out;
+}
+
+absl::Status SaveBundle(const fs::path& dir, const Ensemble& ensemble, const TrainingFacts& facts) {
+  json extra = {{"feature_spec_hash", facts.pipeline->hash()},
+                {"spec_path", facts.spec->spec_path.string()},
+                {"spec_name", facts.spec->name},
+                {"cv", CvModeName(facts.report->cv)},
+                {"seed", facts.options->seed},
+                {"class_weight", ClassWeightName(facts.options->class_weight)}};
+  PDM_RETURN_IF_ERROR(ensemble.Save(dir, extra.dump()));
+  PDM_RETURN_IF_ERROR(WriteText(dir / "pipeline.json", facts.pipeline->ToStoredJson() + "\n"));
+  PDM_RETURN_IF_ERROR(
+      WriteText(dir / "reference.json",
+                ReferenceJson(*facts.table, *facts.report, facts.options->task).dump(2) + "\n"));
+  PDM_ASSIGN_OR_RETURN(const std::string spec_text,
+                       core::ReadFileToString(facts.spec->spec_path, "spec file"));
+  return WriteText(dir / "spec.yaml", spec_text);
+}
+
+absl::StatusOr<Bundle> LoadBundle(const fs::path& dir) {
+  Bundle bundle;
+  PDM_ASSIGN_OR_RETURN(bundle.ensemble, Ensemble::Load(dir));
+  PDM_ASSIGN_OR_RETURN(const std::string manifest_text,
+                       core::ReadFileToString(dir / "model.json", "model"));
+  bundle.manifest = json::parse(manifest_text, nullptr, false);
+  bundle.spec_path = bundle.manifest.value("spec_path", "");
+  bundle.feature_spec_hash = bundle.manifest.value("feature_spec_hash", "");
+  PDM_ASSIGN_OR_RETURN(const std::string pipeline_text,
+                       core::ReadFileToString(dir / "pipeline.json", "feature pipeline"));
+  auto pipeline = features::FeaturePipeline::FromJson(pipeline_text);
+  if (!pipeline.ok()) {
+    return absl::InvalidArgumentError(
+        core::StrCat((dir / "pipeline.json").string(), ": ", pipeline.status().message()));
+  }
+  if (pipeline->hash() != bundle.feature_spec_hash) {
+    return absl::InvalidArgumentError(core::StrCat(
+        dir.string(), ": the feature pipeline's hash ", pipeline->hash(),
+        " differs from the one the model was trained with (", bundle.feature_spec_hash, ")"));
+  }
+  if (pipeline->feature_names() != bundle.ensemble.feature_names) {
+    return absl::InvalidArgumentError(
+        core::StrCat(dir.string(), ": the pipeline's features differ from the model's"));
+  }
+  bundle.pipeline = std::move(*pipeline);
+  return bundle;
+}
+
+}  // namespace pdm::model

@@ -1,0 +1,72 @@
+// The model directory `pdm train` writes and every consumer (evaluate, predict, the registry,
+// the server) reads: the ensemble, the fitted feature pipeline, the spec it was trained from and
+// reference statistics of the training features and scores (for drift detection).
+//
+//   model/model.json      members, combiner, calibration, threshold, feature names, spec hash
+//   model/{rf,gbm,xgb}.json   XGBoost JSON models
+//   model/pipeline.json   the fitted feature pipeline with its hash
+//   model/reference.json  training feature statistics and out-of-fold score histogram
+//   model/spec.yaml       a copy of the dataset spec
+#ifndef PDM_MODEL_BUNDLE_H_
+#define PDM_MODEL_BUNDLE_H_
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/batch_builder.h"
+#include "features/pipeline.h"
+#include "model/ensemble.h"
+#include "model/train.h"
+#include "nlohmann/json.hpp"
+#include "spec/dataset_spec.h"
+
+namespace pdm::model {
+
+// The task from a flag ("classify", "rul" or empty), else the spec's training.task, else
+// classification when the spec's labels give classes, else RUL.
+absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpec& spec);
+
+// The rows of `table` with a known target (label, or RUL), as float features; times only when
+// the data has a time column (`has_time`). `source_rows` receives the table row of each.
+absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, Task task,
+                                           bool has_time,
+                                           std::vector<uint32_t>* source_rows = nullptr);
+
+struct Bundle {
+  Ensemble ensemble;
+  std::optional<features::FeaturePipeline> pipeline;
+  std::filesystem::path spec_path;  // where the spec was when the model was trained
+  std::string feature_spec_hash;
+  nlohmann::json manifest;
+};
+
+struct TrainingFacts {
+  const spec::DatasetSpec* spec = nullptr;
+  const features::FeaturePipeline* pipeline = nullptr;
+  const TrainOptions* options = nullptr;
+  const TrainReport* report = nullptr;
+  const TrainingTable* table = nullptr;
+};
+absl::Status SaveBundle(const std::filesystem::path& dir, const Ensemble& ensemble,
+                        const TrainingFacts& facts);
+absl::StatusOr<Bundle> LoadBundle(const std::filesystem::path& dir);
+
+// Scores of a model on labelled rows: the ensemble with its combiner, each member with its own.
+struct Evaluation {
+  Scores ensemble;
+  std::vector<Scores> members;
+  std::vector<Prediction> predictions;  // the ensemble's, per row
+};
+absl::StatusOr<Evaluation> Evaluate(const Ensemble& ensemble, const TrainingTable& table,
+                                    int threads);
+
+// Metrics in the shape of metrics.json: classification or RUL keys (docs/training.md).
+nlohmann::json ScoresJson(Task task, const Scores& scores);
+nlohmann::json MetricsJson(const TrainingFacts& facts, const Ensemble& ensemble);
+
+}  // namespace pdm::model
+
+#endif  // PDM_MODEL_BUNDLE_H_

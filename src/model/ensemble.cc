@@ -1,0 +1,184 @@
+#include "model/ensemble.h"
+
+#include <fstream>
+
+#include "core/file.h"
+#include "core/status.h"
+#include "core/strings.h"
+#include "nlohmann/json.hpp"
+
+namespace pdm::model {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double Combiner::Combine(const double* member_outputs) const {
+  double z = intercept;
+  for (size_t m = 0; m < weights.size(); ++m) z += weights[m] * member_outputs[m];
+  return z;
+}
+
+std::vector<Prediction> ApplyCombiner(Task task, const Combiner& combiner,
+                                      const std::vector<double>& outputs, size_t members,
+                                      std::optional<double> horizon) {
+  const size_t rows = members == 0 ? 0 : outputs.size() / members;
+  std::vector<Prediction> out(rows);
+  for (size_t r = 0; r < rows; ++r) {
+    Prediction& p = out[r];
+    p.margin = combiner.Combine(outputs.data() + r * members);
+    if (task == Task::kClassify) {
+      p.probability = combiner.calibration.Apply(p.margin);
+      p.alarm = p.probability >= combiner.threshold;
+    } else {
+      p.alarm = horizon.has_value() && p.margin <= *horizon;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x,
+                                                            int threads) const {
+  if (x.cols != feature_names.size()) {
+    return absl::InvalidArgumentError(
+        core::StrCat("the model takes ", feature_names.size(), " features, the data has ", x.cols));
+  }
+  PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
+  std::vector<double> out(x.rows * members.size());
+  for (size_t m = 0; m < members.size(); ++m) {
+    const PredictKind kind = task == Task::kClassify ? PredictKind::kMargin : PredictKind::kValue;
+    PDM_ASSIGN_OR_RETURN(const std::vector<float> values, members[m].booster.Predict(data, kind));
+    if (values.size() != x.rows) return absl::InternalError("unexpected prediction shape");
+    for (size_t r = 0; r < x.rows; ++r) out[r * members.size() + m] = values[r];
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Prediction>> Ensemble::Predict(const DenseMatrix& x, int threads) const {
+  PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs, MemberOutputs(x, threads));
+  return ApplyCombiner(task, combiner, outputs, members.size(), horizon);
+}
+
+absl::StatusOr<Explanation> Ensemble::Explain(const DenseMatrix& x, int threads) const {
+  if (x.cols != feature_names.size()) {
+    return absl::InvalidArgumentError(
+        core::StrCat("the model takes ", feature_names.size(), " features, the data has ", x.cols));
+  }
+  PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
+  Explanation e;
+  e.features = x.cols;
+  const size_t width = x.cols + 1;
+  e.contributions.assign(x.rows * width, 0);
+  for (size_t m = 0; m < members.size(); ++m) {
+    PDM_ASSIGN_OR_RETURN(const std::vector<float> c,
+                         members[m].booster.Predict(data, PredictKind::kContributions));
+    if (c.size() != x.rows * width) return absl::InternalError("unexpected contribution shape");
+    const double w = combiner.weights[m];
+    for (size_t i = 0; i < c.size(); ++i) e.contributions[i] += w * c[i];
+  }
+  for (size_t r = 0; r < x.rows; ++r) e.contributions[r * width + x.cols] += combiner.intercept;
+  return e;
+}
+
+absl::Status Ensemble::Save(const fs::path& dir, const std::string& extra_json) const {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::PermissionDeniedError(core::StrCat(dir.string(), ": ", ec.message()));
+  json manifest = extra_json.empty() ? json::object() : json::parse(extra_json);
+  manifest["format"] = "pdm-model";
+  manifest["format_version"] = 1;
+  manifest["task"] = TaskName(task);
+  manifest["feature_names"] = feature_names;
+  json list = json::array();
+  for (const Member& member : members) {
+    const std::string file = core::StrCat(LearnerName(member.kind), ".json");
+    PDM_ASSIGN_OR_RETURN(const std::string text, member.booster.ToJson());
+    std::ofstream out(dir / file, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out)
+      return absl::PermissionDeniedError(core::StrCat((dir / file).string(), ": cannot write"));
+    list.push_back({{"name", LearnerName(member.kind)},
+                    {"file", file},
+                    {"rounds", member.rounds},
+                    {"params", member.params.xgb}});
+  }
+  manifest["members"] = list;
+  auto combiner_json = [](const Combiner& c) {
+    return json{{"weights", c.weights},
+                {"intercept", c.intercept},
+                {"calibration", c.calibration.ToJson()},
+                {"threshold", c.threshold}};
+  };
+  manifest["combiner"] = combiner_json(combiner);
+  json own = json::array();
+  for (const Combiner& c : member_combiners) own.push_back(combiner_json(c));
+  manifest["member_combiners"] = own;
+  if (horizon) manifest["horizon"] = *horizon;
+  std::ofstream out(dir / "model.json", std::ios::binary | std::ios::trunc);
+  out << manifest.dump(2) << "\n";
+  if (!out)
+    return absl::PermissionDeniedError(
+        core::StrCat((dir / "model.json").string(), ": cannot write"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Ensemble> Ensemble::Load(const fs::path& dir) {
+  const fs::path path = dir / "model.json";
+  PDM_ASSIGN_OR_RETURN(const std::string text, core::ReadFileToString(path, "model"));
+  Ensemble e;
+  try {
+    const json manifest = json::parse(text);
+    if (manifest.value("format", "") != "pdm-model") {
+      return absl::InvalidArgumentError(core::StrCat(path.string(), ": not a pdm model"));
+    }
+    if (manifest.at("format_version").get<int>() != 1) {
+      return absl::InvalidArgumentError(core::StrCat(path.string(), ": model format version ",
+                                                     manifest.at("format_version").get<int>(),
+                                                     " is newer than this pdm"));
+    }
+    e.task = manifest.at("task").get<std::string>() == "rul" ? Task::kRul : Task::kClassify;
+    e.feature_names = manifest.at("feature_names").get<std::vector<std::string>>();
+    for (const json& m : manifest.at("members")) {
+      Member member;
+      PDM_ASSIGN_OR_RETURN(member.kind, ParseLearnerKind(m.at("name").get<std::string>()));
+      member.rounds = m.at("rounds").get<int>();
+      member.params.xgb = m.at("params").get<std::map<std::string, std::string>>();
+      const fs::path file = dir / m.at("file").get<std::string>();
+      PDM_ASSIGN_OR_RETURN(const std::string model_text,
+                           core::ReadFileToString(file, "member model"));
+      auto booster = Booster::FromJson(model_text);
+      if (!booster.ok()) {
+        return absl::InvalidArgumentError(
+            core::StrCat(file.string(), ": ", booster.status().message()));
+      }
+      member.booster = std::move(*booster);
+      e.members.push_back(std::move(member));
+    }
+    auto read_combiner = [](const json& c) -> absl::StatusOr<Combiner> {
+      Combiner out;
+      out.weights = c.at("weights").get<std::vector<double>>();
+      out.intercept = c.at("intercept").get<double>();
+      out.threshold = c.at("threshold").get<double>();
+      PDM_ASSIGN_OR_RETURN(out.calibration, Calibration::FromJson(c.at("calibration")));
+      return out;
+    };
+    PDM_ASSIGN_OR_RETURN(e.combiner, read_combiner(manifest.at("combiner")));
+    for (const json& c : manifest.value("member_combiners", json::array())) {
+      PDM_ASSIGN_OR_RETURN(Combiner own, read_combiner(c));
+      if (own.weights.size() != 1) {
+        return absl::InvalidArgumentError(
+            core::StrCat(path.string(), ": a member combiner needs one weight"));
+      }
+      e.member_combiners.push_back(std::move(own));
+    }
+    if (manifest.contains("horizon")) e.horizon = manifest.at("horizon").get<double>();
+    if (e.combiner.weights.size() != e.members.size() || e.members.empty() ||
+        (!e.member_combiners.empty() && e.member_combiners.size() != e.members.size())) {
+      return absl::InvalidArgumentError(
+          core::StrCat(path.string(), ": combiner weights do not match the members"));
+    }
+  } catch (const json::exception& ex) {
+    return absl::InvalidArgumentError(core::StrCat(path.string(), ": ", ex.what()));
+  }
+  return e;
+}
+
+}  // namespace pdm::model

@@ -1,0 +1,170 @@
+#include "model/train.h"
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "gtest/gtest.h"
+#include "tests/testing/test_paths.h"
+
+namespace pdm::model {
+namespace {
+
+// 40 machines; failure risk rises with x0 * x1 (an interaction) and x2; x3 is noise; some values
+// are missing.
+TrainingTable Synthetic(Task task, uint64_t seed, size_t rows_per_entity = 60) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> u(0, 1);
+  TrainingTable t;
+  t.feature_names = {"x0", "x1", "x2", "noise"};
+  t.x.cols = 4;
+  for (uint32_t e = 0; e < 40; ++e) {
+    for (size_t r = 0; r < rows_per_entity; ++r) {
+      double v[4];
+      for (double& value : v) value = normal(rng);
+      const double signal = 1.5 * v[0] * v[1] + 1.2 * v[2] - 2.5;
+      for (double value : v) t.x.values.push_back(static_cast<float>(value));
+      if (u(rng) < 0.02) t.x.values[t.x.values.size() - 1] = NAN;
+      if (task == Task::kClassify) {
+        t.target.push_back(u(rng) < 1 / (1 + std::exp(-2 * signal)));
+      } else {
+        t.target.push_back(std::max(0.0, 60 - 15 * signal + normal(rng) * 3));
+      }
+      t.entity.push_back(e);
+      t.time.push_back(static_cast<double>(r));
+    }
+  }
+  t.x.rows = t.target.size();
+  return t;
+}
+
+TrainOptions Fast(Task task) {
+  TrainOptions o;
+  o.task = task;
+  o.folds = 3;
+  o.threads = 1;  // ctest runs tests in parallel: OpenMP teams would fight over the cores
+  o.seed = 11;
+  return o;
+}
+
+TEST(TrainTest, ClassifierLearnsAndReportsHonestOutOfFoldMetrics) {
+  const TrainingTable table = Synthetic(Task::kClassify, 1);
+  auto result = Train(table, Fast(Task::kClassify));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const TrainReport& r = result->report;
+  EXPECT_EQ(r.cv, CvMode::kGroup);
+  EXPECT_EQ(r.oof_score.size(), table.target.size());
+  EXPECT_GT(r.ensemble.binary.roc_auc, 0.85);
+  EXPECT_GT(r.ensemble.binary.f1, 0.4);
+  ASSERT_EQ(r.members.size(), 3u);
+  for (const MemberSummary& m : r.members) EXPECT_GT(m.oof.binary.roc_auc, 0.75);
+  ASSERT_EQ(r.folds.size(), 3u);
+  int64_t tested = 0;
+  for (const FoldResult& f : r.folds) tested += f.test_rows;
+  EXPECT_EQ(tested, static_cast<int64_t>(table.target.size()));
+  const BinaryMetrics& b = r.ensemble.binary;
+  EXPECT_EQ(b.tn + b.fp + b.fn + b.tp, static_cast<int64_t>(table.target.size()));
+  // The interaction features matter, the noise feature least.
+  ASSERT_EQ(r.importance.size(), 4u);
+  EXPECT_LT(r.importance[3], r.importance[0]);
+  EXPECT_LT(r.importance[3], r.importance[2]);
+  EXPECT_TRUE(r.warnings.empty());
+}
+
+TEST(TrainTest, ContributionsSumToTheEnsembleMargin) {
+  const TrainingTable table = Synthetic(Task::kClassify, 2);
+  auto result = Train(table, Fast(Task::kClassify));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const DenseMatrix sample = table.x.Select({0, 5, 17, 300, 1200, 2399});
+  auto predictions = result->model.Predict(sample, 1);
+  auto explained = result->model.Explain(sample, 1);
+  ASSERT_TRUE(predictions.ok() && explained.ok());
+  for (size_t r = 0; r < sample.rows; ++r) {
+    double sum = 0;
+    for (size_t j = 0; j <= sample.cols; ++j) sum += explained->contributions[r * 5 + j];
+    EXPECT_LT(std::abs(sum - (*predictions)[r].margin), 1e-4) << "row " << r;
+  }
+}
+
+TEST(TrainTest, SameSeedGivesAByteIdenticalModelAndLoadPredictsTheSame) {
+  const TrainingTable table = Synthetic(Task::kClassify, 3, 30);
+  TrainOptions options = Fast(Task::kClassify);
+  options.search = 3;
+  auto a = Train(table, options);
+  auto b = Train(table, options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const auto dir = testing::TempDir("train_determinism");
+  ASSERT_TRUE(a->model.Save(dir / "a", "").ok());
+  ASSERT_TRUE(b->model.Save(dir / "b", "").ok());
+  for (const char* file : {"model.json", "rf.json", "gbm.json", "xgb.json"}) {
+    EXPECT_EQ(testing::ReadFile(dir / "a" / file), testing::ReadFile(dir / "b" / file)) << file;
+  }
+  options.seed = 12;
+  auto c = Train(table, options);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c->model.Save(dir / "c", "").ok());
+  EXPECT_NE(testing::ReadFile(dir / "a" / "rf.json"), testing::ReadFile(dir / "c" / "rf.json"));
+
+  auto loaded = Ensemble::Load(dir / "a");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto before = a->model.Predict(table.x, 1);
+  auto after = loaded->Predict(table.x, 1);
+  ASSERT_TRUE(before.ok() && after.ok());
+  for (size_t r = 0; r < table.target.size(); ++r) {
+    ASSERT_DOUBLE_EQ((*before)[r].probability, (*after)[r].probability) << r;
+  }
+}
+
+TEST(TrainTest, RegressionCombinesInValueSpaceAndScoresTheHorizon) {
+  const TrainingTable table = Synthetic(Task::kRul, 4);
+  TrainOptions options = Fast(Task::kRul);
+  options.horizon = 40;
+  auto result = Train(table, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const TrainReport& r = result->report;
+  double mean = 0, var = 0;
+  for (double y : table.target) mean += y;
+  mean /= static_cast<double>(table.target.size());
+  for (double y : table.target) var += (y - mean) * (y - mean);
+  const double sd = std::sqrt(var / static_cast<double>(table.target.size()));
+  EXPECT_LT(r.ensemble.regression.rmse, 0.6 * sd);
+  ASSERT_TRUE(r.ensemble.within_horizon.has_value());
+  EXPECT_GT(r.ensemble.within_horizon->f1, 0.5);
+  double weight_sum = 0;
+  for (double w : result->model.combiner.weights) {
+    EXPECT_GE(w, 0);
+    weight_sum += w;
+  }
+  EXPECT_NEAR(weight_sum, 1, 1e-12);
+}
+
+TEST(TrainTest, WarnsAboutAFeatureThatIsTheLabel) {
+  TrainingTable table = Synthetic(Task::kClassify, 5, 20);
+  table.feature_names.push_back("failure_copy");
+  DenseMatrix x;
+  x.cols = 5;
+  x.rows = table.x.rows;
+  for (size_t r = 0; r < x.rows; ++r) {
+    for (size_t j = 0; j < 4; ++j) x.values.push_back(table.x.row(r)[j]);
+    x.values.push_back(static_cast<float>(table.target[r]) * 3 + 1);
+  }
+  table.x = x;
+  TrainOptions options = Fast(Task::kClassify);
+  options.members = {LearnerKind::kXgb};
+  auto result = Train(table, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->report.warnings.size(), 1u);
+  EXPECT_NE(result->report.warnings[0].find("'failure_copy'"), std::string::npos);
+}
+
+TEST(TrainTest, RefusesOneClass) {
+  TrainingTable table = Synthetic(Task::kClassify, 6, 10);
+  for (double& y : table.target) y = 0;
+  auto result = Train(table, Fast(Task::kClassify));
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("both classes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pdm::model
