@@ -51,7 +51,7 @@ const char* LearnerName(LearnerKind kind) {
   return "xgb";
 }
 
-LearnerParams DefaultParams(LearnerKind kind, size_t features) {
+LearnerParams DefaultParams(LearnerKind kind, size_t rows, size_t features) {
   LearnerParams p;
   switch (kind) {
     case LearnerKind::kRf: {
@@ -63,7 +63,7 @@ LearnerParams DefaultParams(LearnerKind kind, size_t features) {
                {"learning_rate", "1"},
                {"subsample", "0.632"},
                {"colsample_bynode", Num(std::min(1.0, columns / static_cast<double>(features)))},
-               {"max_depth", "10"},
+               {"max_depth", "8"},
                {"min_child_weight", "1"}};
       p.rounds = 1;
       break;
@@ -73,21 +73,25 @@ LearnerParams DefaultParams(LearnerKind kind, size_t features) {
       p.xgb = {{"tree_method", "exact"},  {"max_depth", "3"}, {"learning_rate", "0.1"},
                {"lambda", "0"},           {"alpha", "0"},     {"gamma", "0"},
                {"min_child_weight", "1"}, {"subsample", "1"}};
-      p.rounds = 150;
+      if (rows * features > kExactSplitCells) {
+        p.xgb["tree_method"] = "hist";
+        p.xgb["max_bin"] = "1024";
+      }
+      p.rounds = 100;
       break;
     case LearnerKind::kXgb:
       p.xgb = {{"tree_method", "hist"}, {"max_depth", "6"},          {"learning_rate", "0.05"},
                {"subsample", "0.8"},    {"colsample_bytree", "0.8"}, {"min_child_weight", "1"},
                {"lambda", "1"}};
-      p.rounds = 2000;
-      p.early_stopping = 50;
+      p.rounds = 1000;
+      p.early_stopping = 30;
       break;
   }
   return p;
 }
 
-LearnerParams SampleParams(LearnerKind kind, size_t features, std::mt19937_64& rng) {
-  LearnerParams p = DefaultParams(kind, features);
+LearnerParams SampleParams(LearnerKind kind, size_t rows, size_t features, std::mt19937_64& rng) {
+  LearnerParams p = DefaultParams(kind, rows, features);
   switch (kind) {
     case LearnerKind::kRf:
       p.xgb["max_depth"] = std::to_string(Choice(rng, {6, 8, 10, 12, 16}));

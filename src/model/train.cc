@@ -188,7 +188,7 @@ class Trainer {
         options_.on_round(label, round, rounds);
       };
     }
-    const LearnerParams defaults = DefaultParams(kind, table_.x.cols);
+    const LearnerParams defaults = DefaultParams(kind, rows.size(), table_.x.cols);
     const bool needs_inner = options_.search > 0 || defaults.early_stopping > 0;
     Fold inner;
     if (needs_inner) inner = InnerSplit(cv_, inputs_, rows, 0.15, seed);
@@ -200,7 +200,7 @@ class Trainer {
       double best = std::numeric_limits<double>::infinity();
       for (int candidate = 0; candidate < options_.search; ++candidate) {
         const LearnerParams params =
-            candidate == 0 ? defaults : SampleParams(kind, table_.x.cols, rng);
+            candidate == 0 ? defaults : SampleParams(kind, rows.size(), table_.x.cols, rng);
         PDM_ASSIGN_OR_RETURN(FittedLearner fitted,
                              FitLearner(params, data, inner.train, inner.test, fit));
         if (fitted.validation_loss < best) {

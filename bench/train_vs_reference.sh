@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Training quality and wall time of pdm's ensemble against the reference stack
+# (../shared/peers/reference_stack/train_table.py: scikit-learn RF(100) + GB(100) + XGBoost(100),
+# soft voting) on the same feature tables pdm writes, in the same run. Appends a table to
+# bench/results/train.md.
+#   bench/train_vs_reference.sh                       # AI4I, C-MAPSS FD001, simulated fleet
+#   MACHINES=240 DURATION=180d SIM_CV=2 bench/train_vs_reference.sh   # ~1 M simulated rows
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pdm=build/release/src/cli/pdm
+python=/usr/bin/python3
+ref=${REFERENCE_STACK:-../shared/peers/reference_stack}/train_table.py
+machines=${MACHINES:-50}
+duration=${DURATION:-180d}
+sim_cv=${SIM_CV:-2}
+out=${PDM_BENCH_DIR:-/tmp/pdm-bench}/train
+mkdir -p "$out"
+[[ -x $pdm ]] || { cmake --preset release >/dev/null && cmake --build --preset release; }
+results=bench/results/train.md
+[[ -f $results ]] || printf '# Training: pdm vs the reference stack (issue 4)\n\n`bench/train_vs_reference.sh`: quality on the same feature tables and splits, wall time and peak RSS\nof whole processes, in the same run. The reference is scikit-learn RF(100) + GB(100) + XGBoost(100)\nsoft voting (train_table.py); its threshold is 0.5.\n' >"$results"
+
+# `timed NAME cmd...`: runs cmd (output in NAME.stdout/.stderr), "seconds peak_kb" in NAME.time.
+timed() { local f=$1; shift; /usr/bin/time -o "$f.time" -f "%e %M" "$@" >"$f.stdout" 2>"$f.stderr" || { cat "$f.stderr"; exit 1; }; }
+seconds() { cut -d' ' -f1 "$1.time"; }
+rss_mb() { awk '{printf "%.0f", $2/1024}' "$1.time"; }
+json() { $python -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+rows=()
+# --- AI4I 2020: 5-fold stratified CV, classification ---------------------------------------
+$pdm features --spec specs/ai4i2020.yaml --out "$out/ai4i.csv" >/dev/null
+timed "$out/ai4i_pdm" $pdm train --spec specs/ai4i2020.yaml --out "$out/ai4i_pdm" --cv 5
+timed "$out/ai4i_ref" $python "$ref" --data "$out/ai4i.csv" --label label --drop rul --cv 5
+m=$out/ai4i_pdm/metrics.json; r=$out/ai4i_ref.stdout
+rows+=("| AI4I 2020 (10k rows, 5-fold stratified) | ROC-AUC $(json $m "round(d['ensemble']['roc_auc'],4)") / F1 $(json $m "round(d['ensemble']['f1'],4)") | ROC-AUC $(json $r "round(d['roc_auc'],4)") / F1 $(json $r "round(d['f1'],4)") | $(seconds "$out/ai4i_pdm") s, $(rss_mb "$out/ai4i_pdm") MB | $(seconds "$out/ai4i_ref") s, $(rss_mb "$out/ai4i_ref") MB | $(awk "BEGIN{printf \"%.2f\", $(seconds "$out/ai4i_pdm")/$(seconds "$out/ai4i_ref")}") |")
+
+# --- C-MAPSS FD001: train on train_FD001, score each test unit's last cycle vs RUL_FD001 ---------
+$pdm features --spec specs/cmapss-fd001.yaml --out "$out/fd001_train.csv" >/dev/null
+$pdm features --spec specs/cmapss-fd001.yaml --test --out "$out/fd001_test_all.csv" >/dev/null
+# The reference scores the same last-cycle rows against the RUL file as given (not clipped).
+$python - "$out/fd001_test_all.csv" "$out/fd001_test.csv" "${PDM_SHARED_DATA:-../shared/data}/cmapss/RUL_FD001.txt" <<'PY'
+import sys, pandas as pd
+t = pd.read_csv(sys.argv[1]); last = t.groupby("unit").tail(1).copy()
+last["rul"] = [float(x) for x in open(sys.argv[3]).read().split()]
+last.to_csv(sys.argv[2], index=False)
+PY
+timed "$out/fd001_pdm" $pdm train --spec specs/cmapss-fd001.yaml --out "$out/fd001_pdm" --cv 5
+$pdm evaluate --model "$out/fd001_pdm/model" --spec specs/cmapss-fd001.yaml --test --out "$out/fd001_eval.json" >/dev/null
+timed "$out/fd001_ref" $python "$ref" --data "$out/fd001_train.csv" --test "$out/fd001_test.csv" --label rul --task rul --drop unit,cycle,label
+e=$out/fd001_eval.json; r=$out/fd001_ref.stdout
+rows+=("| C-MAPSS FD001 (20.6k rows; 100 test units, last cycle) | RMSE $(json $e "round(d['ensemble']['rmse'],2)") / F1 within 30 $(json $e "round(d['ensemble']['within_horizon']['f1'],4)") | RMSE $(json $r "round(d['rmse'],2)") | $(seconds "$out/fd001_pdm") s, $(rss_mb "$out/fd001_pdm") MB (5-fold CV + final) | $(seconds "$out/fd001_ref") s, $(rss_mb "$out/fd001_ref") MB (one fit) | $(awk "BEGIN{printf \"%.2f\", $(seconds "$out/fd001_pdm")/$(seconds "$out/fd001_ref")}") |")
+
+# --- Simulated fleet: failure within 48 h, grouped CV (pdm) vs stratified CV (reference) ----------
+sim=$out/fleet-$machines-$duration
+[[ -f $sim/spec.yaml ]] || $pdm simulate --machines "$machines" --duration "$duration" --seed 1 --out "$sim" >/dev/null
+$pdm features --spec "$sim/spec.yaml" --out "$out/sim.csv" >/dev/null
+timed "$out/sim_pdm" $pdm train --spec "$sim/spec.yaml" --out "$out/sim_pdm" --cv "$sim_cv"
+timed "$out/sim_ref" $python "$ref" --data "$out/sim.csv" --label label --drop machine_id,timestamp,rul --cv "$sim_cv"
+m=$out/sim_pdm/metrics.json; r=$out/sim_ref.stdout
+rows+=("| simulated fleet ($(json $m "d['rows']") labelled rows x $(json $m "d['features']") features, ${sim_cv}-fold) | ROC-AUC $(json $m "round(d['ensemble']['roc_auc'],4)") / F1 $(json $m "round(d['ensemble']['f1'],4)") (grouped by machine) | ROC-AUC $(json $r "round(d['roc_auc'],4)") / F1 $(json $r "round(d['f1'],4)") (stratified rows: leaks across a machine's overlapping windows) | $(seconds "$out/sim_pdm") s, $(rss_mb "$out/sim_pdm") MB | $(seconds "$out/sim_ref") s, $(rss_mb "$out/sim_ref") MB | $(awk "BEGIN{printf \"%.2f\", $(seconds "$out/sim_pdm")/$(seconds "$out/sim_ref")}") |")
+
+{
+  printf '\n## %s, commit %s, `MACHINES=%s DURATION=%s SIM_CV=%s bench/train_vs_reference.sh`\n\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git rev-parse --short HEAD)" "$machines" "$duration" "$sim_cv"
+  echo '| data | pdm quality | reference quality | pdm wall, peak RSS | reference wall, peak RSS | time ratio pdm/reference |'
+  echo '|---|---|---|---|---|---|'
+  printf '%s\n' "${rows[@]}"
+} | tee -a "$results"
