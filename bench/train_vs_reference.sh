@@ -37,11 +37,17 @@ rows+=("| AI4I 2020 (10k rows, 5-fold stratified) | ROC-AUC $(json $m "round(d['
 $pdm features --spec specs/cmapss-fd001.yaml --out "$out/fd001_train.csv" >/dev/null
 $pdm features --spec specs/cmapss-fd001.yaml --test --out "$out/fd001_test_all.csv" >/dev/null
 # The reference scores the same last-cycle rows against the RUL file as given (not clipped).
-$python - "$out/fd001_test_all.csv" "$out/fd001_test.csv" "${PDM_SHARED_DATA:-../shared/data}/cmapss/RUL_FD001.txt" <<'PY'
+# scikit-learn's RF and GB refuse NaN (undefined features, e.g. a slope over one record): the
+# reference gets copies with NaN as 0.
+$python - "$out/fd001_test_all.csv" "$out/fd001_test.csv" "${PDM_SHARED_DATA:-../shared/data}/cmapss/RUL_FD001.txt" "$out/fd001_train.csv" <<'PY'
 import sys, pandas as pd
 t = pd.read_csv(sys.argv[1]); last = t.groupby("unit").tail(1).copy()
 last["rul"] = [float(x) for x in open(sys.argv[3]).read().split()]
+feature = [c for c in last.columns if c not in ("unit", "cycle", "label", "rul")]
+last[feature] = last[feature].fillna(0)
 last.to_csv(sys.argv[2], index=False)
+train = pd.read_csv(sys.argv[4]); train[feature] = train[feature].fillna(0)
+train.to_csv(sys.argv[4], index=False)
 PY
 timed "$out/fd001_pdm" $pdm train --spec specs/cmapss-fd001.yaml --out "$out/fd001_pdm" --cv 5
 $pdm evaluate --model "$out/fd001_pdm/model" --spec specs/cmapss-fd001.yaml --test --out "$out/fd001_eval.json" >/dev/null
@@ -53,6 +59,10 @@ rows+=("| C-MAPSS FD001 (20.6k rows; 100 test units, last cycle) | RMSE $(json $
 sim=$out/fleet-$machines-$duration
 [[ -f $sim/spec.yaml ]] || $pdm simulate --machines "$machines" --duration "$duration" --seed 1 --out "$sim" >/dev/null
 $pdm features --spec "$sim/spec.yaml" --out "$out/sim.csv" >/dev/null
+$python -c "
+import sys, pandas as pd
+d = pd.read_csv(sys.argv[1]); f = [c for c in d.columns if c not in ('machine_id', 'timestamp', 'label', 'rul')]
+d[f] = d[f].fillna(0); d.to_csv(sys.argv[1], index=False)" "$out/sim.csv"
 timed "$out/sim_pdm" $pdm train --spec "$sim/spec.yaml" --out "$out/sim_pdm" --cv "$sim_cv"
 timed "$out/sim_ref" $python "$ref" --data "$out/sim.csv" --label label --drop machine_id,timestamp,rul --cv "$sim_cv"
 m=$out/sim_pdm/metrics.json; r=$out/sim_ref.stdout

@@ -13,6 +13,7 @@ bool ToSimulationOptions(const char* command, int machines, const std::string& d
 void PrintSimulationSummary(const sim::SimulationSummary& summary, const std::string& out);
 int RunValidation(const char* command, const std::string& spec_path,
                   const validate::DatasetValidateOptions& options, bool json);
+int TrainForDemo(const std::string& spec, const std::string& out, const std::string& models);
 
 namespace {
 
@@ -22,6 +23,7 @@ struct DemoArgs {
   std::string duration = "180d";
   std::string interval = "1h";
   uint64_t seed = 7;
+  std::string models;  // empty: all three
 };
 
 }  // namespace
@@ -30,7 +32,8 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<DemoArgs>();
   CLI::App* cmd = app.add_subcommand(
       "demo",
-      "The end-to-end demo: simulate a fleet, validate it with quarantine, print the summary.");
+      "The end-to-end demo: simulate a fleet, validate it with quarantine, train the ensemble "
+      "with cross-validation and print its metrics and the path of its report.");
   cmd->add_option("--out", args->out, "Working directory for the demo's files")
       ->capture_default_str();
   cmd->add_option("--machines", args->machines, "Fleet size")
@@ -39,6 +42,7 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--duration", args->duration, "Simulated span")->capture_default_str();
   cmd->add_option("--interval", args->interval, "Reading period")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  cmd->add_option("--models", args->models, "Ensemble members (default rf,gbm,xgb)");
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
     sim::SimulationOptions options;
@@ -48,7 +52,7 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
       return;
     }
     const std::string data_dir = args->out + "/fleet";
-    fmt::print("== 1/2 simulate {} machines over {} every {} (seed {})\n", args->machines,
+    fmt::print("== 1/3 simulate {} machines over {} every {} (seed {})\n", args->machines,
                args->duration, args->interval, args->seed);
     auto summary = sim::Simulate(options, data_dir);
     if (!summary.ok()) {
@@ -57,14 +61,20 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
       return;
     }
     PrintSimulationSummary(*summary, data_dir);
-    fmt::print("\n== 2/2 validate {}\n", summary->spec_path.string());
+    fmt::print("\n== 2/3 validate {}\n", summary->spec_path.string());
     validate::DatasetValidateOptions validate_options;
     validate_options.quarantine_dir = args->out + "/quarantine";
     const int code = RunValidation("demo", summary->spec_path.string(), validate_options, false);
     // Quarantined rows are expected here: the simulator injects re-sent duplicates on purpose.
     *exit_code = code == kExitDataRefused ? kExitOk : code;
+    if (*exit_code != kExitOk) return;
+    fmt::print("\n== 3/3 train (failure within the spec's horizon; grouped by machine)\n");
+    std::fflush(stdout);
+    *exit_code = TrainForDemo(summary->spec_path.string(), args->out + "/train", args->models);
     if (*exit_code == kExitOk) {
-      fmt::print("\ndemo done. Next: pdm validate --spec {} --json\n", summary->spec_path.string());
+      fmt::print(
+          "\ndemo done. Open {}/train/report.html; next: pdm evaluate --model {}/train/model\n",
+          args->out, args->out);
     }
   });
 }

@@ -214,6 +214,14 @@ int RunTrain(const TrainArgs& args) {
 
 }  // namespace
 
+int TrainForDemo(const std::string& spec, const std::string& out, const std::string& models) {
+  TrainArgs args;
+  args.spec = spec;
+  args.out = out;
+  args.models = models;
+  return RunTrain(args);
+}
+
 void AddTrainCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand(

@@ -111,7 +111,7 @@ absl::StatusOr<std::vector<Fold>> MakeFolds(CvMode mode, int k, const FoldInputs
     }
   }
   if (resolved != nullptr) *resolved = mode;
-  if (n < static_cast<size_t>(2 * k)) {
+  if (n < 2 * static_cast<size_t>(k)) {
     return absl::InvalidArgumentError(
         core::StrCat(n, " labelled rows are too few for ", k, "-fold cross-validation"));
   }

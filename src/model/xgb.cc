@@ -77,6 +77,7 @@ Booster::~Booster() {
 
 absl::StatusOr<Booster> Booster::Create(const std::vector<const DMatrix*>& cache) {
   std::vector<DMatrixHandle> handles;
+  handles.reserve(cache.size());
   for (const DMatrix* m : cache) handles.push_back(m->handle());
   BoosterHandle handle = nullptr;
   absl::Status status =
