@@ -152,51 +152,23 @@ absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, 
   return out;
 }
 
-namespace {
-
-Scores ScoreAll(Task task, const std::vector<Prediction>& p, const std::vector<double>& target,
-                double threshold, std::optional<double> horizon) {
-  Scores s;
-  std::vector<double> score(p.size());
-  std::vector<char> alarm(p.size());
-  for (size_t i = 0; i < p.size(); ++i) {
-    score[i] = task == Task::kClassify ? p[i].probability : p[i].margin;
-    alarm[i] = p[i].alarm;
-  }
-  if (task == Task::kClassify) {
-    s.binary = ScoreDecisions(score, target, alarm, threshold);
-    return s;
-  }
-  s.regression = ScoreRegression(score, target);
-  if (horizon) {
-    std::vector<double> within(p.size()), risk(p.size());
-    for (size_t i = 0; i < p.size(); ++i) {
-      within[i] = target[i] <= *horizon ? 1 : 0;
-      risk[i] = -score[i];
-    }
-    s.within_horizon = ScoreDecisions(risk, within, alarm, *horizon);
-    s.within_horizon->brier = std::numeric_limits<double>::quiet_NaN();
-  }
-  return s;
-}
-
-}  // namespace
-
 absl::StatusOr<Evaluation> Evaluate(const Ensemble& ensemble, const TrainingTable& table,
                                     int threads) {
   PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs, ensemble.MemberOutputs(table.x, threads));
   const size_t m = ensemble.members.size();
   Evaluation e;
   e.predictions = ApplyCombiner(ensemble.task, ensemble.combiner, outputs, m, ensemble.horizon);
-  e.ensemble = ScoreAll(ensemble.task, e.predictions, table.target, ensemble.combiner.threshold,
-                        ensemble.horizon);
+  std::vector<uint32_t> rows(table.target.size());
+  for (size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<uint32_t>(r);
+  e.ensemble = ScorePredictions(ensemble.task, e.predictions, table.target, rows,
+                                ensemble.combiner.threshold, ensemble.horizon);
   for (size_t j = 0; j < ensemble.member_combiners.size(); ++j) {
     std::vector<double> own(table.x.rows);
     for (size_t r = 0; r < own.size(); ++r) own[r] = outputs[r * m + j];
     const Combiner& c = ensemble.member_combiners[j];
-    e.members.push_back(ScoreAll(ensemble.task,
-                                 ApplyCombiner(ensemble.task, c, own, 1, ensemble.horizon),
-                                 table.target, c.threshold, ensemble.horizon));
+    e.members.push_back(ScorePredictions(ensemble.task,
+                                         ApplyCombiner(ensemble.task, c, own, 1, ensemble.horizon),
+                                         table.target, rows, c.threshold, ensemble.horizon));
   }
   return e;
 }

@@ -102,9 +102,11 @@ struct Decider {
   }
 };
 
-Scores ScoreRows(Task task, const std::vector<Prediction>& predictions,
-                 const std::vector<double>& target, const std::vector<uint32_t>& rows,
-                 double threshold, std::optional<double> horizon) {
+}  // namespace
+
+Scores ScorePredictions(Task task, const std::vector<Prediction>& predictions,
+                        const std::vector<double>& target, const std::vector<uint32_t>& rows,
+                        double threshold, std::optional<double> horizon) {
   Scores s;
   std::vector<double> score(rows.size()), y(rows.size());
   std::vector<char> alarm(rows.size());
@@ -131,6 +133,8 @@ Scores ScoreRows(Task task, const std::vector<Prediction>& predictions,
   }
   return s;
 }
+
+namespace {
 
 // Cross-fitted decisions: each fold's rows get a combiner fitted on the other folds' rows.
 std::vector<Prediction> CrossFit(const Decider& decider, const std::vector<double>& outputs,
@@ -393,12 +397,12 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
   const Combiner final_combiner = decider.Fit(outputs, m, table.target, scored);
   const double threshold =
       options.task == Task::kClassify ? final_combiner.threshold : options.horizon.value_or(0);
-  report.ensemble =
-      ScoreRows(options.task, ensemble_oof, table.target, scored, threshold, options.horizon);
+  report.ensemble = ScorePredictions(options.task, ensemble_oof, table.target, scored, threshold,
+                                     options.horizon);
   for (int f = 0; f < k; ++f) {
-    report.folds[f].scores =
-        ScoreRows(options.task, ensemble_oof, table.target, folds[f].test,
-                  options.task == Task::kClassify ? thresholds[f] : threshold, options.horizon);
+    report.folds[f].scores = ScorePredictions(
+        options.task, ensemble_oof, table.target, folds[f].test,
+        options.task == Task::kClassify ? thresholds[f] : threshold, options.horizon);
   }
   for (uint32_t r : scored) {
     report.oof_target.push_back(table.target[r]);
@@ -416,9 +420,9 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
     const Combiner c = decider.Fit(own, 1, table.target, scored);
     result.model.member_combiners.push_back(c);
     report.members[j].kind = options.members[j];
-    report.members[j].oof =
-        ScoreRows(options.task, p, table.target, scored,
-                  options.task == Task::kClassify ? c.threshold : threshold, options.horizon);
+    report.members[j].oof = ScorePredictions(
+        options.task, p, table.target, scored,
+        options.task == Task::kClassify ? c.threshold : threshold, options.horizon);
   }
 
   // The final model: every member on all rows, the combiner fitted on all out-of-fold rows.

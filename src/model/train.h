@@ -92,6 +92,12 @@ struct TrainResult {
 
 absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions& options);
 
+// Scores the predictions of `rows` against `target`: classification with the predictions' own
+// decisions (`threshold` is reported); RUL, and with a horizon "fails within the horizon".
+Scores ScorePredictions(Task task, const std::vector<Prediction>& predictions,
+                        const std::vector<double>& target, const std::vector<uint32_t>& rows,
+                        double threshold, std::optional<double> horizon);
+
 // Features that alone separate the labels almost perfectly (ROC-AUC or its complement >=
 // `limit`; for RUL |correlation| >= `limit`), with the value: likely leaks.
 std::vector<std::pair<std::string, double>> SeparatingFeatures(const TrainingTable& table,
