@@ -1,8 +1,8 @@
 // `pdm evaluate` (held-out metrics in the shape of metrics.json) and `pdm predict` (scores of a
 // file), both through a trained model directory.
-#include <fstream>
 
 #include "cli/commands.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "features/batch_builder.h"
@@ -130,12 +130,7 @@ int RunEvaluate(const ScoreArgs& args) {
   out["members"] = members;
   const std::string text = out.dump(2) + "\n";
   if (!args.out.empty()) {
-    std::ofstream file(args.out, std::ios::binary | std::ios::trunc);
-    file << text;
-    file.close();
-    if (!file) {
-      return Fail("evaluate", absl::PermissionDeniedError(args.out + ": cannot write"));
-    }
+    if (auto s = core::WriteStringToFile(args.out, text); !s.ok()) return Fail("evaluate", s);
   }
   if (args.json || args.out.empty()) {
     fmt::print("{}", text);
@@ -183,10 +178,7 @@ int RunPredict(const ScoreArgs& args) {
                        ensemble.task == model::Task::kClassify ? p.probability : p.margin,
                        p.alarm ? 1 : 0);
   }
-  std::ofstream file(args.out, std::ios::binary | std::ios::trunc);
-  file << csv;
-  file.close();
-  if (!file) return Fail("predict", absl::PermissionDeniedError(args.out + ": cannot write"));
+  if (auto s = core::WriteStringToFile(args.out, csv); !s.ok()) return Fail("predict", s);
   int64_t alarms = 0;
   for (const model::Prediction& p : *predictions) alarms += p.alarm;
   fmt::print("{} rows scored ({} quarantined), {} alarms -> {}\n", scored->rows.size(),

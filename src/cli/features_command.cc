@@ -1,6 +1,5 @@
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 
 #include "cli/commands.h"
 #include "core/file.h"
@@ -77,10 +76,10 @@ int RunFeatures(const FeaturesArgs& args) {
     }
   }
   if (!args.pipeline_out.empty()) {
-    const std::string stored = pipeline->ToStoredJson();
-    std::ofstream out(args.pipeline_out, std::ios::binary | std::ios::trunc);
-    out << stored << "\n";
-    if (!out) return Fail(absl::PermissionDeniedError(args.pipeline_out + ": cannot write"));
+    if (auto s = core::WriteStringToFile(args.pipeline_out, pipeline->ToStoredJson() + "\n");
+        !s.ok()) {
+      return Fail(s);
+    }
   }
   const features::BatchFeatureBuilder builder(&*pipeline, spec->labels, args.threads);
   auto written = features::WriteFeaturesCsv(builder, *pipeline, *spec, *data, args.out);

@@ -2,10 +2,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
+#include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "features/batch_builder.h"
@@ -41,14 +41,6 @@ struct TrainArgs {
 int Fail(const absl::Status& status) {
   fmt::print(stderr, "pdm train: {}\n", status.message());
   return status.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput;
-}
-
-absl::Status WriteFile(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return absl::PermissionDeniedError(core::StrCat(path.string(), ": cannot write"));
-  return absl::OkStatus();
 }
 
 // The options from the spec's training section, overridden by flags.
@@ -153,7 +145,8 @@ int RunTrain(const TrainArgs& args) {
   const model::TrainingFacts facts{&*spec, &*pipeline, &*options, &result->report, &*table};
   if (auto s = model::SaveBundle(out / "model", result->model, facts); !s.ok()) return Fail(s);
   const nlohmann::json metrics = model::MetricsJson(facts, result->model);
-  if (auto s = WriteFile(out / "metrics.json", metrics.dump(2) + "\n"); !s.ok()) return Fail(s);
+  if (auto s = core::WriteStringToFile(out / "metrics.json", metrics.dump(2) + "\n"); !s.ok())
+    return Fail(s);
   std::string scores =
       *task == model::Task::kClassify ? "label,score,fold\n" : "rul,predicted,fold\n";
   const model::TrainReport& report = result->report;
@@ -161,8 +154,9 @@ int RunTrain(const TrainArgs& args) {
     scores += fmt::format("{},{:.9g},{}\n", report.oof_target[i], report.oof_score[i],
                           report.oof_fold[i] + 1);
   }
-  if (auto s = WriteFile(out / "oof_scores.csv", scores); !s.ok()) return Fail(s);
-  if (auto s = WriteFile(out / "report.html", model::TrainingReportHtml(facts, result->model));
+  if (auto s = core::WriteStringToFile(out / "oof_scores.csv", scores); !s.ok()) return Fail(s);
+  if (auto s = core::WriteStringToFile(out / "report.html",
+                                       model::TrainingReportHtml(facts, result->model));
       !s.ok()) {
     return Fail(s);
   }

@@ -16,4 +16,12 @@ absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path,
   return text;
 }
 
+absl::Status WriteStringToFile(const std::filesystem::path& path, std::string_view text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.close();
+  if (!out) return absl::PermissionDeniedError(StrCat(path.string(), ": cannot write"));
+  return absl::OkStatus();
+}
+
 }  // namespace pdm::core

@@ -1,4 +1,4 @@
-// Reading whole files.
+// Reading and writing whole files.
 #ifndef PDM_CORE_FILE_H_
 #define PDM_CORE_FILE_H_
 
@@ -14,6 +14,10 @@ namespace pdm::core {
 // "<path>: cannot open <what>" (what: "spec file", "config file", ...).
 absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path,
                                              std::string_view what);
+
+// Replaces the contents of `path` with `text`. Failure is PermissionDenied with the message
+// "<path>: cannot write".
+absl::Status WriteStringToFile(const std::filesystem::path& path, std::string_view text);
 
 }  // namespace pdm::core
 

@@ -19,5 +19,16 @@ TEST(ReadFileToStringTest, ReadsBytesAndNamesAMissingFile) {
             (dir / "nope.txt").string() + ": cannot open test file");
 }
 
+TEST(WriteStringToFileTest, ReplacesContentsAndNamesAnUnwritablePath) {
+  const std::filesystem::path dir = pdm::testing::TempDir("core_file_write");
+  ASSERT_TRUE(WriteStringToFile(dir / "b.txt", "long old contents").ok());
+  ASSERT_TRUE(WriteStringToFile(dir / "b.txt", std::string("n\0w", 3)).ok());
+  EXPECT_EQ(*ReadFileToString(dir / "b.txt", "test file"), std::string("n\0w", 3));
+  const absl::Status status = WriteStringToFile(dir / "no" / "such" / "c.txt", "x");
+  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(std::string(status.message()),
+            (dir / "no" / "such" / "c.txt").string() + ": cannot write");
+}
+
 }  // namespace
 }  // namespace pdm::core

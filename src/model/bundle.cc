@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 
 #include "core/file.h"
@@ -14,14 +13,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-absl::Status WriteText(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return absl::PermissionDeniedError(core::StrCat(path.string(), ": cannot write"));
-  return absl::OkStatus();
-}
 
 json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
@@ -242,13 +233,14 @@ absl::Status SaveBundle(const fs::path& dir, const Ensemble& ensemble, const Tra
                 {"seed", facts.options->seed},
                 {"class_weight", ClassWeightName(facts.options->class_weight)}};
   PDM_RETURN_IF_ERROR(ensemble.Save(dir, extra.dump()));
-  PDM_RETURN_IF_ERROR(WriteText(dir / "pipeline.json", facts.pipeline->ToStoredJson() + "\n"));
   PDM_RETURN_IF_ERROR(
-      WriteText(dir / "reference.json",
-                ReferenceJson(*facts.table, *facts.report, facts.options->task).dump(2) + "\n"));
+      core::WriteStringToFile(dir / "pipeline.json", facts.pipeline->ToStoredJson() + "\n"));
+  PDM_RETURN_IF_ERROR(core::WriteStringToFile(
+      dir / "reference.json",
+      ReferenceJson(*facts.table, *facts.report, facts.options->task).dump(2) + "\n"));
   PDM_ASSIGN_OR_RETURN(const std::string spec_text,
                        core::ReadFileToString(facts.spec->spec_path, "spec file"));
-  return WriteText(dir / "spec.yaml", spec_text);
+  return core::WriteStringToFile(dir / "spec.yaml", spec_text);
 }
 
 absl::StatusOr<Bundle> LoadBundle(const fs::path& dir) {

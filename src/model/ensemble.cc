@@ -1,7 +1,5 @@
 #include "model/ensemble.h"
 
-#include <fstream>
-
 #include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
@@ -91,10 +89,7 @@ absl::Status Ensemble::Save(const fs::path& dir, const std::string& extra_json) 
   for (const Member& member : members) {
     const std::string file = core::StrCat(LearnerName(member.kind), ".json");
     PDM_ASSIGN_OR_RETURN(const std::string text, member.booster.ToJson());
-    std::ofstream out(dir / file, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out)
-      return absl::PermissionDeniedError(core::StrCat((dir / file).string(), ": cannot write"));
+    PDM_RETURN_IF_ERROR(core::WriteStringToFile(dir / file, text));
     list.push_back({{"name", LearnerName(member.kind)},
                     {"file", file},
                     {"rounds", member.rounds},
@@ -112,12 +107,7 @@ absl::Status Ensemble::Save(const fs::path& dir, const std::string& extra_json) 
   for (const Combiner& c : member_combiners) own.push_back(combiner_json(c));
   manifest["member_combiners"] = own;
   if (horizon) manifest["horizon"] = *horizon;
-  std::ofstream out(dir / "model.json", std::ios::binary | std::ios::trunc);
-  out << manifest.dump(2) << "\n";
-  if (!out)
-    return absl::PermissionDeniedError(
-        core::StrCat((dir / "model.json").string(), ": cannot write"));
-  return absl::OkStatus();
+  return core::WriteStringToFile(dir / "model.json", manifest.dump(2) + "\n");
 }
 
 absl::StatusOr<Ensemble> Ensemble::Load(const fs::path& dir) {
