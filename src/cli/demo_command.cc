@@ -13,7 +13,8 @@ bool ToSimulationOptions(const char* command, int machines, const std::string& d
 void PrintSimulationSummary(const sim::SimulationSummary& summary, const std::string& out);
 int RunValidation(const char* command, const std::string& spec_path,
                   const validate::DatasetValidateOptions& options, bool json);
-int TrainForDemo(const std::string& spec, const std::string& out, const std::string& models);
+int TrainForDemo(const std::string& spec, const std::string& out, const std::string& models,
+                 int threads);
 
 namespace {
 
@@ -24,6 +25,7 @@ struct DemoArgs {
   std::string interval = "1h";
   uint64_t seed = 7;
   std::string models;  // empty: all three
+  int threads = 0;
 };
 
 }  // namespace
@@ -43,11 +45,12 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--interval", args->interval, "Reading period")->capture_default_str();
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
   cmd->add_option("--models", args->models, "Ensemble members (default rf,gbm,xgb)");
+  cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
     sim::SimulationOptions options;
     if (!ToSimulationOptions("demo", args->machines, args->duration, args->interval, args->seed,
-                             "2025-01-01T00:00:00Z", 0, &options)) {
+                             "2025-01-01T00:00:00Z", args->threads, &options)) {
       *exit_code = kExitUsage;
       return;
     }
@@ -70,7 +73,8 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
     if (*exit_code != kExitOk) return;
     fmt::print("\n== 3/3 train (failure within the spec's horizon; grouped by machine)\n");
     std::fflush(stdout);
-    *exit_code = TrainForDemo(summary->spec_path.string(), args->out + "/train", args->models);
+    *exit_code = TrainForDemo(summary->spec_path.string(), args->out + "/train", args->models,
+                              args->threads);
     if (*exit_code == kExitOk) {
       fmt::print(
           "\ndemo done. Open {}/train/report.html; next: pdm evaluate --model {}/train/model\n",

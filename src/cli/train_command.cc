@@ -208,8 +208,10 @@ int RunTrain(const TrainArgs& args) {
 
 }  // namespace
 
-int TrainForDemo(const std::string& spec, const std::string& out, const std::string& models) {
+int TrainForDemo(const std::string& spec, const std::string& out, const std::string& models,
+                 int threads) {
   TrainArgs args;
+  args.threads = threads;
   args.spec = spec;
   args.out = out;
   args.models = models;

@@ -140,7 +140,8 @@ TEST(CliTest, SimulateIsDeterministicAndDemoRuns) {
   EXPECT_EQ(JsonInt(validate.out, "rows_read"),
             JsonInt(validate.out, "rows_accepted") + JsonInt(validate.out, "rows_quarantined"));
 
-  Result run = Pdm("demo --machines 20 --duration 90d --models xgb --out " + demo.string());
+  Result run =
+      Pdm("demo --machines 20 --duration 90d --models xgb --threads 1 --out " + demo.string());
   EXPECT_EQ(run.code, 0) << run.err;
   EXPECT_NE(run.out.find("total: rows read"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("ROC-AUC"), std::string::npos) << run.out;
