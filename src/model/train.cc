@@ -164,7 +164,6 @@ class Trainer {
  public:
   Trainer(const TrainingTable& table, const TrainOptions& options, CvMode cv)
       : table_(table), options_(options), cv_(cv) {
-    data_.x = &table.x;
     target_f_.assign(table.target.begin(), table.target.end());
     inputs_.entity = table.entity;
     inputs_.time = table.time;
@@ -250,7 +249,6 @@ class Trainer {
   const TrainingTable& table_;
   const TrainOptions& options_;
   CvMode cv_;
-  LearningData data_;
   std::vector<float> target_f_;
   FoldInputs inputs_;
 };
