@@ -84,20 +84,8 @@ absl::StatusOr<Scored> Prepare(const ScoreArgs& args, bool need_target) {
   return s;
 }
 
-model::TrainingTable Select(const Scored& s, bool with_target) {
-  model::TrainingTable t;
-  t.feature_names = s.table.feature_names;
-  t.x.cols = t.feature_names.size();
-  t.x.rows = s.rows.size();
-  const std::vector<double>& target =
-      s.bundle.ensemble.task == model::Task::kClassify ? s.table.label : s.table.rul;
-  for (uint32_t r : s.rows) {
-    const double* row = s.table.features.data() + static_cast<size_t>(r) * t.x.cols;
-    for (size_t j = 0; j < t.x.cols; ++j) t.x.values.push_back(static_cast<float>(row[j]));
-    t.target.push_back(with_target ? target[r] : 0);
-    t.entity.push_back(s.table.entity[r]);
-  }
-  return t;
+model::TrainingTable Select(const Scored& s) {
+  return model::SelectRows(s.table, s.bundle.ensemble.task, /*has_time=*/false, s.rows);
 }
 
 int Fail(const char* command, const absl::Status& status) {
@@ -108,7 +96,7 @@ int Fail(const char* command, const absl::Status& status) {
 int RunEvaluate(const ScoreArgs& args) {
   auto scored = Prepare(args, true);
   if (!scored.ok()) return Fail("evaluate", scored.status());
-  const model::TrainingTable table = Select(*scored, true);
+  const model::TrainingTable table = Select(*scored);
   const model::Ensemble& ensemble = scored->bundle.ensemble;
   auto evaluation = model::Evaluate(ensemble, table, args.threads);
   if (!evaluation.ok()) return Fail("evaluate", evaluation.status());
@@ -158,7 +146,7 @@ int RunEvaluate(const ScoreArgs& args) {
 int RunPredict(const ScoreArgs& args) {
   auto scored = Prepare(args, false);
   if (!scored.ok()) return Fail("predict", scored.status());
-  const model::TrainingTable table = Select(*scored, false);
+  const model::TrainingTable table = Select(*scored);
   const model::Ensemble& ensemble = scored->bundle.ensemble;
   auto predictions = ensemble.Predict(table.x, args.threads);
   if (!predictions.ok()) return Fail("predict", predictions.status());

@@ -119,27 +119,38 @@ absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpe
       core::StrCat("--task: expected classify or rul, got '", name, "'"));
 }
 
-absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, Task task,
-                                           bool has_time, std::vector<uint32_t>* source_rows) {
+TrainingTable SelectRows(const features::FeatureTable& table, Task task, bool has_time,
+                         const std::vector<uint32_t>& rows) {
   const std::vector<double>& target = task == Task::kClassify ? table.label : table.rul;
   TrainingTable out;
   out.feature_names = table.feature_names;
   out.x.cols = table.feature_names.size();
-  for (size_t r = 0; r < table.rows(); ++r) {
-    if (!std::isfinite(target[r])) continue;
+  out.x.rows = rows.size();
+  out.x.values.reserve(rows.size() * out.x.cols);
+  for (uint32_t r : rows) {
     out.target.push_back(target[r]);
     out.entity.push_back(table.entity[r]);
     if (has_time) out.time.push_back(table.time[r]);
-    if (source_rows != nullptr) source_rows->push_back(static_cast<uint32_t>(r));
-    const double* row = table.features.data() + r * out.x.cols;
+    const double* row = table.features.data() + static_cast<size_t>(r) * out.x.cols;
     for (size_t j = 0; j < out.x.cols; ++j) out.x.values.push_back(static_cast<float>(row[j]));
   }
-  out.x.rows = out.target.size();
-  if (out.x.rows == 0) {
+  return out;
+}
+
+absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, Task task,
+                                           bool has_time, std::vector<uint32_t>* source_rows) {
+  const std::vector<double>& target = task == Task::kClassify ? table.label : table.rul;
+  std::vector<uint32_t> rows;
+  for (size_t r = 0; r < table.rows(); ++r) {
+    if (std::isfinite(target[r])) rows.push_back(static_cast<uint32_t>(r));
+  }
+  if (rows.empty()) {
     return absl::InvalidArgumentError(task == Task::kClassify
                                           ? "no row has a label (all censored or excluded?)"
                                           : "no row has a known remaining useful life");
   }
+  TrainingTable out = SelectRows(table, task, has_time, rows);
+  if (source_rows != nullptr) *source_rows = std::move(rows);
   return out;
 }
 

@@ -35,6 +35,11 @@ absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, 
                                            bool has_time,
                                            std::vector<uint32_t>* source_rows = nullptr);
 
+// The rows `rows` of `table` as float features with their targets (NaN where unknown); times only
+// when the data has a time column.
+TrainingTable SelectRows(const features::FeatureTable& table, Task task, bool has_time,
+                         const std::vector<uint32_t>& rows);
+
 struct Bundle {
   Ensemble ensemble;
   std::optional<features::FeaturePipeline> pipeline;
