@@ -9,7 +9,9 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config clang-format clang-tidy
   # libraries
   libabsl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev nlohmann-json3-dev
-  libxgboost-dev
+  libxgboost-dev libsqlite3-dev libpqxx-dev
+  # the PostgreSQL backend's tests and benchmarks run a real server on loopback
+  postgresql-15
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-pandas
   # the reference stack (scikit-learn + XGBoost) that training benchmarks compare against

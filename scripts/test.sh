@@ -17,4 +17,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Two tests at once, each training with OpenMP: idle OpenMP threads must sleep, not spin, or
 # the two processes starve each other (a 20x slowdown seen here).
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# A real PostgreSQL 15 on loopback for the PostgreSQL backend tests, stopped on exit.
+pg_dir=$(mktemp -d /tmp/pdm-test-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+PDM_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$pg_dir")
+export PDM_TEST_POSTGRES_URL PDM_REQUIRE_POSTGRES=1
 ctest --preset "$preset" -j 2 "$@"

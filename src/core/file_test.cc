@@ -30,5 +30,17 @@ TEST(WriteStringToFileTest, ReplacesContentsAndNamesAnUnwritablePath) {
             (dir / "no" / "such" / "c.txt").string() + ": cannot write");
 }
 
+TEST(WriteFileDurablyTest, ReplacesWholeAndLeavesNoTemporary) {
+  const std::filesystem::path dir = pdm::testing::TempDir("core_file_durable");
+  ASSERT_TRUE(WriteFileDurably(dir / "d.json", "old").ok());
+  ASSERT_TRUE(WriteFileDurably(dir / "d.json", "new contents").ok());
+  EXPECT_EQ(*ReadFileToString(dir / "d.json", "test file"), "new contents");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
+  EXPECT_EQ(entries, 1);
+  EXPECT_FALSE(WriteFileDurably(dir / "no" / "e.json", "x").ok());
+  EXPECT_FALSE(SyncPath(dir / "missing").ok());
+}
+
 }  // namespace
 }  // namespace pdm::core

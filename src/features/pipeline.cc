@@ -1,12 +1,11 @@
 #include "features/pipeline.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
 
+#include "core/hash.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
@@ -96,20 +95,6 @@ const char* TimeTypeName(spec::TimeType type) {
 }
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(size_t{length} * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
-}
 
 int RegimeModel::Assign(std::span<const double> numeric) const {
   double scaled[16];
@@ -303,7 +288,7 @@ absl::Status FeaturePipeline::Finish() {
     }
   }
   std::string canonical = ToJson();
-  hash_ = Sha256Hex(canonical);
+  hash_ = core::Sha256Hex(canonical);
   return absl::OkStatus();
 }
 
@@ -712,7 +697,7 @@ absl::StatusOr<FeaturePipeline> FeaturePipeline::FromJson(std::string_view text)
       stored_hash = doc.at("hash");
       json content = doc;
       content.erase("hash");
-      if (Sha256Hex(content.dump()) != stored_hash) {
+      if (core::Sha256Hex(content.dump()) != stored_hash) {
         return absl::InvalidArgumentError(
             core::StrCat("feature pipeline: content does not match its hash ", stored_hash,
                          " (modified or corrupted)"));

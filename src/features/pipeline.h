@@ -122,9 +122,6 @@ class FeaturePipeline {
   std::string hash_;
 };
 
-// Lower-case hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
-
 }  // namespace pdm::features
 
 #endif  // PDM_FEATURES_PIPELINE_H_
