@@ -3,21 +3,29 @@
 #ifndef PDM_CLI_COMMANDS_H_
 #define PDM_CLI_COMMANDS_H_
 
+#include <memory>
+#include <string>
+
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "registry/registry.h"
 
 namespace pdm::cli {
 
 // Exit codes shared by every command (documented in docs/cli.md and in `pdm --help`).
 enum ExitCode : int {
   kExitOk = 0,           // success; for validate: every row accepted
-  kExitDataRefused = 1,  // validate: some rows were quarantined
+  kExitDataRefused = 1,  // ran, but refused or found problems: validate quarantined rows,
+                         // models verify found damage, models promote --if-better refused
   kExitUsage = 2,        // bad command line
   kExitBadInput = 3,     // unusable input: missing/unreadable file, invalid spec, header mismatch
   kExitInternal = 4,     // an internal error (a bug): please report it
 };
 
 inline constexpr const char* kExitCodeHelp =
-    "Exit codes: 0 success (validate: all rows accepted), 1 rows quarantined (validate),\n"
+    "Exit codes: 0 success (validate: all rows accepted), 1 refused or problems found (validate:\n"
+    "rows quarantined; models verify: damaged artifacts; models promote --if-better: not better),\n"
     "2 bad command line, 3 unusable input (missing file, invalid spec, header mismatch),\n"
     "4 internal error.";
 
@@ -28,6 +36,29 @@ void AddDemoCommand(CLI::App& app, int* exit_code);
 void AddRoiCommand(CLI::App& app, int* exit_code);
 void AddTrainCommand(CLI::App& app, int* exit_code);
 void AddEvaluateCommands(CLI::App& app, int* exit_code);
+void AddModelsCommand(CLI::App& app, int* exit_code);
+
+// Where the registry lives and who acts: --registry, --store, --actor (with their PDM_*
+// environment fallbacks, registry::ResolveLocation and ResolveActor).
+struct RegistryArgs {
+  std::string dir;
+  std::string store;
+  std::string actor;
+};
+void AddRegistryOptions(CLI::App* cmd, RegistryArgs* args);
+absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args);
+
+// Registers a model directory and returns the new version.
+absl::StatusOr<store::ModelVersion> RegisterModel(const RegistryArgs& args,
+                                                  const std::filesystem::path& model_dir,
+                                                  const std::string& name,
+                                                  const std::string& description,
+                                                  const std::string& reason);
+
+// `pdm evaluate`'s metrics JSON of a model directory on a spec's data (`data` overrides the main
+// file; `test` scores the test set).
+absl::StatusOr<nlohmann::json> EvaluateModel(const std::string& model_dir, const std::string& spec,
+                                             const std::string& data, bool test, int threads);
 
 }  // namespace pdm::cli
 

@@ -93,30 +93,47 @@ int Fail(const char* command, const absl::Status& status) {
   return status.code() == absl::StatusCode::kInternal ? kExitInternal : kExitBadInput;
 }
 
-int RunEvaluate(const ScoreArgs& args) {
-  auto scored = Prepare(args, true);
-  if (!scored.ok()) return Fail("evaluate", scored.status());
-  const model::TrainingTable table = Select(*scored);
-  const model::Ensemble& ensemble = scored->bundle.ensemble;
-  auto evaluation = model::Evaluate(ensemble, table, args.threads);
-  if (!evaluation.ok()) return Fail("evaluate", evaluation.status());
-  nlohmann::json out = {{"model", args.model},
-                        {"spec", scored->spec.name},
-                        {"table", args.test ? "test" : "data"},
-                        {"task", model::TaskName(ensemble.task)},
-                        {"rows", table.target.size()},
-                        {"rows_quarantined", scored->report.rows_quarantined},
-                        {"last_record_only", scored->last_only},
-                        {"feature_spec_hash", scored->bundle.feature_spec_hash}};
+struct EvaluationJson {
+  Scored scored;
+  model::Scores ensemble;
+  nlohmann::json json;
+};
+
+absl::StatusOr<EvaluationJson> EvaluateJson(const ScoreArgs& args) {
+  EvaluationJson result;
+  PDM_ASSIGN_OR_RETURN(result.scored, Prepare(args, true));
+  const Scored& scored = result.scored;
+  const model::TrainingTable table = Select(scored);
+  const model::Ensemble& ensemble = scored.bundle.ensemble;
+  PDM_ASSIGN_OR_RETURN(const model::Evaluation evaluation,
+                       model::Evaluate(ensemble, table, args.threads));
+  result.ensemble = evaluation.ensemble;
+  nlohmann::json& out = result.json;
+  out = {{"model", args.model},
+         {"spec", scored.spec.name},
+         {"table", args.test ? "test" : "data"},
+         {"task", model::TaskName(ensemble.task)},
+         {"rows", table.target.size()},
+         {"rows_quarantined", scored.report.rows_quarantined},
+         {"last_record_only", scored.last_only},
+         {"feature_spec_hash", scored.bundle.feature_spec_hash}};
   if (ensemble.horizon) out["horizon"] = *ensemble.horizon;
-  out["ensemble"] = model::ScoresJson(ensemble.task, evaluation->ensemble);
+  out["ensemble"] = model::ScoresJson(ensemble.task, evaluation.ensemble);
   nlohmann::json members = nlohmann::json::object();
-  for (size_t j = 0; j < evaluation->members.size(); ++j) {
+  for (size_t j = 0; j < evaluation.members.size(); ++j) {
     members[model::LearnerName(ensemble.members[j].kind)] =
-        model::ScoresJson(ensemble.task, evaluation->members[j]);
+        model::ScoresJson(ensemble.task, evaluation.members[j]);
   }
   out["members"] = members;
-  const std::string text = out.dump(2) + "\n";
+  return result;
+}
+
+int RunEvaluate(const ScoreArgs& args) {
+  auto evaluated = EvaluateJson(args);
+  if (!evaluated.ok()) return Fail("evaluate", evaluated.status());
+  const Scored* scored = &evaluated->scored;
+  const model::Ensemble& ensemble = scored->bundle.ensemble;
+  const std::string text = evaluated->json.dump(2) + "\n";
   if (!args.out.empty()) {
     if (auto s = core::WriteStringToFile(args.out, text); !s.ok()) return Fail("evaluate", s);
   }
@@ -124,14 +141,14 @@ int RunEvaluate(const ScoreArgs& args) {
     fmt::print("{}", text);
     return kExitOk;
   }
-  const model::Scores& e = evaluation->ensemble;
+  const model::Scores& e = evaluated->ensemble;
+  const size_t rows = scored->rows.size();
   if (ensemble.task == model::Task::kClassify) {
     fmt::print(
         "{} rows: ROC-AUC {:.4f}  PR-AUC {:.4f}  F1 {:.4f}  precision {:.4f}  recall {:.4f}\n",
-        table.target.size(), e.binary.roc_auc, e.binary.pr_auc, e.binary.f1, e.binary.precision,
-        e.binary.recall);
+        rows, e.binary.roc_auc, e.binary.pr_auc, e.binary.f1, e.binary.precision, e.binary.recall);
   } else {
-    fmt::print("{} rows{}: RMSE {:.3f}  MAE {:.3f}  NASA score {:.1f}", table.target.size(),
+    fmt::print("{} rows{}: RMSE {:.3f}  MAE {:.3f}  NASA score {:.1f}", rows,
                scored->last_only ? " (last record of each entity)" : "", e.regression.rmse,
                e.regression.mae, e.regression.nasa_score);
     if (e.within_horizon) {
@@ -183,6 +200,18 @@ void CommonOptions(CLI::App* cmd, ScoreArgs* args) {
 }
 
 }  // namespace
+
+absl::StatusOr<nlohmann::json> EvaluateModel(const std::string& model_dir, const std::string& spec,
+                                             const std::string& data, bool test, int threads) {
+  ScoreArgs args;
+  args.model = model_dir;
+  args.spec = spec;
+  args.data = data;
+  args.test = test;
+  args.threads = threads;
+  PDM_ASSIGN_OR_RETURN(EvaluationJson evaluated, EvaluateJson(args));
+  return std::move(evaluated.json);
+}
 
 void AddEvaluateCommands(CLI::App& app, int* exit_code) {
   auto eval = std::make_shared<ScoreArgs>();

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
+#include "core/build_info.h"
 #include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
@@ -14,6 +15,7 @@
 #include "model/bundle.h"
 #include "model/report.h"
 #include "model/train.h"
+#include "registry/registry.h"
 #include "spec/dataset_spec.h"
 
 namespace pdm::cli {
@@ -36,6 +38,10 @@ struct TrainArgs {
   double cost_false_alarm = 0;
   int threads = 0;
   bool json = false;
+  bool register_model = false;
+  std::string name;
+  std::string description;
+  RegistryArgs registry;
 };
 
 int Fail(const absl::Status& status) {
@@ -84,6 +90,40 @@ absl::StatusOr<model::TrainOptions> Options(const TrainArgs& args, const spec::D
     if (task == model::Task::kRul) o.horizon = *spec.labels.horizon / time_unit;
   }
   return o;
+}
+
+// model/lineage.json: what the registry records of a training run. Deterministic (no times), so
+// the same data, seed and options still give a byte-identical model directory.
+nlohmann::json LineageJson(const features::DatasetFingerprint& inputs,
+                           const model::TrainOptions& options, const nlohmann::json& metrics) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const features::InputFile& f : inputs.files) {
+    files.push_back(
+        {{"role", f.role}, {"path", f.path.string()}, {"bytes", f.bytes}, {"sha256", f.sha256}});
+  }
+  nlohmann::json models = nlohmann::json::array();
+  for (model::LearnerKind kind : options.members) models.push_back(model::LearnerName(kind));
+  nlohmann::json training = {{"task", model::TaskName(options.task)},
+                             {"models", models},
+                             {"cv", model::CvModeName(options.cv)},
+                             {"folds", options.folds},
+                             {"search", options.search},
+                             {"seed", options.seed},
+                             {"calibration", model::CalibrationKindName(options.calibration)},
+                             {"class_weight", model::ClassWeightName(options.class_weight)}};
+  if (options.costs) {
+    training["cost_missed_failure"] = options.costs->missed_failure;
+    training["cost_false_alarm"] = options.costs->false_alarm;
+  }
+  nlohmann::json members = metrics.value("members", nlohmann::json::object());
+  for (auto& [name, entry] : members.items()) entry.erase("seconds");
+  return {
+      {"pdm_version", core::PdmVersion()},
+      {"git_commit", core::GitCommit()},
+      {"dataset", {{"fingerprint", inputs.fingerprint}, {"files", files}}},
+      {"options", training},
+      {"metrics",
+       {{"ensemble", metrics.value("ensemble", nlohmann::json::object())}, {"members", members}}}};
 }
 
 int RunTrain(const TrainArgs& args) {
@@ -147,6 +187,13 @@ int RunTrain(const TrainArgs& args) {
   const nlohmann::json metrics = model::MetricsJson(facts, result->model);
   if (auto s = core::WriteStringToFile(out / "metrics.json", metrics.dump(2) + "\n"); !s.ok())
     return Fail(s);
+  auto inputs = features::FingerprintInputs(*spec, args.data);
+  if (!inputs.ok()) return Fail(inputs.status());
+  if (auto s = core::WriteStringToFile(out / "model" / "lineage.json",
+                                       LineageJson(*inputs, *options, metrics).dump(2) + "\n");
+      !s.ok()) {
+    return Fail(s);
+  }
   std::string scores =
       *task == model::Task::kClassify ? "label,score,fold\n" : "rul,predicted,fold\n";
   const model::TrainReport& report = result->report;
@@ -164,6 +211,14 @@ int RunTrain(const TrainArgs& args) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   for (const std::string& w : report.warnings) fmt::print(stderr, "warning: {}\n", w);
+  std::optional<store::ModelVersion> registered;
+  if (args.register_model) {
+    auto version =
+        RegisterModel(args.registry, out / "model", args.name.empty() ? spec->name : args.name,
+                      args.description, "pdm train --register");
+    if (!version.ok()) return Fail(version.status());
+    registered = *version;
+  }
   if (args.json) {
     nlohmann::json summary = {{"out", args.out},
                               {"model", (out / "model").string()},
@@ -173,6 +228,11 @@ int RunTrain(const TrainArgs& args) {
                               {"rows_quarantined", data->report.rows_quarantined},
                               {"ensemble", metrics["ensemble"]},
                               {"seconds", seconds}};
+    if (registered) {
+      summary["registered"] = {{"name", registered->name},
+                               {"version", registered->version},
+                               {"artifact_hash", registered->artifact_hash}};
+    }
     fmt::print("{}\n", summary.dump(2));
     return kExitOk;
   }
@@ -203,6 +263,10 @@ int RunTrain(const TrainArgs& args) {
   }
   fmt::print("model: {}\nmetrics: {}\nreport: {}\n{:.1f} s\n", (out / "model").string(),
              (out / "metrics.json").string(), (out / "report.html").string(), seconds);
+  if (registered) {
+    fmt::print("registered: {} version {} ({})\n", registered->name, registered->version,
+               registered->artifact_hash.substr(0, 12));
+  }
   return kExitOk;
 }
 
@@ -254,6 +318,11 @@ void AddTrainCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
   cmd->add_flag("--json", args->json, "Print the summary as one JSON object");
+  cmd->add_flag("--register", args->register_model,
+                "Register the trained model in the registry as a new version");
+  cmd->add_option("--name", args->name, "Registered model name (default: the spec's name)");
+  cmd->add_option("--description", args->description, "Description of the registered version");
+  AddRegistryOptions(cmd, &args->registry);
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] { *exit_code = RunTrain(*args); });
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/hash.h"
 #include "core/status.h"
 #include "core/strings.h"
 
@@ -67,6 +68,25 @@ bool KindDeclared(const spec::TableSpec& table) {
 }
 
 }  // namespace
+
+absl::StatusOr<DatasetFingerprint> FingerprintInputs(const spec::DatasetSpec& spec,
+                                                     const std::filesystem::path& data_override) {
+  DatasetFingerprint out;
+  std::string listing;
+  for (const spec::TableSpec* table : spec.Tables()) {
+    if (table->role == "test") continue;
+    InputFile file;
+    file.role = table->role;
+    file.path = table == &spec.data && !data_override.empty() ? data_override : table->path;
+    std::error_code error;
+    file.bytes = std::filesystem::file_size(file.path, error);
+    PDM_ASSIGN_OR_RETURN(file.sha256, core::Sha256File(file.path));
+    listing += core::StrCat(file.role, '\0', file.sha256, '\n');
+    out.files.push_back(std::move(file));
+  }
+  out.fingerprint = core::Sha256Hex(listing);
+  return out;
+}
 
 absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
                                           const FeaturePipeline& pipeline,

@@ -45,6 +45,22 @@ struct LoadOptions {
   int threads = 0;
 };
 
+// The files a training run reads (the main data or its override, events, machines; not the test
+// set), each with its size and SHA-256, and the dataset fingerprint: a SHA-256 over the roles and
+// content hashes, so the same bytes give the same fingerprint wherever the files are.
+struct InputFile {
+  std::string role;
+  std::filesystem::path path;
+  uintmax_t bytes = 0;
+  std::string sha256;
+};
+struct DatasetFingerprint {
+  std::string fingerprint;
+  std::vector<InputFile> files;
+};
+absl::StatusOr<DatasetFingerprint> FingerprintInputs(const spec::DatasetSpec& spec,
+                                                     const std::filesystem::path& data_override);
+
 // Reads and validates the tables and groups them per entity. Errors only for unusable input
 // (see validate::ValidateDataset).
 absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,

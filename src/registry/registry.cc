@@ -1,5 +1,6 @@
 #include "registry/registry.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +129,10 @@ std::string ResolveActor(const std::string& actor_flag) {
   if (!actor_flag.empty()) return actor_flag;
   if (std::string env = Env("PDM_ACTOR"); !env.empty()) return env;
   if (std::string user = Env("USER"); !user.empty()) return user;
+  if (const passwd* entry = ::getpwuid(::geteuid());
+      entry != nullptr && entry->pw_name != nullptr) {
+    return entry->pw_name;
+  }
   return "unknown";
 }
 
@@ -216,8 +221,22 @@ absl::StatusOr<store::ModelVersion> Registry::Register(const RegisterRequest& re
     return hash.status();
   }
   const fs::path final_dir = artifacts / *hash;
-  if (fs::exists(final_dir)) {
-    // The same content is already stored (another version, or an interrupted registration).
+  bool placed = false;
+  if (!fs::exists(final_dir)) {
+    fs::rename(temporary, final_dir, error);
+    placed = !error;
+    // Another process may have placed the same content meanwhile: then it is already stored.
+    if (!placed && !fs::exists(final_dir)) {
+      discard();
+      return absl::PermissionDeniedError(core::StrCat(
+          final_dir.string(), ": cannot move artifacts into place: ", error.message()));
+    }
+  }
+  if (placed) {
+    PDM_RETURN_IF_ERROR(core::SyncPath(artifacts));
+  } else {
+    // The same content is already stored (another version, a concurrent or an interrupted
+    // registration): keep that copy if it is intact.
     discard();
     auto existing = TreeHash(final_dir);
     if (!existing.ok() || *existing != *hash) {
@@ -226,14 +245,6 @@ absl::StatusOr<store::ModelVersion> Registry::Register(const RegisterRequest& re
           ": stored artifacts do not match their hash; run `pdm models verify` and remove the "
           "damaged directory"));
     }
-  } else {
-    fs::rename(temporary, final_dir, error);
-    if (error) {
-      discard();
-      return absl::PermissionDeniedError(core::StrCat(
-          final_dir.string(), ": cannot move artifacts into place: ", error.message()));
-    }
-    PDM_RETURN_IF_ERROR(core::SyncPath(artifacts));
   }
 
   // Lineage, then the metadata in one transaction.

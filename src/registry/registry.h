@@ -33,7 +33,7 @@ struct Location {
 // store: --store, else $PDM_STORE, else sqlite://<dir>/registry.db.
 Location ResolveLocation(const std::string& registry_flag, const std::string& store_flag);
 
-// --actor, else $PDM_ACTOR, else $USER, else "unknown".
+// --actor, else $PDM_ACTOR, else $USER, else the effective user's login name, else "unknown".
 std::string ResolveActor(const std::string& actor_flag);
 
 // SHA-256 over the sorted relative paths and contents of every regular file under `dir`.

@@ -3,8 +3,10 @@
 #include <sqlite3.h>
 
 #include <cctype>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "core/strings.h"
@@ -78,9 +80,11 @@ class SqliteConnection final : public SqlConnection {
     char* message = nullptr;
     const int rc = sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &message);
     if (rc != SQLITE_OK) {
-      std::string text = message != nullptr ? message : sqlite3_errstr(rc);
+      std::string text =
+          core::StrCat("sqlite: ", message != nullptr ? message : sqlite3_errstr(rc));
       sqlite3_free(message);
-      return absl::InternalError(core::StrCat("sqlite: ", text));
+      if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return absl::UnavailableError(text);
+      return absl::InternalError(text);
     }
     return absl::OkStatus();
   }
@@ -177,12 +181,20 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
   }
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
   auto connection = std::make_unique<SqliteConnection>(db);
-  if (auto status = connection->ExecuteScript(
-          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
-      !status.ok()) {
-    return absl::UnavailableError(core::StrCat(path, ": ", status.message()));
+  // Switching a new database to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY
+  // without consulting the busy handler when another process holds one (two processes opening
+  // a fresh registry at once): retry for as long as the busy timeout.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    absl::Status status = connection->ExecuteScript(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    if (status.ok()) return connection;
+    if (!absl::IsUnavailable(status) || std::chrono::steady_clock::now() > deadline) {
+      return absl::UnavailableError(core::StrCat(path, ": ", status.message()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return connection;
 }
 
 }  // namespace pdm::store

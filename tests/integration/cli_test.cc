@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
 
 namespace pdm {
@@ -19,43 +20,15 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result Pdm(const std::string& args) {
-  const fs::path err_file =
-      fs::temp_directory_path() / ("pdm_cli_err_" + std::to_string(::getpid()));
-  // Shipped specs find the shared datasets through PDM_SHARED_DATA wherever the clone lives.
-  ::setenv("PDM_SHARED_DATA", testing::SharedDataDir().c_str(), 0);
-  const std::string command = std::string(PDM_BINARY) + " " + args + " 2>" + err_file.string();
-  FILE* pipe = ::popen(command.c_str(), "r");
-  Result result{-1, "", ""};
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.err = ReadFile(err_file);
-  return result;
-}
-
-// The first integer value of `key` in a pretty-printed JSON text, or -1.
-int64_t JsonInt(const std::string& json, const std::string& key) {
-  const std::string needle = "\"" + key + "\": ";
-  const size_t pos = json.find(needle);
-  if (pos == std::string::npos) return -1;
-  return std::stoll(json.substr(pos + needle.size(), 24));
-}
+using testing::JsonInt;
+using testing::Pdm;
+using testing::Result;
 
 TEST(CliTest, HelpForEveryCommand) {
   Result top = Pdm("--help");
   EXPECT_EQ(top.code, 0);
-  for (const char* command :
-       {"simulate", "validate", "features", "train", "evaluate", "predict", "demo", "roi"}) {
+  for (const char* command : {"simulate", "validate", "features", "train", "evaluate", "predict",
+                              "demo", "roi", "models"}) {
     EXPECT_NE(top.out.find(command), std::string::npos) << command;
     Result help = Pdm(std::string(command) + " --help");
     EXPECT_EQ(help.code, 0) << command;

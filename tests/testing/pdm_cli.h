@@ -1,0 +1,53 @@
+// Running the pdm binary from integration tests.
+#ifndef PDM_TESTS_TESTING_PDM_CLI_H_
+#define PDM_TESTS_TESTING_PDM_CLI_H_
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "tests/testing/test_paths.h"
+
+namespace pdm::testing {
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+// Runs `pdm <args>` through the shell (args are shell words) and collects its exit code, stdout
+// and stderr. Shipped specs find the shared datasets through PDM_SHARED_DATA.
+inline Result Pdm(const std::string& args) {
+  const std::filesystem::path err_file =
+      std::filesystem::temp_directory_path() / ("pdm_cli_err_" + std::to_string(::getpid()));
+  ::setenv("PDM_SHARED_DATA", SharedDataDir().c_str(), 0);
+  const std::string command = std::string(PDM_BINARY) + " " + args + " 2>" + err_file.string();
+  FILE* pipe = ::popen(command.c_str(), "r");
+  Result result{-1, "", ""};
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    result.out.append(buffer.data(), n);
+  }
+  const int status = ::pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = ReadFile(err_file);
+  return result;
+}
+
+// The first integer value of `key` in a pretty-printed JSON text, or -1.
+inline int64_t JsonInt(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\": ";
+  const size_t pos = json.find(needle);
+  if (pos == std::string::npos) return -1;
+  return std::stoll(json.substr(pos + needle.size(), 24));
+}
+
+}  // namespace pdm::testing
+
+#endif  // PDM_TESTS_TESTING_PDM_CLI_H_
