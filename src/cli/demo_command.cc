@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/commands.h"
 #include "core/strings.h"
@@ -26,7 +27,43 @@ struct DemoArgs {
   uint64_t seed = 7;
   std::string models;  // empty: all three
   int threads = 0;
+  RegistryArgs registry;
 };
+
+// Registers the demo's model and, on a registry without one, makes it the production model.
+int RegisterDemoModel(const DemoArgs& args) {
+  RegistryArgs where = args.registry;
+  const char* env_registry = std::getenv("PDM_REGISTRY");
+  if (where.dir.empty() && (env_registry == nullptr || *env_registry == '\0')) {
+    where.dir = args.out + "/registry";
+  }
+  auto reg = OpenRegistry(where);
+  if (!reg.ok()) {
+    fmt::print(stderr, "pdm demo: {}\n", reg.status().message());
+    return kExitBadInput;
+  }
+  auto version = (*reg)->Register({args.out + "/train/model", "fleet", "pdm demo", "pdm demo",
+                                   registry::ResolveActor(where.actor)});
+  if (!version.ok()) {
+    fmt::print(stderr, "pdm demo: {}\n", version.status().message());
+    return kExitBadInput;
+  }
+  fmt::print("registered fleet version {} in {} (artifacts {})\n", version->version,
+             (*reg)->location().dir.string(), version->artifact_hash.substr(0, 12));
+  auto aliases = (*reg)->store().Aliases("fleet");
+  if (aliases.ok() && !aliases->contains("production")) {
+    auto promoted =
+        (*reg)->Promote("fleet", version->version, "production", "first model of the demo registry",
+                        registry::ResolveActor(where.actor));
+    if (promoted.ok()) fmt::print("fleet: production -> v{}\n", version->version);
+  } else if (aliases.ok()) {
+    fmt::print(
+        "production stays at v{}; to promote if better: pdm models promote fleet {} "
+        "--alias production --if-better roc_auc --registry {}\n",
+        aliases->at("production"), version->version, where.dir);
+  }
+  return kExitOk;
+}
 
 }  // namespace
 
@@ -35,7 +72,8 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "demo",
       "The end-to-end demo: simulate a fleet, validate it with quarantine, train the ensemble "
-      "with cross-validation and print its metrics and the path of its report.");
+      "with cross-validation, print its metrics and the path of its report, and register the "
+      "model (production on a fresh registry; default registry: <out>/registry).");
   cmd->add_option("--out", args->out, "Working directory for the demo's files")
       ->capture_default_str();
   cmd->add_option("--machines", args->machines, "Fleet size")
@@ -46,6 +84,8 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
   cmd->add_option("--models", args->models, "Ensemble members (default rf,gbm,xgb)");
   cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
+  AddRegistryOptions(cmd, &args->registry);
+  cmd->get_option("--registry")->description("Registry directory (default: <out>/registry)");
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
     sim::SimulationOptions options;
@@ -55,7 +95,7 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
       return;
     }
     const std::string data_dir = args->out + "/fleet";
-    fmt::print("== 1/3 simulate {} machines over {} every {} (seed {})\n", args->machines,
+    fmt::print("== 1/4 simulate {} machines over {} every {} (seed {})\n", args->machines,
                args->duration, args->interval, args->seed);
     auto summary = sim::Simulate(options, data_dir);
     if (!summary.ok()) {
@@ -64,20 +104,23 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
       return;
     }
     PrintSimulationSummary(*summary, data_dir);
-    fmt::print("\n== 2/3 validate {}\n", summary->spec_path.string());
+    fmt::print("\n== 2/4 validate {}\n", summary->spec_path.string());
     validate::DatasetValidateOptions validate_options;
     validate_options.quarantine_dir = args->out + "/quarantine";
     const int code = RunValidation("demo", summary->spec_path.string(), validate_options, false);
     // Quarantined rows are expected here: the simulator injects re-sent duplicates on purpose.
     *exit_code = code == kExitDataRefused ? kExitOk : code;
     if (*exit_code != kExitOk) return;
-    fmt::print("\n== 3/3 train (failure within the spec's horizon; grouped by machine)\n");
+    fmt::print("\n== 3/4 train (failure within the spec's horizon; grouped by machine)\n");
     std::fflush(stdout);
     *exit_code = TrainForDemo(summary->spec_path.string(), args->out + "/train", args->models,
                               args->threads);
+    if (*exit_code != kExitOk) return;
+    fmt::print("\n== 4/4 register\n");
+    *exit_code = RegisterDemoModel(*args);
     if (*exit_code == kExitOk) {
       fmt::print(
-          "\ndemo done. Open {}/train/report.html; next: pdm evaluate --model {}/train/model\n",
+          "\ndemo done. Open {}/train/report.html; next: pdm models list --registry {}/registry\n",
           args->out, args->out);
     }
   });

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <optional>
 #include <pqxx/pqxx>
+#include <pqxx/tablewriter>
 #include <string>
 
 #include "core/strings.h"
@@ -13,8 +14,6 @@
 
 namespace pdm::store {
 namespace {
-
-constexpr size_t kBulkChunkRows = 10'000;
 
 // PostgreSQL type OIDs (pg_type.dat) of the columns the Store reads back.
 constexpr unsigned kInt8Oid = 20, kInt2Oid = 21, kInt4Oid = 23, kFloat4Oid = 700, kFloat8Oid = 701,
@@ -34,19 +33,37 @@ std::optional<std::string> ValueText(const SqlValue& value) {
   return std::nullopt;
 }
 
-// Appends `value` as one element of an array literal ({"a","b\"c",NULL}).
-void AppendArrayElement(const SqlValue& value, std::string* out) {
-  if (std::holds_alternative<std::monostate>(value)) {
-    *out += "NULL";
+// Appends `value` as one field of COPY's text format: \\N for NULL, backslash escapes for the
+// delimiter, line breaks and backslash.
+void AppendCopyField(const SqlValue& value, std::string* out) {
+  if (const auto* t = std::get_if<std::string>(&value)) {
+    for (char c : *t) {
+      switch (c) {
+        case '\\':
+          *out += "\\\\";
+          break;
+        case '\t':
+          *out += "\\t";
+          break;
+        case '\n':
+          *out += "\\n";
+          break;
+        case '\r':
+          *out += "\\r";
+          break;
+        default:
+          out->push_back(c);
+      }
+    }
     return;
   }
-  const std::optional<std::string> text = ValueText(value);
-  out->push_back('"');
-  for (char c : *text) {
-    if (c == '"' || c == '\\') out->push_back('\\');
-    out->push_back(c);
+  if (const auto* v = std::get_if<int64_t>(&value)) {
+    *out += std::to_string(*v);
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    *out += DoubleText(*d);
+  } else {
+    *out += "\\N";
   }
-  out->push_back('"');
 }
 
 absl::Status FromException(const std::exception& e, std::string_view context) {
@@ -128,40 +145,34 @@ class PostgresConnection final : public SqlConnection {
   absl::Status Commit() override { return ExecuteScript("COMMIT"); }
   void Rollback() override { (void)ExecuteScript("ROLLBACK"); }
 
+  // COPY ... FROM STDIN in text format, one line per row. libpqxx 6's stream_to takes only
+  // typed tuples; its (deprecated) tablewriter is the public way to send a preformatted line.
   absl::Status BulkInsert(std::string_view table, std::span<const SqlColumn> columns, size_t count,
                           const std::function<void(size_t, SqlRow*)>& fill) override {
-    std::string sql = core::StrCat("INSERT INTO ", table, " (");
-    for (size_t c = 0; c < columns.size(); ++c) {
-      sql += core::StrCat(c > 0 ? ", " : "", columns[c].name);
-    }
-    sql += ") SELECT * FROM unnest(";
-    for (size_t c = 0; c < columns.size(); ++c) {
-      sql += core::StrCat(c > 0 ? ", " : "", "$", c + 1, "::", columns[c].type, "[]");
-    }
-    sql += ")";
-    SqlRow row(columns.size());
-    std::vector<std::string> arrays(columns.size());
-    for (size_t start = 0; start < count; start += kBulkChunkRows) {
-      const size_t end = std::min(count, start + kBulkChunkRows);
-      for (std::string& a : arrays) a.assign("{");
-      for (size_t i = start; i < end; ++i) {
+    std::vector<std::string> names;
+    names.reserve(columns.size());
+    for (const SqlColumn& c : columns) names.emplace_back(c.name);
+    try {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      pqxx::tablewriter writer(work_, std::string(table), names.begin(), names.end());
+#pragma GCC diagnostic pop
+      SqlRow row(columns.size());
+      std::string line;
+      for (size_t i = 0; i < count; ++i) {
         fill(i, &row);
-        for (size_t c = 0; c < columns.size(); ++c) {
-          if (i > start) arrays[c].push_back(',');
-          AppendArrayElement(row[c], &arrays[c]);
+        line.clear();
+        for (size_t c = 0; c < row.size(); ++c) {
+          if (c > 0) line.push_back('\t');
+          AppendCopyField(row[c], &line);
         }
+        writer.write_raw_line(line);
       }
-      std::vector<SqlValue> params;
-      params.reserve(arrays.size());
-      for (std::string& a : arrays) {
-        a.push_back('}');
-        params.emplace_back(std::move(a));
-      }
-      auto inserted = Query(sql, params);
-      if (!inserted.ok()) return inserted.status();
-      arrays.assign(columns.size(), std::string());
+      writer.complete();
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return FromException(e, core::StrCat("COPY ", table));
     }
-    return absl::OkStatus();
   }
 
  private:

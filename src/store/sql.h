@@ -48,8 +48,8 @@ class SqlConnection {
   virtual void Rollback() = 0;
 
   // Appends `count` rows to `table`; `fill(i, row)` writes row i's values (one per column) into
-  // `row`. SQLite: one prepared statement re-bound per row; PostgreSQL: one INSERT ... SELECT
-  // FROM unnest() per 10,000 rows. Runs inside the caller's transaction when one is open.
+  // `row`. SQLite: one prepared statement re-bound per row; PostgreSQL: COPY FROM STDIN. Runs
+  // inside the caller's transaction when one is open.
   virtual absl::Status BulkInsert(std::string_view table, std::span<const SqlColumn> columns,
                                   size_t count,
                                   const std::function<void(size_t, SqlRow*)>& fill) = 0;

@@ -34,7 +34,10 @@ int64_t NowMicros() {
 struct Migration {
   int version;
   const char* description;
-  const char* common;    // both dialects; {ID} is the dialect's identity primary key
+  // Both dialects. {ID}: the dialect's identity primary key. {KEY}: text compared byte by byte
+  // (SQLite's default BINARY; PostgreSQL COLLATE "C"), so that both backends order names alike
+  // whatever the server's locale, and index comparisons stay cheap.
+  const char* common;
   const char* sqlite;    // SQLite only
   const char* postgres;  // PostgreSQL only
 };
@@ -44,7 +47,7 @@ constexpr Migration kMigrations[] = {
     {1, "registry, telemetry, predictions, alerts",
      R"sql(
 CREATE TABLE model_versions (
-  name TEXT NOT NULL,
+  name {KEY} NOT NULL,
   version BIGINT NOT NULL,
   created_us BIGINT NOT NULL,
   artifact_hash TEXT NOT NULL,
@@ -61,8 +64,8 @@ CREATE TABLE model_versions (
   description TEXT NOT NULL,
   PRIMARY KEY (name, version));
 CREATE TABLE model_aliases (
-  name TEXT NOT NULL,
-  alias TEXT NOT NULL,
+  name {KEY} NOT NULL,
+  alias {KEY} NOT NULL,
   version BIGINT NOT NULL,
   updated_us BIGINT NOT NULL,
   PRIMARY KEY (name, alias),
@@ -70,31 +73,31 @@ CREATE TABLE model_aliases (
 CREATE TABLE audit_log (
   id {ID},
   time_us BIGINT NOT NULL,
-  name TEXT NOT NULL,
+  name {KEY} NOT NULL,
   action TEXT NOT NULL,
-  alias TEXT NOT NULL,
+  alias {KEY} NOT NULL,
   from_version BIGINT,
   to_version BIGINT,
   reason TEXT NOT NULL,
   actor TEXT NOT NULL);
 CREATE INDEX audit_log_by_name ON audit_log (name, id);
 CREATE TABLE telemetry (
-  machine TEXT NOT NULL,
+  machine {KEY} NOT NULL,
   time_us BIGINT NOT NULL,
-  sensor TEXT NOT NULL,
+  sensor {KEY} NOT NULL,
   value DOUBLE PRECISION NOT NULL);
 CREATE INDEX telemetry_by_machine_time ON telemetry (machine, time_us);
 CREATE TABLE predictions (
-  machine TEXT NOT NULL,
+  machine {KEY} NOT NULL,
   time_us BIGINT NOT NULL,
-  model TEXT NOT NULL,
+  model {KEY} NOT NULL,
   version BIGINT NOT NULL,
   score DOUBLE PRECISION NOT NULL,
   alarm BIGINT NOT NULL);
 CREATE INDEX predictions_by_machine_time ON predictions (machine, time_us);
 CREATE TABLE alerts (
   id {ID},
-  machine TEXT NOT NULL,
+  machine {KEY} NOT NULL,
   time_us BIGINT NOT NULL,
   severity TEXT NOT NULL,
   kind TEXT NOT NULL,
@@ -125,8 +128,13 @@ std::string MigrationSql(const Migration& m, std::string_view dialect) {
   const std::string_view id = dialect == "sqlite"
                                   ? "INTEGER PRIMARY KEY AUTOINCREMENT"
                                   : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
-  for (size_t at = sql.find("{ID}"); at != std::string::npos; at = sql.find("{ID}", at)) {
-    sql.replace(at, 4, id);
+  const std::string_view key = dialect == "sqlite" ? "TEXT" : "TEXT COLLATE \"C\"";
+  for (const auto& [placeholder, text] :
+       {std::pair{std::string_view("{ID}"), id}, std::pair{std::string_view("{KEY}"), key}}) {
+    for (size_t at = sql.find(placeholder); at != std::string::npos;
+         at = sql.find(placeholder, at)) {
+      sql.replace(at, placeholder.size(), text);
+    }
   }
   sql += dialect == "sqlite" ? m.sqlite : m.postgres;
   return sql;

@@ -16,6 +16,7 @@ namespace pdm::store {
 namespace {
 
 constexpr int kBusyTimeoutMs = 30'000;
+constexpr size_t kRowsPerStatement = 64;
 
 // "$12" -> "?12": SQLite binds ?NNN by index.
 std::string SqliteParameters(std::string_view sql) {
@@ -98,26 +99,56 @@ class SqliteConnection final : public SqlConnection {
     if (sqlite3_get_autocommit(db_) == 0) (void)ExecuteScript("ROLLBACK");
   }
 
+  // Rows go kRowsPerStatement at a time through one multi-row INSERT (one VDBE run per chunk
+  // instead of per row: about 1.3x the single-row rate), the remainder one by one.
   absl::Status BulkInsert(std::string_view table, std::span<const SqlColumn> columns, size_t count,
                           const std::function<void(size_t, SqlRow*)>& fill) override {
-    std::string sql = core::StrCat("INSERT INTO ", table, " (");
-    for (size_t c = 0; c < columns.size(); ++c) {
-      sql += core::StrCat(c > 0 ? ", " : "", columns[c].name);
-    }
-    sql += ") VALUES (";
-    for (size_t c = 0; c < columns.size(); ++c) {
-      sql += core::StrCat(c > 0 ? ", " : "", "?", c + 1);
-    }
-    sql += ")";
-    auto statement = Prepare(sql);
-    if (!statement.ok()) return statement.status();
+    auto insert_sql = [&](size_t rows) {
+      std::string sql = core::StrCat("INSERT INTO ", table, " (");
+      for (size_t c = 0; c < columns.size(); ++c) {
+        sql += core::StrCat(c > 0 ? ", " : "", columns[c].name);
+      }
+      sql += ") VALUES ";
+      for (size_t r = 0; r < rows; ++r) {
+        sql += r > 0 ? ", (" : "(";
+        for (size_t c = 0; c < columns.size(); ++c) {
+          sql += core::StrCat(c > 0 ? ", " : "", "?", r * columns.size() + c + 1);
+        }
+        sql += ")";
+      }
+      return sql;
+    };
+    const size_t chunks = count / kRowsPerStatement;
+    SqlRow values;
+    values.reserve(kRowsPerStatement * columns.size());
     SqlRow row(columns.size());
-    for (size_t i = 0; i < count; ++i) {
-      fill(i, &row);
-      if (auto status = Bind(*statement, row); !status.ok()) return status;
-      const int rc = sqlite3_step(*statement);
-      sqlite3_reset(*statement);
-      if (rc != SQLITE_DONE) return Error(rc, sql);
+    size_t next = 0;
+    if (chunks > 0) {
+      const std::string sql = insert_sql(kRowsPerStatement);
+      auto statement = Prepare(sql);
+      if (!statement.ok()) return statement.status();
+      for (size_t chunk = 0; chunk < chunks; ++chunk) {
+        values.clear();
+        for (size_t r = 0; r < kRowsPerStatement; ++r, ++next) {
+          fill(next, &row);
+          for (SqlValue& v : row) values.push_back(std::move(v));
+        }
+        if (auto s = Bind(*statement, values, /*copy_text=*/false); !s.ok()) return s;
+        const int rc = sqlite3_step(*statement);
+        sqlite3_reset(*statement);
+        if (rc != SQLITE_DONE) return Error(rc, core::StrCat("INSERT INTO ", table));
+      }
+    }
+    if (next < count) {
+      auto statement = Prepare(insert_sql(1));
+      if (!statement.ok()) return statement.status();
+      for (; next < count; ++next) {
+        fill(next, &row);
+        if (auto s = Bind(*statement, row, /*copy_text=*/false); !s.ok()) return s;
+        const int rc = sqlite3_step(*statement);
+        sqlite3_reset(*statement);
+        if (rc != SQLITE_DONE) return Error(rc, core::StrCat("INSERT INTO ", table));
+      }
     }
     return absl::OkStatus();
   }
@@ -135,8 +166,10 @@ class SqliteConnection final : public SqlConnection {
     return statement;
   }
 
-  absl::Status Bind(sqlite3_stmt* s, std::span<const SqlValue> params) {
-    sqlite3_clear_bindings(s);
+  // `copy_text` false: the caller keeps `params` alive until the statement is stepped and reset.
+  absl::Status Bind(sqlite3_stmt* s, std::span<const SqlValue> params, bool copy_text = true) {
+    if (static_cast<int>(params.size()) < sqlite3_bind_parameter_count(s))
+      sqlite3_clear_bindings(s);
     if (static_cast<int>(params.size()) > sqlite3_bind_parameter_count(s)) {
       return absl::InternalError("sqlite: more parameters than placeholders");
     }
@@ -148,7 +181,8 @@ class SqliteConnection final : public SqlConnection {
       } else if (const auto* d = std::get_if<double>(&params[i])) {
         rc = sqlite3_bind_double(s, index, *d);
       } else if (const auto* t = std::get_if<std::string>(&params[i])) {
-        rc = sqlite3_bind_text(s, index, t->data(), static_cast<int>(t->size()), SQLITE_TRANSIENT);
+        rc = sqlite3_bind_text(s, index, t->data(), static_cast<int>(t->size()),
+                               copy_text ? SQLITE_TRANSIENT : SQLITE_STATIC);
       } else {
         rc = sqlite3_bind_null(s, index);
       }
@@ -188,7 +222,8 @@ absl::StatusOr<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& pat
       std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
   for (;;) {
     absl::Status status = connection->ExecuteScript(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+        "PRAGMA cache_size=-65536;");
     if (status.ok()) return connection;
     if (!absl::IsUnavailable(status) || std::chrono::steady_clock::now() > deadline) {
       return absl::UnavailableError(core::StrCat(path, ": ", status.message()));

@@ -121,6 +121,11 @@ TEST(CliTest, SimulateIsDeterministicAndDemoRuns) {
   EXPECT_TRUE(fs::exists(demo / "quarantine" / "quarantine.csv"));
   EXPECT_TRUE(fs::exists(demo / "train" / "report.html"));
   EXPECT_TRUE(fs::exists(demo / "train" / "model" / "model.json"));
+  // The demo registered its model and made it the production model of its fresh registry.
+  Result models = Pdm("models list --json --registry " + (demo / "registry").string());
+  EXPECT_EQ(models.code, 0) << models.err;
+  EXPECT_NE(models.out.find("\"production\""), std::string::npos) << models.out;
+  EXPECT_NE(models.out.find("\"name\": \"fleet\""), std::string::npos) << models.out;
 }
 
 double JsonNumber(const std::string& json, const std::string& key) {
