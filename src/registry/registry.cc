@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <random>
 #include <set>
@@ -269,9 +270,10 @@ absl::StatusOr<store::ModelVersion> Registry::Register(const RegisterRequest& re
   v.git_commit = lineage.value("git_commit", std::string(core::GitCommit()));
   v.actor = request.actor;
   v.description = request.description;
+  v.created_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
   PDM_ASSIGN_OR_RETURN(v.version, store_->RegisterModelVersion(v, request.reason));
-  auto stored = store_->GetModelVersion(v.name, v.version);
-  if (stored.ok() && stored->has_value()) return **stored;
   return v;
 }
 

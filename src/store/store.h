@@ -108,7 +108,8 @@ class Store {
   virtual absl::StatusOr<int> SchemaVersion() = 0;
 
   // Registry metadata. RegisterModelVersion assigns the next version number of `v.name` (the
-  // given one is ignored) and appends a "register" audit event in the same transaction.
+  // given one is ignored; `created_us` 0 means now) and appends a "register" audit event in the
+  // same transaction.
   virtual absl::StatusOr<int64_t> RegisterModelVersion(const ModelVersion& v,
                                                        std::string_view reason) = 0;
   virtual absl::StatusOr<std::optional<ModelVersion>> GetModelVersion(std::string_view name,

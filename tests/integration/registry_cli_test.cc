@@ -76,6 +76,19 @@ class RegistryCliTest : public ::testing::TestWithParam<std::string> {
 
   Result Models(const std::string& args) { return Pdm("models " + args + flags_); }
 
+  // `pdm models register MODEL --name pump` into this test's registry, as argv (for Spawn).
+  std::vector<std::string> RegisterArgs(const fs::path& model) const {
+    return {"models",
+            "register",
+            model.string(),
+            "--name",
+            "pump",
+            "--registry",
+            (dir_ / "registry").string(),
+            "--store",
+            store_};
+  }
+
   // A small real model (AI4I, one member, two folds): `rows` limits the training data.
   fs::path TrainModel(const std::string& name, const std::string& models, int rows, int seed) {
     const fs::path data = dir_ / (name + ".csv");
@@ -180,15 +193,7 @@ TEST_P(RegistryCliTest, ChampionChallengerWithRealModels) {
 
 TEST_P(RegistryCliTest, KilledRegistrationsLeaveNoPartialVersion) {
   const fs::path model = TrainModel("model", "xgb", 3000, 1);
-  std::vector<std::string> args = {"models",
-                                   "register",
-                                   model.string(),
-                                   "--name",
-                                   "pump",
-                                   "--registry",
-                                   (dir_ / "registry").string(),
-                                   "--store",
-                                   store_};
+  const std::vector<std::string> args = RegisterArgs(model);
   // Warm up (creates the schema) and measure one registration.
   const auto start = std::chrono::steady_clock::now();
   ASSERT_EQ(Wait(Spawn(args)), 0);
@@ -235,15 +240,7 @@ TEST_P(RegistryCliTest, KilledRegistrationsLeaveNoPartialVersion) {
 
 TEST_P(RegistryCliTest, TwoProcessesRegisteringAtOnceGetDistinctVersions) {
   const fs::path model = TrainModel("model", "xgb", 2000, 1);
-  std::vector<std::string> args = {"models",
-                                   "register",
-                                   model.string(),
-                                   "--name",
-                                   "pump",
-                                   "--registry",
-                                   (dir_ / "registry").string(),
-                                   "--store",
-                                   store_};
+  const std::vector<std::string> args = RegisterArgs(model);
   std::set<int64_t> versions;
   for (int round = 0; round < 5; ++round) {
     const pid_t a = Spawn(args);
