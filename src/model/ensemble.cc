@@ -1,5 +1,8 @@
 #include "model/ensemble.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
@@ -39,8 +42,40 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
     return absl::InvalidArgumentError(
         core::StrCat("the model takes ", feature_names.size(), " features, the data has ", x.cols));
   }
-  PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
   std::vector<double> out(x.rows * members.size());
+  const bool flat =
+      !members.empty() && std::all_of(members.begin(), members.end(), [&](const Member& m) {
+        return m.flat != nullptr && m.flat->features() == x.cols;
+      });
+  if (flat) {
+    // Margins equal XGBoost's (kMargin); RUL members are reg:squarederror, whose value is the
+    // margin.
+    auto score = [&](size_t begin, size_t end) {
+      std::vector<float> margins(end - begin);
+      for (size_t m = 0; m < members.size(); ++m) {
+        members[m].flat->Margins(x.row(begin), end - begin, margins.data());
+        for (size_t r = begin; r < end; ++r) out[r * members.size() + m] = margins[r - begin];
+      }
+    };
+    constexpr size_t kRowsPerThread = 4096;
+    const size_t workers =
+        std::min<size_t>(threads > 0 ? static_cast<size_t>(threads)
+                                     : std::max(1u, std::thread::hardware_concurrency()),
+                         (x.rows + kRowsPerThread - 1) / kRowsPerThread);
+    if (workers <= 1) {
+      score(0, x.rows);
+      return out;
+    }
+    std::vector<std::thread> pool;
+    const size_t per = (x.rows + workers - 1) / workers;
+    for (size_t w = 0; w < workers; ++w) {
+      const size_t begin = w * per, end = std::min(x.rows, begin + per);
+      if (begin < end) pool.emplace_back(score, begin, end);
+    }
+    for (std::thread& t : pool) t.join();
+    return out;
+  }
+  PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
   for (size_t m = 0; m < members.size(); ++m) {
     const PredictKind kind = task == Task::kClassify ? PredictKind::kMargin : PredictKind::kValue;
     PDM_ASSIGN_OR_RETURN(const std::vector<float> values, members[m].booster.Predict(data, kind));
@@ -140,6 +175,10 @@ absl::StatusOr<Ensemble> Ensemble::Load(const fs::path& dir) {
             core::StrCat(file.string(), ": ", booster.status().message()));
       }
       member.booster = std::move(*booster);
+      // Models XGBoost can evaluate but the flat evaluator cannot stay on XGBoost.
+      if (auto flat = FlatTrees::FromXgboostJson(model_text); flat.ok()) {
+        member.flat = std::make_shared<const FlatTrees>(std::move(*flat));
+      }
       e.members.push_back(std::move(member));
     }
     auto read_combiner = [](const json& c) -> absl::StatusOr<Combiner> {

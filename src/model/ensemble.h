@@ -4,12 +4,14 @@
 #define PDM_MODEL_ENSEMBLE_H_
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "model/decision.h"
+#include "model/flat_trees.h"
 #include "model/learner.h"
 #include "model/xgb.h"
 
@@ -20,6 +22,9 @@ struct Member {
   LearnerParams params;
   int rounds = 0;
   Booster booster;
+  // The same trees for fast prediction (model/flat_trees.h); set by Ensemble::Load. Prediction
+  // uses them when every member has them, else XGBoost.
+  std::shared_ptr<const FlatTrees> flat;
 };
 
 // How member outputs become a decision. Classification: margin = intercept + sum_m weight_m *
@@ -58,7 +63,8 @@ class Ensemble {
   std::vector<Combiner> member_combiners;
   std::optional<double> horizon;  // RUL: the "fails within" horizon, in the target's unit
 
-  // rows x members: margins (classification) or values (RUL).
+  // rows x members: margins (classification) or values (RUL). Through the flat trees when every
+  // member has them (`threads` > 1 splits large inputs by rows), else through XGBoost.
   absl::StatusOr<std::vector<double>> MemberOutputs(const DenseMatrix& x, int threads) const;
   absl::StatusOr<std::vector<Prediction>> Predict(const DenseMatrix& x, int threads) const;
   absl::StatusOr<Explanation> Explain(const DenseMatrix& x, int threads) const;

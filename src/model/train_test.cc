@@ -108,6 +108,9 @@ TEST(TrainTest, SameSeedGivesAByteIdenticalModelAndLoadPredictsTheSame) {
 
   auto loaded = Ensemble::Load(dir / "a");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
+  // The loaded ensemble predicts through the flat trees, the trained one through XGBoost.
+  for (const Member& m : loaded->members) EXPECT_NE(m.flat, nullptr);
+  for (const Member& m : a->model.members) EXPECT_EQ(m.flat, nullptr);
   auto before = a->model.Predict(table.x, 1);
   auto after = loaded->Predict(table.x, 1);
   ASSERT_TRUE(before.ok() && after.ok());
