@@ -5,7 +5,12 @@
 #include <cmath>
 #include <random>
 
+#include "features/batch_builder.h"
+#include "features/dataset.h"
+#include "model/bundle.h"
 #include "model/learner.h"
+#include "spec/dataset_spec.h"
+#include "tests/testing/test_paths.h"
 
 namespace pdm::model {
 namespace {
@@ -83,6 +88,49 @@ INSTANTIATE_TEST_SUITE_P(EveryLearner, FlatTreesTest,
                            return std::string(LearnerName(std::get<0>(info.param))) + "_" +
                                   TaskName(std::get<1>(info.param));
                          });
+
+// The same check on real data: every AI4I 2020 row (its feature table as pdm train builds it),
+// every member trained with its defaults on the first 8,000 rows.
+TEST(FlatTreesModelTest, EqualsXgboostOnEveryAi4iRow) {
+  ::setenv("PDM_SHARED_DATA", pdm::testing::SharedDataDir().c_str(), 0);
+  auto spec = spec::LoadDatasetSpec(pdm::testing::SourceDir() / "specs" / "ai4i2020.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto pipeline = features::FeaturePipeline::Create(*spec);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status();
+  features::LoadOptions load;
+  load.threads = 1;
+  auto data = features::LoadDataset(*spec, *pipeline, load);
+  ASSERT_TRUE(data.ok()) << data.status();
+  const features::BatchFeatureBuilder builder(&*pipeline, spec->labels, 1);
+  auto table = features::BuildFeatureTable(builder, *pipeline, *data);
+  ASSERT_TRUE(table.ok()) << table.status();
+  auto rows = TrainingRows(*table, Task::kClassify, false);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->x.rows, 10000u);
+  LearningData learning;
+  learning.x = &rows->x;
+  learning.target.assign(rows->target.begin(), rows->target.end());
+  std::vector<uint32_t> train, valid;
+  for (uint32_t r = 0; r < 8000; ++r) (r % 8 == 0 ? valid : train).push_back(r);
+  auto matrix = DMatrix::Create(rows->x, {}, {}, 1);
+  ASSERT_TRUE(matrix.ok());
+  for (LearnerKind kind : {LearnerKind::kRf, LearnerKind::kGbm, LearnerKind::kXgb}) {
+    FitOptions options;
+    options.threads = 1;
+    auto fitted = FitLearner(DefaultParams(kind, train.size(), rows->x.cols), learning, train,
+                             valid, options);
+    ASSERT_TRUE(fitted.ok()) << fitted.status();
+    auto flat = FlatTrees::FromXgboostJson(*fitted->booster.ToJson());
+    ASSERT_TRUE(flat.ok()) << flat.status();
+    auto expected = fitted->booster.Predict(*matrix, PredictKind::kMargin);
+    ASSERT_TRUE(expected.ok());
+    for (size_t r = 0; r < rows->x.rows; ++r) {
+      const double want = (*expected)[r];
+      ASSERT_NEAR(flat->Margin(rows->x.row(r)), want, 1e-6 * std::max(1.0, std::fabs(want)))
+          << LearnerName(kind) << " row " << r;
+    }
+  }
+}
 
 TEST(FlatTreesModelTest, RefusesWhatItCannotEvaluate) {
   EXPECT_EQ(FlatTrees::FromXgboostJson("not json").status().code(),
