@@ -46,7 +46,9 @@ struct RegistryArgs {
   std::string actor;
 };
 void AddRegistryOptions(CLI::App* cmd, RegistryArgs* args);
-absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args);
+// Opens the registry; `create` false refuses a missing one (read-only commands).
+absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args,
+                                                                 bool create = true);
 
 // Registers a model directory and returns the new version.
 absl::StatusOr<store::ModelVersion> RegisterModel(const RegistryArgs& args,

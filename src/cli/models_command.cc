@@ -130,7 +130,7 @@ int RunRegister(const ModelsArgs& args) {
 }
 
 int RunList(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   auto versions = (*reg)->store().ListModelVersions(args.name);
   if (!versions.ok()) return Fail(versions.status());
@@ -167,7 +167,7 @@ int RunList(const ModelsArgs& args) {
 }
 
 int RunShow(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   std::string ref = args.ref;
   if (ref.empty()) {
@@ -215,7 +215,7 @@ std::vector<std::string> LinesOnlyIn(const std::string& a, const std::string& b)
 }
 
 int RunDiff(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   auto a = (*reg)->Resolve(args.name, args.ref);
   if (!a.ok()) return Fail(a.status());
@@ -277,7 +277,7 @@ bool LowerIsBetter(const std::string& metric) {
 }
 
 int RunPromote(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   auto candidate = (*reg)->Resolve(args.name, args.ref);
   if (!candidate.ok()) return Fail(candidate.status());
@@ -344,7 +344,7 @@ int RunPromote(const ModelsArgs& args) {
 }
 
 int RunRollback(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   auto change = (*reg)->Rollback(args.name, args.alias, args.reason,
                                  registry::ResolveActor(args.registry.actor));
@@ -362,7 +362,7 @@ int RunRollback(const ModelsArgs& args) {
 }
 
 int RunHistory(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   if (!args.at.empty()) {
     auto at = ParseTime(args.at);
@@ -422,7 +422,7 @@ int RunHistory(const ModelsArgs& args) {
 }
 
 int RunVerify(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   auto report = (*reg)->Verify(args.name);
   if (!report.ok()) return Fail(report.status());
@@ -453,7 +453,7 @@ int RunVerify(const ModelsArgs& args) {
 }
 
 int RunDelete(const ModelsArgs& args) {
-  auto reg = OpenRegistry(args.registry);
+  auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
   auto version = (*reg)->Resolve(args.name, args.ref);
   if (!version.ok()) return Fail(version.status());
@@ -478,8 +478,9 @@ void AddRegistryOptions(CLI::App* cmd, RegistryArgs* args) {
                   "Who acts, for the audit log (default: $PDM_ACTOR, $USER)");
 }
 
-absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args) {
-  return registry::Registry::Open(registry::ResolveLocation(args.dir, args.store));
+absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args,
+                                                                 bool create) {
+  return registry::Registry::Open(registry::ResolveLocation(args.dir, args.store), create);
 }
 
 absl::StatusOr<store::ModelVersion> RegisterModel(const RegistryArgs& args,

@@ -160,8 +160,14 @@ absl::StatusOr<std::string> TreeHash(const fs::path& dir) {
   return core::Sha256Hex(listing);
 }
 
-absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const Location& location) {
+absl::StatusOr<std::unique_ptr<Registry>> Registry::Open(const Location& location, bool create) {
   std::error_code error;
+  if (!create && !fs::is_directory(location.dir / "artifacts", error)) {
+    return absl::NotFoundError(
+        core::StrCat("no registry at ", location.dir.string(),
+                     " (pdm models register or pdm train --register creates one; --registry or "
+                     "$PDM_REGISTRY chooses where)"));
+  }
   fs::create_directories(location.dir / "artifacts", error);
   if (error) {
     return absl::PermissionDeniedError(core::StrCat(

@@ -73,7 +73,10 @@ struct VerifyReport {
 
 class Registry {
  public:
-  static absl::StatusOr<std::unique_ptr<Registry>> Open(const Location& location);
+  // Creates the registry directory when `create`; otherwise a missing directory is NotFound (so
+  // that a mistyped --registry does not leave an empty registry behind).
+  static absl::StatusOr<std::unique_ptr<Registry>> Open(const Location& location,
+                                                        bool create = true);
 
   const Location& location() const { return location_; }
   store::Store& store() { return *store_; }

@@ -183,6 +183,13 @@ TEST_P(RegistryCliTest, ChampionChallengerWithRealModels) {
   EXPECT_THAT(Models("show pump 1 --json").out,
               HasSubstr((dir_ / "registry" / "artifacts").string()));
 
+  // A registry that does not exist is named, not created.
+  Result nowhere =
+      Pdm("models list --registry " + (dir_ / "typo").string() + " --store '" + store_ + "'");
+  EXPECT_EQ(nowhere.code, 3);
+  EXPECT_THAT(nowhere.err, HasSubstr("no registry at"));
+  EXPECT_FALSE(fs::exists(dir_ / "typo"));
+
   // Bad references name what is wrong.
   Result missing = Models("show pump 7");
   EXPECT_EQ(missing.code, 3);
