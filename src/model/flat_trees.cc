@@ -172,15 +172,34 @@ float FlatTrees::Margin(const float* row) const {
 
 void FlatTrees::Margins(const float* rows, size_t count, float* out) const {
   // Blocks of rows tree by tree, as XGBoost's CPU predictor does: a tree's nodes stay in cache
-  // while it serves the whole block. Each row still sums its trees in model order.
+  // while it serves the whole block, and four rows walk it side by side. Each row still sums its
+  // trees in model order.
   constexpr size_t kBlock = 64;
   const Node* nodes = nodes_.data();
+  const size_t width = features_;
   for (size_t start = 0; start < count; start += kBlock) {
     const size_t end = std::min(count, start + kBlock);
     for (size_t r = start; r < end; ++r) out[r] = base_margin_;
     for (const uint32_t root : roots_) {
-      for (size_t r = start; r < end; ++r) {
-        out[r] += Leaf<Node, kDefaultLeft>(nodes, nodes + root, rows + r * features_)->value;
+      const Node* tree = nodes + root;
+      size_t r = start;
+      for (; r + 4 <= end; r += 4) {
+        const float* x[4] = {rows + r * width, rows + (r + 1) * width, rows + (r + 2) * width,
+                             rows + (r + 3) * width};
+        const Node* n[4] = {tree, tree, tree, tree};
+        while ((n[0]->left & n[1]->left & n[2]->left & n[3]->left) >= 0) {
+          for (int k = 0; k < 4; ++k) {
+            if (n[k]->left < 0) continue;
+            const float v = x[k][n[k]->feature & ~kDefaultLeft];
+            const bool go_left =
+                std::isnan(v) ? (n[k]->feature & kDefaultLeft) != 0 : v < n[k]->value;
+            n[k] = nodes + n[k]->left + (go_left ? 0 : 1);
+          }
+        }
+        for (int k = 0; k < 4; ++k) out[r + k] += n[k]->value;
+      }
+      for (; r < end; ++r) {
+        out[r] += Leaf<Node, kDefaultLeft>(nodes, tree, rows + r * width)->value;
       }
     }
   }
