@@ -37,6 +37,7 @@ void AddRoiCommand(CLI::App& app, int* exit_code);
 void AddTrainCommand(CLI::App& app, int* exit_code);
 void AddEvaluateCommands(CLI::App& app, int* exit_code);
 void AddModelsCommand(CLI::App& app, int* exit_code);
+void AddServeCommand(CLI::App& app, int* exit_code);
 
 // Where the registry lives and who acts: --registry, --store, --actor (with their PDM_*
 // environment fallbacks, registry::ResolveLocation and ResolveActor).

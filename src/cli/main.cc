@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   pdm::cli::AddTrainCommand(app, &exit_code);
   pdm::cli::AddEvaluateCommands(app, &exit_code);
   pdm::cli::AddModelsCommand(app, &exit_code);
+  pdm::cli::AddServeCommand(app, &exit_code);
   pdm::cli::AddRoiCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,54 @@
+// The model the server scores with: a registry version (an alias's holder) loaded into memory,
+// swapped atomically for a new one. Requests take a shared_ptr to the current model and keep
+// scoring on it even when a swap happens meanwhile.
+#ifndef PDM_SERVING_MODEL_MANAGER_H_
+#define PDM_SERVING_MODEL_MANAGER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/bundle.h"
+#include "registry/registry.h"
+
+namespace pdm::serving {
+
+struct ServedModel {
+  std::string name;
+  int64_t version = 0;
+  std::string alias;
+  std::string artifact_hash;
+  model::Bundle bundle;
+  std::map<std::string, size_t, std::less<>> feature_index;  // feature name -> column
+};
+
+class ModelManager {
+ public:
+  ModelManager(registry::Registry* registry, std::string name, std::string alias)
+      : registry_(registry), name_(std::move(name)), alias_(std::move(alias)) {}
+
+  // Resolves the alias, loads that version and checks it (the feature pipeline's hash equals
+  // the one it was trained with; a smoke prediction is finite), then makes it current. A model
+  // already current is not reloaded. On any failure the current model stays.
+  absl::StatusOr<std::shared_ptr<const ServedModel>> Reload();
+
+  std::shared_ptr<const ServedModel> current() const { return current_.load(); }
+  const std::string& name() const { return name_; }
+  const std::string& alias() const { return alias_; }
+  registry::Registry& registry() { return *registry_; }
+
+ private:
+  registry::Registry* registry_;
+  std::string name_;
+  std::string alias_;
+  std::mutex reload_mu_;  // one reload at a time
+  std::atomic<std::shared_ptr<const ServedModel>> current_;
+};
+
+}  // namespace pdm::serving
+
+#endif  // PDM_SERVING_MODEL_MANAGER_H_
