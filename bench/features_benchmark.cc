@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "bench/eight_sensor_spec.h"
 #include "features/online_state.h"
 #include "features/pipeline.h"
 #include "spec/dataset_spec.h"
@@ -14,21 +15,8 @@ namespace {
 
 using namespace pdm;  // NOLINT(google-build-using-namespace): benchmark brevity
 
-constexpr char kSpec[] = R"(
-name: bench
-data: {file: t.csv}
-entity: machine
-time: {column: ts, type: timestamp}
-sensors: [s1, s2, s3, s4, s5, s6, s7, s8]
-features:
-  windows: [3h, 24h, 7d]
-  stats: [mean, std, min, max, count, slope]
-  raw: false
-  events: {time_since: false}
-)";
-
 void BM_OnlineUpdate(benchmark::State& state) {
-  auto spec = spec::ParseDatasetSpec(kSpec, "/tmp/bench.yaml");
+  auto spec = spec::ParseDatasetSpec(kEightSensorSpec, "/tmp/bench.yaml");
   auto pipeline = features::FeaturePipeline::Create(*spec);
   if (!pipeline.ok()) {
     state.SkipWithError("pipeline");

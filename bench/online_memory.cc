@@ -12,24 +12,12 @@
 #include <random>
 #include <vector>
 
+#include "bench/eight_sensor_spec.h"
 #include "features/online_state.h"
 #include "features/pipeline.h"
 #include "spec/dataset_spec.h"
 
 namespace {
-
-constexpr char kSpec[] = R"(
-name: fleet
-data: {file: t.csv}
-entity: machine
-time: {column: ts, type: timestamp}
-sensors: [s1, s2, s3, s4, s5, s6, s7, s8]
-features:
-  windows: [3h, 24h, 7d]
-  stats: [mean, std, min, max, count, slope]
-  raw: false
-  events: {time_since: false}
-)";
 
 double ResidentMegabytes() {
   std::ifstream statm("/proc/self/statm");
@@ -43,7 +31,7 @@ double ResidentMegabytes() {
 int main(int argc, char** argv) {
   const size_t machines = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10'000;
   const size_t hours = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200;
-  auto spec = pdm::spec::ParseDatasetSpec(kSpec, "/tmp/fleet.yaml");
+  auto spec = pdm::spec::ParseDatasetSpec(kEightSensorSpec, "/tmp/fleet.yaml");
   auto pipeline = pdm::features::FeaturePipeline::Create(*spec);
   if (!spec.ok() || !pipeline.ok()) return 1;
   std::vector<double> out(pipeline->feature_count());

@@ -9,13 +9,15 @@ PACKAGES=(
   g++ cmake ninja-build ccache pkg-config clang-format clang-tidy
   # libraries
   libabsl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev nlohmann-json3-dev
-  libxgboost-dev libsqlite3-dev libpqxx-dev
+  libxgboost-dev libsqlite3-dev libpqxx-dev libboost-dev
   # the PostgreSQL backend's tests and benchmarks run a real server on loopback
   postgresql-15
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-pandas
   # the reference stack (scikit-learn + XGBoost) that training benchmarks compare against
   python3-sklearn python3-xgboost
+  # the reference stack's server, and wrk, for the serving benchmark
+  python3-flask python3-flask-cors python3-prometheus-client gunicorn wrk
 )
 
 missing=()

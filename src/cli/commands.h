@@ -58,6 +58,23 @@ absl::StatusOr<store::ModelVersion> RegisterModel(const RegistryArgs& args,
                                                   const std::string& description,
                                                   const std::string& reason);
 
+// What `pdm serve` (and `pdm demo --serve`) serves, and how.
+struct ServeOptions {
+  RegistryArgs registry;
+  std::string model = "fleet";
+  std::string alias = "production";
+  std::string address = "127.0.0.1";
+  int port = 8080;
+  int threads = 0;
+  size_t max_batch = 1000;
+  size_t body_limit = size_t{4} * 1024 * 1024;
+  int grace_ms = 10'000;
+  bool allow_unknown_fields = false;
+  std::string example_body;  // a JSON file for the printed curl example
+};
+// Serves until SIGTERM/SIGINT; the exit code.
+int Serve(const ServeOptions& options);
+
 // `pdm evaluate`'s metrics JSON of a model directory on a spec's data (`data` overrides the main
 // file; `test` scores the test set).
 absl::StatusOr<nlohmann::json> EvaluateModel(const std::string& model_dir, const std::string& spec,

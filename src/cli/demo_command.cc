@@ -2,6 +2,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "core/file.h"
 #include "core/strings.h"
 #include "sim/simulator.h"
 #include "validate/dataset_validation.h"
@@ -28,7 +29,28 @@ struct DemoArgs {
   std::string models;  // empty: all three
   int threads = 0;
   RegistryArgs registry;
+  bool serve = false;
+  int port = 8080;
 };
+
+// A request body for the printed curl example: every feature at its training median
+// (model/reference.json), so the example scores a typical machine.
+std::string WriteExampleRecord(const std::string& out) {
+  auto text = core::ReadFileToString(out + "/train/model/reference.json", "reference");
+  if (!text.ok()) return "";
+  const nlohmann::json reference = nlohmann::json::parse(*text, nullptr, false);
+  if (!reference.is_object()) return "";
+  nlohmann::json record = nlohmann::json::object();
+  for (const auto& f : reference.value("features", nlohmann::json::array())) {
+    const auto deciles = f.value("deciles", nlohmann::json::array());
+    record[f.value("name", "")] = deciles.size() == 9 ? deciles[4] : nlohmann::json();
+  }
+  std::string path = out + "/example_record.json";
+  if (!core::WriteStringToFile(path, nlohmann::json{{"features", record}}.dump(2) + "\n").ok()) {
+    return "";
+  }
+  return path;
+}
 
 // Registers the demo's model and, on a registry without one, makes it the production model.
 int RegisterDemoModel(const DemoArgs& args) {
@@ -86,6 +108,11 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
   AddRegistryOptions(cmd, &args->registry);
   cmd->get_option("--registry")->description("Registry directory (default: <out>/registry)");
+  cmd->add_flag("--serve", args->serve,
+                "Then serve the production model over REST until SIGTERM/SIGINT (Ctrl-C)");
+  cmd->add_option("--port", args->port, "With --serve: the port")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
     sim::SimulationOptions options;
@@ -118,11 +145,22 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
     if (*exit_code != kExitOk) return;
     fmt::print("\n== 4/4 register\n");
     *exit_code = RegisterDemoModel(*args);
-    if (*exit_code == kExitOk) {
+    if (*exit_code != kExitOk) return;
+    if (!args->serve) {
       fmt::print(
-          "\ndemo done. Open {}/train/report.html; next: pdm models list --registry {}/registry\n",
-          args->out, args->out);
+          "\ndemo done. Open {}/train/report.html; next: pdm models list --registry {}/registry, "
+          "pdm serve --registry {}/registry\n",
+          args->out, args->out, args->out);
+      return;
     }
+    fmt::print("\n== serve (report: {}/train/report.html; Ctrl-C stops)\n", args->out);
+    ServeOptions serve;
+    serve.registry = args->registry;
+    if (serve.registry.dir.empty()) serve.registry.dir = args->out + "/registry";
+    serve.port = args->port;
+    serve.threads = args->threads;
+    serve.example_body = WriteExampleRecord(args->out);
+    *exit_code = Serve(serve);
   });
 }
 

@@ -14,19 +14,6 @@
 namespace pdm::cli {
 namespace {
 
-struct ServeArgs {
-  RegistryArgs registry;
-  std::string model = "fleet";
-  std::string alias = "production";
-  std::string address = "127.0.0.1";
-  int port = 8080;
-  int threads = 0;
-  size_t max_batch = 1000;
-  size_t body_limit = 4 * 1024 * 1024;
-  int grace_ms = 10'000;
-  bool allow_unknown_fields = false;
-};
-
 // A flag's value, else the environment variable's.
 template <typename T>
 void FromEnv(const char* name, T* value) {
@@ -41,7 +28,7 @@ void FromEnv(const char* name, T* value) {
   }
 }
 
-int RunServe(ServeArgs args, CLI::App* cmd) {
+int RunServe(ServeOptions args, CLI::App* cmd) {
   // Every flag not given on the command line comes from its PDM_* variable when set.
   auto env = [&](const char* flag, const char* name, auto* value) {
     if (cmd->count(flag) == 0) FromEnv(name, value);
@@ -54,6 +41,12 @@ int RunServe(ServeArgs args, CLI::App* cmd) {
   env("--max-batch", "PDM_MAX_BATCH", &args.max_batch);
   env("--body-limit", "PDM_BODY_LIMIT", &args.body_limit);
   env("--allow-unknown-fields", "PDM_ALLOW_UNKNOWN_FIELDS", &args.allow_unknown_fields);
+  return Serve(args);
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& args) {
   const char* token = std::getenv("PDM_SERVE_TOKEN");
 
   auto registry = OpenRegistry(args.registry, /*create=*/false);
@@ -109,10 +102,8 @@ int RunServe(ServeArgs args, CLI::App* cmd) {
   return kExitOk;
 }
 
-}  // namespace
-
 void AddServeCommand(CLI::App& app, int* exit_code) {
-  auto args = std::make_shared<ServeArgs>();
+  auto args = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "Serve a registered model over REST: predictions, probes, model listing and reload. Every "

@@ -93,6 +93,13 @@ bool ReadRecord(const json& record, const ServedModel& model, bool allow_unknown
       details->push_back({{"field", names[i]},
                           {"reason", "out of range (beyond float32)"},
                           {"value", Shown(*it)}});
+    } else if (auto range = model.ranges.find(names[i]);
+               range != model.ranges.end() &&
+               (v < range->second.first || v > range->second.second)) {
+      details->push_back({{"field", names[i]},
+                          {"reason", core::StrCat("out of range [", range->second.first, ", ",
+                                                  range->second.second, "]")},
+                          {"value", Shown(*it)}});
     } else {
       row[i] = static_cast<float>(v);
     }

@@ -45,8 +45,8 @@ struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (see HttpServer::port)
   int threads = 0;       // 0: the number of cores
-  size_t header_limit = 16 * 1024;
-  size_t body_limit = 4 * 1024 * 1024;
+  size_t header_limit = size_t{16} * 1024;
+  size_t body_limit = size_t{4} * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};  // also the keep-alive idle timeout
 };
 

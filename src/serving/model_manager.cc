@@ -30,6 +30,16 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> ModelManager::Reload() {
   for (size_t i = 0; i < ensemble.feature_names.size(); ++i) {
     served->feature_index.emplace(ensemble.feature_names[i], i);
   }
+  // The spec's declared ranges, for input validation (a spec that no longer parses leaves none).
+  const auto spec = spec::LoadDatasetSpec(registry_->ArtifactDir(version) / "spec.yaml");
+  if (spec.ok()) {
+    for (const spec::ColumnSpec& column : spec->data.columns) {
+      if (served->feature_index.contains(column.name) &&
+          (std::isfinite(column.min) || std::isfinite(column.max))) {
+        served->ranges.emplace(column.name, std::make_pair(column.min, column.max));
+      }
+    }
+  }
   // Smoke prediction: a row of missing values must give a finite score.
   model::DenseMatrix row;
   row.rows = 1;

@@ -24,6 +24,8 @@ struct ServedModel {
   std::string artifact_hash;
   model::Bundle bundle;
   std::map<std::string, size_t, std::less<>> feature_index;  // feature name -> column
+  // Valid ranges of the features that are sensor columns with a declared range in the spec.
+  std::map<std::string, std::pair<double, double>, std::less<>> ranges;
 };
 
 class ModelManager {

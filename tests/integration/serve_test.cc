@@ -259,6 +259,12 @@ TEST_F(ServeTest, MalformedRequestsGetClearErrorsAndNeverA5xx) {
   std::string nan = Record().dump();
   nan.replace(nan.find("298.1"), 5, "NaN");
   post("NaN literal", nan, 400, "malformed JSON");
+  json cold = Record();
+  cold["Air temperature [K]"] = -5;
+  post("below the spec's range", cold.dump(), 422, "out of range");
+  json fast = Record();
+  fast["Rotational speed [rpm]"] = 1e6;
+  post("above the spec's range", fast.dump(), 422, "out of range");
   json unknown = Record();
   unknown["colour"] = "red";
   post("unknown field", unknown.dump(), 422, "unknown field");
