@@ -127,6 +127,18 @@ json ResultJson(const ServedModel& model, const model::Prediction& p) {
   return out;
 }
 
+// Whether the query string has `name=true` (or `name=1`) among its &-separated parameters.
+bool QueryFlag(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    if (param == core::StrCat(name, "=true") || param == core::StrCat(name, "=1")) return true;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
 bool TokenMatches(const std::string& authorization, const std::string& token) {
   constexpr std::string_view kBearer = "Bearer ";
   if (token.empty() || !authorization.starts_with(kBearer)) return false;
@@ -233,7 +245,7 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
   if (!batch) {
     json out = ResultJson(*served, predictions[0]);
     out.update(head);
-    if (request.query.find("explain=true") != std::string::npos) {
+    if (QueryFlag(request.query, "explain")) {
       auto explained = ensemble.Explain(x, 1);
       if (explained.ok()) {
         std::vector<size_t> order(width);

@@ -170,7 +170,9 @@ TEST_F(ServeTest, PredictsOneRecordWithItsVersionAndExplanation) {
   with_null["Tool wear [min]"] = nullptr;
   EXPECT_EQ(Post("/api/v1/predict", with_null.dump()).status, 200);
 
-  const Reply explained = Post("/api/v1/predict?explain=true", Record().dump());
+  EXPECT_FALSE(json::parse(Post("/api/v1/predict?noexplain=true", Record().dump()).body)
+                   .contains("explanation"));
+  const Reply explained = Post("/api/v1/predict?a=b&explain=true", Record().dump());
   ASSERT_EQ(explained.status, 200);
   const json e = json::parse(explained.body)["explanation"];
   ASSERT_EQ(e["top"].size(), 5u);
