@@ -87,10 +87,17 @@ int Serve(const ServeOptions& args) {
   (*server)->Start();
   const std::string base = core::StrCat("http://", args.address, ":", (*server)->port());
   fmt::print("serving {} v{} ({}) on {}\n", (*loaded)->name, (*loaded)->version, args.alias, base);
-  fmt::print(
-      "  curl -s -X POST -H 'Content-Type: application/json' {}/api/v1/predict -d "
-      "'{{\"features\": {{...}}}}'\n  {}/readyz  {}/api/v1/models\n",
-      base, base, base);
+  if (!args.example_body.empty()) {
+    fmt::print(
+        "  curl -s -X POST -H 'Content-Type: application/json' --data @{} {}/api/v1/predict\n",
+        args.example_body, base);
+  } else {
+    fmt::print(
+        "  curl -s -X POST -H 'Content-Type: application/json' {}/api/v1/predict -d "
+        "'{{\"features\": {{...}}}}'\n",
+        base);
+  }
+  fmt::print("  {}/readyz  {}/api/v1/models (feature names)\n", base, base);
   std::fflush(stdout);
 
   int received = 0;
