@@ -18,6 +18,8 @@ PACKAGES=(
   python3-sklearn python3-xgboost
   # the reference stack's server, and wrk, for the serving benchmark
   python3-flask python3-flask-cors python3-prometheus-client gunicorn wrk
+  # the server's metrics, and the real Prometheus that scrapes them in a test
+  prometheus-cpp-dev prometheus
 )
 
 missing=()

@@ -69,7 +69,16 @@ struct ServeOptions {
   size_t max_batch = 1000;
   size_t body_limit = size_t{4} * 1024 * 1024;
   int grace_ms = 10'000;
+  int drain_ms = 0;      // on SIGTERM, how long readiness is false before the listener closes
+  int watch_ms = 2'000;  // how often the alias is checked for a new version (0: never)
+  size_t max_machines = 100'000;  // machines the telemetry route follows
   bool allow_unknown_fields = false;
+  std::string token;         // the bearer token of mutating routes
+  std::string cors_origins;  // comma-separated; empty: CORS off
+  std::string cors_methods = "GET, POST, OPTIONS";
+  std::string cors_headers = "Content-Type, Authorization";
+  int cors_max_age = 600;
+  std::string config;        // server.yaml
   std::string example_body;  // a JSON file for the printed curl example
 };
 // Serves until SIGTERM/SIGINT; the exit code.

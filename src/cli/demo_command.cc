@@ -160,6 +160,7 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
     serve.port = args->port;
     serve.threads = args->threads;
     serve.example_body = WriteExampleRecord(args->out);
+    if (const char* token = std::getenv("PDM_SERVE_TOKEN"); token != nullptr) serve.token = token;
     *exit_code = Serve(serve);
   });
 }

@@ -1,37 +1,156 @@
 // `pdm serve`: the REST inference server over a registry alias (docs/serving.md).
 #include <signal.h>
+#include <yaml-cpp/yaml.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "core/strings.h"
 #include "serving/api.h"
 #include "serving/http_server.h"
+#include "serving/metrics.h"
 #include "serving/model_manager.h"
 
 namespace pdm::cli {
 namespace {
 
-// A flag's value, else the environment variable's.
+// Parses `text` into `value`; false when it is not a value of that type.
 template <typename T>
-void FromEnv(const char* name, T* value) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return;
+bool ParseValue(const std::string& text, T* value) {
   if constexpr (std::is_same_v<T, std::string>) {
     *value = text;
+    return true;
   } else if constexpr (std::is_same_v<T, bool>) {
-    *value = std::string(text) == "1" || std::string(text) == "true";
+    if (text == "1" || text == "true") {
+      *value = true;
+    } else if (text == "0" || text == "false") {
+      *value = false;
+    } else {
+      return false;
+    }
+    return true;
   } else {
-    *value = static_cast<T>(std::strtoll(text, nullptr, 10));
+    char* end = nullptr;
+    errno = 0;
+    const long long parsed = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno != 0 || parsed < 0) return false;
+    *value = static_cast<T>(parsed);
+    return true;
   }
 }
 
+// Applies server.yaml: every key sets its option unless the flag was given. Unknown keys and
+// values of the wrong type are refused with the key's path.
+absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* cmd) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(core::StrCat(path, ": ", e.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) return absl::InvalidArgumentError(core::StrCat(path, ": expected a mapping"));
+  absl::Status status;
+  auto set = [&](const YAML::Node& node, const std::string& key_path, const char* flag,
+                 auto* value) {
+    if (flag != nullptr && cmd->count(flag) > 0) return;
+    std::string text;
+    if (node.IsSequence()) {  // a list (cors.origins): comma-joined
+      for (const YAML::Node& item : node) {
+        if (!item.IsScalar()) break;
+        text += (text.empty() ? "" : ",") + item.as<std::string>();
+      }
+    } else if (node.IsScalar()) {
+      text = node.as<std::string>();
+    }
+    if ((!node.IsScalar() && !node.IsSequence()) || !ParseValue(text, value)) {
+      status = absl::InvalidArgumentError(
+          core::StrCat(path, ": ", key_path, ": not a valid value ('", text, "')"));
+    }
+  };
+  for (const auto& entry : root) {
+    const std::string key = entry.first.as<std::string>();
+    const YAML::Node& v = entry.second;
+    if (key == "registry") {
+      if (std::getenv("PDM_REGISTRY") == nullptr) set(v, key, "--registry", &args->registry.dir);
+    } else if (key == "store") {
+      if (std::getenv("PDM_STORE") == nullptr) set(v, key, "--store", &args->registry.store);
+    } else if (key == "model") {
+      set(v, key, "--model", &args->model);
+    } else if (key == "alias") {
+      set(v, key, "--alias", &args->alias);
+    } else if (key == "address") {
+      set(v, key, "--address", &args->address);
+    } else if (key == "port") {
+      set(v, key, "--port", &args->port);
+    } else if (key == "threads") {
+      set(v, key, "--threads", &args->threads);
+    } else if (key == "max_batch") {
+      set(v, key, "--max-batch", &args->max_batch);
+    } else if (key == "body_limit") {
+      set(v, key, "--body-limit", &args->body_limit);
+    } else if (key == "grace_ms") {
+      set(v, key, "--grace-ms", &args->grace_ms);
+    } else if (key == "drain_ms") {
+      set(v, key, "--drain-ms", &args->drain_ms);
+    } else if (key == "watch_ms") {
+      set(v, key, "--watch-ms", &args->watch_ms);
+    } else if (key == "max_machines") {
+      set(v, key, "--max-machines", &args->max_machines);
+    } else if (key == "allow_unknown_fields") {
+      set(v, key, "--allow-unknown-fields", &args->allow_unknown_fields);
+    } else if (key == "token") {
+      set(v, key, nullptr, &args->token);
+    } else if (key == "cors" && v.IsMap()) {
+      for (const auto& c : v) {
+        const std::string sub = c.first.as<std::string>();
+        const std::string sub_path = "cors." + sub;
+        if (sub == "origins") {
+          set(c.second, sub_path, "--cors-origins", &args->cors_origins);
+        } else if (sub == "methods") {
+          set(c.second, sub_path, "--cors-methods", &args->cors_methods);
+        } else if (sub == "headers") {
+          set(c.second, sub_path, "--cors-headers", &args->cors_headers);
+        } else if (sub == "max_age") {
+          set(c.second, sub_path, "--cors-max-age", &args->cors_max_age);
+        } else {
+          return absl::InvalidArgumentError(core::StrCat(
+              path, ": ", sub_path, ": unknown key (origins, methods, headers, max_age)"));
+        }
+      }
+    } else {
+      return absl::InvalidArgumentError(core::StrCat(
+          path, ": ", key, ": unknown key (see `pdm serve --help` and docs/serving.md)"));
+    }
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 int RunServe(ServeOptions args, CLI::App* cmd) {
-  // Every flag not given on the command line comes from its PDM_* variable when set.
+  if (args.config.empty()) {
+    if (const char* config = std::getenv("PDM_CONFIG"); config != nullptr) args.config = config;
+  }
+  if (!args.config.empty()) {
+    if (absl::Status s = ApplyConfig(args.config, &args, cmd); !s.ok()) {
+      fmt::print(stderr, "pdm serve: {}\n", s.message());
+      return kExitBadInput;
+    }
+  }
+  // Every flag not given on the command line comes from its PDM_* variable when set (over the
+  // config file's value).
+  bool env_ok = true;
   auto env = [&](const char* flag, const char* name, auto* value) {
-    if (cmd->count(flag) == 0) FromEnv(name, value);
+    const char* text = std::getenv(name);
+    if ((flag != nullptr && cmd->count(flag) > 0) || text == nullptr || *text == '\0') return;
+    if (!ParseValue(std::string(text), value)) {
+      fmt::print(stderr, "pdm serve: ${}: not a valid value ('{}')\n", name, text);
+      env_ok = false;
+    }
   };
   env("--model", "PDM_MODEL", &args.model);
   env("--alias", "PDM_ALIAS", &args.alias);
@@ -40,21 +159,42 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--threads", "PDM_THREADS", &args.threads);
   env("--max-batch", "PDM_MAX_BATCH", &args.max_batch);
   env("--body-limit", "PDM_BODY_LIMIT", &args.body_limit);
+  env("--grace-ms", "PDM_GRACE_MS", &args.grace_ms);
+  env("--drain-ms", "PDM_DRAIN_MS", &args.drain_ms);
+  env("--watch-ms", "PDM_WATCH_MS", &args.watch_ms);
+  env("--max-machines", "PDM_MAX_MACHINES", &args.max_machines);
   env("--allow-unknown-fields", "PDM_ALLOW_UNKNOWN_FIELDS", &args.allow_unknown_fields);
+  env(nullptr, "PDM_SERVE_TOKEN", &args.token);
+  env("--cors-origins", "PDM_CORS_ORIGINS", &args.cors_origins);
+  env("--cors-methods", "PDM_CORS_METHODS", &args.cors_methods);
+  env("--cors-headers", "PDM_CORS_HEADERS", &args.cors_headers);
+  env("--cors-max-age", "PDM_CORS_MAX_AGE", &args.cors_max_age);
+  if (!env_ok) return kExitBadInput;
+  if (args.port > 65535 || args.threads > 256 || args.max_batch == 0) {
+    fmt::print(stderr, "pdm serve: port, threads or max_batch out of range\n");
+    return kExitBadInput;
+  }
   return Serve(args);
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    items.emplace_back(absl::StripAsciiWhitespace(item));
+  }
+  return items;
 }
 
 }  // namespace
 
 int Serve(const ServeOptions& args) {
-  const char* token = std::getenv("PDM_SERVE_TOKEN");
-
   auto registry = OpenRegistry(args.registry, /*create=*/false);
   if (!registry.ok()) {
     fmt::print(stderr, "pdm serve: {}\n", registry.status().message());
     return kExitBadInput;
   }
-  serving::ModelManager models(registry->get(), args.model, args.alias);
+  serving::ServerMetrics metrics;
+  serving::ModelManager models(registry->get(), args.model, args.alias, &metrics);
   auto loaded = models.Reload();
   if (!loaded.ok()) {
     fmt::print(stderr, "pdm serve: {}\n", loaded.status().message());
@@ -63,8 +203,13 @@ int Serve(const ServeOptions& args) {
   serving::ApiOptions api_options;
   api_options.max_batch = args.max_batch;
   api_options.allow_unknown_fields = args.allow_unknown_fields;
-  if (token != nullptr) api_options.token = token;
-  serving::Api api(&models, api_options);
+  api_options.token = args.token;
+  api_options.cors.origins = SplitList(args.cors_origins);
+  api_options.cors.methods = args.cors_methods;
+  api_options.cors.headers = args.cors_headers;
+  api_options.cors.max_age_seconds = args.cors_max_age;
+  api_options.max_machines = args.max_machines;
+  serving::Api api(&models, &metrics, api_options);
 
   // SIGTERM / SIGINT end the server gracefully: blocked here, waited for below.
   sigset_t signals;
@@ -85,6 +230,12 @@ int Serve(const ServeOptions& args) {
     return kExitBadInput;
   }
   (*server)->Start();
+  if (args.watch_ms > 0) {
+    models.StartWatching(std::chrono::milliseconds(args.watch_ms), [](const std::string& line) {
+      fmt::print("pdm serve: {}\n", line);
+      std::fflush(stdout);
+    });
+  }
   const std::string base = core::StrCat("http://", args.address, ":", (*server)->port());
   fmt::print("serving {} v{} ({}) on {}\n", (*loaded)->name, (*loaded)->version, args.alias, base);
   if (!args.example_body.empty()) {
@@ -97,14 +248,23 @@ int Serve(const ServeOptions& args) {
         "'{{\"features\": {{...}}}}'\n",
         base);
   }
-  fmt::print("  {}/readyz  {}/api/v1/models (feature names)\n", base, base);
+  fmt::print("  {}/readyz  {}/metrics  {}/openapi.json  {}/api/v1/models (feature names)\n", base,
+             base, base, base);
+  if (args.token.empty()) {
+    fmt::print("  (no token set: reload is disabled; set PDM_SERVE_TOKEN to enable it)\n");
+  }
   std::fflush(stdout);
 
   int received = 0;
   sigwait(&signals, &received);
-  fmt::print("pdm serve: signal {}: finishing requests in flight (up to {} ms)\n", received,
-             args.grace_ms);
+  api.StartDraining();
+  fmt::print(
+      "pdm serve: signal {}: not ready; draining {} ms, then finishing requests in flight "
+      "(up to {} ms)\n",
+      received, args.drain_ms, args.grace_ms);
   std::fflush(stdout);
+  if (args.drain_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(args.drain_ms));
+  models.StopWatching();
   (*server)->Shutdown(std::chrono::milliseconds(args.grace_ms));
   return kExitOk;
 }
@@ -113,10 +273,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "serve",
-      "Serve a registered model over REST: predictions, probes, model listing and reload. Every "
-      "flag falls back to its PDM_* variable (PDM_MODEL, PDM_ALIAS, PDM_PORT, ...); the reload "
-      "token comes from PDM_SERVE_TOKEN only.");
+      "Serve a registered model over REST and the Open Inference Protocol v2: predictions, "
+      "probes, metrics, model listing and reload. Settings come from the flags, then PDM_* "
+      "variables (PDM_MODEL, PDM_ALIAS, PDM_PORT, PDM_CORS_ORIGINS, ...), then --config "
+      "server.yaml (keys as the flags, with underscores: max_batch, cors.origins, ...). The reload "
+      "token comes from PDM_SERVE_TOKEN or the config's `token`, never a flag.");
   AddRegistryOptions(cmd, &args->registry);
+  cmd->add_option("--config", args->config, "A server.yaml (default: $PDM_CONFIG)");
   cmd->add_option("--model", args->model, "Registered model name")->capture_default_str();
   cmd->add_option("--alias", args->alias, "Alias whose version is served")->capture_default_str();
   cmd->add_option("--address", args->address, "Listen address")->capture_default_str();
@@ -132,8 +295,27 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--grace-ms", args->grace_ms, "On SIGTERM, how long requests in flight may take")
       ->capture_default_str();
+  cmd->add_option("--drain-ms", args->drain_ms,
+                  "On SIGTERM, how long /readyz answers 503 before the listener closes (let a "
+                  "load balancer notice)")
+      ->capture_default_str();
+  cmd->add_option("--watch-ms", args->watch_ms,
+                  "How often the alias is checked; a moved alias hot-swaps the model (0: never)")
+      ->capture_default_str();
+  cmd->add_option("--max-machines", args->max_machines,
+                  "Most machines the telemetry route follows (a new one beyond: 422)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
   cmd->add_flag("--allow-unknown-fields", args->allow_unknown_fields,
                 "Ignore record fields that are not model features (default: 422)");
+  cmd->add_option("--cors-origins", args->cors_origins,
+                  "Comma-separated origins allowed by CORS ('*': any; default: CORS off)");
+  cmd->add_option("--cors-methods", args->cors_methods, "CORS allowed methods")
+      ->capture_default_str();
+  cmd->add_option("--cors-headers", args->cors_headers, "CORS allowed headers")
+      ->capture_default_str();
+  cmd->add_option("--cors-max-age", args->cors_max_age, "CORS preflight cache, seconds")
+      ->capture_default_str();
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code, cmd] { *exit_code = RunServe(*args, cmd); });
 }

@@ -3,59 +3,48 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
+#include <chrono>
 #include <cmath>
+#include <optional>
 
+#include "core/build_info.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
+#include "serving/json_body.h"
 
 namespace pdm::serving {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr int kMaxJsonDepth = 32;
-
-HttpResponse Json(int status, const json& body) {
-  return HttpResponse{status, "application/json", body.dump(), {}};
-}
-
-HttpResponse Error(int status, const std::string& message, json details = json::array()) {
-  json body = {{"error", message}};
-  if (!details.empty()) body["details"] = std::move(details);
-  return Json(status, body);
-}
-
-// Deeper nesting than any valid request is refused before parsing.
-bool NestedTooDeep(std::string_view body) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') in_string = true;
-    if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
+// Checks one feature value; on success stores it in `*cell`, else adds the reason to `details`.
+void CheckValue(const std::string& name, const json& value, const ServedModel& model, float* cell,
+                json* details) {
+  if (value.is_null()) {  // an explicit null: a missing value, which the trees route
+    *cell = std::nanf("");
+    return;
   }
-  return false;
-}
-
-// A JSON value as it appeared, shortened, for error details.
-json Shown(const json& value) {
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 64) text = text.substr(0, 61) + "...";
-  return text;
+  if (!value.is_number()) {
+    details->push_back({{"field", name}, {"reason", "not a number"}, {"value", Shown(value)}});
+    return;
+  }
+  const double v = value.get<double>();
+  if (!std::isfinite(v)) {
+    details->push_back({{"field", name}, {"reason", "not finite"}, {"value", Shown(value)}});
+  } else if (std::fabs(v) > FLT_MAX) {
+    details->push_back(
+        {{"field", name}, {"reason", "out of range (beyond float32)"}, {"value", Shown(value)}});
+  } else if (auto range = model.ranges.find(name);
+             range != model.ranges.end() && (v < range->second.first || v > range->second.second)) {
+    details->push_back({{"field", name},
+                        {"reason", core::StrCat("out of range [", range->second.first, ", ",
+                                                range->second.second, "]")},
+                        {"value", Shown(value)}});
+  } else {
+    *cell = static_cast<float>(v);
+  }
 }
 
 // The feature row of one record, or the reasons it has none.
@@ -78,31 +67,7 @@ bool ReadRecord(const json& record, const ServedModel& model, bool allow_unknown
       details->push_back({{"field", names[i]}, {"reason", "missing"}});
       continue;
     }
-    if (it->is_null()) {  // an explicit null: a missing value, which the trees route
-      row[i] = std::nanf("");
-      continue;
-    }
-    if (!it->is_number()) {
-      details->push_back({{"field", names[i]}, {"reason", "not a number"}, {"value", Shown(*it)}});
-      continue;
-    }
-    const double v = it->get<double>();
-    if (!std::isfinite(v)) {
-      details->push_back({{"field", names[i]}, {"reason", "not finite"}, {"value", Shown(*it)}});
-    } else if (std::fabs(v) > FLT_MAX) {
-      details->push_back({{"field", names[i]},
-                          {"reason", "out of range (beyond float32)"},
-                          {"value", Shown(*it)}});
-    } else if (auto range = model.ranges.find(names[i]);
-               range != model.ranges.end() &&
-               (v < range->second.first || v > range->second.second)) {
-      details->push_back({{"field", names[i]},
-                          {"reason", core::StrCat("out of range [", range->second.first, ", ",
-                                                  range->second.second, "]")},
-                          {"value", Shown(*it)}});
-    } else {
-      row[i] = static_cast<float>(v);
-    }
+    CheckValue(names[i], *it, model, &row[i], details);
   }
   if (!allow_unknown) {
     for (const auto& [key, value] : features->items()) {
@@ -127,18 +92,6 @@ json ResultJson(const ServedModel& model, const model::Prediction& p) {
   return out;
 }
 
-// Whether the query string has `name=true` (or `name=1`) among its &-separated parameters.
-bool QueryFlag(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view param = query.substr(0, amp);
-    if (param == core::StrCat(name, "=true") || param == core::StrCat(name, "=1")) return true;
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return false;
-}
-
 bool TokenMatches(const std::string& authorization, const std::string& token) {
   constexpr std::string_view kBearer = "Bearer ";
   if (token.empty() || !authorization.starts_with(kBearer)) return false;
@@ -148,53 +101,222 @@ bool TokenMatches(const std::string& authorization, const std::string& token) {
          CRYPTO_memcmp(given.data(), token.data(), token.size()) == 0;
 }
 
+// The route table. Api::Route dispatches on the index, so keep both in the same order.
+enum RouteId : size_t {
+  kLivez,
+  kReadyz,
+  kMetrics,
+  kOpenApi,
+  kPredict,
+  kPredictBatch,
+  kModels,
+  kReload,
+  kOipServer,
+  kOipLive,
+  kOipReady,
+  kOipModel,
+  kOipModelReady,
+  kOipVersion,
+  kOipVersionReady,
+  kOipInfer,
+  kOipVersionInfer,
+  kTelemetry,
+  kMachines,
+  kMachine,
+  kRouteCount,
+};
+
+constexpr std::array<RouteSpec, kRouteCount> kRoutes = {{
+    {"GET", "/livez"},
+    {"GET", "/readyz"},
+    {"GET", "/metrics"},
+    {"GET", "/openapi.json"},
+    {"POST", "/api/v1/predict"},
+    {"POST", "/api/v1/predict/batch"},
+    {"GET", "/api/v1/models"},
+    {"POST", "/api/v1/models/{name}/reload"},
+    {"GET", "/v2"},
+    {"GET", "/v2/health/live"},
+    {"GET", "/v2/health/ready"},
+    {"GET", "/v2/models/{name}"},
+    {"GET", "/v2/models/{name}/ready"},
+    {"GET", "/v2/models/{name}/versions/{version}"},
+    {"GET", "/v2/models/{name}/versions/{version}/ready"},
+    {"POST", "/v2/models/{name}/infer"},
+    {"POST", "/v2/models/{name}/versions/{version}/infer"},
+    {"POST", "/api/v1/telemetry"},
+    {"GET", "/api/v1/machines"},
+    {"GET", "/api/v1/machines/{id}"},
+}};
+
+// Whether `path` matches `pattern`; the {param} segments' values go to `params`.
+bool Matches(std::string_view pattern, std::string_view path,
+             std::vector<std::string_view>* params) {
+  params->clear();
+  while (!pattern.empty() && !path.empty()) {
+    if (pattern[0] != '/' || path[0] != '/') return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    const std::string_view want = pattern.substr(0, pattern.find('/'));
+    const std::string_view got = path.substr(0, path.find('/'));
+    if (want.starts_with('{')) {
+      if (got.empty()) return false;
+      params->push_back(got);
+    } else if (want != got) {
+      return false;
+    }
+    pattern.remove_prefix(want.size());
+    path.remove_prefix(got.size());
+  }
+  return pattern.empty() && path.empty();
+}
+
+// Flattens nested arrays of an OIP tensor's data into `out`; false when an element is not an
+// array or a scalar.
+void Flatten(const json& data, std::vector<const json*>* out) {
+  if (data.is_array()) {
+    for (const json& element : data) Flatten(element, out);
+  } else {
+    out->push_back(&data);
+  }
+}
+
 }  // namespace
 
+std::span<const RouteSpec> Api::Routes() { return kRoutes; }
+
 HttpResponse Api::Handle(const HttpRequest& request) {
-  const std::string& path = request.path;
-  auto only = [&](const char* method) -> std::optional<HttpResponse> {
-    if (request.method == method) return std::nullopt;
-    HttpResponse r = Error(405, core::StrCat(request.method, " ", path, ": method not allowed"));
-    r.headers.emplace_back("Allow", method);
+  const auto start = std::chrono::steady_clock::now();
+  std::string_view route = "unmatched";
+  HttpResponse response = Dispatch(request, &route);
+  if (!request.origin.empty() && request.method != "OPTIONS" && OriginAllowed(request.origin)) {
+    response.headers.emplace_back("Access-Control-Allow-Origin", request.origin);
+    response.headers.emplace_back("Vary", "Origin");
+  }
+  metrics_->ObserveRequest(
+      route, request.method, response.status,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return response;
+}
+
+HttpResponse Api::Dispatch(const HttpRequest& request, std::string_view* route) {
+  std::vector<std::string_view> params;
+  std::string allowed;  // methods of the routes whose pattern matches
+  for (size_t i = 0; i < kRoutes.size(); ++i) {
+    if (!Matches(kRoutes[i].pattern, request.path, &params)) continue;
+    *route = kRoutes[i].pattern;
+    if (kRoutes[i].method == request.method) return Route(i, request, params);
+    if (!allowed.empty()) allowed += ", ";
+    allowed += kRoutes[i].method;
+  }
+  if (allowed.empty()) return Error(404, core::StrCat("no route ", request.path.substr(0, 256)));
+  allowed += ", OPTIONS";
+  if (request.method == "OPTIONS") return Options(request, allowed);
+  HttpResponse r = Error(405, core::StrCat(request.method.substr(0, 16), " ",
+                                           request.path.substr(0, 256), ": method not allowed"));
+  r.headers.emplace_back("Allow", allowed);
+  return r;
+}
+
+HttpResponse Api::Route(size_t route, const HttpRequest& request,
+                        const std::vector<std::string_view>& params) {
+  switch (static_cast<RouteId>(route)) {
+    case kLivez:
+    case kOipLive:
+      return Json(200, {{"live", true}});
+    case kReadyz:
+    case kOipReady:
+      return Ready();
+    case kMetrics:
+      return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}};
+    case kOpenApi:
+      return HttpResponse{200, "application/json", std::string(OpenApiDocument()), {}};
+    case kPredict:
+      return Predict(request, false);
+    case kPredictBatch:
+      return Predict(request, true);
+    case kModels:
+      return Models();
+    case kReload:
+      return Reload(request, params[0]);
+    case kOipServer:
+      return Json(200, {{"name", "pdm"},
+                        {"version", std::string(core::PdmVersion())},
+                        {"extensions", json::array()}});
+    case kOipModel:
+      return ModelMetadata(params[0], "", false);
+    case kOipModelReady:
+      return ModelMetadata(params[0], "", true);
+    case kOipVersion:
+      return ModelMetadata(params[0], params[1], false);
+    case kOipVersionReady:
+      return ModelMetadata(params[0], params[1], true);
+    case kOipInfer:
+      return Infer(request, params[0], "");
+    case kOipVersionInfer:
+      return Infer(request, params[0], params[1]);
+    case kTelemetry:
+      return Telemetry(request);
+    case kMachines:
+      return Machines(request);
+    case kMachine:
+      return Machine(params[0]);
+    case kRouteCount:
+      break;
+  }
+  return Error(404, "no route");
+}
+
+HttpResponse Api::Ready() {
+  const bool loaded = models_->current() != nullptr;
+  const bool store = models_->registry().store().SchemaVersion().ok();
+  const bool draining = draining_.load();
+  const bool ready = loaded && store && !draining;
+  return Json(ready ? 200 : 503, {{"ready", ready},
+                                  {"model_loaded", loaded},
+                                  {"store_reachable", store},
+                                  {"draining", draining}});
+}
+
+bool Api::OriginAllowed(std::string_view origin) const {
+  for (const std::string& allowed : options_.cors.origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  return false;
+}
+
+HttpResponse Api::Options(const HttpRequest& request, const std::string& allowed) {
+  if (request.origin.empty() || request.access_control_request_method.empty()) {
+    HttpResponse r{204, "application/json", "", {{"Allow", allowed}}};
     return r;
-  };
-  if (path == "/livez" || path == "/v2/health/live") {
-    if (auto r = only("GET")) return *r;
-    return Json(200, {{"live", true}});
   }
-  if (path == "/readyz" || path == "/v2/health/ready") {
-    if (auto r = only("GET")) return *r;
-    const bool loaded = models_->current() != nullptr;
-    const bool store = models_->registry().store().SchemaVersion().ok();
-    return Json(loaded && store ? 200 : 503,
-                {{"ready", loaded && store}, {"model_loaded", loaded}, {"store_reachable", store}});
+  // A CORS preflight.
+  if (!OriginAllowed(request.origin)) {
+    return Error(403,
+                 core::StrCat("origin '", request.origin.substr(0, 256),
+                              "' is not allowed (configure cors.origins or PDM_CORS_ORIGINS)"));
   }
-  if (path == "/api/v1/predict" || path == "/api/v1/predict/batch") {
-    if (auto r = only("POST")) return *r;
-    return Predict(request, path.ends_with("/batch"));
-  }
-  if (path == "/api/v1/models") {
-    if (auto r = only("GET")) return *r;
-    return Models();
-  }
-  constexpr std::string_view kModels = "/api/v1/models/";
-  if (path.starts_with(kModels) && path.ends_with("/reload")) {
-    if (auto r = only("POST")) return *r;
-    return Reload(request, path.substr(kModels.size(), path.size() - kModels.size() - 7));
-  }
-  return Error(404, core::StrCat("no route ", path));
+  return HttpResponse{204,
+                      "application/json",
+                      "",
+                      {{"Access-Control-Allow-Origin", request.origin},
+                       {"Access-Control-Allow-Methods", options_.cors.methods},
+                       {"Access-Control-Allow-Headers", options_.cors.headers},
+                       {"Access-Control-Max-Age", std::to_string(options_.cors.max_age_seconds)},
+                       {"Vary", "Origin"},
+                       {"Allow", allowed}}};
+}
+
+HttpResponse Api::Refuse(int status, std::string_view reason, const std::string& message) {
+  metrics_->CountValidationError(reason);
+  return Error(status, message);
 }
 
 HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
-  if (!request.content_type.starts_with("application/json")) {
-    return Error(415, core::StrCat("Content-Type must be application/json, not '",
-                                   request.content_type.substr(0, 64), "'"));
+  json body;
+  if (auto refused = ParseJsonBody(request, &body)) {
+    return Refuse(refused->status, refused->reason, refused->message);
   }
-  if (NestedTooDeep(request.body)) {
-    return Error(400, core::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels"));
-  }
-  const json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return Error(400, "malformed JSON (or not UTF-8)");
   const std::shared_ptr<const ServedModel> served = models_->current();
   if (!served) return Error(503, "no model loaded");
   const model::Ensemble& ensemble = served->bundle.ensemble;
@@ -204,12 +326,14 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
     const json* list = &body;
     if (body.is_object() && body.contains("instances")) list = &body["instances"];
     if (!list->is_array()) {
-      return Error(422, "expected a JSON array of records, or {\"instances\": [...]}");
+      return Refuse(422, "not_a_batch",
+                    "expected a JSON array of records, or {\"instances\": [...]}");
     }
-    if (list->empty()) return Error(422, "the batch is empty");
+    if (list->empty()) return Refuse(422, "empty_batch", "the batch is empty");
     if (list->size() > options_.max_batch) {
-      return Error(
-          413, core::StrCat("batch of ", list->size(), " records; at most ", options_.max_batch));
+      return Refuse(
+          413, "batch_too_large",
+          core::StrCat("batch of ", list->size(), " records; at most ", options_.max_batch));
     }
     for (const json& r : *list) records.push_back(&r);
   } else {
@@ -229,6 +353,7 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
       x.values.insert(x.values.end(), row.begin(), row.end());
       valid.push_back(i);
     } else {
+      for (const json& d : details) metrics_->CountValidationError(d["reason"].get<std::string>());
       errors[i] = std::move(details);
     }
   }
@@ -240,6 +365,11 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
     auto scored = ensemble.Predict(x, 1);
     if (!scored.ok()) return Error(500, "scoring failed");
     predictions = std::move(*scored);
+  }
+  const bool classify = ensemble.task == model::Task::kClassify;
+  for (const model::Prediction& p : predictions) {
+    metrics_->ObservePrediction(served->name, served->version, p.alarm,
+                                classify ? p.probability : std::nan(""));
   }
   json head = {{"model", served->name}, {"version", served->version}};
   if (!batch) {
@@ -297,7 +427,7 @@ HttpResponse Api::Models() {
   return Json(200, {{"models", list}});
 }
 
-HttpResponse Api::Reload(const HttpRequest& request, const std::string& name) {
+HttpResponse Api::Reload(const HttpRequest& request, std::string_view name) {
   if (options_.token.empty()) {
     return Error(403, "reload is disabled: no token is configured (PDM_SERVE_TOKEN)");
   }
@@ -306,10 +436,257 @@ HttpResponse Api::Reload(const HttpRequest& request, const std::string& name) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
-  if (name != models_->name()) return Error(404, core::StrCat("model '", name, "' is not served"));
+  if (name != models_->name()) {
+    return Error(404, core::StrCat("model '", name.substr(0, 128), "' is not served"));
+  }
   auto reloaded = models_->Reload();
   if (!reloaded.ok()) return Error(409, std::string(reloaded.status().message()));
   return Json(200, {{"name", (*reloaded)->name}, {"version", (*reloaded)->version}});
+}
+
+namespace {
+
+// The served model when `name` (and `version`, unless empty) name it; else the 404 to answer.
+std::shared_ptr<const ServedModel> FindServed(const ModelManager& models, std::string_view name,
+                                              std::string_view version, HttpResponse* not_found) {
+  std::shared_ptr<const ServedModel> served = models.current();
+  if (name != models.name()) {
+    *not_found = Error(404, core::StrCat("model '", name.substr(0, 128),
+                                         "' is not served (this "
+                                         "server serves '",
+                                         models.name(), "')"));
+    return nullptr;
+  }
+  if (!served) {
+    *not_found = Error(503, "no model loaded");
+    return nullptr;
+  }
+  if (!version.empty() && version != std::to_string(served->version)) {
+    *not_found =
+        Error(404, core::StrCat("version '", version.substr(0, 32), "' of '", name,
+                                "' is not loaded (serving version ", served->version, ")"));
+    return nullptr;
+  }
+  return served;
+}
+
+std::vector<std::pair<std::string, std::string>> OutputTensors(const ServedModel& served) {
+  if (served.bundle.ensemble.task == model::Task::kClassify) {
+    return {{"probability", "FP64"}, {"alarm", "BOOL"}};
+  }
+  return {{"rul", "FP64"}, {"alarm", "BOOL"}};
+}
+
+}  // namespace
+
+HttpResponse Api::ModelMetadata(std::string_view name, std::string_view version, bool ready_only) {
+  HttpResponse not_found;
+  const std::shared_ptr<const ServedModel> served = FindServed(*models_, name, version, &not_found);
+  if (!served) return not_found;
+  if (ready_only) return Json(200, {{"name", served->name}, {"ready", true}});
+  json inputs = json::array();
+  for (const std::string& feature : served->bundle.ensemble.feature_names) {
+    inputs.push_back({{"name", feature}, {"datatype", "FP32"}, {"shape", {-1}}});
+  }
+  json outputs = json::array();
+  for (const auto& [output, datatype] : OutputTensors(*served)) {
+    outputs.push_back({{"name", output}, {"datatype", datatype}, {"shape", {-1}}});
+  }
+  return Json(200, {{"name", served->name},
+                    {"versions", {std::to_string(served->version)}},
+                    {"platform", "pdm_ensemble"},
+                    {"inputs", inputs},
+                    {"outputs", outputs}});
+}
+
+HttpResponse Api::Infer(const HttpRequest& request, std::string_view name,
+                        std::string_view version) {
+  json body;
+  if (auto refused = ParseJsonBody(request, &body)) {
+    return Refuse(refused->status, refused->reason, refused->message);
+  }
+  HttpResponse not_found;
+  const std::shared_ptr<const ServedModel> served = FindServed(*models_, name, version, &not_found);
+  if (!served) return not_found;
+  const model::Ensemble& ensemble = served->bundle.ensemble;
+  const size_t width = ensemble.feature_names.size();
+  if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array() ||
+      body["inputs"].empty()) {
+    return Refuse(422, "not_an_inference_request",
+                  "expected {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}, ...]}");
+  }
+
+  // Either one tensor per feature (shape [n] or [n, 1]), or one [n, width] tensor of rows in
+  // feature order named "features".
+  json details = json::array();
+  auto fail = [&](const std::string& field, const std::string& reason, const json& value) {
+    details.push_back({{"field", field}, {"reason", reason}, {"value", Shown(value)}});
+  };
+  struct Tensor {
+    std::string name;
+    size_t column = 0;  // for per-feature tensors
+    std::vector<const json*> data;
+    int64_t rows = -1;
+  };
+  std::vector<Tensor> tensors;
+  const json& inputs = body["inputs"];
+  bool matrix = false;
+  for (const json& input : inputs) {
+    const std::string field =
+        input.is_object() && input.contains("name") && input["name"].is_string()
+            ? input["name"].get<std::string>()
+            : std::string("inputs[") + std::to_string(tensors.size()) + "]";
+    if (!input.is_object() || !input.contains("name") || !input["name"].is_string() ||
+        !input.contains("shape") || !input["shape"].is_array() || !input.contains("datatype") ||
+        !input.contains("data")) {
+      fail(field, "expected an object with name, shape, datatype and data", input);
+      continue;
+    }
+    const json& datatype = input["datatype"];
+    if (!datatype.is_string() || (datatype != "FP32" && datatype != "FP64")) {
+      fail(field, "datatype must be FP32 or FP64", datatype);
+      continue;
+    }
+    int64_t elements = 1;
+    std::vector<int64_t> shape;
+    bool shape_ok = !input["shape"].empty() && input["shape"].size() <= 2;
+    for (const json& d : input["shape"]) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > 100'000'000) {
+        shape_ok = false;
+        break;
+      }
+      shape.push_back(d.get<int64_t>());
+      elements *= shape.back();
+    }
+    Tensor t;
+    t.name = field;
+    const auto column = served->feature_index.find(field);
+    const bool is_matrix = field == "features" && column == served->feature_index.end();
+    if (shape_ok && is_matrix) {
+      shape_ok = shape.size() == 2 && shape[1] == static_cast<int64_t>(width);
+    } else if (shape_ok) {
+      shape_ok = shape.size() == 1 || shape[1] == 1;
+    }
+    if (!shape_ok) {
+      fail(field,
+           is_matrix ? core::StrCat("shape must be [rows, ", width, "]")
+                     : std::string("shape must be [rows] or [rows, 1]"),
+           input["shape"]);
+      continue;
+    }
+    if (!is_matrix && column == served->feature_index.end()) {
+      if (!options_.allow_unknown_fields) fail(field, "unknown input", input["name"]);
+      continue;
+    }
+    Flatten(input["data"], &t.data);
+    if (static_cast<int64_t>(t.data.size()) != elements) {
+      fail(field, core::StrCat("data has ", t.data.size(), " elements; the shape needs ", elements),
+           input["shape"]);
+      continue;
+    }
+    t.rows = shape[0];
+    if (is_matrix) {
+      matrix = true;
+    } else {
+      t.column = column->second;
+    }
+    tensors.push_back(std::move(t));
+  }
+  if (details.empty() && matrix && tensors.size() > 1) {
+    fail("features", "a \"features\" matrix cannot be combined with other inputs", "");
+  }
+  if (details.empty() && !matrix) {
+    std::vector<bool> present(width, false);
+    for (const Tensor& t : tensors) {
+      if (present[t.column]) fail(t.name, "given twice", "");
+      present[t.column] = true;
+    }
+    for (size_t j = 0; j < width; ++j) {
+      if (!present[j])
+        details.push_back({{"field", ensemble.feature_names[j]}, {"reason", "missing"}});
+    }
+  }
+  const int64_t rows = tensors.empty() ? 0 : tensors[0].rows;
+  for (const Tensor& t : tensors) {
+    if (details.empty() && t.rows != rows) {
+      fail(t.name, core::StrCat("has ", t.rows, " rows; ", tensors[0].name, " has ", rows), "");
+    }
+  }
+  if (details.empty() && (rows == 0 || rows > static_cast<int64_t>(options_.max_batch))) {
+    fail("inputs", core::StrCat("rows must be 1 to ", options_.max_batch), rows);
+  }
+  model::DenseMatrix x;
+  x.rows = static_cast<size_t>(rows);
+  x.cols = width;
+  if (details.empty()) {
+    x.values.assign(x.rows * width, 0.0f);
+    for (const Tensor& t : tensors) {
+      for (size_t k = 0; k < t.data.size(); ++k) {
+        const size_t column = matrix ? k % width : t.column;
+        const size_t row = matrix ? k / width : k;
+        json row_details = json::array();
+        CheckValue(ensemble.feature_names[column], *t.data[k], *served,
+                   &x.values[row * width + column], &row_details);
+        for (json& d : row_details) {
+          d["field"] = core::StrCat(d["field"].get<std::string>(), "[", row, "]");
+          if (details.size() < 100) details.push_back(std::move(d));
+        }
+        if (t.data[k]->is_null()) {
+          fail(core::StrCat(ensemble.feature_names[column], "[", row, "]"), "not a number",
+               nullptr);
+        }
+      }
+    }
+  }
+  if (!details.empty()) {
+    for (const json& d : details) metrics_->CountValidationError(d["reason"].get<std::string>());
+    return Error(422, "invalid inference request", std::move(details));
+  }
+
+  auto scored = ensemble.Predict(x, 1);
+  if (!scored.ok()) return Error(500, "scoring failed");
+  const bool classify = ensemble.task == model::Task::kClassify;
+  json values = json::array(), alarms = json::array();
+  for (const model::Prediction& p : *scored) {
+    values.push_back(classify ? p.probability : p.margin);
+    alarms.push_back(p.alarm);
+    metrics_->ObservePrediction(served->name, served->version, p.alarm,
+                                classify ? p.probability : std::nan(""));
+  }
+  // The outputs asked for (all when the request names none).
+  std::vector<std::string> wanted;
+  if (body.contains("outputs") && body["outputs"].is_array()) {
+    for (const json& o : body["outputs"]) {
+      if (o.is_object() && o.contains("name") && o["name"].is_string()) {
+        wanted.push_back(o["name"].get<std::string>());
+      }
+    }
+  }
+  json outputs = json::array();
+  const auto tensors_out = OutputTensors(*served);
+  for (const std::string& w : wanted) {
+    if (std::none_of(tensors_out.begin(), tensors_out.end(),
+                     [&](const auto& t) { return t.first == w; })) {
+      return Refuse(422, "unknown_output",
+                    core::StrCat("unknown output '", w.substr(0, 64),
+                                 "' (outputs: ", tensors_out[0].first, ", alarm)"));
+    }
+  }
+  for (const auto& [output, datatype] : tensors_out) {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), output) == wanted.end()) {
+      continue;
+    }
+    outputs.push_back({{"name", output},
+                       {"datatype", datatype},
+                       {"shape", {rows}},
+                       {"data", output == "alarm" ? alarms : values}});
+  }
+  json out = {{"model_name", served->name},
+              {"model_version", std::to_string(served->version)},
+              {"outputs", outputs},
+              {"parameters", {{"threshold", ensemble.combiner.threshold}}}};
+  if (body.contains("id") && body["id"].is_string()) out["id"] = body["id"];
+  return Json(200, out);
 }
 
 }  // namespace pdm::serving

@@ -1,34 +1,89 @@
-// The REST routes of `pdm serve` (docs/serving.md): probes, single and batch prediction from
-// feature values, the model listing and reload. Every error is JSON:
+// The routes of `pdm serve` (docs/serving.md, and GET /openapi.json): probes, single and batch
+// prediction from feature values, the Open Inference Protocol v2, the model listing and reload,
+// Prometheus metrics, CORS. Every error is JSON:
 // {"error": ..., "details": [{"field": ..., "reason": ..., "value": ...}]}.
 #ifndef PDM_SERVING_API_H_
 #define PDM_SERVING_API_H_
 
+#include <atomic>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "serving/fleet.h"
 #include "serving/http_server.h"
+#include "serving/metrics.h"
 #include "serving/model_manager.h"
 
 namespace pdm::serving {
+
+struct CorsOptions {
+  // Origins allowed to call the API from a browser ("*": any); empty: CORS is off (no
+  // Access-Control-* headers, preflights refused).
+  std::vector<std::string> origins;
+  std::string methods = "GET, POST, OPTIONS";
+  std::string headers = "Content-Type, Authorization";
+  int max_age_seconds = 600;
+};
 
 struct ApiOptions {
   size_t max_batch = 1000;
   bool allow_unknown_fields = false;
   std::string token;  // bearer token of mutating routes; empty: they are refused
+  CorsOptions cors;
+  size_t max_machines = 100'000;  // machines followed by the telemetry route
+  size_t history = 100;           // risk points kept per machine
+  bool store_telemetry = true;    // append accepted readings and their scores to the store
+};
+
+// One served route: its method and path pattern ({name} matches one non-empty segment).
+struct RouteSpec {
+  std::string_view method;
+  std::string_view pattern;
 };
 
 class Api {
  public:
-  Api(ModelManager* models, ApiOptions options) : models_(models), options_(std::move(options)) {}
+  // `models` and `metrics` must outlive the Api.
+  Api(ModelManager* models, ServerMetrics* metrics, ApiOptions options)
+      : models_(models),
+        metrics_(metrics),
+        options_(std::move(options)),
+        fleet_(options_.max_machines, options_.history) {}
   HttpResponse Handle(const HttpRequest& request);
 
+  // Readiness turns false (503) from now on: the server is shutting down.
+  void StartDraining() { draining_.store(true); }
+
+  // Every route served, in the order they are matched.
+  static std::span<const RouteSpec> Routes();
+  // The OpenAPI 3 document of the routes (the body of GET /openapi.json).
+  static std::string_view OpenApiDocument();
+
  private:
+  HttpResponse Dispatch(const HttpRequest& request, std::string_view* route);
+  HttpResponse Route(size_t route, const HttpRequest& request,
+                     const std::vector<std::string_view>& params);
+  HttpResponse Ready();
   HttpResponse Predict(const HttpRequest& request, bool batch);
   HttpResponse Models();
-  HttpResponse Reload(const HttpRequest& request, const std::string& name);
+  HttpResponse Reload(const HttpRequest& request, std::string_view name);
+  HttpResponse ModelMetadata(std::string_view name, std::string_view version, bool ready_only);
+  HttpResponse Infer(const HttpRequest& request, std::string_view name, std::string_view version);
+  HttpResponse Telemetry(const HttpRequest& request);
+  HttpResponse Machines(const HttpRequest& request);
+  HttpResponse Machine(std::string_view id);
+  HttpResponse Options(const HttpRequest& request, const std::string& allowed);
+  bool OriginAllowed(std::string_view origin) const;
+  // A refused request (4xx before any record is read), counted under `reason`.
+  HttpResponse Refuse(int status, std::string_view reason, const std::string& message);
 
   ModelManager* models_;
+  ServerMetrics* metrics_;
   ApiOptions options_;
+  Fleet fleet_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace pdm::serving

@@ -102,6 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
     in.content_type = std::string(request[http::field::content_type]);
     in.authorization = std::string(request[http::field::authorization]);
     in.origin = std::string(request[http::field::origin]);
+    in.access_control_request_method =
+        std::string(request[http::field::access_control_request_method]);
     in.body = std::move(request.body());
     ++server_->in_flight;
     HttpResponse response;

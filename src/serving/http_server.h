@@ -29,6 +29,7 @@ struct HttpRequest {
   std::string content_type;
   std::string authorization;
   std::string origin;
+  std::string access_control_request_method;  // set on a CORS preflight
   std::string body;
 };
 

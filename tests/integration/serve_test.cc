@@ -1,19 +1,23 @@
 // `pdm serve` end to end: a model trained on AI4I 2020 and registered as production, served by
 // the real binary on a loopback port, spoken to over raw TCP (so that malformed HTTP can be sent).
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "nlohmann/json.hpp"
+#include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
 
@@ -23,60 +27,20 @@ namespace {
 namespace fs = std::filesystem;
 namespace net = boost::asio;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using json = nlohmann::json;
-
-struct Reply {
-  int status = 0;  // 0: no response (connection closed)
-  std::string head;
-  std::string body;
-};
-
-// Sends `raw` bytes and reads one response (or until the server closes).
-Reply Send(uint16_t port, const std::string& raw) {
-  net::io_context io;
-  net::ip::tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect({net::ip::make_address("127.0.0.1"), port}, ec);
-  if (ec) return {};
-  net::write(socket, net::buffer(raw), ec);
-  std::string data;
-  char buffer[65536];
-  Reply reply;
-  for (;;) {
-    const size_t n = socket.read_some(net::buffer(buffer), ec);
-    data.append(buffer, n);
-    const size_t end = data.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      reply.head = data.substr(0, end);
-      const size_t length_at = reply.head.find("Content-Length: ");
-      const size_t length =
-          length_at == std::string::npos ? 0 : std::stoul(reply.head.substr(length_at + 16));
-      if (data.size() >= end + 4 + length) {
-        reply.body = data.substr(end + 4, length);
-        break;
-      }
-    }
-    if (ec) break;
-  }
-  if (reply.head.starts_with("HTTP/1.1 ")) reply.status = std::stoi(reply.head.substr(9, 3));
-  return reply;
-}
-
-std::string Request(const std::string& method, const std::string& target, const std::string& body,
-                    const std::string& content_type = "application/json",
-                    const std::string& extra = "") {
-  std::string r = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
-  if (!content_type.empty()) r += "Content-Type: " + content_type + "\r\n";
-  r += extra;
-  r += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  return r;
-}
+using testing::Connection;
+using testing::FreePort;
+using testing::Reply;
+using testing::Request;
+using testing::Send;
 
 class ServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(testing::TempDir("serve"));
-    const std::string registry = (*dir_ / "registry").string();
+    registry_ = new std::string((*dir_ / "registry").string());
+    const std::string& registry = *registry_;
     const std::string spec = (testing::SourceDir() / "specs" / "ai4i2020.yaml").string();
     testing::Result trained =
         testing::Pdm("train --spec " + spec + " --models xgb --cv 2 --threads 1 --out " +
@@ -84,26 +48,15 @@ class ServeTest : public ::testing::Test {
     ASSERT_EQ(trained.code, 0) << trained.err;
     ASSERT_EQ(testing::Pdm("models promote ai4i 1 --alias production --registry " + registry).code,
               0);
-    int out[2];
-    ASSERT_EQ(::pipe(out), 0);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      ::setenv("PDM_SERVE_TOKEN", "test-token", 1);
-      ::execl(PDM_BINARY, PDM_BINARY, "serve", "--registry", registry.c_str(), "--model", "ai4i",
-              "--port", "0", "--threads", "2", "--max-batch", "50", "--body-limit", "65536",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-    stdout_ = out[0];
-    const size_t colon = line.rfind(':');
-    ASSERT_NE(colon, std::string::npos) << line;
-    port_ = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
+    const testing::ServeProcess served =
+        testing::StartServe({"--registry", registry, "--model", "ai4i", "--threads", "2",
+                             "--max-batch", "50", "--body-limit", "65536", "--watch-ms", "50",
+                             "--drain-ms", "500", "--cors-origins", "https://ops.example.com"},
+                            "test-token");
+    pid_ = served.pid;
+    stdout_ = served.out;
+    port_ = served.port;
+    ASSERT_NE(port_, 0) << served.first_line;
     const Reply models = Send(port_, Request("GET", "/api/v1/models", "", ""));
     ASSERT_EQ(models.status, 200) << models.body;
     features_ = new std::vector<std::string>(
@@ -135,6 +88,7 @@ class ServeTest : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
+  static inline std::string* registry_ = nullptr;
   static inline pid_t pid_ = -1;
   static inline int stdout_ = -1;
   static inline uint16_t port_ = 0;
@@ -362,9 +316,269 @@ TEST_F(ServeTest, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
   EXPECT_LT(live, ready);
 }
 
-// Last: SIGTERM ends the server with exit code 0.
+TEST_F(ServeTest, OpenInferenceProtocolV2) {
+  const json server = json::parse(Send(port_, Request("GET", "/v2", "", "")).body);
+  EXPECT_EQ(server["name"], "pdm");
+  const Reply meta = Send(port_, Request("GET", "/v2/models/ai4i", "", ""));
+  ASSERT_EQ(meta.status, 200) << meta.body;
+  const json m = json::parse(meta.body);
+  ASSERT_EQ(m["inputs"].size(), features_->size());
+  EXPECT_EQ(m["inputs"][0]["name"], (*features_)[0]);
+  EXPECT_EQ(m["inputs"][0]["datatype"], "FP32");
+  EXPECT_EQ(m["versions"][0], "1");
+  EXPECT_EQ(m["outputs"][0]["name"], "probability");
+  EXPECT_EQ(Send(port_, Request("GET", "/v2/models/ai4i/ready", "", "")).status, 200);
+  EXPECT_EQ(Send(port_, Request("GET", "/v2/models/ai4i/versions/1", "", "")).status, 200);
+  EXPECT_EQ(Send(port_, Request("GET", "/v2/models/ai4i/versions/7/ready", "", "")).status, 404);
+  EXPECT_EQ(Send(port_, Request("GET", "/v2/models/other", "", "")).status, 404);
+
+  // Two rows as one tensor per feature: the same probabilities as the REST route.
+  json second = Record();
+  second["Torque [Nm]"] = 65.0;
+  second["Tool wear [min]"] = 230;
+  json inputs = json::array();
+  for (const std::string& f : *features_) {
+    inputs.push_back(
+        {{"name", f}, {"shape", {2}}, {"datatype", "FP64"}, {"data", {Record()[f], second[f]}}});
+  }
+  const Reply infer = Post("/v2/models/ai4i/infer", json{{"id", "r1"}, {"inputs", inputs}}.dump());
+  ASSERT_EQ(infer.status, 200) << infer.body;
+  const json out = json::parse(infer.body);
+  EXPECT_EQ(out["id"], "r1");
+  EXPECT_EQ(out["model_version"], "1");
+  ASSERT_EQ(out["outputs"][0]["name"], "probability");
+  EXPECT_EQ(out["outputs"][0]["shape"], json({2}));
+  EXPECT_EQ(out["outputs"][0]["data"][0],
+            json::parse(Post("/api/v1/predict", Record().dump()).body)["probability"]);
+  EXPECT_EQ(out["outputs"][0]["data"][1],
+            json::parse(Post("/api/v1/predict", second.dump()).body)["probability"]);
+  EXPECT_EQ(out["outputs"][1]["name"], "alarm");
+
+  // One [rows, features] matrix named "features", nested data, FP32; only the alarm asked for.
+  json rows = json::array({json::array(), json::array()});
+  for (const std::string& f : *features_) {
+    rows[0].push_back(Record()[f]);
+    rows[1].push_back(second[f]);
+  }
+  const Reply matrix =
+      Post("/v2/models/ai4i/versions/1/infer", json{{"inputs",
+                                                     {{{"name", "features"},
+                                                       {"shape", {2, features_->size()}},
+                                                       {"datatype", "FP32"},
+                                                       {"data", rows}}}},
+                                                    {"outputs", {{{"name", "alarm"}}}}}
+                                                   .dump());
+  ASSERT_EQ(matrix.status, 200) << matrix.body;
+  const json mo = json::parse(matrix.body);
+  ASSERT_EQ(mo["outputs"].size(), 1u);
+  EXPECT_EQ(mo["outputs"][0]["data"], out["outputs"][1]["data"]);
+
+  // Refusals name the tensor and the reason.
+  json bad = inputs;
+  bad[0]["datatype"] = "BYTES";
+  bad[1]["shape"] = {3};
+  bad.erase(bad.size() - 1);
+  const Reply refused = Post("/v2/models/ai4i/infer", json{{"inputs", bad}}.dump());
+  ASSERT_EQ(refused.status, 422) << refused.body;
+  const json details = json::parse(refused.body)["details"];
+  EXPECT_EQ(details[0]["field"], (*features_)[0]);
+  EXPECT_THAT(details[0]["reason"].get<std::string>(), HasSubstr("FP32 or FP64"));
+  EXPECT_EQ(details[1]["field"], (*features_)[1]);
+  EXPECT_THAT(details[1]["reason"].get<std::string>(), HasSubstr("needs 3"));
+  json out_of_range = inputs;
+  for (json& t : out_of_range) {
+    if (t["name"] == "Torque [Nm]") t["data"][1] = -5;
+  }
+  const Reply range = Post("/v2/models/ai4i/infer", json{{"inputs", out_of_range}}.dump());
+  ASSERT_EQ(range.status, 422) << range.body;
+  EXPECT_EQ(json::parse(range.body)["details"][0]["field"], "Torque [Nm][1]");
+  EXPECT_EQ(Post("/v2/models/ai4i/versions/9/infer", json{{"inputs", inputs}}.dump()).status, 404);
+  EXPECT_EQ(Post("/v2/models/ai4i/infer", "{\"inputs\": 3}").status, 422);
+}
+
+// Every route the OpenAPI document describes is served (not 404/405) and nothing else is.
+TEST_F(ServeTest, EveryDocumentedRouteIsServed) {
+  const Reply doc = Send(port_, Request("GET", "/openapi.json", "", ""));
+  ASSERT_EQ(doc.status, 200);
+  const json paths = json::parse(doc.body)["paths"];
+  ASSERT_GE(paths.size(), 15u);
+  for (const auto& [path, operations] : paths.items()) {
+    std::string target = path;
+    for (const auto& [from, to] :
+         {std::pair<std::string, std::string>{"{name}", "ai4i"}, {"{version}", "1"}}) {
+      if (size_t at = target.find(from); at != std::string::npos)
+        target.replace(at, from.size(), to);
+    }
+    for (const auto& [method, operation] : operations.items()) {
+      std::string upper = method;
+      for (char& c : upper) c = static_cast<char>(std::toupper(c));
+      const Reply r = Send(port_, Request(upper, target, upper == "POST" ? "{}" : ""));
+      // A 404 of the resource (no such machine) is fine; "no route" is not.
+      EXPECT_FALSE(r.status == 404 && r.body.find("no route") != std::string::npos)
+          << upper << " " << target << ": " << r.body;
+      EXPECT_NE(r.status, 405) << upper << " " << target;
+      EXPECT_LT(r.status, 500) << upper << " " << target;
+    }
+  }
+  const Reply undocumented = Send(port_, Request("GET", "/v2/models", "", ""));
+  EXPECT_EQ(undocumented.status, 404);
+  EXPECT_THAT(undocumented.body, HasSubstr("no route"));
+}
+
+TEST_F(ServeTest, CorsAllowsTheConfiguredOriginOnly) {
+  const Reply preflight = Send(
+      port_, Request("OPTIONS", "/api/v1/predict", "", "",
+                     "Origin: https://ops.example.com\r\nAccess-Control-Request-Method: POST\r\n"));
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_THAT(preflight.head, HasSubstr("Access-Control-Allow-Origin: https://ops.example.com"));
+  const Reply other =
+      Send(port_,
+           Request("OPTIONS", "/api/v1/predict", "", "",
+                   "Origin: https://elsewhere.example\r\nAccess-Control-Request-Method: POST\r\n"));
+  EXPECT_EQ(other.status, 403);
+  const Reply simple =
+      Send(port_, Request("POST", "/api/v1/predict", Record().dump(), "application/json",
+                          "Origin: https://ops.example.com\r\n"));
+  EXPECT_EQ(simple.status, 200);
+  EXPECT_THAT(simple.head, HasSubstr("Access-Control-Allow-Origin: https://ops.example.com"));
+}
+
+TEST_F(ServeTest, MetricsCountRequestsPredictionsAndRefusals) {
+  ASSERT_EQ(Post("/api/v1/predict", Record().dump()).status, 200);
+  json missing = Record();
+  missing.erase("Torque [Nm]");
+  ASSERT_EQ(Post("/api/v1/predict", missing.dump()).status, 422);
+  ASSERT_EQ(Post("/api/v1/predict", "{not json").status, 400);
+  const Reply metrics = Send(port_, Request("GET", "/metrics", "", ""));
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.head, HasSubstr("text/plain; version=0.0.4"));
+  const std::string& m = metrics.body;
+  EXPECT_THAT(m, HasSubstr(R"(pdm_model_info{name="ai4i",version="1"} 1)"));
+  EXPECT_THAT(m, HasSubstr(R"(pdm_model_state{name="ai4i",state="available"} 1)"));
+  EXPECT_THAT(m, HasSubstr(R"(pdm_validation_errors_total{reason="missing"} 1)"));
+  EXPECT_THAT(m, HasSubstr(R"(pdm_validation_errors_total{reason="malformed_json"} 1)"));
+  EXPECT_THAT(m, HasSubstr(R"(code="422",method="POST",route="/api/v1/predict"} 1)"));
+  EXPECT_THAT(m, HasSubstr(R"(code="200",method="POST",route="/api/v1/predict"} 1)"));
+  EXPECT_THAT(m, HasSubstr(R"(pdm_predictions_total{decision=)"));
+  EXPECT_THAT(m, HasSubstr(R"(pdm_prediction_probability_count{model="ai4i"} 1)"));
+  EXPECT_THAT(m, HasSubstr("pdm_http_request_duration_seconds_bucket{"));
+  EXPECT_THAT(m, HasSubstr("pdm_online_machines 0"));
+}
+
+// A real Prometheus scrapes /metrics and stores the server's series.
+TEST_F(ServeTest, RealPrometheusScrapesTheSeries) {
+  const char* prometheus = "/usr/bin/prometheus";
+  ASSERT_TRUE(fs::exists(prometheus)) << "Debian's prometheus is missing: run scripts/setup.sh";
+  ASSERT_EQ(Post("/api/v1/predict", Record().dump()).status, 200);
+  const fs::path work = *dir_ / "prometheus";
+  fs::create_directories(work);
+  {
+    std::ofstream config(work / "prometheus.yml");
+    config << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+           << "  - job_name: pdm\n    static_configs:\n      - targets: ['127.0.0.1:" << port_
+           << "']\n";
+  }
+  const uint16_t web = FreePort();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string config = "--config.file=" + (work / "prometheus.yml").string();
+    const std::string storage = "--storage.tsdb.path=" + (work / "data").string();
+    const std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(web);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::dup2(devnull, STDERR_FILENO);
+    ::execl(prometheus, prometheus, config.c_str(), storage.c_str(), listen.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  auto query = [&](const std::string& promql) {
+    const Reply r = Send(web, Request("GET", "/api/v1/query?query=" + promql, "", ""));
+    if (r.status != 200) return json::array();
+    return json::parse(r.body)["data"]["result"];
+  };
+  // pdm_model_info%7Bname%3D%22ai4i%22%7D = pdm_model_info{name="ai4i"}
+  json info = json::array();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (info.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    info = query("pdm_model_info%7Bname%3D%22ai4i%22%7D");
+  }
+  const json up = query("up%7Bjob%3D%22pdm%22%7D");
+  const json requests = query("pdm_http_requests_total%7Broute%3D%22%2Fapi%2Fv1%2Fpredict%22%7D");
+  const json probability = query("pdm_prediction_probability_count");
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_EQ(info.size(), 1u) << "Prometheus did not scrape pdm within 60 s";
+  EXPECT_EQ(info[0]["metric"]["version"], "1");
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0]["value"][1], "1");
+  ASSERT_GE(requests.size(), 1u);
+  EXPECT_EQ(requests[0]["metric"]["method"], "POST");
+  ASSERT_EQ(probability.size(), 1u);
+  EXPECT_GE(std::stod(probability[0]["value"][1].get<std::string>()), 1.0);
+}
+
+// The issue's hot-swap test: under continuous load, 20 alias moves, each picked up by the
+// server's watcher and swapped in; no request fails and each names the version that scored it.
+TEST_F(ServeTest, HotSwapUnderLoadFailsNoRequest) {
+  const std::string model_dir = (*dir_ / "run" / "model").string();
+  ASSERT_EQ(
+      testing::Pdm("models register " + model_dir + " --name ai4i --registry " + *registry_).code,
+      0);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> ok{0}, failed{0};
+  std::atomic<int> last_version{1};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 2; ++c) {
+    clients.emplace_back([&] {
+      Connection connection(port_);
+      const std::string request = Request("POST", "/api/v1/predict", Record().dump());
+      while (!stop.load()) {
+        const Reply r = connection.Exchange(request);
+        if (r.status != 200) {
+          ++failed;
+          continue;
+        }
+        const int version = json::parse(r.body)["version"].get<int>();
+        if (version != 1 && version != 2) ++failed;
+        last_version.store(version);
+        ++ok;
+      }
+    });
+  }
+  int swaps = 0;
+  for (int i = 0; i < 20; ++i) {
+    const int target = i % 2 == 0 ? 2 : 1;
+    ASSERT_EQ(testing::Pdm("models promote ai4i " + std::to_string(target) +
+                           " --alias production --registry " + *registry_)
+                  .code,
+              0);
+    // The load itself shows the swap: a response scored by the new version.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (last_version.load() != target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (last_version.load() == target) ++swaps;
+  }
+  stop.store(true);
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(swaps, 20);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 100);
+  const std::string m = Send(port_, Request("GET", "/metrics", "", "")).body;
+  EXPECT_THAT(m, HasSubstr(R"(pdm_model_reloads_total{result="ok"} 21)"));
+  EXPECT_THAT(m, HasSubstr(R"(pdm_model_info{name="ai4i",version="1"} 1)"));
+  EXPECT_THAT(m, Not(HasSubstr(R"(pdm_model_info{name="ai4i",version="2"})")));
+}
+
+// Last: SIGTERM turns readiness false for the drain period, then ends the server with exit 0.
 TEST_F(ServeTest, ZzSigtermShutsDownGracefully) {
   ASSERT_EQ(::kill(pid_, SIGTERM), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const Reply draining = Send(port_, Request("GET", "/readyz", "", ""));
+  EXPECT_EQ(draining.status, 503);
+  EXPECT_THAT(draining.body, HasSubstr("\"draining\":true"));
+  EXPECT_EQ(Send(port_, Request("GET", "/livez", "", "")).status, 200);
   int status = 0;
   ASSERT_EQ(::waitpid(pid_, &status, 0), pid_);
   EXPECT_TRUE(WIFEXITED(status));

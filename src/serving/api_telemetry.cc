@@ -1,0 +1,494 @@
+// The live routes of the server: POST /api/v1/telemetry (raw readings and events of machines ->
+// validated -> each machine's online feature state -> its current risk, stored through the
+// Store) and GET /api/v1/machines[/{id}].
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "absl/strings/str_join.h"
+#include "core/strings.h"
+#include "core/time.h"
+#include "serving/api.h"
+#include "serving/json_body.h"
+
+namespace pdm::serving {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxMachineIdLength = 128;
+
+// The time of a reading or event in the data's unit: an ISO 8601 string or epoch seconds for
+// timestamped data, a number for cycles; NaN when the data has no time.
+bool ReadTime(const json& record, spec::TimeType type, double* time, std::string* reason) {
+  if (type == spec::TimeType::kNone) {
+    *time = std::nan("");
+    return true;
+  }
+  auto it = record.find("time");
+  if (it == record.end()) {
+    *reason = "missing";
+    return false;
+  }
+  if (it->is_number()) {
+    *time = it->get<double>();
+  } else if (it->is_string() && type == spec::TimeType::kTimestamp) {
+    if (!core::ParseTimestamp(it->get<std::string>(), time)) {
+      *reason = "not an ISO 8601 timestamp";
+      return false;
+    }
+  } else {
+    *reason = type == spec::TimeType::kTimestamp ? "expected an ISO 8601 timestamp or epoch seconds"
+                                                 : "expected a cycle number";
+    return false;
+  }
+  if (!std::isfinite(*time)) {
+    *reason = "not finite";
+    return false;
+  }
+  return true;
+}
+
+bool ReadMachine(const json& record, std::string* machine, json* details,
+                 const std::string& prefix) {
+  auto it = record.find("machine");
+  if (it == record.end() || !it->is_string() || it->get_ref<const std::string&>().empty() ||
+      it->get_ref<const std::string&>().size() > kMaxMachineIdLength) {
+    details->push_back(
+        {{"field", prefix + "machine"},
+         {"reason", it == record.end() ? std::string("missing")
+                                       : core::StrCat("expected a string of 1 to ",
+                                                      kMaxMachineIdLength, " characters")},
+         {"value", it == record.end() ? json(nullptr) : Shown(*it)}});
+    return false;
+  }
+  *machine = it->get<std::string>();
+  return true;
+}
+
+// Reads `values` (numbers by input name, strings for categoricals) into the reading; refused
+// values go to `details`.
+void ReadValues(const json& values, const features::InputLayout& layout, bool allow_unknown,
+                const std::string& prefix, MachineReading* reading, json* details) {
+  reading->numeric.assign(layout.numeric.size(), std::nan(""));
+  reading->categorical.assign(layout.categorical.size(), -1);
+  size_t known = 0;
+  for (size_t i = 0; i < layout.numeric.size(); ++i) {
+    auto it = values.find(layout.numeric[i]);
+    if (it == values.end() || it->is_null()) continue;  // missing: the windows skip it
+    ++known;
+    const std::string field = prefix + layout.numeric[i];
+    if (!it->is_number()) {
+      details->push_back({{"field", field}, {"reason", "not a number"}, {"value", Shown(*it)}});
+      continue;
+    }
+    const double v = it->get<double>();
+    if (!std::isfinite(v)) {
+      details->push_back({{"field", field}, {"reason", "not finite"}, {"value", Shown(*it)}});
+    } else if (v < layout.numeric_min[i] || v > layout.numeric_max[i]) {
+      details->push_back({{"field", field},
+                          {"reason", core::StrCat("out of range [", layout.numeric_min[i], ", ",
+                                                  layout.numeric_max[i], "]")},
+                          {"value", Shown(*it)}});
+    } else {
+      reading->numeric[i] = v;
+    }
+  }
+  for (size_t i = 0; i < layout.categorical.size(); ++i) {
+    const features::CategoricalInput& c = layout.categorical[i];
+    auto it = values.find(c.name);
+    if (it == values.end() || it->is_null()) continue;
+    ++known;
+    const auto code = it->is_string()
+                          ? std::find(c.values.begin(), c.values.end(), it->get<std::string>())
+                          : c.values.end();
+    if (code == c.values.end()) {
+      details->push_back({{"field", prefix + c.name},
+                          {"reason", core::StrCat("unknown category (one of ",
+                                                  absl::StrJoin(c.values, ", "), ")")},
+                          {"value", Shown(*it)}});
+    } else {
+      reading->categorical[i] = static_cast<int32_t>(code - c.values.begin());
+    }
+  }
+  if (!allow_unknown && known < values.size()) {
+    for (const auto& item : values.items()) {
+      const std::string& key = item.key();
+      const json& value = item.value();
+      const bool numeric =
+          std::find(layout.numeric.begin(), layout.numeric.end(), key) != layout.numeric.end();
+      const bool categorical =
+          std::any_of(layout.categorical.begin(), layout.categorical.end(),
+                      [&](const features::CategoricalInput& c) { return c.name == key; });
+      if (!numeric && !categorical) {
+        details->push_back(
+            {{"field", prefix + key}, {"reason", "unknown field"}, {"value", Shown(value)}});
+      }
+    }
+  }
+  if (known == 0 && details->empty()) {
+    details->push_back(
+        {{"field", prefix.substr(0, prefix.size() - 1)}, {"reason", "no known sensor value"}});
+  }
+}
+
+// A machine's static attributes (first reading only): numbers and categories by name.
+void ReadAttributes(const json& attributes, const features::InputLayout& layout,
+                    const std::string& prefix, features::EntityStatic* statics, json* details) {
+  statics->numeric.assign(layout.static_numeric.size(), std::nan(""));
+  statics->categorical.assign(layout.static_categorical.size(), -1);
+  for (const auto& item : attributes.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
+    const std::string field = prefix + key;
+    auto n = std::find(layout.static_numeric.begin(), layout.static_numeric.end(), key);
+    if (n != layout.static_numeric.end()) {
+      if (!value.is_number() || !std::isfinite(value.get<double>())) {
+        details->push_back({{"field", field}, {"reason", "not a number"}, {"value", Shown(value)}});
+      } else {
+        statics->numeric[static_cast<size_t>(n - layout.static_numeric.begin())] =
+            value.get<double>();
+      }
+      continue;
+    }
+    auto c = std::find_if(layout.static_categorical.begin(), layout.static_categorical.end(),
+                          [&](const features::CategoricalInput& ci) { return ci.name == key; });
+    if (c == layout.static_categorical.end()) {
+      details->push_back({{"field", field}, {"reason", "unknown field"}, {"value", Shown(value)}});
+      continue;
+    }
+    const auto code = value.is_string()
+                          ? std::find(c->values.begin(), c->values.end(), value.get<std::string>())
+                          : c->values.end();
+    if (code == c->values.end()) {
+      details->push_back({{"field", field},
+                          {"reason", core::StrCat("unknown category (one of ",
+                                                  absl::StrJoin(c->values, ", "), ")")},
+                          {"value", Shown(value)}});
+    } else {
+      statics->categorical[static_cast<size_t>(c - layout.static_categorical.begin())] =
+          static_cast<int32_t>(code - c->values.begin());
+    }
+  }
+}
+
+// An event's type and declared kind.
+bool ReadEvent(const json& record, const features::InputLayout& layout, features::Event* event,
+               const std::string& prefix, json* details) {
+  auto type = record.find("type");
+  const std::vector<std::string>* kinds = nullptr;
+  if (type != record.end() && *type == "maintenance" && layout.has_maintenance) {
+    event->type = features::EventType::kMaintenance;
+    kinds = &layout.maintenance_kinds;
+  } else if (type != record.end() && *type == "failure" && layout.has_failures) {
+    event->type = features::EventType::kFailure;
+    kinds = &layout.failure_kinds;
+  } else if (type != record.end() && *type == "error" && layout.has_errors) {
+    event->type = features::EventType::kError;
+    kinds = &layout.error_kinds;
+  } else {
+    std::vector<std::string> types;
+    if (layout.has_maintenance) types.emplace_back("maintenance");
+    if (layout.has_failures) types.emplace_back("failure");
+    if (layout.has_errors) types.emplace_back("error");
+    details->push_back(
+        {{"field", prefix + "type"},
+         {"reason", types.empty() ? std::string("the model uses no events")
+                                  : core::StrCat("expected one of ", absl::StrJoin(types, ", "))},
+         {"value", type == record.end() ? json(nullptr) : Shown(*type)}});
+    return false;
+  }
+  event->kind = -1;
+  if (auto kind = record.find("kind"); kind != record.end() && !kind->is_null()) {
+    const auto at = kind->is_string()
+                        ? std::find(kinds->begin(), kinds->end(), kind->get<std::string>())
+                        : kinds->end();
+    if (at == kinds->end() && !kinds->empty()) {
+      details->push_back(
+          {{"field", prefix + "kind"},
+           {"reason", core::StrCat("unknown kind (one of ", absl::StrJoin(*kinds, ", "), ")")},
+           {"value", Shown(*kind)}});
+      return false;
+    }
+    if (at != kinds->end()) event->kind = static_cast<int32_t>(at - kinds->begin());
+  }
+  return true;
+}
+
+json PointJson(const RiskPoint& point, model::Task task, spec::TimeType time_type) {
+  json out;
+  if (time_type == spec::TimeType::kTimestamp) {
+    out["time"] = core::FormatTimestamp(static_cast<int64_t>(std::floor(point.time)));
+  } else if (time_type == spec::TimeType::kCycle) {
+    out["time"] = point.time;
+  }
+  out[task == model::Task::kClassify ? "probability" : "rul"] = point.score;
+  out["alarm"] = point.alarm;
+  out["decision"] = point.alarm ? "alarm" : "ok";
+  out["version"] = point.version;
+  return out;
+}
+
+int64_t TimeMicros(double time) {
+  return std::isfinite(time) ? static_cast<int64_t>(std::llround(time * 1e6)) : 0;
+}
+
+}  // namespace
+
+HttpResponse Api::Telemetry(const HttpRequest& request) {
+  json body;
+  if (auto refused = ParseJsonBody(request, &body)) {
+    return Refuse(refused->status, refused->reason, refused->message);
+  }
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  if (!served) return Error(503, "no model loaded");
+  if (!served->bundle.pipeline) {
+    return Error(409, core::StrCat(served->name, " v", served->version,
+                                   " has no feature pipeline: it scores feature values only "
+                                   "(POST /api/v1/predict)"));
+  }
+  const features::InputLayout& layout = served->bundle.pipeline->layout();
+  const json empty = json::array();
+  const json* readings = &empty;
+  const json* events = &empty;
+  if (body.is_array()) {
+    readings = &body;
+  } else if (body.is_object() && (body.contains("readings") || body.contains("events"))) {
+    if (body.contains("readings")) readings = &body["readings"];
+    if (body.contains("events")) events = &body["events"];
+  } else if (body.is_object() && body.contains("machine")) {
+    body = json::array({body});
+    readings = &body;
+  }
+  if (!readings->is_array() || !events->is_array() || readings->size() + events->size() == 0) {
+    return Refuse(422, "not_a_batch",
+                  "expected {\"readings\": [{\"machine\", \"time\", \"values\": {...}}], "
+                  "\"events\": [...]}, an array of readings, or one reading");
+  }
+  if (readings->size() + events->size() > options_.max_batch) {
+    return Refuse(413, "batch_too_large",
+                  core::StrCat(readings->size() + events->size(), " readings and events; at most ",
+                               options_.max_batch));
+  }
+
+  json errors = json::array();
+  auto refuse = [&](const std::string& list, size_t index, const std::string& machine,
+                    json details) {
+    for (const json& d : details) metrics_->CountValidationError(d["reason"].get<std::string>());
+    json e = {{list == "events" ? "event" : "reading", index}, {"details", std::move(details)}};
+    if (!machine.empty()) e["machine"] = machine;
+    errors.push_back(std::move(e));
+  };
+
+  // Events first: an event at a reading's time belongs before it.
+  size_t events_applied = 0;
+  for (size_t i = 0; i < events->size(); ++i) {
+    const json& record = (*events)[i];
+    const std::string prefix = core::StrCat("events[", i, "].");
+    json details = json::array();
+    std::string machine, reason;
+    features::Event event;
+    if (!record.is_object()) {
+      details.push_back(
+          {{"field", prefix.substr(0, prefix.size() - 1)}, {"reason", "expected an object"}});
+    } else if (ReadMachine(record, &machine, &details, prefix)) {
+      if (!ReadTime(record, layout.time_type, &event.time, &reason)) {
+        details.push_back({{"field", prefix + "time"},
+                           {"reason", reason},
+                           {"value", Shown(record.value("time", json(nullptr)))}});
+      } else if (ReadEvent(record, layout, &event, prefix, &details)) {
+        if (absl::Status s = fleet_.ApplyEvent(machine, event, served); !s.ok()) {
+          details.push_back({{"field", prefix + "time"},
+                             {"reason", std::string(s.message())},
+                             {"value", Shown(record["time"])}});
+        } else {
+          ++events_applied;
+        }
+      }
+    }
+    if (!details.empty()) refuse("events", i, machine, std::move(details));
+  }
+
+  std::vector<store::TelemetryRow> telemetry;
+  std::vector<store::PredictionRow> predictions;
+  json latest = json::object();  // machine -> its latest risk in this request
+  size_t accepted = 0;
+  for (size_t i = 0; i < readings->size(); ++i) {
+    const json& record = (*readings)[i];
+    const std::string prefix = core::StrCat("readings[", i, "].");
+    json details = json::array();
+    MachineReading reading;
+    std::string reason;
+    if (!record.is_object()) {
+      details.push_back(
+          {{"field", prefix.substr(0, prefix.size() - 1)}, {"reason", "expected an object"}});
+      refuse("readings", i, "", std::move(details));
+      continue;
+    }
+    ReadMachine(record, &reading.machine, &details, prefix);
+    if (!ReadTime(record, layout.time_type, &reading.time, &reason)) {
+      details.push_back({{"field", prefix + "time"},
+                         {"reason", reason},
+                         {"value", Shown(record.value("time", json(nullptr)))}});
+    }
+    auto values = record.find("values");
+    if (values == record.end() || !values->is_object()) {
+      details.push_back({{"field", prefix + "values"},
+                         {"reason", values == record.end() ? "missing" : "expected an object"}});
+    } else {
+      ReadValues(*values, layout, options_.allow_unknown_fields, prefix + "values.", &reading,
+                 &details);
+    }
+    if (auto attributes = record.find("attributes"); attributes != record.end()) {
+      if (!attributes->is_object()) {
+        details.push_back({{"field", prefix + "attributes"}, {"reason", "expected an object"}});
+      } else {
+        reading.statics.emplace();
+        ReadAttributes(*attributes, layout, prefix + "attributes.", &*reading.statics, &details);
+      }
+    }
+    if (details.empty()) {
+      auto point = fleet_.Apply(reading, served);
+      if (!point.ok()) {
+        const bool full = absl::IsResourceExhausted(point.status());
+        details.push_back(
+            {{"field", prefix + (full ? "machine" : "time")},
+             {"reason", std::string(point.status().message())},
+             {"value", full ? json(reading.machine) : Shown(record.value("time", json(nullptr)))}});
+      } else {
+        ++accepted;
+        metrics_->ObservePrediction(
+            served->name, served->version, point->alarm,
+            served->bundle.ensemble.task == model::Task::kClassify ? point->score : std::nan(""));
+        latest[reading.machine] = PointJson(*point, served->bundle.ensemble.task, layout.time_type);
+        const int64_t time_us = TimeMicros(reading.time);
+        for (size_t j = 0; j < layout.numeric.size(); ++j) {
+          if (!std::isnan(reading.numeric[j])) {
+            telemetry.push_back({reading.machine, time_us, layout.numeric[j], reading.numeric[j]});
+          }
+        }
+        predictions.push_back(
+            {reading.machine, time_us, served->name, served->version, point->score, point->alarm});
+      }
+    }
+    if (!details.empty()) refuse("readings", i, reading.machine, std::move(details));
+  }
+  metrics_->SetOnlineMachines(static_cast<int64_t>(fleet_.size()));
+
+  json out = {{"model", served->name},
+              {"version", served->version},
+              {"accepted", accepted},
+              {"refused", readings->size() - accepted},
+              {"events_applied", events_applied},
+              {"events_refused", events->size() - events_applied}};
+  if (options_.store_telemetry && (!telemetry.empty() || !predictions.empty())) {
+    // The state has advanced whatever the store says; a failed write is reported, not hidden.
+    store::Store& store = models_->registry().store();
+    absl::Status stored = store.AppendTelemetry(telemetry);
+    if (stored.ok()) stored = store.AppendPredictions(predictions);
+    out["stored"] = stored.ok();
+    if (!stored.ok()) {
+      metrics_->CountValidationError("store_failed");
+      out["store_error"] = std::string(stored.message());
+    }
+  }
+  json machines = json::array();
+  for (auto& [machine, point] : latest.items()) {
+    point["machine"] = machine;
+    machines.push_back(std::move(point));
+  }
+  out["machines"] = std::move(machines);
+  if (!errors.empty()) out["errors"] = std::move(errors);
+  if (accepted == 0 && events_applied == 0) {
+    json details = json::array();
+    for (const json& e : out["errors"]) {
+      for (const json& d : e["details"]) details.push_back(d);
+    }
+    return Error(422, "nothing accepted", std::move(details));
+  }
+  return Json(200, out);
+}
+
+HttpResponse Api::Machines(const HttpRequest& request) {
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  const model::Task task = served ? served->bundle.ensemble.task : model::Task::kClassify;
+  const spec::TimeType time_type = served && served->bundle.pipeline
+                                       ? served->bundle.pipeline->layout().time_type
+                                       : spec::TimeType::kNone;
+  size_t limit = 100;
+  if (auto text = QueryValue(request.query, "limit")) {
+    size_t parsed = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), parsed);
+    if (ec != std::errc() || end != text->data() + text->size() || parsed == 0 ||
+        parsed > 100'000) {
+      return Error(422, "invalid query",
+                   json::array({{{"field", "limit"},
+                                 {"reason", "expected an integer from 1 to 100000"},
+                                 {"value", std::string(text->substr(0, 32))}}}));
+    }
+    limit = parsed;
+  }
+  const bool alarms_only = QueryFlag(request.query, "alarm");
+  std::vector<MachineView> views = fleet_.List();
+  // Riskiest first: highest probability, or lowest remaining life; unscored machines last.
+  const double sign = task == model::Task::kClassify ? -1.0 : 1.0;
+  std::sort(views.begin(), views.end(), [&](const MachineView& a, const MachineView& b) {
+    if (a.latest.has_value() != b.latest.has_value()) return a.latest.has_value();
+    if (a.latest && a.latest->score != b.latest->score) {
+      return sign * a.latest->score < sign * b.latest->score;
+    }
+    return a.machine < b.machine;
+  });
+  json list = json::array();
+  size_t alarms = 0;
+  for (const MachineView& v : views) {
+    if (v.latest && v.latest->alarm) ++alarms;
+    if (alarms_only && !(v.latest && v.latest->alarm)) continue;
+    if (list.size() >= limit) continue;
+    json m = v.latest ? PointJson(*v.latest, task, time_type) : json::object();
+    m["machine"] = v.machine;
+    m["readings"] = v.readings;
+    m["refused"] = v.refused;
+    list.push_back(std::move(m));
+  }
+  return Json(200, {{"machines", list}, {"count", views.size()}, {"alarms", alarms}});
+}
+
+HttpResponse Api::Machine(std::string_view id) {
+  const std::string machine(id);
+  std::optional<MachineView> view = fleet_.Get(machine, /*with_history=*/true);
+  if (!view) {
+    return Error(404, core::StrCat("machine '", id.substr(0, kMaxMachineIdLength),
+                                   "' has sent no reading to this server"));
+  }
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  const model::Task task = served ? served->bundle.ensemble.task : model::Task::kClassify;
+  const spec::TimeType time_type = served && served->bundle.pipeline
+                                       ? served->bundle.pipeline->layout().time_type
+                                       : spec::TimeType::kNone;
+  json out = view->latest ? PointJson(*view->latest, task, time_type) : json::object();
+  out["machine"] = view->machine;
+  out["readings"] = view->readings;
+  out["refused"] = view->refused;
+  out["state_resets"] = view->state_resets;
+  if (served && served->bundle.pipeline) {
+    const features::InputLayout& layout = served->bundle.pipeline->layout();
+    json last = json::object();
+    for (size_t j = 0; j < view->last_numeric.size() && j < layout.numeric.size(); ++j) {
+      last[layout.numeric[j]] =
+          std::isnan(view->last_numeric[j]) ? json(nullptr) : json(view->last_numeric[j]);
+    }
+    for (size_t j = 0; j < view->last_categorical.size() && j < layout.categorical.size(); ++j) {
+      const int32_t code = view->last_categorical[j];
+      last[layout.categorical[j].name] =
+          code < 0 ? json(nullptr) : json(layout.categorical[j].values[static_cast<size_t>(code)]);
+    }
+    out["last_readings"] = std::move(last);
+  }
+  json history = json::array();
+  for (const RiskPoint& p : view->history) history.push_back(PointJson(p, task, time_type));
+  out["history"] = std::move(history);
+  return Json(200, out);
+}
+
+}  // namespace pdm::serving

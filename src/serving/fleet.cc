@@ -1,0 +1,120 @@
+#include "serving/fleet.h"
+
+#include <cmath>
+
+#include "core/strings.h"
+
+namespace pdm::serving {
+
+Fleet::Machine* Fleet::Find(const std::string& machine, bool create) {
+  std::lock_guard lock(mu_);
+  auto it = machines_.find(machine);
+  if (it != machines_.end()) return it->second.get();
+  if (!create || machines_.size() >= max_machines_) return nullptr;
+  auto m = std::make_unique<Machine>();
+  m->view.machine = machine;
+  return machines_.emplace(machine, std::move(m)).first->second.get();
+}
+
+void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
+  const features::FeaturePipeline& pipeline = *model->bundle.pipeline;
+  if (m->state && m->pipeline_owner &&
+      m->pipeline_owner->bundle.pipeline->hash() == pipeline.hash()) {
+    return;  // same features: the state carries on (on the pipeline it was built with)
+  }
+  if (m->state) {
+    ++m->view.state_resets;
+    m->view.readings = 0;
+    m->history.clear();
+    m->view.latest.reset();
+  }
+  m->pipeline_owner = model;
+  m->state.emplace(&pipeline, m->statics);
+}
+
+absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
+                                       const std::shared_ptr<const ServedModel>& model) {
+  Machine* m = Find(reading.machine, /*create=*/true);
+  if (m == nullptr) {
+    return absl::ResourceExhaustedError(core::StrCat("machine '", reading.machine,
+                                                     "' is new and the server already follows ",
+                                                     max_machines_, " machines (--max-machines)"));
+  }
+  std::lock_guard lock(m->mu);
+  if (!m->state && reading.statics) m->statics = *reading.statics;
+  Bind(m, model);
+  m->features.resize(model->bundle.pipeline->feature_count());
+  const features::Reading in{reading.time, reading.numeric, reading.categorical};
+  if (absl::Status s = m->state->Update(in, m->features); !s.ok()) {
+    ++m->view.refused;
+    return s;
+  }
+  const model::Ensemble& ensemble = model->bundle.ensemble;
+  model::DenseMatrix x;
+  x.rows = 1;
+  x.cols = m->features.size();
+  x.values.resize(x.cols);
+  for (size_t j = 0; j < x.cols; ++j) x.values[j] = static_cast<float>(m->features[j]);
+  auto scored = ensemble.Predict(x, 1);
+  if (!scored.ok()) return scored.status();
+  const model::Prediction& p = (*scored)[0];
+  RiskPoint point{reading.time, ensemble.task == model::Task::kClassify ? p.probability : p.margin,
+                  p.alarm, model->version};
+  ++m->view.readings;
+  m->view.latest = point;
+  m->view.last_numeric = reading.numeric;
+  m->view.last_categorical = reading.categorical;
+  m->history.push_back(point);
+  if (m->history.size() > history_length_) m->history.pop_front();
+  return point;
+}
+
+absl::Status Fleet::ApplyEvent(const std::string& machine, const features::Event& event,
+                               const std::shared_ptr<const ServedModel>& model) {
+  Machine* m = Find(machine, /*create=*/true);
+  if (m == nullptr) {
+    return absl::ResourceExhaustedError(core::StrCat("machine '", machine,
+                                                     "' is new and the server already follows ",
+                                                     max_machines_, " machines (--max-machines)"));
+  }
+  std::lock_guard lock(m->mu);
+  Bind(m, model);
+  return m->state->AddEvent(event);
+}
+
+std::optional<MachineView> Fleet::Get(const std::string& machine, bool with_history) const {
+  const Machine* m = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto it = machines_.find(machine);
+    if (it == machines_.end()) return std::nullopt;
+    m = it->second.get();
+  }
+  std::lock_guard lock(m->mu);
+  MachineView view = m->view;
+  if (with_history) view.history.assign(m->history.begin(), m->history.end());
+  return view;
+}
+
+std::vector<MachineView> Fleet::List() const {
+  std::vector<const Machine*> all;
+  {
+    std::lock_guard lock(mu_);
+    all.reserve(machines_.size());
+    for (const auto& [name, m] : machines_) all.push_back(m.get());
+  }
+  std::vector<MachineView> views;
+  views.reserve(all.size());
+  for (const Machine* m : all) {
+    std::lock_guard lock(m->mu);
+    views.push_back(m->view);
+  }
+  return views;
+}
+
+size_t Fleet::size() const {
+  std::lock_guard lock(mu_);
+  return machines_.size();
+}
+
+}  // namespace pdm::serving

@@ -1,0 +1,96 @@
+// The machines a server follows live: per machine, the online feature state of the served
+// model's pipeline, the latest readings and a short history of risk. Readings arrive through
+// POST /api/v1/telemetry; GET /api/v1/machines reads this.
+//
+// Thread-safe: the machine map has one lock, each machine its own, so readings of different
+// machines are applied in parallel and those of one machine in arrival order.
+#ifndef PDM_SERVING_FLEET_H_
+#define PDM_SERVING_FLEET_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "features/online_state.h"
+#include "serving/model_manager.h"
+
+namespace pdm::serving {
+
+// One scored reading of a machine.
+struct RiskPoint {
+  double time = 0;   // the data's time unit (epoch seconds or cycles)
+  double score = 0;  // failure probability, or remaining useful life
+  bool alarm = false;
+  int64_t version = 0;
+};
+
+// One validated reading, in the pipeline's input layout.
+struct MachineReading {
+  std::string machine;
+  double time = 0;
+  std::vector<double> numeric;                    // layout().numeric order; NaN = missing
+  std::vector<int32_t> categorical;               // layout().categorical order; -1 = missing
+  std::optional<features::EntityStatic> statics;  // used when the machine is first seen
+};
+
+struct MachineView {
+  std::string machine;
+  int64_t readings = 0;  // accepted since the server started (or the last state reset)
+  int64_t refused = 0;
+  int64_t state_resets = 0;  // the served pipeline changed and the history started over
+  std::optional<RiskPoint> latest;
+  std::vector<double> last_numeric;
+  std::vector<int32_t> last_categorical;
+  std::vector<RiskPoint> history;  // oldest first
+};
+
+class Fleet {
+ public:
+  Fleet(size_t max_machines, size_t history_length)
+      : max_machines_(max_machines), history_length_(history_length) {}
+
+  // Applies one reading with `model` (the model current when the request began): the machine's
+  // state advances and the reading is scored. A reading out of time order, for a machine beyond
+  // max_machines, or that the state refuses leaves everything unchanged and is an error.
+  absl::StatusOr<RiskPoint> Apply(const MachineReading& reading,
+                                  const std::shared_ptr<const ServedModel>& model);
+  // Applies an event (maintenance, failure, error) to a known machine's state.
+  absl::Status ApplyEvent(const std::string& machine, const features::Event& event,
+                          const std::shared_ptr<const ServedModel>& model);
+
+  std::optional<MachineView> Get(const std::string& machine, bool with_history) const;
+  std::vector<MachineView> List() const;
+  size_t size() const;
+
+ private:
+  struct Machine {
+    mutable std::mutex mu;
+    // The model whose pipeline `state` runs on (kept alive while the state uses it).
+    std::shared_ptr<const ServedModel> pipeline_owner;
+    std::optional<features::OnlineFeatureState> state;
+    features::EntityStatic statics;
+    MachineView view;
+    std::deque<RiskPoint> history;
+    std::vector<double> features;  // scratch
+  };
+  // The machine, created when absent (nullptr beyond max_machines_).
+  Machine* Find(const std::string& machine, bool create);
+  // Makes the state run on `model`'s pipeline: kept when the pipeline's hash is unchanged,
+  // started over otherwise.
+  static void Bind(Machine* m, const std::shared_ptr<const ServedModel>& model);
+
+  const size_t max_machines_;
+  const size_t history_length_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<Machine>> machines_;
+};
+
+}  // namespace pdm::serving
+
+#endif  // PDM_SERVING_FLEET_H_

@@ -1,0 +1,65 @@
+// The server's Prometheus metrics (docs/serving.md lists every series), kept in a prometheus-cpp
+// registry and rendered in the text exposition format by `GET /metrics`.
+//
+// Label values are bounded: routes are the route table's patterns (or "unmatched"), methods the
+// HTTP methods the server knows (else "OTHER"), reasons the fixed set of validation reasons. So a
+// client cannot grow the number of series by sending odd requests.
+#ifndef PDM_SERVING_METRICS_H_
+#define PDM_SERVING_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace pdm::serving {
+
+enum class ModelState { kUnloaded, kLoading, kAvailable };
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
+  // `probability` is NaN for regression models (not observed then).
+  void ObservePrediction(const std::string& model, int64_t version, bool alarm, double probability);
+  // One refused value or record; `reason` is a validation reason ("missing", "out of range
+  // [0, 1]", ...), reduced to its fixed label ("missing", "out_of_range").
+  void CountValidationError(std::string_view reason);
+  void SetModel(const std::string& name, int64_t version);  // pdm_model_info
+  void SetModelState(const std::string& name, ModelState state);
+  void CountReload(bool ok);
+  void SetOnlineMachines(int64_t machines);
+
+  // The text exposition format (version 0.0.4).
+  std::string Render() const;
+
+  // The label a validation reason is counted under.
+  static std::string ReasonLabel(std::string_view reason);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Counter>& predictions_;
+  prometheus::Family<prometheus::Histogram>& probability_;
+  prometheus::Family<prometheus::Counter>& validation_errors_;
+  prometheus::Family<prometheus::Gauge>& model_info_;
+  prometheus::Family<prometheus::Gauge>& model_state_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Gauge& online_machines_;
+
+  std::mutex model_mu_;  // guards info_ (the series of the model currently served)
+  prometheus::Gauge* info_ = nullptr;
+};
+
+}  // namespace pdm::serving
+
+#endif  // PDM_SERVING_METRICS_H_

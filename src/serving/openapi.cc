@@ -1,0 +1,1574 @@
+// The OpenAPI 3 document of every route (GET /openapi.json). A test checks that it describes
+// exactly the routes Api::Routes() serves. "PDM_VERSION" is replaced by the running version.
+#include <string>
+
+#include "core/build_info.h"
+#include "serving/api.h"
+
+namespace pdm::serving {
+namespace {
+
+constexpr std::string_view kDocument = R"openapi({
+ "openapi": "3.0.3",
+ "info": {
+  "title": "pdm inference server",
+  "version": "PDM_VERSION",
+  "description": "Failure-risk scoring of a registered pdm model (docs/serving.md). Every error body is {\"error\": ..., \"details\": [{\"field\", \"reason\", \"value\"}]}."
+ },
+ "components": {
+  "securitySchemes": {
+   "bearer": {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "The token of PDM_SERVE_TOKEN (or the config's token)"
+   }
+  },
+  "schemas": {
+   "Error": {
+    "type": "object",
+    "required": [
+     "error"
+    ],
+    "properties": {
+     "error": {
+      "type": "string"
+     },
+     "details": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "field": {
+         "type": "string"
+        },
+        "reason": {
+         "type": "string"
+        },
+        "value": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    }
+   },
+   "Record": {
+    "type": "object",
+    "description": "Feature name -> value (null: missing). The names are GET /api/v1/models' features; they may also be nested under \"features\".",
+    "additionalProperties": {
+     "type": "number",
+     "nullable": true
+    }
+   },
+   "Prediction": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "type": "string"
+     },
+     "version": {
+      "type": "integer"
+     },
+     "probability": {
+      "type": "number"
+     },
+     "rul": {
+      "type": "number"
+     },
+     "alarm": {
+      "type": "boolean"
+     },
+     "decision": {
+      "type": "string",
+      "enum": [
+       "ok",
+       "alarm"
+      ]
+     },
+     "threshold": {
+      "type": "number"
+     },
+     "horizon": {
+      "type": "number"
+     },
+     "explanation": {
+      "type": "object",
+      "properties": {
+       "bias": {
+        "type": "number"
+       },
+       "top": {
+        "type": "array",
+        "items": {
+         "type": "object",
+         "properties": {
+          "feature": {
+           "type": "string"
+          },
+          "contribution": {
+           "type": "number"
+          }
+         }
+        }
+       }
+      }
+     }
+    }
+   },
+   "Batch": {
+    "oneOf": [
+     {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Record"
+      }
+     },
+     {
+      "type": "object",
+      "required": [
+       "instances"
+      ],
+      "properties": {
+       "instances": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/Record"
+        }
+       }
+      }
+     }
+    ]
+   },
+   "BatchResult": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "type": "string"
+     },
+     "version": {
+      "type": "integer"
+     },
+     "scored": {
+      "type": "integer"
+     },
+     "refused": {
+      "type": "integer"
+     },
+     "results": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "description": "A prediction with its index, or {index, error, details}"
+      }
+     }
+    }
+   },
+   "Ready": {
+    "type": "object",
+    "properties": {
+     "ready": {
+      "type": "boolean"
+     },
+     "model_loaded": {
+      "type": "boolean"
+     },
+     "store_reachable": {
+      "type": "boolean"
+     },
+     "draining": {
+      "type": "boolean"
+     }
+    }
+   },
+   "Models": {
+    "type": "object",
+    "properties": {
+     "models": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "name": {
+         "type": "string"
+        },
+        "version": {
+         "type": "integer"
+        },
+        "alias": {
+         "type": "string"
+        },
+        "artifact_hash": {
+         "type": "string"
+        },
+        "task": {
+         "type": "string"
+        },
+        "members": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        },
+        "features": {
+         "type": "array",
+         "items": {
+          "type": "string"
+         }
+        }
+       }
+      }
+     }
+    }
+   },
+   "Tensor": {
+    "type": "object",
+    "required": [
+     "name",
+     "shape",
+     "datatype",
+     "data"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "shape": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     },
+     "datatype": {
+      "type": "string"
+     },
+     "data": {
+      "type": "array",
+      "items": {}
+     },
+     "parameters": {
+      "type": "object"
+     }
+    }
+   },
+   "TensorMetadata": {
+    "type": "object",
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "datatype": {
+      "type": "string"
+     },
+     "shape": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     }
+    }
+   },
+   "InferRequest": {
+    "type": "object",
+    "required": [
+     "inputs"
+    ],
+    "description": "One FP32/FP64 tensor per feature (shape [n] or [n,1]), or one [n, features] tensor named \"features\".",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "parameters": {
+      "type": "object"
+     },
+     "inputs": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Tensor"
+      }
+     },
+     "outputs": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "name": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    }
+   },
+   "InferResponse": {
+    "type": "object",
+    "properties": {
+     "model_name": {
+      "type": "string"
+     },
+     "model_version": {
+      "type": "string"
+     },
+     "id": {
+      "type": "string"
+     },
+     "parameters": {
+      "type": "object"
+     },
+     "outputs": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Tensor"
+      }
+     }
+    }
+   },
+   "ModelMetadata": {
+    "type": "object",
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "versions": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "platform": {
+      "type": "string"
+     },
+     "inputs": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/TensorMetadata"
+      }
+     },
+     "outputs": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/TensorMetadata"
+      }
+     }
+    }
+   },
+   "Risk": {
+    "type": "object",
+    "properties": {
+     "machine": {
+      "type": "string"
+     },
+     "time": {
+      "description": "ISO 8601 (timestamped data) or cycle"
+     },
+     "probability": {
+      "type": "number"
+     },
+     "rul": {
+      "type": "number"
+     },
+     "alarm": {
+      "type": "boolean"
+     },
+     "decision": {
+      "type": "string",
+      "enum": [
+       "ok",
+       "alarm"
+      ]
+     },
+     "version": {
+      "type": "integer"
+     },
+     "readings": {
+      "type": "integer"
+     },
+     "refused": {
+      "type": "integer"
+     }
+    }
+   },
+   "Reading": {
+    "type": "object",
+    "required": [
+     "machine",
+     "values"
+    ],
+    "properties": {
+     "machine": {
+      "type": "string",
+      "maxLength": 128
+     },
+     "time": {
+      "description": "ISO 8601 timestamp or epoch seconds (timestamped data), cycle number (cycle data)"
+     },
+     "values": {
+      "type": "object",
+      "description": "Sensor and setting values by input name (numbers), categoricals by name (strings); null or absent: missing",
+      "additionalProperties": {}
+     },
+     "attributes": {
+      "type": "object",
+      "description": "The machine's static attributes (machines table), used when it is first seen",
+      "additionalProperties": {}
+     }
+    }
+   },
+   "MachineEvent": {
+    "type": "object",
+    "required": [
+     "machine",
+     "type"
+    ],
+    "properties": {
+     "machine": {
+      "type": "string"
+     },
+     "time": {},
+     "type": {
+      "type": "string",
+      "enum": [
+       "maintenance",
+       "failure",
+       "error"
+      ]
+     },
+     "kind": {
+      "type": "string",
+      "description": "A declared component, mode or error code"
+     }
+    }
+   },
+   "Telemetry": {
+    "oneOf": [
+     {
+      "type": "object",
+      "properties": {
+       "readings": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/Reading"
+        }
+       },
+       "events": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/MachineEvent"
+        }
+       }
+      }
+     },
+     {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Reading"
+      }
+     },
+     {
+      "$ref": "#/components/schemas/Reading"
+     }
+    ]
+   },
+   "TelemetryResult": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "type": "string"
+     },
+     "version": {
+      "type": "integer"
+     },
+     "accepted": {
+      "type": "integer"
+     },
+     "refused": {
+      "type": "integer"
+     },
+     "events_applied": {
+      "type": "integer"
+     },
+     "events_refused": {
+      "type": "integer"
+     },
+     "stored": {
+      "type": "boolean"
+     },
+     "store_error": {
+      "type": "string"
+     },
+     "machines": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Risk"
+      }
+     },
+     "errors": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "reading": {
+         "type": "integer"
+        },
+        "event": {
+         "type": "integer"
+        },
+        "machine": {
+         "type": "string"
+        },
+        "details": {
+         "type": "array",
+         "items": {
+          "type": "object"
+         }
+        }
+       }
+      }
+     }
+    }
+   },
+   "MachineList": {
+    "type": "object",
+    "properties": {
+     "machines": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/Risk"
+      }
+     },
+     "count": {
+      "type": "integer"
+     },
+     "alarms": {
+      "type": "integer"
+     }
+    }
+   },
+   "Machine": {
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/Risk"
+     },
+     {
+      "type": "object",
+      "properties": {
+       "state_resets": {
+        "type": "integer"
+       },
+       "last_readings": {
+        "type": "object",
+        "additionalProperties": {}
+       },
+       "history": {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/Risk"
+        }
+       }
+      }
+     }
+    ]
+   }
+  }
+ },
+ "paths": {
+  "/livez": {
+   "get": {
+    "summary": "Liveness: the process answers",
+    "responses": {
+     "200": {
+      "description": "Alive",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "live": {
+           "type": "boolean"
+          }
+         }
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/readyz": {
+   "get": {
+    "summary": "Readiness: a model is loaded, the store answers and the server is not shutting down",
+    "responses": {
+     "200": {
+      "description": "Ready",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Ready"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Not ready",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Ready"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/metrics": {
+   "get": {
+    "summary": "Prometheus metrics (text exposition format 0.0.4)",
+    "responses": {
+     "200": {
+      "description": "Metrics",
+      "content": {
+       "text/plain": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/openapi.json": {
+   "get": {
+    "summary": "This document",
+    "responses": {
+     "200": {
+      "description": "OpenAPI 3 document",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/predict": {
+   "post": {
+    "summary": "Score one record of feature values",
+    "responses": {
+     "200": {
+      "description": "The prediction",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Prediction"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed JSON or nesting too deep",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Content-Type is not application/json",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body (or batch) too large",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "No model loaded",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/Record"
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "explain",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      },
+      "description": "Add the top feature contributions (TreeSHAP)"
+     }
+    ]
+   }
+  },
+  "/api/v1/predict/batch": {
+   "post": {
+    "summary": "Score up to --max-batch records; a bad record does not fail the good ones",
+    "responses": {
+     "200": {
+      "description": "Per-record results",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/BatchResult"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed JSON or nesting too deep",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Content-Type is not application/json",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body (or batch) too large",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "No model loaded",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/Batch"
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/models": {
+   "get": {
+    "summary": "The served model: name, version, alias, members and feature names",
+    "responses": {
+     "200": {
+      "description": "Models",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Models"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/models/{name}/reload": {
+   "post": {
+    "summary": "Load the alias's current holder now (bearer token required)",
+    "responses": {
+     "200": {
+      "description": "The version now served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "name": {
+           "type": "string"
+          },
+          "version": {
+           "type": "integer"
+          }
+         }
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing or wrong token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "No token configured",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "The new version failed its checks; the current one stays",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     }
+    ],
+    "security": [
+     {
+      "bearer": []
+     }
+    ]
+   }
+  },
+  "/v2": {
+   "get": {
+    "summary": "Open Inference Protocol v2: server metadata",
+    "responses": {
+     "200": {
+      "description": "Server metadata",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "name": {
+           "type": "string"
+          },
+          "version": {
+           "type": "string"
+          },
+          "extensions": {
+           "type": "array",
+           "items": {
+            "type": "string"
+           }
+          }
+         }
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v2/health/live": {
+   "get": {
+    "summary": "OIP v2 liveness",
+    "responses": {
+     "200": {
+      "description": "Alive",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v2/health/ready": {
+   "get": {
+    "summary": "OIP v2 readiness (as /readyz)",
+    "responses": {
+     "200": {
+      "description": "Ready",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Ready"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Not ready",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Ready"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v2/models/{name}": {
+   "get": {
+    "summary": "OIP v2 model metadata",
+    "responses": {
+     "200": {
+      "description": "Model metadata: one FP32 input per feature",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ModelMetadata"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model or version not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     }
+    ]
+   }
+  },
+  "/v2/models/{name}/ready": {
+   "get": {
+    "summary": "OIP v2 model readiness",
+    "responses": {
+     "200": {
+      "description": "Ready",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "name": {
+           "type": "string"
+          },
+          "ready": {
+           "type": "boolean"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model or version not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     }
+    ]
+   }
+  },
+  "/v2/models/{name}/versions/{version}": {
+   "get": {
+    "summary": "OIP v2 model metadata of a version",
+    "responses": {
+     "200": {
+      "description": "Model metadata: one FP32 input per feature",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ModelMetadata"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model or version not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     },
+     {
+      "name": "version",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The version number; only the loaded version answers"
+     }
+    ]
+   }
+  },
+  "/v2/models/{name}/versions/{version}/ready": {
+   "get": {
+    "summary": "OIP v2 readiness of a version",
+    "responses": {
+     "200": {
+      "description": "Ready",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "name": {
+           "type": "string"
+          },
+          "ready": {
+           "type": "boolean"
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model or version not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     },
+     {
+      "name": "version",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The version number; only the loaded version answers"
+     }
+    ]
+   }
+  },
+  "/v2/models/{name}/infer": {
+   "post": {
+    "summary": "OIP v2 inference",
+    "responses": {
+     "200": {
+      "description": "Output tensors: probability (or rul) FP64 and alarm BOOL",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/InferResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model or version not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed JSON or nesting too deep",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Content-Type is not application/json",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body (or batch) too large",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "No model loaded",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/InferRequest"
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v2/models/{name}/versions/{version}/infer": {
+   "post": {
+    "summary": "OIP v2 inference on a version",
+    "responses": {
+     "200": {
+      "description": "Output tensors: probability (or rul) FP64 and alarm BOOL",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/InferResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "Model or version not served",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed JSON or nesting too deep",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Content-Type is not application/json",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body (or batch) too large",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "No model loaded",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "name",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The served model's registered name"
+     },
+     {
+      "name": "version",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      },
+      "description": "The version number; only the loaded version answers"
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/InferRequest"
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/telemetry": {
+   "post": {
+    "summary": "Readings and events of machines: validated, applied to each machine's online feature state, scored, stored",
+    "responses": {
+     "200": {
+      "description": "Accepted and refused readings, each machine's latest risk",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/TelemetryResult"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "The served model has no feature pipeline",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed JSON or nesting too deep",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "415": {
+      "description": "Content-Type is not application/json",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "Body (or batch) too large",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "No model loaded",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/Telemetry"
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/machines": {
+   "get": {
+    "summary": "Machines followed, riskiest first",
+    "responses": {
+     "200": {
+      "description": "Machines",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/MachineList"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "Bad query parameter",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "limit",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 100000,
+       "default": 100
+      }
+     },
+     {
+      "name": "alarm",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean"
+      },
+      "description": "Only machines in alarm"
+     }
+    ]
+   }
+  },
+  "/api/v1/machines/{id}": {
+   "get": {
+    "summary": "One machine: latest risk, last readings, recent history",
+    "responses": {
+     "200": {
+      "description": "The machine",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Machine"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No reading from that machine",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    },
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "string"
+      }
+     }
+    ]
+   }
+  }
+ }
+})openapi";
+
+}  // namespace
+
+std::string_view Api::OpenApiDocument() {
+  static const std::string document = [] {
+    std::string text(kDocument);
+    const std::string placeholder = "PDM_VERSION";
+    text.replace(text.find(placeholder), placeholder.size(), core::PdmVersion());
+    return text;
+  }();
+  return document;
+}
+
+}  // namespace pdm::serving

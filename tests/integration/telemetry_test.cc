@@ -1,0 +1,286 @@
+// The live telemetry routes end to end: a fleet simulated and trained on, the model served by
+// the real binary; raw readings and events posted machine by machine; risk, machine views,
+// refusals and the rows stored through the Store.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "nlohmann/json.hpp"
+#include "store/store.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/pdm_cli.h"
+#include "tests/testing/test_paths.h"
+
+namespace pdm {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+using testing::Reply;
+using testing::Request;
+using testing::Send;
+
+// A CSV file as rows of column -> text.
+std::vector<std::map<std::string, std::string>> ReadCsv(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> header;
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream split(line);
+    std::string cell;
+    while (std::getline(split, cell, ',')) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.emplace_back();
+    if (header.empty()) {
+      header = cells;
+      continue;
+    }
+    std::map<std::string, std::string> row;
+    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+class TelemetryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(testing::TempDir("telemetry"));
+    const std::string sim = (*dir_ / "sim").string();
+    const std::string registry = (*dir_ / "registry").string();
+    ASSERT_EQ(testing::Pdm("simulate --machines 12 --duration 60d --interval 2h --out " + sim).code,
+              0);
+    const testing::Result trained =
+        testing::Pdm("train --spec " + sim + "/spec.yaml --models xgb --cv 2 --threads 1 --out " +
+                     (*dir_ / "run").string() + " --register --name fleet --registry " + registry);
+    ASSERT_EQ(trained.code, 0) << trained.err;
+    ASSERT_EQ(testing::Pdm("models promote fleet 1 --alias production --registry " + registry).code,
+              0);
+    ASSERT_EQ(
+        testing::Pdm("features --spec " + sim + "/spec.yaml --out " + sim + "/features.csv").code,
+        0);
+    const testing::ServeProcess served = testing::StartServe(
+        {"--registry", registry, "--model", "fleet", "--threads", "2", "--max-machines", "4"},
+        "test-token");
+    pid_ = served.pid;
+    port_ = served.port;
+    ASSERT_NE(port_, 0) << served.first_line;
+    const json models = json::parse(Send(port_, Request("GET", "/api/v1/models", "", "")).body);
+    features_ = new std::vector<std::string>(
+        models["models"][0]["features"].get<std::vector<std::string>>());
+  }
+
+  static void TearDownTestSuite() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  static Reply Post(const std::string& target, const json& body) {
+    return Send(port_, Request("POST", target, body.dump()));
+  }
+  static Reply Get(const std::string& target) {
+    return Send(port_, Request("GET", target, "", ""));
+  }
+
+  // The reading of one telemetry.csv row: every sensor and setting as a number.
+  static json ReadingOf(const std::map<std::string, std::string>& row) {
+    json values = json::object();
+    for (const auto& [column, text] : row) {
+      if (column == "timestamp" || column == "machine_id") continue;
+      values[column] = text.empty() ? json(nullptr) : json(std::stod(text));
+    }
+    return {{"machine", row.at("machine_id")}, {"time", row.at("timestamp")}, {"values", values}};
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline pid_t pid_ = -1;
+  static inline uint16_t port_ = 0;
+  static inline std::vector<std::string>* features_ = nullptr;
+};
+
+// The server's risk for each live reading equals the model's score of the batch feature row of
+// the same machine and time (`pdm features`): one feature implementation for both.
+TEST_F(TelemetryTest, LiveRiskEqualsTheScoreOfTheBatchFeatures) {
+  const fs::path sim = *dir_ / "sim";
+  const auto telemetry = ReadCsv(sim / "telemetry.csv");
+  const auto batch = ReadCsv(sim / "features.csv");
+  std::map<std::string, const std::map<std::string, std::string>*> batch_at;  // time -> row
+  for (const auto& row : batch) {
+    if (row.at("machine_id") == "M0001") batch_at[row.at("timestamp")] = &row;
+  }
+  // M0001's events, to be sent before the reading they precede.
+  struct Event {
+    std::string time, type, kind;
+  };
+  std::vector<Event> events;
+  for (const auto& [file, type, kind] : {std::tuple<std::string, std::string, std::string>{
+                                             "maintenance.csv", "maintenance", "component"},
+                                         {"failures.csv", "failure", "mode"},
+                                         {"errors.csv", "error", "code"}}) {
+    for (const auto& row : ReadCsv(sim / file)) {
+      if (row.at("machine_id") == "M0001")
+        events.push_back({row.at("timestamp"), type, row.at(kind)});
+    }
+  }
+  std::sort(events.begin(), events.end(),
+            [](const Event& a, const Event& b) { return a.time < b.time; });
+  json attributes = json::object();
+  for (const auto& row : ReadCsv(sim / "machines.csv")) {
+    if (row.at("machine_id") != "M0001") continue;
+    for (const auto& [column, text] : row) {
+      if (column == "machine_id") continue;
+      attributes[column] = column == "model" ? json(text) : json(std::stod(text));
+    }
+  }
+
+  size_t compared = 0, next_event = 0, events_sent = 0;
+  std::string previous_time;
+  for (const auto& row : telemetry) {
+    if (row.at("machine_id") != "M0001") continue;
+    const std::string& time = row.at("timestamp");
+    json request = {{"readings", {ReadingOf(row)}}};
+    if (compared == 0) request["readings"][0]["attributes"] = attributes;
+    json sent_events = json::array();
+    while (next_event < events.size() && events[next_event].time <= time) {
+      const Event& e = events[next_event++];
+      if (e.time <= previous_time) continue;  // at a reading's time: belongs before it
+      sent_events.push_back(
+          {{"machine", "M0001"}, {"time", e.time}, {"type", e.type}, {"kind", e.kind}});
+    }
+    events_sent += sent_events.size();
+    if (!sent_events.empty()) request["events"] = sent_events;
+    const Reply r = Post("/api/v1/telemetry", request);
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json out = json::parse(r.body);
+    ASSERT_EQ(out["accepted"], 1) << r.body;
+    ASSERT_EQ(out["events_applied"], sent_events.size()) << r.body;
+    const double live = out["machines"][0]["probability"].get<double>();
+
+    json record = json::object();
+    const auto& features = *batch_at.at(time);
+    for (const std::string& f : *features_) {
+      const std::string& text = features.at(f);
+      record[f] = text.empty() ? json(nullptr) : json(std::stod(text));
+    }
+    const Reply scored = Post("/api/v1/predict", record);
+    ASSERT_EQ(scored.status, 200) << scored.body;
+    EXPECT_NEAR(live, json::parse(scored.body)["probability"].get<double>(), 1e-6)
+        << "M0001 at " << time;
+    previous_time = time;
+    if (++compared == 120) break;
+  }
+  EXPECT_EQ(compared, 120u);
+  EXPECT_GT(events_sent, 0u) << "choose a seed whose M0001 has events in its first 10 days";
+
+  const json machine = json::parse(Get("/api/v1/machines/M0001").body);
+  EXPECT_EQ(machine["readings"], 120);
+  EXPECT_EQ(machine["history"].size(), 100u);  // the last 100 risk points
+  EXPECT_TRUE(machine["last_readings"]["vibration_rms"].is_number());
+}
+
+TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
+  const json good = {{"machine", "M0002"},
+                     {"time", "2025-03-01T00:00:00Z"},
+                     {"values", {{"vibration_rms", 2.5}, {"bearing_temperature", 45.0}}}};
+  json unknown = good, out_of_range = good, bad_time = good, late = good, no_values = good;
+  unknown["values"]["vibration"] = 1.0;
+  out_of_range["values"]["vibration_rms"] = 75.0;
+  out_of_range["time"] = "2025-03-01T01:00:00Z";
+  bad_time["time"] = "yesterday";
+  late["time"] = "2025-02-28T23:00:00Z";  // before the accepted reading: out of order
+  no_values["time"] = "2025-03-01T02:00:00Z";
+  no_values["values"] = json::object();
+  json next = good;
+  next["time"] = 1740790800;  // 2025-03-01T01:00:00Z as epoch seconds
+  const json request = {
+      {"readings", {good, unknown, out_of_range, bad_time, late, no_values, next}},
+      {"events", {{{"machine", "M0002"}, {"time", "2025-02-01T00:00:00Z"}, {"type", "repair"}}}}};
+  const Reply r = Post("/api/v1/telemetry", request);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json out = json::parse(r.body);
+  EXPECT_EQ(out["accepted"], 2);
+  EXPECT_EQ(out["refused"], 5);
+  EXPECT_EQ(out["events_refused"], 1);
+  EXPECT_EQ(out["stored"], true);
+  std::map<std::string, std::string> reasons;  // field -> reason
+  for (const json& e : out["errors"]) {
+    for (const json& d : e["details"]) reasons[d["field"]] = d["reason"];
+  }
+  EXPECT_EQ(reasons["readings[1].values.vibration"], "unknown field");
+  EXPECT_EQ(reasons["readings[2].values.vibration_rms"], "out of range [0, 50]");
+  EXPECT_EQ(reasons["readings[3].time"], "not an ISO 8601 timestamp");
+  EXPECT_THAT(reasons["readings[4].time"], HasSubstr("out of order"));
+  EXPECT_EQ(reasons["readings[5].values"], "no known sensor value");
+  EXPECT_THAT(reasons["events[0].type"], HasSubstr("expected one of maintenance"));
+
+  // Everything refused: 422 with the details.
+  const Reply none = Post("/api/v1/telemetry", json{{"readings", {bad_time}}});
+  EXPECT_EQ(none.status, 422);
+  EXPECT_THAT(none.body, HasSubstr("readings[0].time"));
+  EXPECT_EQ(Post("/api/v1/telemetry", json{{"readings", 3}}).status, 422);
+  EXPECT_EQ(Post("/api/v1/telemetry", json::array()).status, 422);
+
+  // At most --max-machines (4) machines are followed.
+  for (const std::string machine : {"M0003", "M0004", "M0005", "M0006"}) {
+    json reading = good;
+    reading["machine"] = machine;
+    Post("/api/v1/telemetry", reading);
+  }
+  const json list = json::parse(Get("/api/v1/machines").body);
+  EXPECT_EQ(list["count"], 4);
+  EXPECT_EQ(Get("/api/v1/machines/M0005").status, 200);
+  EXPECT_EQ(Get("/api/v1/machines/M0006").status, 404);
+  json beyond = good;
+  beyond["machine"] = "M0099";
+  const Reply refused = Post("/api/v1/telemetry", beyond);
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_THAT(refused.body, HasSubstr("--max-machines"));
+
+  // Riskiest first, limit, the alarm filter, bad parameters.
+  double previous = 2.0;
+  for (const json& m : list["machines"]) {
+    if (!m.contains("probability")) continue;
+    EXPECT_LE(m["probability"].get<double>(), previous);
+    previous = m["probability"].get<double>();
+  }
+  EXPECT_EQ(json::parse(Get("/api/v1/machines?limit=1").body)["machines"].size(), 1u);
+  EXPECT_EQ(Get("/api/v1/machines?limit=0").status, 422);
+  for (const json& m : json::parse(Get("/api/v1/machines?alarm=true").body)["machines"]) {
+    EXPECT_TRUE(m["alarm"].get<bool>());
+  }
+  const json m2 = json::parse(Get("/api/v1/machines/M0002").body);
+  EXPECT_EQ(m2["readings"], 2);
+  EXPECT_EQ(m2["refused"], 1);  // the out-of-order one reached the state; the others did not
+  EXPECT_EQ(m2["time"], "2025-03-01T01:00:00Z");
+  EXPECT_EQ(m2["last_readings"]["vibration_rms"], 2.5);
+  EXPECT_EQ(m2["last_readings"]["pressure"], nullptr);
+  EXPECT_EQ(m2["history"].size(), 2u);
+  EXPECT_EQ(Get("/api/v1/machines/none").status, 404);
+
+  // The accepted readings (one row per present value) and their scores are in the store.
+  auto store = store::OpenStore("sqlite://" + (*dir_ / "registry" / "registry.db").string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  const auto predictions = (*store)->RecentPredictions("M0002", 100);
+  ASSERT_TRUE(predictions.ok());
+  EXPECT_EQ(predictions->size(), 2u);
+  EXPECT_EQ((*predictions)[0].model, "fleet");
+  const auto rows = (*store)->RecentTelemetry("M0002", 100);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 4u);  // two readings of two values
+
+  const std::string metrics = Get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("pdm_online_machines 4"));
+  EXPECT_THAT(metrics, HasSubstr(R"(pdm_validation_errors_total{reason="out_of_range"})"));
+}
+
+}  // namespace
+}  // namespace pdm
