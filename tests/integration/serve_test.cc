@@ -571,6 +571,45 @@ TEST_F(ServeTest, HotSwapUnderLoadFailsNoRequest) {
   EXPECT_THAT(m, Not(HasSubstr(R"(pdm_model_info{name="ai4i",version="2"})")));
 }
 
+// server.yaml: flags beat PDM_* variables, which beat the file; bad keys and values are refused
+// with their path (all checked before any registry is opened).
+TEST(ServeConfigTest, PrecedenceAndRefusals) {
+  const fs::path dir = testing::TempDir("serve_config");
+  const fs::path config = dir / "server.yaml";
+  auto write = [&](const std::string& text) { std::ofstream(config) << text; };
+  auto serve = [&](const std::string& flags) {
+    return testing::Pdm("serve --config " + config.string() + " " + flags);
+  };
+  write("registry: " + (dir / "from-file").string() + "\nport: 0\ncors:\n  origins: [a, b]\n");
+  testing::Result r = serve("");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("from-file"));
+  ::setenv("PDM_REGISTRY", (dir / "from-env").c_str(), 1);
+  r = serve("");
+  EXPECT_THAT(r.err, HasSubstr("from-env"));
+  r = serve("--registry " + (dir / "from-flag").string());
+  EXPECT_THAT(r.err, HasSubstr("from-flag"));
+  ::unsetenv("PDM_REGISTRY");
+
+  write("port: 8080\ncors:\n  origin: [a]\n");
+  r = serve("");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("cors.origin: unknown key"));
+  write("port: eighty\n");
+  r = serve("");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("port: not a valid value ('eighty')"));
+  write("threads: 2\n");
+  ::setenv("PDM_WATCH_MS", "soon", 1);
+  r = serve("");
+  ::unsetenv("PDM_WATCH_MS");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("$PDM_WATCH_MS: not a valid value ('soon')"));
+  r = testing::Pdm("serve --config " + (dir / "missing.yaml").string());
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("missing.yaml"));
+}
+
 // Last: SIGTERM turns readiness false for the drain period, then ends the server with exit 0.
 TEST_F(ServeTest, ZzSigtermShutsDownGracefully) {
   ASSERT_EQ(::kill(pid_, SIGTERM), 0);
