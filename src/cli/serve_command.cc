@@ -99,6 +99,8 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--drain-ms", &args->drain_ms);
     } else if (key == "watch_ms") {
       set(v, key, "--watch-ms", &args->watch_ms);
+    } else if (key == "store_telemetry") {
+      set(v, key, "--no-store-telemetry", &args->store_telemetry);
     } else if (key == "max_machines") {
       set(v, key, "--max-machines", &args->max_machines);
     } else if (key == "allow_unknown_fields") {
@@ -163,6 +165,7 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--drain-ms", "PDM_DRAIN_MS", &args.drain_ms);
   env("--watch-ms", "PDM_WATCH_MS", &args.watch_ms);
   env("--max-machines", "PDM_MAX_MACHINES", &args.max_machines);
+  env("--no-store-telemetry", "PDM_STORE_TELEMETRY", &args.store_telemetry);
   env("--allow-unknown-fields", "PDM_ALLOW_UNKNOWN_FIELDS", &args.allow_unknown_fields);
   env(nullptr, "PDM_SERVE_TOKEN", &args.token);
   env("--cors-origins", "PDM_CORS_ORIGINS", &args.cors_origins);
@@ -209,6 +212,7 @@ int Serve(const ServeOptions& args) {
   api_options.cors.headers = args.cors_headers;
   api_options.cors.max_age_seconds = args.cors_max_age;
   api_options.max_machines = args.max_machines;
+  api_options.store_telemetry = args.store_telemetry;
   serving::Api api(&models, &metrics, api_options);
 
   // SIGTERM / SIGINT end the server gracefully: blocked here, waited for below.
@@ -306,6 +310,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Most machines the telemetry route follows (a new one beyond: 422)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000'000));
+  cmd->add_flag_callback(
+      "--no-store-telemetry", [args] { args->store_telemetry = false; },
+      "Keep telemetry in the machines' state only: do not append readings and scores to the "
+      "store (machine views then have no history)");
   cmd->add_flag("--allow-unknown-fields", args->allow_unknown_fields,
                 "Ignore record fields that are not model features (default: 422)");
   cmd->add_option("--cors-origins", args->cors_origins,

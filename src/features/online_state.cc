@@ -7,7 +7,7 @@
 namespace pdm::features {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr char kMagic[8] = {'P', 'D', 'M', 'O', 'F', 'S', '0', '1'};
+constexpr char kMagic[8] = {'P', 'D', 'M', 'O', 'F', 'S', '0', '2'};
 }  // namespace
 
 OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics)
@@ -97,6 +97,7 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
     }
   }
   const int64_t record = records_++;
+  if (!sensors_.empty()) times_.push_back(t);  // position `record`
   if (timed) {
     last_time_ = t;
     if (record == 0) first_time_ = t;
@@ -162,12 +163,15 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
                              regimes->stddev[static_cast<size_t>(regime)][s];
       }
       SensorWindows& sensor = sensors_[s];
-      sensor.Advance(t, record);
-      if (std::isfinite(x)) sensor.Add(t, record, x);
+      sensor.Advance(times_, record);
+      if (std::isfinite(x)) sensor.Add(times_, record, x);
       for (size_t w = 0; w < windows; ++w) {
         sensor.Raw(static_cast<int>(w), columns, batch.index(s, w));
       }
     }
+    int64_t needed = record;
+    for (const SensorWindows& sensor : sensors_) needed = std::min(needed, sensor.first_needed());
+    times_.drop_before(needed);
     batch.Compute(f.stats);
     const double* by_stat[spec::kWindowStatCount];
     const size_t stats = f.stats.size(), output_windows = f.windows.size();
@@ -217,6 +221,7 @@ std::string OnlineFeatureState::Serialize() const {
   out.PutString(pipeline_->hash());
   out.PutVector(statics_.numeric);
   out.PutVector(statics_.categorical);
+  times_.Write(out);
   for (const SensorWindows& s : sensors_) s.Write(out);
   errors_.Write(out);
   for (const ErrorWindow& w : error_windows_) {
@@ -236,8 +241,15 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
   ByteReader in(bytes);
   char magic[8];
   std::string hash;
-  if (!in.Get(&magic) || std::string_view(magic, 8) != std::string_view(kMagic, 8)) {
+  if (!in.Get(&magic) || std::string_view(magic, 6) != std::string_view(kMagic, 6)) {
     return absl::InvalidArgumentError("feature state: not a pdm feature state");
+  }
+  if (std::string_view(magic, 8) != std::string_view(kMagic, 8)) {
+    return absl::FailedPreconditionError(
+        core::StrCat("feature state: format ", std::string_view(magic + 6, 2),
+                     " of an older pdm (this one "
+                     "reads ",
+                     std::string_view(kMagic + 6, 2), "): rebuild it by replaying the history"));
   }
   if (!in.GetString(&hash, 128) || hash != pipeline->hash()) {
     return absl::FailedPreconditionError(core::StrCat(
@@ -252,8 +264,9 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
       state.statics_.categorical.size() != layout.static_categorical.size()) {
     return corrupt();
   }
+  if (!state.times_.Read(in)) return corrupt();
   for (SensorWindows& s : state.sensors_) {
-    if (!s.Read(in)) return corrupt();
+    if (!s.Read(in) || s.first_needed() < state.times_.begin()) return corrupt();
   }
   if (!state.errors_.Read(in)) return corrupt();
   for (ErrorWindow& w : state.error_windows_) {
@@ -267,7 +280,8 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
   if (!in.Get(&state.records_) || !in.Get(&state.first_time_) || !in.Get(&state.last_time_) ||
       !in.Get(&state.last_event_time_) || !in.Get(&state.last_maintenance_) ||
       !in.Get(&state.last_failure_) || !in.GetVector(&state.last_maintenance_by_kind_, 1 << 20) ||
-      state.last_maintenance_by_kind_.size() != kinds || !in.at_end()) {
+      state.last_maintenance_by_kind_.size() != kinds || !in.at_end() ||
+      (!state.sensors_.empty() && state.times_.end() != state.records_)) {
     return corrupt();
   }
   return state;

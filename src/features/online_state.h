@@ -66,6 +66,7 @@ class OnlineFeatureState {
 
   const FeaturePipeline* pipeline_;
   EntityStatic statics_;
+  RecordTimes times_;  // the times of the records the sensors' windows still hold
   std::vector<SensorWindows> sensors_;
   Ring<ErrorEvent> errors_;
   std::vector<ErrorWindow> error_windows_;

@@ -44,43 +44,41 @@ SensorWindows::SensorWindows(std::vector<WindowDef> windows, double time_unit, N
       inverse_time_unit_(1.0 / time_unit),
       needs_(needs) {}
 
-bool SensorWindows::InWindow(const WindowDef& def, const Sample& sample, double time,
-                             int64_t record) const {
-  return def.by_time
-             ? sample.time > time - def.length
-             : static_cast<double>(sample.record) > static_cast<double>(record) - def.length;
-}
-
-void SensorWindows::Remove(Accumulator& acc, const Sample& sample, int64_t end) {
+void SensorWindows::Remove(Accumulator& acc, double x, double t, const RecordTimes& times,
+                           int64_t end) {
   ++acc.begin;
   if (--acc.count == 0) {
     acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
     acc.removals = 0;
     return;
   }
-  const double dx = sample.value - acc.kx;
-  const double dt = sample.slope_time - acc.kt;
+  const double dx = x - acc.kx;
+  const double dt = t - acc.kt;
   acc.sx -= dx;
   acc.sxx -= dx * dx;
   acc.st -= dt;
   acc.stt -= dt * dt;
   acc.stx -= dt * dx;
-  if (++acc.removals >= std::max(4 * acc.count, kRebuildAfter)) Rebuild(acc, end);
+  if (++acc.removals >= std::max(4 * acc.count, kRebuildAfter)) Rebuild(acc, times, end);
 }
 
-void SensorWindows::Rebuild(Accumulator& acc, int64_t end) const {
+void SensorWindows::Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const {
   acc.removals = 0;
   double mean_x = 0, mean_t = 0;
   for (int64_t p = acc.begin; p < end; ++p) {
-    mean_x += samples_.at(p).value;
-    mean_t += samples_.at(p).slope_time;
+    const double x = values_.at(p);
+    if (std::isnan(x)) continue;
+    mean_x += x;
+    mean_t += SlopeTime(times.at(p));
   }
   const double n = static_cast<double>(acc.count);
   acc.kx = mean_x / n;
   acc.kt = mean_t / n;
   acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
   for (int64_t p = acc.begin; p < end; ++p) {
-    const double dx = samples_.at(p).value - acc.kx, dt = samples_.at(p).slope_time - acc.kt;
+    const double x = values_.at(p);
+    if (std::isnan(x)) continue;
+    const double dx = x - acc.kx, dt = SlopeTime(times.at(p)) - acc.kt;
     acc.sx += dx;
     acc.sxx += dx * dx;
     acc.st += dt;
@@ -89,13 +87,28 @@ void SensorWindows::Rebuild(Accumulator& acc, int64_t end) const {
   }
 }
 
-void SensorWindows::Advance(double time, int64_t record) {
-  int64_t keep_from = samples_.end();
+void SensorWindows::Advance(const RecordTimes& times, int64_t record) {
+  // The slot of this record (positions are records; skipped records are slots without a value).
+  if (values_.empty() && values_.end() < record) values_.StartAt(record);
+  while (values_.end() <= record) values_.push_back(kNaN);
+  const int64_t end = values_.end();
+  const double time = times.at(record);
+  int64_t keep_from = end - 1;
   for (size_t w = 0; w < defs_.size(); ++w) {
     Accumulator& acc = acc_[w];
-    while (acc.begin < samples_.end() &&
-           !InWindow(defs_[w], samples_.at(acc.begin), time, record)) {
-      Remove(acc, samples_.at(acc.begin), samples_.end());
+    const WindowDef& def = defs_[w];
+    if (acc.begin < values_.begin()) acc.begin = values_.begin();  // after StartAt
+    while (acc.begin < end) {
+      const bool inside =
+          def.by_time ? times.at(acc.begin) > time - def.length
+                      : static_cast<double>(acc.begin) > static_cast<double>(record) - def.length;
+      if (inside) break;
+      const double x = values_.at(acc.begin);
+      if (std::isnan(x)) {
+        ++acc.begin;
+      } else {
+        Remove(acc, x, SlopeTime(times.at(acc.begin)), times, end);
+      }
     }
     if (needs_.extremes) {
       while (acc.min_cursor < min_queue_.end() &&
@@ -109,31 +122,31 @@ void SensorWindows::Advance(double time, int64_t record) {
     }
     keep_from = std::min(keep_from, acc.begin);
   }
-  samples_.drop_before(keep_from);
+  values_.drop_before(keep_from);
   while (!min_queue_.empty() && min_queue_.front().position < keep_from) min_queue_.pop_front();
   while (!max_queue_.empty() && max_queue_.front().position < keep_from) max_queue_.pop_front();
 }
 
-void SensorWindows::Add(double time, int64_t record, double value) {
+void SensorWindows::Add(const RecordTimes& times, int64_t record, double value) {
+  const double time = times.at(record);
   if (!has_origin_) {
     origin_ = time;
     has_origin_ = true;
   }
-  const Sample sample{time, (time - origin_) * inverse_time_unit_, value, record};
-  const int64_t position = samples_.end();
-  samples_.push_back(sample);
+  values_.at(record) = value;
+  last_value_ = value;
   if (needs_.extremes) {
     while (!min_queue_.empty() && min_queue_.back().value >= value) min_queue_.pop_back();
-    min_queue_.push_back({position, value});
+    min_queue_.push_back({record, value});
     while (!max_queue_.empty() && max_queue_.back().value <= value) max_queue_.pop_back();
-    max_queue_.push_back({position, value});
+    max_queue_.push_back({record, value});
   }
-  for (size_t w = 0; w < defs_.size(); ++w) AddToWindow(w, acc_[w], sample);
+  for (size_t w = 0; w < defs_.size(); ++w) AddToWindow(w, acc_[w], value, time, record);
 }
 
-void SensorWindows::AddToWindow(size_t w, Accumulator& acc, const Sample& sample) {
-  const double value = sample.value, time = sample.time;
-  const auto record = sample.record;
+void SensorWindows::AddToWindow(size_t w, Accumulator& acc, double value, double time,
+                                int64_t record) {
+  const double slope_time = SlopeTime(time);
   if (needs_.extremes) {
     // Entries popped from the back were not below the new value: if the window's extreme was
     // among them, the new sample (in every window) is the extreme now.
@@ -142,10 +155,10 @@ void SensorWindows::AddToWindow(size_t w, Accumulator& acc, const Sample& sample
   }
   if (acc.count++ == 0) {
     acc.kx = value;
-    acc.kt = sample.slope_time;
+    acc.kt = slope_time;
   }
   const double dx = value - acc.kx;
-  const double dt = sample.slope_time - acc.kt;
+  const double dt = slope_time - acc.kt;
   acc.sx += dx;
   acc.sxx += dx * dx;
   acc.st += dt;
@@ -171,12 +184,12 @@ void SensorWindows::AddToWindow(size_t w, Accumulator& acc, const Sample& sample
 }
 
 void SensorWindows::Reset() {
-  samples_.clear();
+  values_.clear();
   min_queue_.clear();
   max_queue_.clear();
   for (Accumulator& acc : acc_) {
     acc = Accumulator{};
-    acc.begin = samples_.end();
+    acc.begin = values_.end();
     acc.min_cursor = min_queue_.end();
     acc.max_cursor = max_queue_.end();
   }
@@ -222,7 +235,7 @@ void SensorWindows::Emit(int w, std::span<const spec::WindowStat> stats, int bas
         }
         break;
       case WindowStat::kLast:
-        if (any) v = samples_.back().value;
+        if (any) v = last_value_;
         break;
       case WindowStat::kSlope:
         v = SlopeOf(n, acc.sx, acc.st, acc.stt, acc.stx);
@@ -248,7 +261,7 @@ void SensorWindows::Raw(int w, const RawColumns& out, size_t k) const {
   out.stt[k] = acc.stt;
   out.stx[k] = acc.stx;
   const bool any = acc.count > 0;
-  out.last[k] = any ? samples_.back().value : kNaN;
+  out.last[k] = any ? last_value_ : kNaN;
   if (needs_.extremes) {
     out.min[k] = any ? Min(acc) : kNaN;
     out.max[k] = any ? Max(acc) : kNaN;
@@ -313,7 +326,8 @@ void SensorWindows::Write(ByteWriter& out) const {
   out.Put(needs_.extremes);
   out.Put(origin_);
   out.Put(has_origin_);
-  samples_.Write(out);
+  out.Put(last_value_);
+  values_.Write(out);
   min_queue_.Write(out);
   max_queue_.Write(out);
   for (const Accumulator& acc : acc_) {
@@ -335,23 +349,28 @@ bool SensorWindows::Read(ByteReader& in) {
   Needs needs;
   if (!in.Get(&windows) || windows != defs_.size() || !in.Get(&needs.ewma) ||
       !in.Get(&needs.extremes) || needs.ewma != needs_.ewma || needs.extremes != needs_.extremes ||
-      !in.Get(&origin_) || !in.Get(&has_origin_) || !samples_.Read(in) || !min_queue_.Read(in) ||
-      !max_queue_.Read(in)) {
+      !in.Get(&origin_) || !in.Get(&has_origin_) || !in.Get(&last_value_) || !values_.Read(in) ||
+      !min_queue_.Read(in) || !max_queue_.Read(in)) {
     return false;
   }
-  // Queue entries must be increasing positions of samples kept, or the state is corrupt.
+  // Queue entries must be increasing positions of valid values kept, ending at the last valid
+  // value, or the state is corrupt.
+  int64_t last_valid = values_.begin() - 1;
+  for (int64_t p = values_.begin(); p < values_.end(); ++p) {
+    if (!std::isnan(values_.at(p))) last_valid = p;
+  }
   for (const Ring<QueueEntry>* q : {&min_queue_, &max_queue_}) {
-    int64_t previous = samples_.begin() - 1;
+    int64_t previous = values_.begin() - 1;
     for (int64_t p = q->begin(); p < q->end(); ++p) {
       const QueueEntry& entry = q->at(p);
-      if (entry.position <= previous || entry.position >= samples_.end() ||
-          !(entry.value == samples_.at(entry.position).value)) {
+      if (entry.position <= previous || entry.position >= values_.end() ||
+          !(entry.value == values_.at(entry.position))) {
         return false;
       }
       previous = entry.position;
     }
-    if (needs_.extremes && !samples_.empty() &&
-        (q->empty() || q->back().position != samples_.end() - 1)) {
+    if (needs_.extremes && last_valid >= values_.begin() &&
+        (q->empty() || q->back().position != last_valid)) {
       return false;
     }
   }
@@ -372,11 +391,14 @@ bool SensorWindows::Read(ByteReader& in) {
          max_queue_.at(acc.max_cursor).position < acc.begin)) {
       return false;
     }
-    // Positions must point into the samples kept, or the state is corrupt.
-    if (acc.begin < samples_.begin() || acc.begin > samples_.end() ||
-        acc.count != samples_.end() - acc.begin || acc.removals < 0) {
+    // Positions must point into the values kept and the count match them, or the state is
+    // corrupt.
+    if (acc.begin < values_.begin() || acc.begin > values_.end() || acc.removals < 0) {
       return false;
     }
+    int64_t valid = 0;
+    for (int64_t p = acc.begin; p < values_.end(); ++p) valid += std::isnan(values_.at(p)) ? 0 : 1;
+    if (acc.count != valid) return false;
   }
   return true;
 }

@@ -22,7 +22,9 @@ struct WindowDef {
   double length = 0;
 };
 
-// A growable ring of values addressed by absolute position (positions only increase).
+// A growable ring of values addressed by absolute position (positions only increase). Its
+// capacity grows by an eighth when full (not to a power of two): states are kept for many
+// machines at once, so slack costs more than the compare-and-subtract of the wrap-around.
 template <typename T>
 class Ring {
  public:
@@ -30,28 +32,46 @@ class Ring {
   int64_t end() const { return end_; }
   bool empty() const { return begin_ == end_; }
   int64_t size() const { return end_ - begin_; }
-  const T& at(int64_t position) const { return data_[static_cast<size_t>(position) & mask_]; }
+  size_t capacity() const { return data_.size(); }
+  const T& at(int64_t position) const { return data_[Index(position)]; }
+  T& at(int64_t position) { return data_[Index(position)]; }
   const T& front() const { return at(begin_); }
   const T& back() const { return at(end_ - 1); }
   void push_back(const T& value) {
     if (static_cast<size_t>(size()) == data_.size()) Grow();
-    data_[static_cast<size_t>(end_) & mask_] = value;
     ++end_;
+    at(end_ - 1) = value;
   }
-  void pop_front() { ++begin_; }
+  void pop_front() {
+    ++begin_;
+    if (++head_ == data_.size()) head_ = 0;
+  }
   void pop_back() { --end_; }
-  // Drops every element before `position`.
+  // Drops every element before `position` (at most end()).
   void drop_before(int64_t position) {
-    if (position > begin_) begin_ = position;
+    if (position <= begin_) return;
+    if (!data_.empty()) head_ = (head_ + static_cast<size_t>(position - begin_)) % data_.size();
+    begin_ = position;
   }
-  void clear() { begin_ = end_; }
+  void clear() { drop_before(end_); }
+  // Starts an empty ring at `position` (positions before it are never used).
+  void StartAt(int64_t position) {
+    data_.clear();
+    head_ = 0;
+    begin_ = end_ = position;
+  }
   void Write(ByteWriter& out) const;
   bool Read(ByteReader& in);
 
  private:
+  size_t Index(int64_t position) const {
+    size_t i = head_ + static_cast<size_t>(position - begin_);
+    if (i >= data_.size()) i -= data_.size();
+    return i;
+  }
   void Grow();
   std::vector<T> data_;
-  size_t mask_ = 0;
+  size_t head_ = 0;  // index in data_ of position begin_
   int64_t begin_ = 0, end_ = 0;
 };
 
@@ -59,13 +79,11 @@ inline constexpr uint64_t kMaxRingElements = uint64_t{1} << 32;
 
 template <typename T>
 void Ring<T>::Grow() {
-  const size_t capacity = data_.empty() ? 8 : data_.size() * 2;
-  std::vector<T> grown(capacity);
-  for (int64_t p = begin_; p < end_; ++p) {
-    grown[static_cast<size_t>(p) & (capacity - 1)] = at(p);
-  }
+  const size_t n = static_cast<size_t>(size());
+  std::vector<T> grown(std::max<size_t>(8, n + n / 8 + 1));
+  for (size_t i = 0; i < n; ++i) grown[i] = at(begin_ + static_cast<int64_t>(i));
   data_ = std::move(grown);
-  mask_ = capacity - 1;
+  head_ = 0;
 }
 
 template <typename T>
@@ -82,9 +100,7 @@ bool Ring<T>::Read(ByteReader& in) {
       static_cast<uint64_t>(end - begin) > kMaxRingElements) {
     return false;
   }
-  data_.clear();
-  mask_ = 0;
-  begin_ = end_ = begin;
+  StartAt(begin);
   for (int64_t p = begin; p < end; ++p) {
     T value{};
     if (!in.Get(&value)) return false;
@@ -100,6 +116,13 @@ struct WindowNeeds {
   bool extremes = true;
 };
 
+// The times of an entity's records, shared by all its sensors: position r holds the time of
+// record r (NaN when the data has no time).
+using RecordTimes = Ring<double>;
+
+// The windows of one sensor. Its values are kept by record position (NaN where the record had no
+// valid value), so the sensors of an entity share one RecordTimes instead of each keeping the
+// times of its samples: 8 bytes per record and sensor.
 class SensorWindows {
  public:
   using Needs = WindowNeeds;
@@ -110,13 +133,16 @@ class SensorWindows {
   // to the slope's unit (3600: per hour).
   SensorWindows(std::vector<WindowDef> windows, double time_unit, Needs needs = {});
 
-  // Moves every window to the record `record` at time `time`: samples that left a window are
-  // removed. Times and records must not decrease.
-  void Advance(double time, int64_t record);
-  // Adds a valid sample of the current record (after Advance).
-  void Add(double time, int64_t record, double value);
+  // Moves every window to record `record`, whose time is times.at(record): samples that left a
+  // window are removed. Called once for every record, in order (records 0, 1, 2, ...); `times`
+  // must hold every record from first_needed() on.
+  void Advance(const RecordTimes& times, int64_t record);
+  // Adds the valid value of the current record (after Advance).
+  void Add(const RecordTimes& times, int64_t record, double value);
   // Forgets every sample (a maintenance reset).
   void Reset();
+  // The oldest record any window still needs (the caller may drop older times).
+  int64_t first_needed() const { return values_.begin(); }
 
   // The statistic of window `w` at the current record; NaN when it is undefined (no samples, or
   // fewer than two for std and slope). `baseline` is the window `delta` compares with (-1: none).
@@ -135,12 +161,6 @@ class SensorWindows {
   bool Read(ByteReader& in);
 
  private:
-  struct Sample {
-    double time;        // the data's time
-    double slope_time;  // time in slope units relative to the first sample since the last reset
-    double value;
-    int64_t record;
-  };
   // Sums of deviations from a shift (kx, kt) close to the window's values, so that variance and
   // slope do not lose digits to large offsets (timestamps, sensors reading 9000 +- 5).
   struct Accumulator {
@@ -157,21 +177,25 @@ class SensorWindows {
     // they are rebuilt exactly (two passes) after max(4 count, 64) removals: O(1) amortised.
     int64_t removals = 0;
   };
-  bool InWindow(const WindowDef& def, const Sample& sample, double time, int64_t record) const;
-  // `end`: one past the last sample counted in the window's sums.
-  void Remove(Accumulator& acc, const Sample& sample, int64_t end);
-  void Rebuild(Accumulator& acc, int64_t end) const;
-  void AddToWindow(size_t w, Accumulator& acc, const Sample& sample);
+  // The slope's time axis: time in slope units since the first sample after the last reset.
+  double SlopeTime(double time) const { return (time - origin_) * inverse_time_unit_; }
+  // Removes the valid sample at acc.begin (value x, slope time t) and moves acc.begin past it;
+  // `end`: one past the last record counted in the window's sums.
+  void Remove(Accumulator& acc, double x, double t, const RecordTimes& times, int64_t end);
+  void Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const;
+  void AddToWindow(size_t w, Accumulator& acc, double value, double time, int64_t record);
   double Min(const Accumulator& acc) const { return min_queue_.at(acc.min_cursor).value; }
   double Max(const Accumulator& acc) const { return max_queue_.at(acc.max_cursor).value; }
 
   std::vector<WindowDef> defs_;
   std::vector<Accumulator> acc_;
-  Ring<Sample> samples_;
-  // Monotonic queues over every sample kept (values increasing / decreasing). Every window is a
-  // suffix of the samples, so one pair serves all windows: a window's minimum is the first
-  // queue entry at or after the window's first sample (Accumulator::min_cursor).
-  // Entries carry the value too, so a comparison needs no second (dependent) load.
+  Ring<double> values_;    // by record: the sensor's value, NaN when the record had none
+  double last_value_ = 0;  // the last valid value (the `last` statistic)
+  // Monotonic queues over every valid value kept (values increasing / decreasing), by record
+  // position. Every window is a suffix of the records, so one pair serves all windows: a window's
+  // minimum is the first queue entry at or after the window's first sample
+  // (Accumulator::min_cursor). Entries carry the value too, so a comparison needs no second
+  // (dependent) load.
   struct QueueEntry {
     int64_t position;
     double value;

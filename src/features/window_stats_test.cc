@@ -131,10 +131,12 @@ TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
   const int baseline = 4;
   const std::vector<Point> history = RandomHistory(7, 1500);
   SensorWindows windows(defs, 3600);
+  RecordTimes times;
   for (size_t i = 0; i < history.size(); ++i) {
     const Point& p = history[i];
-    windows.Advance(p.time, p.record);
-    if (!std::isnan(p.value)) windows.Add(p.time, p.record, p.value);
+    times.push_back(p.time);
+    windows.Advance(times, p.record);
+    if (!std::isnan(p.value)) windows.Add(times, p.record, p.value);
     if (i % 7 != 0 && i + 1 != history.size()) continue;  // check a sample of records
     for (size_t w = 0; w < defs.size(); ++w) {
       for (int s = 0; s < spec::kWindowStatCount; ++s) {
@@ -150,9 +152,12 @@ TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
 
 TEST(SensorWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
   SensorWindows windows({{true, 3600.0}}, 3600);
-  windows.Advance(0, 0);
-  windows.Add(0, 0, 5);
-  windows.Advance(7200, 1);  // the only sample left the window; nothing new
+  RecordTimes times;
+  times.push_back(0);
+  windows.Advance(times, 0);
+  windows.Add(times, 0, 5);
+  times.push_back(7200);
+  windows.Advance(times, 1);  // the only sample left the window; nothing new
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 0);
   EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMean, -1)));
   EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMin, -1)));
@@ -164,14 +169,18 @@ TEST(SensorWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
 TEST(SensorWindowsTest, WindowIsHalfOpenLikePandas) {
   // pandas rolling('1h') at t covers (t - 1h, t]: a sample exactly 1h old is out.
   SensorWindows windows({{true, 3600.0}}, 3600);
-  windows.Advance(0, 0);
-  windows.Add(0, 0, 1);
-  windows.Advance(3600, 1);
-  windows.Add(3600, 1, 3);
+  RecordTimes times;
+  times.push_back(0);
+  windows.Advance(times, 0);
+  windows.Add(times, 0, 1);
+  times.push_back(3600);
+  windows.Advance(times, 1);
+  windows.Add(times, 1, 3);
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 3);
-  windows.Advance(3601, 2);
-  windows.Add(3601, 2, 5);
+  times.push_back(3601);
+  windows.Advance(times, 2);
+  windows.Add(times, 2, 5);
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 2);
   EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 4);
   EXPECT_DOUBLE_EQ(windows.Stat(0, WindowStat::kStd, -1), std::sqrt(2.0));  // ddof = 1
@@ -179,13 +188,16 @@ TEST(SensorWindowsTest, WindowIsHalfOpenLikePandas) {
 
 TEST(SensorWindowsTest, ResetForgetsEverything) {
   SensorWindows windows({{false, 10}}, 1);
+  RecordTimes times;
   for (int i = 0; i < 5; ++i) {
-    windows.Advance(i, i);
-    windows.Add(i, i, 100 + i);
+    times.push_back(i);
+    windows.Advance(times, i);
+    windows.Add(times, i, 100 + i);
   }
   windows.Reset();
-  windows.Advance(5, 5);
-  windows.Add(5, 5, 1);
+  times.push_back(5);
+  windows.Advance(times, 5);
+  windows.Add(times, 5, 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kMax, -1), 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kEwma, -1), 1);
@@ -196,6 +208,7 @@ TEST(SensorWindowsTest, SnapshotRestoresExactState) {
   const std::vector<Point> history = RandomHistory(11, 400);
   SensorWindows a(defs, 3600);
   SensorWindows b(defs, 3600);
+  RecordTimes times;  // one entity's records, shared by both
   for (size_t i = 0; i < history.size(); ++i) {
     const Point& p = history[i];
     if (i == 200) {
@@ -210,9 +223,10 @@ TEST(SensorWindowsTest, SnapshotRestoresExactState) {
       ByteReader cut(std::string_view(bytes).substr(0, bytes.size() / 2));
       EXPECT_FALSE(c.Read(cut));
     }
+    times.push_back(p.time);
     for (SensorWindows* w : {&a, &b}) {
-      w->Advance(p.time, p.record);
-      if (!std::isnan(p.value)) w->Add(p.time, p.record, p.value);
+      w->Advance(times, p.record);
+      if (!std::isnan(p.value)) w->Add(times, p.record, p.value);
     }
     if (i < 200) continue;
     for (int w = 0; w < 2; ++w) {

@@ -33,7 +33,6 @@ struct ApiOptions {
   std::string token;  // bearer token of mutating routes; empty: they are refused
   CorsOptions cors;
   size_t max_machines = 100'000;  // machines followed by the telemetry route
-  size_t history = 100;           // risk points kept per machine
   bool store_telemetry = true;    // append accepted readings and their scores to the store
 };
 
@@ -50,7 +49,7 @@ class Api {
       : models_(models),
         metrics_(metrics),
         options_(std::move(options)),
-        fleet_(options_.max_machines, options_.history) {}
+        fleet_(options_.max_machines) {}
   HttpResponse Handle(const HttpRequest& request);
 
   // Readiness turns false (503) from now on: the server is shutting down.

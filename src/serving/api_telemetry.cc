@@ -17,6 +17,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr size_t kMaxMachineIdLength = 128;
+constexpr int kHistoryLength = 100;  // risk points in a machine's view
 
 // The time of a reading or event in the data's unit: an ISO 8601 string or epoch seconds for
 // timestamped data, a number for cycles; NaN when the data has no time.
@@ -456,7 +457,7 @@ HttpResponse Api::Machines(const HttpRequest& request) {
 
 HttpResponse Api::Machine(std::string_view id) {
   const std::string machine(id);
-  std::optional<MachineView> view = fleet_.Get(machine, /*with_history=*/true);
+  std::optional<MachineView> view = fleet_.Get(machine);
   if (!view) {
     return Error(404, core::StrCat("machine '", id.substr(0, kMaxMachineIdLength),
                                    "' has sent no reading to this server"));
@@ -485,9 +486,21 @@ HttpResponse Api::Machine(std::string_view id) {
     }
     out["last_readings"] = std::move(last);
   }
-  json history = json::array();
-  for (const RiskPoint& p : view->history) history.push_back(PointJson(p, task, time_type));
-  out["history"] = std::move(history);
+  // The recent history is the Store's: every scored reading was appended there.
+  if (options_.store_telemetry) {
+    auto stored = models_->registry().store().RecentPredictions(machine, kHistoryLength);
+    if (stored.ok()) {
+      json history = json::array();
+      for (auto it = stored->rbegin(); it != stored->rend(); ++it) {  // oldest first
+        const RiskPoint p{static_cast<double>(it->time_us) / 1e6, it->score, it->alarm,
+                          it->version};
+        history.push_back(PointJson(p, task, time_type));
+      }
+      out["history"] = std::move(history);
+    } else {
+      out["history_error"] = std::string(stored.status().message());
+    }
+  }
   return Json(200, out);
 }
 

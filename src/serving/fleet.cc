@@ -25,7 +25,6 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
   if (m->state) {
     ++m->view.state_resets;
     m->view.readings = 0;
-    m->history.clear();
     m->view.latest.reset();
   }
   m->pipeline_owner = model;
@@ -43,18 +42,20 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   std::lock_guard lock(m->mu);
   if (!m->state && reading.statics) m->statics = *reading.statics;
   Bind(m, model);
-  m->features.resize(model->bundle.pipeline->feature_count());
+  // Scratch space per thread: the feature vector is not kept.
+  thread_local std::vector<double> features;
+  features.resize(model->bundle.pipeline->feature_count());
   const features::Reading in{reading.time, reading.numeric, reading.categorical};
-  if (absl::Status s = m->state->Update(in, m->features); !s.ok()) {
+  if (absl::Status s = m->state->Update(in, features); !s.ok()) {
     ++m->view.refused;
     return s;
   }
   const model::Ensemble& ensemble = model->bundle.ensemble;
   model::DenseMatrix x;
   x.rows = 1;
-  x.cols = m->features.size();
+  x.cols = features.size();
   x.values.resize(x.cols);
-  for (size_t j = 0; j < x.cols; ++j) x.values[j] = static_cast<float>(m->features[j]);
+  for (size_t j = 0; j < x.cols; ++j) x.values[j] = static_cast<float>(features[j]);
   auto scored = ensemble.Predict(x, 1);
   if (!scored.ok()) return scored.status();
   const model::Prediction& p = (*scored)[0];
@@ -64,8 +65,6 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   m->view.latest = point;
   m->view.last_numeric = reading.numeric;
   m->view.last_categorical = reading.categorical;
-  m->history.push_back(point);
-  if (m->history.size() > history_length_) m->history.pop_front();
   return point;
 }
 
@@ -82,7 +81,7 @@ absl::Status Fleet::ApplyEvent(const std::string& machine, const features::Event
   return m->state->AddEvent(event);
 }
 
-std::optional<MachineView> Fleet::Get(const std::string& machine, bool with_history) const {
+std::optional<MachineView> Fleet::Get(const std::string& machine) const {
   const Machine* m = nullptr;
   {
     std::lock_guard lock(mu_);
@@ -91,9 +90,7 @@ std::optional<MachineView> Fleet::Get(const std::string& machine, bool with_hist
     m = it->second.get();
   }
   std::lock_guard lock(m->mu);
-  MachineView view = m->view;
-  if (with_history) view.history.assign(m->history.begin(), m->history.end());
-  return view;
+  return m->view;
 }
 
 std::vector<MachineView> Fleet::List() const {

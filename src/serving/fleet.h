@@ -1,6 +1,6 @@
 // The machines a server follows live: per machine, the online feature state of the served
-// model's pipeline, the latest readings and a short history of risk. Readings arrive through
-// POST /api/v1/telemetry; GET /api/v1/machines reads this.
+// model's pipeline, the latest reading and risk (their history is in the Store). Readings arrive
+// through POST /api/v1/telemetry; GET /api/v1/machines reads this.
 //
 // Thread-safe: the machine map has one lock, each machine its own, so readings of different
 // machines are applied in parallel and those of one machine in arrival order.
@@ -8,7 +8,6 @@
 #define PDM_SERVING_FLEET_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,13 +46,11 @@ struct MachineView {
   std::optional<RiskPoint> latest;
   std::vector<double> last_numeric;
   std::vector<int32_t> last_categorical;
-  std::vector<RiskPoint> history;  // oldest first
 };
 
 class Fleet {
  public:
-  Fleet(size_t max_machines, size_t history_length)
-      : max_machines_(max_machines), history_length_(history_length) {}
+  explicit Fleet(size_t max_machines) : max_machines_(max_machines) {}
 
   // Applies one reading with `model` (the model current when the request began): the machine's
   // state advances and the reading is scored. A reading out of time order, for a machine beyond
@@ -64,7 +61,7 @@ class Fleet {
   absl::Status ApplyEvent(const std::string& machine, const features::Event& event,
                           const std::shared_ptr<const ServedModel>& model);
 
-  std::optional<MachineView> Get(const std::string& machine, bool with_history) const;
+  std::optional<MachineView> Get(const std::string& machine) const;
   std::vector<MachineView> List() const;
   size_t size() const;
 
@@ -76,8 +73,6 @@ class Fleet {
     std::optional<features::OnlineFeatureState> state;
     features::EntityStatic statics;
     MachineView view;
-    std::deque<RiskPoint> history;
-    std::vector<double> features;  // scratch
   };
   // The machine, created when absent (nullptr beyond max_machines_).
   Machine* Find(const std::string& machine, bool create);
@@ -86,7 +81,6 @@ class Fleet {
   static void Bind(Machine* m, const std::shared_ptr<const ServedModel>& model);
 
   const size_t max_machines_;
-  const size_t history_length_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Machine>> machines_;
 };
