@@ -20,6 +20,7 @@ OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntitySt
   for (size_t s = 0; s < pipeline_->windowed().size(); ++s) {
     sensors_.emplace_back(pipeline_->window_defs(), pipeline_->time_unit(), needs);
   }
+  window_begins_.assign(pipeline_->window_defs().size(), 0);
   error_windows_.resize(pipeline_->spec().event_windows.size());
   for (ErrorWindow& w : error_windows_) w.counts.assign(1 + in.error_kinds.size(), 0);
   last_maintenance_by_kind_.assign(in.maintenance_kinds.size(), kNaN);
@@ -152,6 +153,7 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
     // The window statistics of every sensor are computed together (WindowStatsBatch): the same
     // formulas as SensorWindows::Stat, vectorised across sensors and windows.
     const size_t windows = p.window_defs().size();
+    AdvanceWindowBegins(p.window_defs(), times_, record, window_begins_);
     thread_local WindowStatsBatch batch;
     batch.Prepare(windowed.size(), windows, p.baseline_window(), sensors_.front().needs());
     const SensorWindows::RawColumns columns = batch.columns();
@@ -163,14 +165,14 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
                              regimes->stddev[static_cast<size_t>(regime)][s];
       }
       SensorWindows& sensor = sensors_[s];
-      sensor.Advance(times_, record);
+      sensor.Advance(times_, record, window_begins_);
       if (std::isfinite(x)) sensor.Add(times_, record, x);
       for (size_t w = 0; w < windows; ++w) {
         sensor.Raw(static_cast<int>(w), columns, batch.index(s, w));
       }
     }
     int64_t needed = record;
-    for (const SensorWindows& sensor : sensors_) needed = std::min(needed, sensor.first_needed());
+    for (int64_t begin : window_begins_) needed = std::min(needed, begin);
     times_.drop_before(needed);
     batch.Compute(f.stats);
     const double* by_stat[spec::kWindowStatCount];
@@ -222,6 +224,7 @@ std::string OnlineFeatureState::Serialize() const {
   out.PutVector(statics_.numeric);
   out.PutVector(statics_.categorical);
   times_.Write(out);
+  out.PutVector(window_begins_);
   for (const SensorWindows& s : sensors_) s.Write(out);
   errors_.Write(out);
   for (const ErrorWindow& w : error_windows_) {
@@ -264,7 +267,14 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
       state.statics_.categorical.size() != layout.static_categorical.size()) {
     return corrupt();
   }
-  if (!state.times_.Read(in)) return corrupt();
+  const size_t windows = state.window_begins_.size();
+  if (!state.times_.Read(in) || !in.GetVector(&state.window_begins_, 1 << 20) ||
+      state.window_begins_.size() != windows) {
+    return corrupt();
+  }
+  for (int64_t begin : state.window_begins_) {
+    if (begin < state.times_.begin() || begin > state.times_.end()) return corrupt();
+  }
   for (SensorWindows& s : state.sensors_) {
     if (!s.Read(in) || s.first_needed() < state.times_.begin()) return corrupt();
   }

@@ -66,7 +66,8 @@ class OnlineFeatureState {
 
   const FeaturePipeline* pipeline_;
   EntityStatic statics_;
-  RecordTimes times_;  // the times of the records the sensors' windows still hold
+  RecordTimes times_;                   // the times of the records the sensors' windows still hold
+  std::vector<int64_t> window_begins_;  // per window: its first record (all sensors share it)
   std::vector<SensorWindows> sensors_;
   Ring<ErrorEvent> errors_;
   std::vector<ErrorWindow> error_windows_;

@@ -87,22 +87,35 @@ void SensorWindows::Rebuild(Accumulator& acc, const RecordTimes& times, int64_t 
   }
 }
 
-void SensorWindows::Advance(const RecordTimes& times, int64_t record) {
+void AdvanceWindowBegins(std::span<const WindowDef> defs, const RecordTimes& times, int64_t record,
+                         std::span<int64_t> begins) {
+  const double time = times.at(record);
+  for (size_t w = 0; w < defs.size(); ++w) {
+    const WindowDef& def = defs[w];
+    int64_t& begin = begins[w];
+    if (def.by_time) {
+      while (begin < record && !(times.at(begin) > time - def.length)) ++begin;
+    } else {
+      while (begin < record &&
+             !(static_cast<double>(begin) > static_cast<double>(record) - def.length)) {
+        ++begin;
+      }
+    }
+  }
+}
+
+void SensorWindows::Advance(const RecordTimes& times, int64_t record,
+                            std::span<const int64_t> begins) {
   // The slot of this record (positions are records; skipped records are slots without a value).
   if (values_.empty() && values_.end() < record) values_.StartAt(record);
   while (values_.end() <= record) values_.push_back(kNaN);
   const int64_t end = values_.end();
-  const double time = times.at(record);
   int64_t keep_from = end - 1;
   for (size_t w = 0; w < defs_.size(); ++w) {
     Accumulator& acc = acc_[w];
-    const WindowDef& def = defs_[w];
     if (acc.begin < values_.begin()) acc.begin = values_.begin();  // after StartAt
-    while (acc.begin < end) {
-      const bool inside =
-          def.by_time ? times.at(acc.begin) > time - def.length
-                      : static_cast<double>(acc.begin) > static_cast<double>(record) - def.length;
-      if (inside) break;
+    const int64_t first = std::min(begins[w], end - 1);
+    while (acc.begin < first) {
       const double x = values_.at(acc.begin);
       if (std::isnan(x)) {
         ++acc.begin;

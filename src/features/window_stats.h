@@ -22,41 +22,50 @@ struct WindowDef {
   double length = 0;
 };
 
-// A growable ring of values addressed by absolute position (positions only increase). Its
-// capacity grows by an eighth when full (not to a power of two): states are kept for many
-// machines at once, so slack costs more than the compare-and-subtract of the wrap-around.
-template <typename T>
+// A growable ring of values addressed by absolute position (positions only increase).
+// kCompact rings grow by an eighth when full: the per-record rings of states kept for many
+// machines at once, where slack costs more than the compare-and-subtract of the wrap-around.
+// Other rings (the small monotonic queues) double to a power of two and index with a mask.
+template <typename T, bool kCompact = false>
 class Ring {
  public:
   int64_t begin() const { return begin_; }
   int64_t end() const { return end_; }
   bool empty() const { return begin_ == end_; }
   int64_t size() const { return end_ - begin_; }
-  size_t capacity() const { return data_.size(); }
+  size_t capacity() const { return capacity_; }
   const T& at(int64_t position) const { return data_[Index(position)]; }
   T& at(int64_t position) { return data_[Index(position)]; }
   const T& front() const { return at(begin_); }
   const T& back() const { return at(end_ - 1); }
   void push_back(const T& value) {
-    if (static_cast<size_t>(size()) == data_.size()) Grow();
+    if (static_cast<size_t>(size()) == capacity_) Grow();
     ++end_;
     at(end_ - 1) = value;
   }
   void pop_front() {
     ++begin_;
-    if (++head_ == data_.size()) head_ = 0;
+    if constexpr (kCompact) {
+      if (++head_ == capacity_) head_ = 0;
+    }
   }
   void pop_back() { --end_; }
   // Drops every element before `position` (at most end()).
   void drop_before(int64_t position) {
     if (position <= begin_) return;
-    if (!data_.empty()) head_ = (head_ + static_cast<size_t>(position - begin_)) % data_.size();
+    if constexpr (kCompact) {
+      size_t step = static_cast<size_t>(position - begin_);
+      if (step >= capacity_) step = capacity_ == 0 ? 0 : step % capacity_;  // rare
+      head_ += step;
+      if (head_ >= capacity_) head_ -= capacity_;
+    }
     begin_ = position;
   }
   void clear() { drop_before(end_); }
   // Starts an empty ring at `position` (positions before it are never used).
   void StartAt(int64_t position) {
     data_.clear();
+    capacity_ = 0;
     head_ = 0;
     begin_ = end_ = position;
   }
@@ -65,36 +74,48 @@ class Ring {
 
  private:
   size_t Index(int64_t position) const {
-    size_t i = head_ + static_cast<size_t>(position - begin_);
-    if (i >= data_.size()) i -= data_.size();
-    return i;
+    if constexpr (kCompact) {
+      size_t i = head_ + static_cast<size_t>(position - begin_);
+      if (i >= capacity_) i -= capacity_;
+      return i;
+    } else {
+      return static_cast<size_t>(position) & (capacity_ - 1);
+    }
   }
   void Grow();
   std::vector<T> data_;
-  size_t head_ = 0;  // index in data_ of position begin_
+  size_t capacity_ = 0;  // data_.size(), kept apart so that indexing needs no division
+  size_t head_ = 0;      // kCompact: index in data_ of position begin_
   int64_t begin_ = 0, end_ = 0;
 };
 
 inline constexpr uint64_t kMaxRingElements = uint64_t{1} << 32;
 
-template <typename T>
-void Ring<T>::Grow() {
+template <typename T, bool kCompact>
+void Ring<T, kCompact>::Grow() {
   const size_t n = static_cast<size_t>(size());
-  std::vector<T> grown(std::max<size_t>(8, n + n / 8 + 1));
-  for (size_t i = 0; i < n; ++i) grown[i] = at(begin_ + static_cast<int64_t>(i));
+  const size_t capacity =
+      kCompact ? std::max<size_t>(8, n + n / 8 + 1) : (capacity_ == 0 ? 8 : 2 * capacity_);
+  std::vector<T> grown(capacity);
+  for (int64_t p = begin_; p < end_; ++p) {
+    const size_t i =
+        kCompact ? static_cast<size_t>(p - begin_) : static_cast<size_t>(p) & (capacity - 1);
+    grown[i] = at(p);
+  }
   data_ = std::move(grown);
+  capacity_ = capacity;
   head_ = 0;
 }
 
-template <typename T>
-void Ring<T>::Write(ByteWriter& out) const {
+template <typename T, bool kCompact>
+void Ring<T, kCompact>::Write(ByteWriter& out) const {
   out.Put(begin_);
   out.Put(end_);
   for (int64_t p = begin_; p < end_; ++p) out.Put(at(p));
 }
 
-template <typename T>
-bool Ring<T>::Read(ByteReader& in) {
+template <typename T, bool kCompact>
+bool Ring<T, kCompact>::Read(ByteReader& in) {
   int64_t begin = 0, end = 0;
   if (!in.Get(&begin) || !in.Get(&end) || begin < 0 || end < begin ||
       static_cast<uint64_t>(end - begin) > kMaxRingElements) {
@@ -118,7 +139,13 @@ struct WindowNeeds {
 
 // The times of an entity's records, shared by all its sensors: position r holds the time of
 // record r (NaN when the data has no time).
-using RecordTimes = Ring<double>;
+using RecordTimes = Ring<double, /*kCompact=*/true>;
+
+// Moves `begins` (per window of `defs`, the first record inside it) to record `record`, whose
+// time is times.at(record). The windows of an entity's sensors share their bounds (the records
+// are the same), so they are found once per record, not once per sensor.
+void AdvanceWindowBegins(std::span<const WindowDef> defs, const RecordTimes& times, int64_t record,
+                         std::span<int64_t> begins);
 
 // The windows of one sensor. Its values are kept by record position (NaN where the record had no
 // valid value), so the sensors of an entity share one RecordTimes instead of each keeping the
@@ -133,10 +160,10 @@ class SensorWindows {
   // to the slope's unit (3600: per hour).
   SensorWindows(std::vector<WindowDef> windows, double time_unit, Needs needs = {});
 
-  // Moves every window to record `record`, whose time is times.at(record): samples that left a
-  // window are removed. Called once for every record, in order (records 0, 1, 2, ...); `times`
-  // must hold every record from first_needed() on.
-  void Advance(const RecordTimes& times, int64_t record);
+  // Moves every window to record `record`: samples before window w's first record
+  // `begins[w]` (AdvanceWindowBegins) are removed. Called once for every record, in order
+  // (records 0, 1, 2, ...); `times` must hold every record from first_needed() on.
+  void Advance(const RecordTimes& times, int64_t record, std::span<const int64_t> begins);
   // Adds the valid value of the current record (after Advance).
   void Add(const RecordTimes& times, int64_t record, double value);
   // Forgets every sample (a maintenance reset).
@@ -189,7 +216,8 @@ class SensorWindows {
 
   std::vector<WindowDef> defs_;
   std::vector<Accumulator> acc_;
-  Ring<double> values_;    // by record: the sensor's value, NaN when the record had none
+  Ring<double, /*kCompact=*/true>
+      values_;             // by record: the sensor's value, NaN when the record had none
   double last_value_ = 0;  // the last valid value (the `last` statistic)
   // Monotonic queues over every valid value kept (values increasing / decreasing), by record
   // position. Every window is a suffix of the records, so one pair serves all windows: a window's

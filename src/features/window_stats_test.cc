@@ -125,18 +125,33 @@ std::vector<Point> RandomHistory(uint64_t seed, size_t n) {
   return history;
 }
 
+// Drives sensors of one entity the way OnlineFeatureState does: one time ring and one set of
+// window bounds shared by the sensors.
+struct Entity {
+  explicit Entity(std::vector<WindowDef> window_defs)
+      : defs(std::move(window_defs)), begins(defs.size(), 0) {}
+  // Record `record` at `time`: the shared times and bounds move to it.
+  void Next(double time, int64_t record) {
+    times.push_back(time);
+    AdvanceWindowBegins(defs, times, record, begins);
+  }
+  std::vector<WindowDef> defs;
+  RecordTimes times;
+  std::vector<int64_t> begins;
+};
+
 TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
   const std::vector<WindowDef> defs = {
       {true, 3 * 3600.0}, {true, 24 * 3600.0}, {false, 5}, {false, 20}, {true, 7 * 86400.0}};
   const int baseline = 4;
   const std::vector<Point> history = RandomHistory(7, 1500);
   SensorWindows windows(defs, 3600);
-  RecordTimes times;
+  Entity e(defs);
   for (size_t i = 0; i < history.size(); ++i) {
     const Point& p = history[i];
-    times.push_back(p.time);
-    windows.Advance(times, p.record);
-    if (!std::isnan(p.value)) windows.Add(times, p.record, p.value);
+    e.Next(p.time, p.record);
+    windows.Advance(e.times, p.record, e.begins);
+    if (!std::isnan(p.value)) windows.Add(e.times, p.record, p.value);
     if (i % 7 != 0 && i + 1 != history.size()) continue;  // check a sample of records
     for (size_t w = 0; w < defs.size(); ++w) {
       for (int s = 0; s < spec::kWindowStatCount; ++s) {
@@ -151,13 +166,13 @@ TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
 }
 
 TEST(SensorWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
-  SensorWindows windows({{true, 3600.0}}, 3600);
-  RecordTimes times;
-  times.push_back(0);
-  windows.Advance(times, 0);
-  windows.Add(times, 0, 5);
-  times.push_back(7200);
-  windows.Advance(times, 1);  // the only sample left the window; nothing new
+  Entity e({{true, 3600.0}});
+  SensorWindows windows(e.defs, 3600);
+  e.Next(0, 0);
+  windows.Advance(e.times, 0, e.begins);
+  windows.Add(e.times, 0, 5);
+  e.Next(7200, 1);
+  windows.Advance(e.times, 1, e.begins);  // the only sample left the window; nothing new
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 0);
   EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMean, -1)));
   EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMin, -1)));
@@ -168,36 +183,36 @@ TEST(SensorWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
 
 TEST(SensorWindowsTest, WindowIsHalfOpenLikePandas) {
   // pandas rolling('1h') at t covers (t - 1h, t]: a sample exactly 1h old is out.
-  SensorWindows windows({{true, 3600.0}}, 3600);
-  RecordTimes times;
-  times.push_back(0);
-  windows.Advance(times, 0);
-  windows.Add(times, 0, 1);
-  times.push_back(3600);
-  windows.Advance(times, 1);
-  windows.Add(times, 1, 3);
+  Entity e({{true, 3600.0}});
+  SensorWindows windows(e.defs, 3600);
+  e.Next(0, 0);
+  windows.Advance(e.times, 0, e.begins);
+  windows.Add(e.times, 0, 1);
+  e.Next(3600, 1);
+  windows.Advance(e.times, 1, e.begins);
+  windows.Add(e.times, 1, 3);
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 3);
-  times.push_back(3601);
-  windows.Advance(times, 2);
-  windows.Add(times, 2, 5);
+  e.Next(3601, 2);
+  windows.Advance(e.times, 2, e.begins);
+  windows.Add(e.times, 2, 5);
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 2);
   EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 4);
   EXPECT_DOUBLE_EQ(windows.Stat(0, WindowStat::kStd, -1), std::sqrt(2.0));  // ddof = 1
 }
 
 TEST(SensorWindowsTest, ResetForgetsEverything) {
-  SensorWindows windows({{false, 10}}, 1);
-  RecordTimes times;
+  Entity e({{false, 10}});
+  SensorWindows windows(e.defs, 1);
   for (int i = 0; i < 5; ++i) {
-    times.push_back(i);
-    windows.Advance(times, i);
-    windows.Add(times, i, 100 + i);
+    e.Next(i, i);
+    windows.Advance(e.times, i, e.begins);
+    windows.Add(e.times, i, 100 + i);
   }
   windows.Reset();
-  times.push_back(5);
-  windows.Advance(times, 5);
-  windows.Add(times, 5, 1);
+  e.Next(5, 5);
+  windows.Advance(e.times, 5, e.begins);
+  windows.Add(e.times, 5, 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kMax, -1), 1);
   EXPECT_EQ(windows.Stat(0, WindowStat::kEwma, -1), 1);
@@ -208,7 +223,7 @@ TEST(SensorWindowsTest, SnapshotRestoresExactState) {
   const std::vector<Point> history = RandomHistory(11, 400);
   SensorWindows a(defs, 3600);
   SensorWindows b(defs, 3600);
-  RecordTimes times;  // one entity's records, shared by both
+  Entity e(defs);  // one entity's records, shared by both
   for (size_t i = 0; i < history.size(); ++i) {
     const Point& p = history[i];
     if (i == 200) {
@@ -223,10 +238,10 @@ TEST(SensorWindowsTest, SnapshotRestoresExactState) {
       ByteReader cut(std::string_view(bytes).substr(0, bytes.size() / 2));
       EXPECT_FALSE(c.Read(cut));
     }
-    times.push_back(p.time);
+    e.Next(p.time, p.record);
     for (SensorWindows* w : {&a, &b}) {
-      w->Advance(times, p.record);
-      if (!std::isnan(p.value)) w->Add(times, p.record, p.value);
+      w->Advance(e.times, p.record, e.begins);
+      if (!std::isnan(p.value)) w->Add(e.times, p.record, p.value);
     }
     if (i < 200) continue;
     for (int w = 0; w < 2; ++w) {
