@@ -16,6 +16,68 @@ constexpr std::string_view kDocument = R"openapi({
   "description": "Failure-risk scoring of a registered pdm model (docs/serving.md). Every error body is {\"error\": ..., \"details\": [{\"field\", \"reason\", \"value\"}]}."
  },
  "components": {
+  "responses": {
+   "BadJson": {
+    "description": "Malformed JSON or nesting too deep",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "NotJson": {
+    "description": "Content-Type is not application/json",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "TooLarge": {
+    "description": "Body (or batch) too large",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "FieldErrors": {
+    "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "NoModel": {
+    "description": "No model loaded",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
+   "NotServed": {
+    "description": "Model or version not served",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   }
+  },
   "securitySchemes": {
    "bearer": {
     "type": "http",
@@ -669,54 +731,19 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "400": {
-      "description": "Malformed JSON or nesting too deep",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadJson"
      },
      "415": {
-      "description": "Content-Type is not application/json",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJson"
      },
      "413": {
-      "description": "Body (or batch) too large",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/FieldErrors"
      },
      "503": {
-      "description": "No model loaded",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoModel"
      }
     },
     "requestBody": {
@@ -757,54 +784,19 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "400": {
-      "description": "Malformed JSON or nesting too deep",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadJson"
      },
      "415": {
-      "description": "Content-Type is not application/json",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJson"
      },
      "413": {
-      "description": "Body (or batch) too large",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/FieldErrors"
      },
      "503": {
-      "description": "No model loaded",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoModel"
      }
     },
     "requestBody": {
@@ -1007,14 +999,7 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "404": {
-      "description": "Model or version not served",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotServed"
      }
     },
     "parameters": [
@@ -1053,14 +1038,7 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "404": {
-      "description": "Model or version not served",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotServed"
      }
     },
     "parameters": [
@@ -1091,14 +1069,7 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "404": {
-      "description": "Model or version not served",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotServed"
      }
     },
     "parameters": [
@@ -1146,14 +1117,7 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "404": {
-      "description": "Model or version not served",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotServed"
      }
     },
     "parameters": [
@@ -1193,64 +1157,22 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "404": {
-      "description": "Model or version not served",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotServed"
      },
      "400": {
-      "description": "Malformed JSON or nesting too deep",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadJson"
      },
      "415": {
-      "description": "Content-Type is not application/json",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJson"
      },
      "413": {
-      "description": "Body (or batch) too large",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/FieldErrors"
      },
      "503": {
-      "description": "No model loaded",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoModel"
      }
     },
     "parameters": [
@@ -1291,64 +1213,22 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "404": {
-      "description": "Model or version not served",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotServed"
      },
      "400": {
-      "description": "Malformed JSON or nesting too deep",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadJson"
      },
      "415": {
-      "description": "Content-Type is not application/json",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJson"
      },
      "413": {
-      "description": "Body (or batch) too large",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/FieldErrors"
      },
      "503": {
-      "description": "No model loaded",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoModel"
      }
     },
     "parameters": [
@@ -1408,54 +1288,19 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "400": {
-      "description": "Malformed JSON or nesting too deep",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/BadJson"
      },
      "415": {
-      "description": "Content-Type is not application/json",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotJson"
      },
      "413": {
-      "description": "Body (or batch) too large",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/TooLarge"
      },
      "422": {
-      "description": "Field errors: missing, unknown, non-numeric, non-finite or out-of-range values",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/FieldErrors"
      },
      "503": {
-      "description": "No model loaded",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NoModel"
      }
     },
     "requestBody": {
