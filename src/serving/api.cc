@@ -643,6 +643,24 @@ HttpResponse Api::Infer(const HttpRequest& request, std::string_view name,
     return Error(422, "invalid inference request", std::move(details));
   }
 
+  // The outputs asked for (all when the request names none).
+  std::vector<std::string> wanted;
+  if (body.contains("outputs") && body["outputs"].is_array()) {
+    for (const json& o : body["outputs"]) {
+      if (o.is_object() && o.contains("name") && o["name"].is_string()) {
+        wanted.push_back(o["name"].get<std::string>());
+      }
+    }
+  }
+  const auto tensors_out = OutputTensors(*served);
+  for (const std::string& w : wanted) {
+    if (std::none_of(tensors_out.begin(), tensors_out.end(),
+                     [&](const auto& t) { return t.first == w; })) {
+      return Refuse(422, "unknown_output",
+                    core::StrCat("unknown output '", w.substr(0, 64),
+                                 "' (outputs: ", tensors_out[0].first, ", alarm)"));
+    }
+  }
   auto scored = ensemble.Predict(x, 1);
   if (!scored.ok()) return Error(500, "scoring failed");
   const bool classify = ensemble.task == model::Task::kClassify;
@@ -653,25 +671,7 @@ HttpResponse Api::Infer(const HttpRequest& request, std::string_view name,
     metrics_->ObservePrediction(served->name, served->version, p.alarm,
                                 classify ? p.probability : std::nan(""));
   }
-  // The outputs asked for (all when the request names none).
-  std::vector<std::string> wanted;
-  if (body.contains("outputs") && body["outputs"].is_array()) {
-    for (const json& o : body["outputs"]) {
-      if (o.is_object() && o.contains("name") && o["name"].is_string()) {
-        wanted.push_back(o["name"].get<std::string>());
-      }
-    }
-  }
   json outputs = json::array();
-  const auto tensors_out = OutputTensors(*served);
-  for (const std::string& w : wanted) {
-    if (std::none_of(tensors_out.begin(), tensors_out.end(),
-                     [&](const auto& t) { return t.first == w; })) {
-      return Refuse(422, "unknown_output",
-                    core::StrCat("unknown output '", w.substr(0, 64),
-                                 "' (outputs: ", tensors_out[0].first, ", alarm)"));
-    }
-  }
   for (const auto& [output, datatype] : tensors_out) {
     if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), output) == wanted.end()) {
       continue;

@@ -393,6 +393,10 @@ TEST_F(ServeTest, OpenInferenceProtocolV2) {
   ASSERT_EQ(range.status, 422) << range.body;
   EXPECT_EQ(json::parse(range.body)["details"][0]["field"], "Torque [Nm][1]");
   EXPECT_EQ(Post("/v2/models/ai4i/versions/9/infer", json{{"inputs", inputs}}.dump()).status, 404);
+  const Reply unknown_output = Post(
+      "/v2/models/ai4i/infer", json{{"inputs", inputs}, {"outputs", {{{"name", "risk"}}}}}.dump());
+  EXPECT_EQ(unknown_output.status, 422);
+  EXPECT_THAT(unknown_output.body, HasSubstr("unknown output 'risk'"));
   EXPECT_EQ(Post("/v2/models/ai4i/infer", "{\"inputs\": 3}").status, 422);
 }
 
