@@ -67,7 +67,7 @@ class TelemetryTest : public ::testing::Test {
         testing::Pdm("features --spec " + sim + "/spec.yaml --out " + sim + "/features.csv").code,
         0);
     const testing::ServeProcess served = testing::StartServe(
-        {"--registry", registry, "--model", "fleet", "--threads", "2", "--max-machines", "4"},
+        {"--registry", registry, "--model", "fleet", "--threads", "2", "--max-machines", "5"},
         "test-token");
     pid_ = served.pid;
     port_ = served.port;
@@ -229,14 +229,15 @@ TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
   EXPECT_EQ(Post("/api/v1/telemetry", json{{"readings", 3}}).status, 422);
   EXPECT_EQ(Post("/api/v1/telemetry", json::array()).status, 422);
 
-  // At most --max-machines (4) machines are followed.
-  for (const std::string machine : {"M0003", "M0004", "M0005", "M0006"}) {
+  // At most --max-machines (5) machines are followed. M0001 is included so that the count is the
+  // same whether or not the other test ran first in this process.
+  for (const std::string machine : {"M0001", "M0003", "M0004", "M0005", "M0006"}) {
     json reading = good;
     reading["machine"] = machine;
     Post("/api/v1/telemetry", reading);
   }
   const json list = json::parse(Get("/api/v1/machines").body);
-  EXPECT_EQ(list["count"], 4);
+  EXPECT_EQ(list["count"], 5);
   EXPECT_EQ(Get("/api/v1/machines/M0005").status, 200);
   EXPECT_EQ(Get("/api/v1/machines/M0006").status, 404);
   json beyond = good;
@@ -254,7 +255,8 @@ TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
   }
   EXPECT_EQ(json::parse(Get("/api/v1/machines?limit=1").body)["machines"].size(), 1u);
   EXPECT_EQ(Get("/api/v1/machines?limit=0").status, 422);
-  for (const json& m : json::parse(Get("/api/v1/machines?alarm=true").body)["machines"]) {
+  const json alarms = json::parse(Get("/api/v1/machines?alarm=true").body);
+  for (const json& m : alarms["machines"]) {
     EXPECT_TRUE(m["alarm"].get<bool>());
   }
   const json m2 = json::parse(Get("/api/v1/machines/M0002").body);
@@ -278,7 +280,7 @@ TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
   EXPECT_EQ(rows->size(), 4u);  // two readings of two values
 
   const std::string metrics = Get("/metrics").body;
-  EXPECT_THAT(metrics, HasSubstr("pdm_online_machines 4"));
+  EXPECT_THAT(metrics, HasSubstr("pdm_online_machines 5"));
   EXPECT_THAT(metrics, HasSubstr(R"(pdm_validation_errors_total{reason="out_of_range"})"));
 }
 

@@ -3,6 +3,8 @@
 #ifndef PDM_TESTS_TESTING_HTTP_CLIENT_H_
 #define PDM_TESTS_TESTING_HTTP_CLIENT_H_
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -126,6 +128,8 @@ inline ServeProcess StartServe(const std::vector<std::string>& args, const std::
   if (::pipe(out) != 0) return served;
   served.pid = ::fork();
   if (served.pid == 0) {
+    // The server dies with the test: an aborted test must not leave it holding ctest's pipes.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(out[1], STDOUT_FILENO);
     ::close(out[0]);
     ::setenv("PDM_SERVE_TOKEN", token.c_str(), 1);
