@@ -78,20 +78,36 @@ int Run(const char* spec_path, int threads) {
     return 1;
   }
 
-  // Online: one thread, one reading at a time, entity after entity.
+  // Online: one thread, one reading at a time, entity after entity; plain value rings, then
+  // compact ones (the server's: see ValueRing). Both must give the same last vectors.
   std::vector<double> out(width);
   const size_t nw = pipeline->layout().numeric.size();
-  start = std::chrono::steady_clock::now();
-  for (const pdm::features::EntityHistory& h : data->entities) {
-    pdm::features::OnlineFeatureState state(&*pipeline, h.statics);
-    for (size_t i = 0; i < h.rows(); ++i) {
-      const pdm::features::Reading reading{
-          h.time[i], std::span<const double>(h.numeric).subspan(i * nw, nw), {}};
-      if (!state.Update(reading, out).ok()) return 1;
+  auto online = [&](bool compact, double* seconds, double* checksum) {
+    *checksum = 0;
+    const auto begin = std::chrono::steady_clock::now();
+    for (const pdm::features::EntityHistory& h : data->entities) {
+      pdm::features::OnlineFeatureState state(&*pipeline, h.statics, compact);
+      for (size_t i = 0; i < h.rows(); ++i) {
+        const pdm::features::Reading reading{
+            h.time[i], std::span<const double>(h.numeric).subspan(i * nw, nw), {}};
+        if (!state.Update(reading, out).ok()) return false;
+      }
+      for (double x : out) *checksum += std::isfinite(x) ? x : 0;
     }
-    touched += out[0];
+    *seconds = Seconds(begin);
+    return true;
+  };
+  double online_seconds = 0, compact_seconds = 0, plain_sum = 0, compact_sum = 0;
+  if (!online(false, &online_seconds, &plain_sum) ||
+      !online(true, &compact_seconds, &compact_sum)) {
+    return 1;
   }
-  const double online_seconds = Seconds(start);
+  if (plain_sum != compact_sum) {
+    fmt::print(stderr, "compact value rings changed the features: {} vs {}\n", plain_sum,
+               compact_sum);
+    return 1;
+  }
+  touched += plain_sum;
 
   // Per-feature sums over defined values (not timed), for the cross-check with pandas.
   std::vector<double> sums(width, 0);
@@ -121,6 +137,9 @@ int Run(const char* spec_path, int threads) {
   json.Key("batch_rows_per_s").Number(static_cast<double>(data->rows) / batch_seconds);
   json.Key("online_seconds").Number(online_seconds);
   json.Key("online_updates_per_s").Number(static_cast<double>(data->rows) / online_seconds);
+  json.Key("online_compact_seconds").Number(compact_seconds);
+  json.Key("online_compact_updates_per_s")
+      .Number(static_cast<double>(data->rows) / compact_seconds);
   json.Key("touched").Number(touched);
   json.Key("sums").BeginObject();
   for (size_t c = 0; c < width; ++c) {

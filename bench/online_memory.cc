@@ -2,7 +2,10 @@
 // state < 200 MB): N OnlineFeatureStates (8 sensors, windows 3h / 24h / 7d, 6 statistics = 144
 // features), each fed hourly readings until its 7-day windows are full, then the process's
 // resident set before and after, and the serialised size of one state.
-//   build/release/bench/online_memory [machines=10000] [hours=200]
+// `decimals` rounds the readings to that many digits after the point, as sensors report them
+// (-1: full double precision, the worst case for the value rings: see ValueRing).
+//   build/release/bench/online_memory [machines=10000] [hours=200] [decimals=-1]
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -10,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bench/eight_sensor_spec.h"
@@ -31,11 +35,14 @@ double ResidentMegabytes() {
 int main(int argc, char** argv) {
   const size_t machines = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10'000;
   const size_t hours = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200;
+  const int decimals = argc > 3 ? std::atoi(argv[3]) : -1;
+  const double scale = decimals >= 0 ? std::pow(10.0, decimals) : 0;
   auto spec = pdm::spec::ParseDatasetSpec(kEightSensorSpec, "/tmp/fleet.yaml");
   auto pipeline = pdm::features::FeaturePipeline::Create(*spec);
   if (!spec.ok() || !pipeline.ok()) return 1;
   std::vector<double> out(pipeline->feature_count());
   const double before = ResidentMegabytes();
+  const size_t heap_before = ::mallinfo2().uordblks;
   std::vector<pdm::features::OnlineFeatureState> states;
   states.reserve(machines);
   std::mt19937_64 rng(1);
@@ -44,17 +51,27 @@ int main(int argc, char** argv) {
   for (size_t m = 0; m < machines; ++m) {
     states.emplace_back(&*pipeline);
     for (size_t h = 0; h < hours; ++h) {
-      for (double& v : values) v = 50 + noise(rng);
+      for (double& v : values) {
+        v = 50 + noise(rng);
+        if (decimals >= 0) v = std::round(v * scale) / scale;
+      }
       const pdm::features::Reading reading{1.7e9 + 3600.0 * static_cast<double>(h), values, {}};
       if (!states.back().Update(reading, out).ok()) return 1;
     }
   }
   const double after = ResidentMegabytes();
-  std::printf("machines %zu, hours each %zu, features %zu\n", machines, hours, out.size());
+  const size_t heap = ::mallinfo2().uordblks - heap_before;
+  std::printf("machines %zu, hours each %zu, features %zu, readings with %s\n", machines, hours,
+              out.size(),
+              decimals >= 0 ? (std::to_string(decimals) + " decimals").c_str() : "full precision");
   std::printf(
       "resident set: %.1f MB before the states, %.1f MB after: %.1f MB for the states "
       "(%.1f KB per machine)\n",
       before, after, after - before, (after - before) * 1024.0 / static_cast<double>(machines));
+  std::printf("heap in use by the states: %.1f MB (%.1f KB per machine), sizeof(state) %zu\n",
+              static_cast<double>(heap) / 1048576.0,
+              static_cast<double>(heap) / 1024.0 / static_cast<double>(machines),
+              sizeof(pdm::features::OnlineFeatureState));
   std::printf("serialised state of one machine: %zu bytes\n", states.front().Serialize().size());
   return 0;
 }

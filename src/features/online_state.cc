@@ -7,10 +7,11 @@
 namespace pdm::features {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr char kMagic[8] = {'P', 'D', 'M', 'O', 'F', 'S', '0', '2'};
+constexpr char kMagic[8] = {'P', 'D', 'M', 'O', 'F', 'S', '0', '3'};
 }  // namespace
 
-OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics)
+OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics,
+                                       bool compact_values)
     : pipeline_(pipeline), statics_(std::move(statics)) {
   const InputLayout& in = pipeline_->layout();
   statics_.numeric.resize(in.static_numeric.size(), kNaN);
@@ -18,7 +19,7 @@ OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntitySt
   sensors_.reserve(pipeline_->windowed().size());
   const SensorWindows::Needs needs = SensorWindows::NeedsOf(pipeline_->spec().stats);
   for (size_t s = 0; s < pipeline_->windowed().size(); ++s) {
-    sensors_.emplace_back(pipeline_->window_defs(), pipeline_->time_unit(), needs);
+    sensors_.emplace_back(pipeline_->window_defs(), pipeline_->time_unit(), needs, compact_values);
   }
   window_begins_.assign(pipeline_->window_defs().size(), 0);
   error_windows_.resize(pipeline_->spec().event_windows.size());
@@ -240,7 +241,8 @@ std::string OnlineFeatureState::Serialize() const {
 }
 
 absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const FeaturePipeline* pipeline,
-                                                                   std::string_view bytes) {
+                                                                   std::string_view bytes,
+                                                                   bool compact_values) {
   ByteReader in(bytes);
   char magic[8];
   std::string hash;
@@ -258,7 +260,7 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
     return absl::FailedPreconditionError(core::StrCat(
         "feature state: written for feature pipeline ", hash, ", not ", pipeline->hash()));
   }
-  OnlineFeatureState state(pipeline);
+  OnlineFeatureState state(pipeline, {}, compact_values);
   const auto corrupt = [] { return absl::DataLossError("feature state: truncated or corrupt"); };
   const InputLayout& layout = pipeline->layout();
   if (!in.GetVector(&state.statics_.numeric, 1 << 20) ||

@@ -34,8 +34,11 @@ struct EntityStatic {
 
 class OnlineFeatureState {
  public:
-  // `pipeline` must outlive the state and be fitted.
-  explicit OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics = {});
+  // `pipeline` must outlive the state and be fitted. `compact_values` keeps sensor values that
+  // are short decimals in 4 bytes instead of 8 (exactly: ValueRing), for a server following many
+  // machines, at some cost in speed; the features are bit-identical either way.
+  explicit OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics = {},
+                              bool compact_values = false);
 
   // Applies an event. Events must come in time order and after the last reading (an event at
   // the time of a reading belongs before it): a late event is refused and changes nothing.
@@ -52,7 +55,8 @@ class OnlineFeatureState {
   // A binary snapshot, restored by Deserialize against the same pipeline (its hash is checked).
   std::string Serialize() const;
   static absl::StatusOr<OnlineFeatureState> Deserialize(const FeaturePipeline* pipeline,
-                                                        std::string_view bytes);
+                                                        std::string_view bytes,
+                                                        bool compact_values = false);
 
  private:
   struct ErrorEvent {

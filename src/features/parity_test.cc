@@ -42,14 +42,16 @@ std::vector<Arrival> Interleave(const LoadedDataset& data) {
   return arrivals;
 }
 
-class ParityTest : public ::testing::TestWithParam<uint64_t> {};
+// (seed, compact): compact online states (the server's) on readings rounded to a few decimals,
+// which they keep as decimal mantissas, must agree with the batch's doubles too.
+class ParityTest : public ::testing::TestWithParam<std::tuple<uint64_t, bool>> {};
 
 TEST_P(ParityTest, OnlineStateFedReadingByReadingEqualsBatch) {
-  const uint64_t seed = GetParam();
+  const auto [seed, compact] = GetParam();
   const spec::DatasetSpec spec = testing::FleetSpec();
   absl::StatusOr<FeaturePipeline> pipeline = FeaturePipeline::Create(spec);
   ASSERT_TRUE(pipeline.ok()) << pipeline.status();
-  const LoadedDataset data = testing::RandomFleet(seed, 4, 600);
+  const LoadedDataset data = testing::RandomFleet(seed, 4, 600, compact ? 1 : -1);
   ASSERT_TRUE(FitPipeline(data, &*pipeline).ok());
   ASSERT_GE(pipeline->regimes()->centres.size(), 2u);
 
@@ -64,7 +66,7 @@ TEST_P(ParityTest, OnlineStateFedReadingByReadingEqualsBatch) {
 
   std::vector<std::unique_ptr<OnlineFeatureState>> states;
   for (const EntityHistory& h : data.entities) {
-    states.push_back(std::make_unique<OnlineFeatureState>(&*pipeline, h.statics));
+    states.push_back(std::make_unique<OnlineFeatureState>(&*pipeline, h.statics, compact));
   }
   std::mt19937_64 rng(seed);
   std::vector<double> out(width);
@@ -106,7 +108,8 @@ TEST_P(ParityTest, OnlineStateFedReadingByReadingEqualsBatch) {
     // A restart: the state survives through its snapshot.
     if (rng() % 97 == 0) {
       const std::string bytes = state.Serialize();
-      absl::StatusOr<OnlineFeatureState> back = OnlineFeatureState::Deserialize(&*pipeline, bytes);
+      absl::StatusOr<OnlineFeatureState> back =
+          OnlineFeatureState::Deserialize(&*pipeline, bytes, compact);
       ASSERT_TRUE(back.ok()) << back.status();
       *states[arrival.entity] = std::move(*back);
       ++restored;
@@ -117,7 +120,9 @@ TEST_P(ParityTest, OnlineStateFedReadingByReadingEqualsBatch) {
   EXPECT_GT(restored, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(RandomHistories, ParityTest, ::testing::Values(1, 2, 3, 4, 5, 6));
+INSTANTIATE_TEST_SUITE_P(RandomHistories, ParityTest,
+                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 6),
+                                            ::testing::Bool()));
 
 TEST(PointInTimeTest, FeaturesAtTimeTIgnoreEverythingAfterT) {
   const spec::DatasetSpec spec = testing::FleetSpec();

@@ -57,8 +57,11 @@ inline spec::DatasetSpec FleetSpec() {
 }
 
 // Random histories: irregular sampling with gaps, missing (refused) values, two load regimes,
-// maintenance (with resets), failures and error events.
-inline LoadedDataset RandomFleet(uint64_t seed, int machines, int readings) {
+// maintenance (with resets), failures and error events. With `decimals` >= 0 the readings are
+// rounded as sensors report them: vibration to `decimals` digits, temperature to `decimals` at
+// first and more digits later (up to decimals + 2), and machine 0 sends one full-precision
+// vibration half-way (the compact value rings widen, then fall back to doubles: ValueRing).
+inline LoadedDataset RandomFleet(uint64_t seed, int machines, int readings, int decimals = -1) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0, 1);
   LoadedDataset data;
@@ -74,6 +77,14 @@ inline LoadedDataset RandomFleet(uint64_t seed, int machines, int readings) {
       wear += unit(rng) * 0.1;
       double temp = 20 + load * 0.5 + wear + unit(rng);
       double vib = 1 + wear * 0.2 + unit(rng) * 0.3;
+      if (decimals >= 0) {
+        const auto round_to = [](double v, int digits) {
+          const double scale = std::pow(10.0, digits);
+          return std::round(v * scale) / scale;
+        };
+        temp = round_to(temp, decimals + std::min(2, 3 * i / readings));
+        if (!(m == 0 && i == readings / 2)) vib = round_to(vib, decimals);
+      }
       if (unit(rng) < 0.05) temp = std::nan("");
       if (unit(rng) < 0.05) vib = std::nan("");
       h.time.push_back(t);

@@ -9,7 +9,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Sums are rebuilt from the samples after max(4 count, kRebuildAfter) removals: often enough that
 // the shift stays near the window's values, rarely enough to cost O(1) amortised.
-constexpr int64_t kRebuildAfter = 64;
+constexpr int32_t kRebuildAfter = 64;
 
 // The formulas of the statistics, shared by SensorWindows::Emit and WindowStatsBatch so that
 // both give bit-identical values. Branch-free on purpose: they vectorise in loops.
@@ -38,9 +38,12 @@ SensorWindows::Needs SensorWindows::NeedsOf(std::span<const spec::WindowStat> st
   return needs;
 }
 
-SensorWindows::SensorWindows(std::vector<WindowDef> windows, double time_unit, Needs needs)
-    : defs_(std::move(windows)),
+SensorWindows::SensorWindows(std::span<const WindowDef> windows, double time_unit, Needs needs,
+                             bool compact_values)
+    : defs_(windows),
       acc_(defs_.size()),
+      ewma_(needs.ewma ? defs_.size() : 0),
+      values_(compact_values),
       inverse_time_unit_(1.0 / time_unit),
       needs_(needs) {}
 
@@ -108,7 +111,7 @@ void SensorWindows::Advance(const RecordTimes& times, int64_t record,
                             std::span<const int64_t> begins) {
   // The slot of this record (positions are records; skipped records are slots without a value).
   if (values_.empty() && values_.end() < record) values_.StartAt(record);
-  while (values_.end() <= record) values_.push_back(kNaN);
+  while (values_.end() <= record) values_.push_missing();
   const int64_t end = values_.end();
   int64_t keep_from = end - 1;
   for (size_t w = 0; w < defs_.size(); ++w) {
@@ -125,19 +128,20 @@ void SensorWindows::Advance(const RecordTimes& times, int64_t record,
     }
     if (needs_.extremes) {
       while (acc.min_cursor < min_queue_.end() &&
-             min_queue_.at(acc.min_cursor).position < acc.begin) {
+             PositionOf(min_queue_.at(acc.min_cursor)) < acc.begin) {
         ++acc.min_cursor;
       }
       while (acc.max_cursor < max_queue_.end() &&
-             max_queue_.at(acc.max_cursor).position < acc.begin) {
+             PositionOf(max_queue_.at(acc.max_cursor)) < acc.begin) {
         ++acc.max_cursor;
       }
     }
     keep_from = std::min(keep_from, acc.begin);
   }
+  // Queue entries are decoded relative to values_.begin(): drop them before the values.
+  while (!min_queue_.empty() && PositionOf(min_queue_.front()) < keep_from) min_queue_.pop_front();
+  while (!max_queue_.empty() && PositionOf(max_queue_.front()) < keep_from) max_queue_.pop_front();
   values_.drop_before(keep_from);
-  while (!min_queue_.empty() && min_queue_.front().position < keep_from) min_queue_.pop_front();
-  while (!max_queue_.empty() && max_queue_.front().position < keep_from) max_queue_.pop_front();
 }
 
 void SensorWindows::Add(const RecordTimes& times, int64_t record, double value) {
@@ -146,13 +150,14 @@ void SensorWindows::Add(const RecordTimes& times, int64_t record, double value) 
     origin_ = time;
     has_origin_ = true;
   }
-  values_.at(record) = value;
+  values_.set(record, value);
   last_value_ = value;
   if (needs_.extremes) {
-    while (!min_queue_.empty() && min_queue_.back().value >= value) min_queue_.pop_back();
-    min_queue_.push_back({record, value});
-    while (!max_queue_.empty() && max_queue_.back().value <= value) max_queue_.pop_back();
-    max_queue_.push_back({record, value});
+    const auto entry = static_cast<uint32_t>(record);
+    while (!min_queue_.empty() && ValueOf(min_queue_.back()) >= value) min_queue_.pop_back();
+    min_queue_.push_back(entry);
+    while (!max_queue_.empty() && ValueOf(max_queue_.back()) <= value) max_queue_.pop_back();
+    max_queue_.push_back(entry);
   }
   for (size_t w = 0; w < defs_.size(); ++w) AddToWindow(w, acc_[w], value, time, record);
 }
@@ -181,18 +186,19 @@ void SensorWindows::AddToWindow(size_t w, Accumulator& acc, double value, double
     // Half-life = window length (time windows), span = window length (record windows), as
     // pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
     const WindowDef& def = defs_[w];
+    Ewma& ewma = ewma_[w];
     const double now = def.by_time ? time : static_cast<double>(record);
-    if (acc.ewma_started) {
-      const double elapsed = now - acc.ewma_time;
+    if (ewma.started) {
+      const double elapsed = now - ewma.time;
       const double decay = def.by_time ? std::exp2(-elapsed / def.length)
                                        : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
-      acc.ewma_num *= decay;
-      acc.ewma_den *= decay;
+      ewma.num *= decay;
+      ewma.den *= decay;
     }
-    acc.ewma_num += value;
-    acc.ewma_den += 1.0;
-    acc.ewma_time = now;
-    acc.ewma_started = true;
+    ewma.num += value;
+    ewma.den += 1.0;
+    ewma.time = now;
+    ewma.started = true;
   }
 }
 
@@ -200,6 +206,7 @@ void SensorWindows::Reset() {
   values_.clear();
   min_queue_.clear();
   max_queue_.clear();
+  for (Ewma& ewma : ewma_) ewma = Ewma{};
   for (Accumulator& acc : acc_) {
     acc = Accumulator{};
     acc.begin = values_.end();
@@ -228,7 +235,9 @@ void SensorWindows::Emit(int w, std::span<const spec::WindowStat> stats, int bas
         v = n;
         break;
       case WindowStat::kEwma:
-        if (acc.ewma_started) v = acc.ewma_num / acc.ewma_den;
+        if (needs_.ewma && ewma_[static_cast<size_t>(w)].started) {
+          v = ewma_[static_cast<size_t>(w)].num / ewma_[static_cast<size_t>(w)].den;
+        }
         break;
       case WindowStat::kMean:
         v = MeanOf(n, acc.kx, acc.sx);
@@ -279,7 +288,10 @@ void SensorWindows::Raw(int w, const RawColumns& out, size_t k) const {
     out.min[k] = any ? Min(acc) : kNaN;
     out.max[k] = any ? Max(acc) : kNaN;
   }
-  if (needs_.ewma) out.ewma[k] = acc.ewma_started ? acc.ewma_num / acc.ewma_den : kNaN;
+  if (needs_.ewma) {
+    const Ewma& ewma = ewma_[static_cast<size_t>(w)];
+    out.ewma[k] = ewma.started ? ewma.num / ewma.den : kNaN;
+  }
 }
 
 void WindowStatsBatch::Prepare(size_t sensors, size_t windows, int baseline, WindowNeeds needs) {
@@ -345,15 +357,15 @@ void SensorWindows::Write(ByteWriter& out) const {
   max_queue_.Write(out);
   for (const Accumulator& acc : acc_) {
     out.Put(acc.begin);
-    out.Put(acc.count);
-    for (double v : {acc.kx, acc.kt, acc.sx, acc.sxx, acc.st, acc.stt, acc.stx, acc.ewma_num,
-                     acc.ewma_den, acc.ewma_time}) {
-      out.Put(v);
-    }
-    out.Put(acc.ewma_started);
-    out.Put(acc.removals);
     out.Put(acc.min_cursor);
     out.Put(acc.max_cursor);
+    out.Put(acc.count);
+    out.Put(acc.removals);
+    for (double v : {acc.kx, acc.kt, acc.sx, acc.sxx, acc.st, acc.stt, acc.stx}) out.Put(v);
+  }
+  for (const Ewma& ewma : ewma_) {
+    for (double v : {ewma.num, ewma.den, ewma.time}) out.Put(v);
+    out.Put(ewma.started);
   }
 }
 
@@ -366,42 +378,43 @@ bool SensorWindows::Read(ByteReader& in) {
       !min_queue_.Read(in) || !max_queue_.Read(in)) {
     return false;
   }
-  // Queue entries must be increasing positions of valid values kept, ending at the last valid
-  // value, or the state is corrupt.
+  // Queue entries must be increasing positions of valid values kept, their values strictly
+  // monotonic, ending at the last valid value, or the state is corrupt.
   int64_t last_valid = values_.begin() - 1;
   for (int64_t p = values_.begin(); p < values_.end(); ++p) {
     if (!std::isnan(values_.at(p))) last_valid = p;
   }
-  for (const Ring<QueueEntry>* q : {&min_queue_, &max_queue_}) {
+  for (const Ring<uint32_t>* q : {&min_queue_, &max_queue_}) {
+    const bool increasing = q == &min_queue_;
     int64_t previous = values_.begin() - 1;
     for (int64_t p = q->begin(); p < q->end(); ++p) {
-      const QueueEntry& entry = q->at(p);
-      if (entry.position <= previous || entry.position >= values_.end() ||
-          !(entry.value == values_.at(entry.position))) {
+      const int64_t position = PositionOf(q->at(p));
+      if (position <= previous || position >= values_.end() || std::isnan(values_.at(position)) ||
+          (previous >= values_.begin() &&
+           !(increasing ? values_.at(previous) < values_.at(position)
+                        : values_.at(previous) > values_.at(position)))) {
         return false;
       }
-      previous = entry.position;
+      previous = position;
     }
     if (needs_.extremes && last_valid >= values_.begin() &&
-        (q->empty() || q->back().position != last_valid)) {
+        (q->empty() || PositionOf(q->back()) != last_valid)) {
       return false;
     }
   }
   for (Accumulator& acc : acc_) {
-    if (!in.Get(&acc.begin) || !in.Get(&acc.count)) return false;
-    for (double* v : {&acc.kx, &acc.kt, &acc.sx, &acc.sxx, &acc.st, &acc.stt, &acc.stx,
-                      &acc.ewma_num, &acc.ewma_den, &acc.ewma_time}) {
-      if (!in.Get(v)) return false;
-    }
-    if (!in.Get(&acc.ewma_started) || !in.Get(&acc.removals) || !in.Get(&acc.min_cursor) ||
-        !in.Get(&acc.max_cursor)) {
+    if (!in.Get(&acc.begin) || !in.Get(&acc.min_cursor) || !in.Get(&acc.max_cursor) ||
+        !in.Get(&acc.count) || !in.Get(&acc.removals)) {
       return false;
+    }
+    for (double* v : {&acc.kx, &acc.kt, &acc.sx, &acc.sxx, &acc.st, &acc.stt, &acc.stx}) {
+      if (!in.Get(v)) return false;
     }
     if (needs_.extremes && acc.count > 0 &&
         (acc.min_cursor < min_queue_.begin() || acc.min_cursor >= min_queue_.end() ||
          acc.max_cursor < max_queue_.begin() || acc.max_cursor >= max_queue_.end() ||
-         min_queue_.at(acc.min_cursor).position < acc.begin ||
-         max_queue_.at(acc.max_cursor).position < acc.begin)) {
+         PositionOf(min_queue_.at(acc.min_cursor)) < acc.begin ||
+         PositionOf(max_queue_.at(acc.max_cursor)) < acc.begin)) {
       return false;
     }
     // Positions must point into the values kept and the count match them, or the state is
@@ -412,6 +425,12 @@ bool SensorWindows::Read(ByteReader& in) {
     int64_t valid = 0;
     for (int64_t p = acc.begin; p < values_.end(); ++p) valid += std::isnan(values_.at(p)) ? 0 : 1;
     if (acc.count != valid) return false;
+  }
+  for (Ewma& ewma : ewma_) {
+    for (double* v : {&ewma.num, &ewma.den, &ewma.time}) {
+      if (!in.Get(v)) return false;
+    }
+    if (!in.Get(&ewma.started)) return false;
   }
   return true;
 }

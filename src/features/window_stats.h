@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "features/byte_io.h"
+#include "features/ring.h"
+#include "features/value_ring.h"
 #include "spec/dataset_spec.h"
 
 namespace pdm::features {
@@ -21,114 +23,6 @@ struct WindowDef {
   bool by_time = true;
   double length = 0;
 };
-
-// A growable ring of values addressed by absolute position (positions only increase).
-// kCompact rings grow by an eighth when full: the per-record rings of states kept for many
-// machines at once, where slack costs more than the compare-and-subtract of the wrap-around.
-// Other rings (the small monotonic queues) double to a power of two and index with a mask.
-template <typename T, bool kCompact = false>
-class Ring {
- public:
-  int64_t begin() const { return begin_; }
-  int64_t end() const { return end_; }
-  bool empty() const { return begin_ == end_; }
-  int64_t size() const { return end_ - begin_; }
-  size_t capacity() const { return capacity_; }
-  const T& at(int64_t position) const { return data_[Index(position)]; }
-  T& at(int64_t position) { return data_[Index(position)]; }
-  const T& front() const { return at(begin_); }
-  const T& back() const { return at(end_ - 1); }
-  void push_back(const T& value) {
-    if (static_cast<size_t>(size()) == capacity_) Grow();
-    ++end_;
-    at(end_ - 1) = value;
-  }
-  void pop_front() {
-    ++begin_;
-    if constexpr (kCompact) {
-      if (++head_ == capacity_) head_ = 0;
-    }
-  }
-  void pop_back() { --end_; }
-  // Drops every element before `position` (at most end()).
-  void drop_before(int64_t position) {
-    if (position <= begin_) return;
-    if constexpr (kCompact) {
-      size_t step = static_cast<size_t>(position - begin_);
-      if (step >= capacity_) step = capacity_ == 0 ? 0 : step % capacity_;  // rare
-      head_ += step;
-      if (head_ >= capacity_) head_ -= capacity_;
-    }
-    begin_ = position;
-  }
-  void clear() { drop_before(end_); }
-  // Starts an empty ring at `position` (positions before it are never used).
-  void StartAt(int64_t position) {
-    data_.clear();
-    capacity_ = 0;
-    head_ = 0;
-    begin_ = end_ = position;
-  }
-  void Write(ByteWriter& out) const;
-  bool Read(ByteReader& in);
-
- private:
-  size_t Index(int64_t position) const {
-    if constexpr (kCompact) {
-      size_t i = head_ + static_cast<size_t>(position - begin_);
-      if (i >= capacity_) i -= capacity_;
-      return i;
-    } else {
-      return static_cast<size_t>(position) & (capacity_ - 1);
-    }
-  }
-  void Grow();
-  std::vector<T> data_;
-  size_t capacity_ = 0;  // data_.size(), kept apart so that indexing needs no division
-  size_t head_ = 0;      // kCompact: index in data_ of position begin_
-  int64_t begin_ = 0, end_ = 0;
-};
-
-inline constexpr uint64_t kMaxRingElements = uint64_t{1} << 32;
-
-template <typename T, bool kCompact>
-void Ring<T, kCompact>::Grow() {
-  const size_t n = static_cast<size_t>(size());
-  const size_t capacity =
-      kCompact ? std::max<size_t>(8, n + n / 8 + 1) : (capacity_ == 0 ? 8 : 2 * capacity_);
-  std::vector<T> grown(capacity);
-  for (int64_t p = begin_; p < end_; ++p) {
-    const size_t i =
-        kCompact ? static_cast<size_t>(p - begin_) : static_cast<size_t>(p) & (capacity - 1);
-    grown[i] = at(p);
-  }
-  data_ = std::move(grown);
-  capacity_ = capacity;
-  head_ = 0;
-}
-
-template <typename T, bool kCompact>
-void Ring<T, kCompact>::Write(ByteWriter& out) const {
-  out.Put(begin_);
-  out.Put(end_);
-  for (int64_t p = begin_; p < end_; ++p) out.Put(at(p));
-}
-
-template <typename T, bool kCompact>
-bool Ring<T, kCompact>::Read(ByteReader& in) {
-  int64_t begin = 0, end = 0;
-  if (!in.Get(&begin) || !in.Get(&end) || begin < 0 || end < begin ||
-      static_cast<uint64_t>(end - begin) > kMaxRingElements) {
-    return false;
-  }
-  StartAt(begin);
-  for (int64_t p = begin; p < end; ++p) {
-    T value{};
-    if (!in.Get(&value)) return false;
-    push_back(value);
-  }
-  return true;
-}
 
 // Which statistics a SensorWindows keeps beyond count / mean / std / slope / last / delta
 // (always kept): the EWMA and the extremes (min, max, range) cost extra per sample.
@@ -156,9 +50,12 @@ class SensorWindows {
   static Needs NeedsOf(std::span<const spec::WindowStat> stats);
   Needs needs() const { return needs_; }
 
-  // `windows` are the windows whose statistics are wanted. `time_unit` converts the data's time
-  // to the slope's unit (3600: per hour).
-  SensorWindows(std::vector<WindowDef> windows, double time_unit, Needs needs = {});
+  // `windows` are the windows whose statistics are wanted; they must outlive this object (the
+  // sensors of an entity share the pipeline's). `time_unit` converts the data's time to the
+  // slope's unit (3600: per hour). `compact_values` keeps short decimal values in 4 bytes
+  // instead of 8 (ValueRing), for states kept for many entities at once, at some speed.
+  SensorWindows(std::span<const WindowDef> windows, double time_unit, Needs needs = {},
+                bool compact_values = false);
 
   // Moves every window to record `record`: samples before window w's first record
   // `begins[w]` (AdvanceWindowBegins) are removed. Called once for every record, in order
@@ -190,19 +87,24 @@ class SensorWindows {
  private:
   // Sums of deviations from a shift (kx, kt) close to the window's values, so that variance and
   // slope do not lose digits to large offsets (timestamps, sensors reading 9000 +- 5).
+  // 88 bytes: a server keeps one per window, sensor and machine.
   struct Accumulator {
     int64_t begin = 0;  // absolute position of the window's first sample
-    int64_t count = 0;
-    double kx = 0, kt = 0;
-    double sx = 0, sxx = 0, st = 0, stt = 0, stx = 0;
     // Positions in min_queue_ / max_queue_ of the first entry inside this window: the window's
     // minimum and maximum. They only move forward, except to follow a pop from the back.
     int64_t min_cursor = 0, max_cursor = 0;
-    double ewma_num = 0, ewma_den = 0, ewma_time = 0;  // ewma_time: time or record of last decay
-    bool ewma_started = false;
+    int32_t count = 0;  // valid samples in the window (at most kMaxRingElements)
     // Removals since the sums were last recomputed from the samples: sliding sums drift, so
     // they are rebuilt exactly (two passes) after max(4 count, 64) removals: O(1) amortised.
-    int64_t removals = 0;
+    int32_t removals = 0;
+    double kx = 0, kt = 0;
+    double sx = 0, sxx = 0, st = 0, stt = 0, stx = 0;
+  };
+  // The exponential sums of one window; kept only when the EWMA is wanted.
+  struct Ewma {
+    double num = 0, den = 0;
+    double time = 0;  // time (or record) of the last decay
+    bool started = false;
   };
   // The slope's time axis: time in slope units since the first sample after the last reset.
   double SlopeTime(double time) const { return (time - origin_) * inverse_time_unit_; }
@@ -211,24 +113,27 @@ class SensorWindows {
   void Remove(Accumulator& acc, double x, double t, const RecordTimes& times, int64_t end);
   void Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const;
   void AddToWindow(size_t w, Accumulator& acc, double value, double time, int64_t record);
-  double Min(const Accumulator& acc) const { return min_queue_.at(acc.min_cursor).value; }
-  double Max(const Accumulator& acc) const { return max_queue_.at(acc.max_cursor).value; }
+  // The record position of a queue entry, which keeps only the position's low 32 bits: entries
+  // lie within values_ (fewer than 2^31 records), so the distance from values_.begin() is exact.
+  int64_t PositionOf(uint32_t entry) const {
+    return values_.begin() + static_cast<uint32_t>(entry - static_cast<uint32_t>(values_.begin()));
+  }
+  double ValueOf(uint32_t entry) const { return values_.at(PositionOf(entry)); }
+  double Min(const Accumulator& acc) const { return ValueOf(min_queue_.at(acc.min_cursor)); }
+  double Max(const Accumulator& acc) const { return ValueOf(max_queue_.at(acc.max_cursor)); }
 
-  std::vector<WindowDef> defs_;
+  std::span<const WindowDef> defs_;
   std::vector<Accumulator> acc_;
-  Ring<double, /*kCompact=*/true>
-      values_;             // by record: the sensor's value, NaN when the record had none
+  std::vector<Ewma> ewma_;  // per window when needs_.ewma, else empty
+  // By record: the sensor's value, NaN when the record had none (4 bytes a record while the
+  // values are short decimals, else 8).
+  ValueRing values_;
   double last_value_ = 0;  // the last valid value (the `last` statistic)
-  // Monotonic queues over every valid value kept (values increasing / decreasing), by record
-  // position. Every window is a suffix of the records, so one pair serves all windows: a window's
-  // minimum is the first queue entry at or after the window's first sample
-  // (Accumulator::min_cursor). Entries carry the value too, so a comparison needs no second
-  // (dependent) load.
-  struct QueueEntry {
-    int64_t position;
-    double value;
-  };
-  Ring<QueueEntry> min_queue_, max_queue_;
+  // Monotonic queues over every valid value kept (values strictly increasing / decreasing), by
+  // record position (low 32 bits, see PositionOf). Every window is a suffix of the records, so
+  // one pair serves all windows: a window's minimum is the first queue entry at or after the
+  // window's first sample (Accumulator::min_cursor).
+  Ring<uint32_t> min_queue_, max_queue_;
   double inverse_time_unit_ = 1;
   Needs needs_;
   double origin_ = 0;

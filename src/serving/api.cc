@@ -367,9 +367,10 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
     predictions = std::move(*scored);
   }
   const bool classify = ensemble.task == model::Task::kClassify;
+  const ServerMetrics::PredictionSeries series =
+      metrics_->Predictions(served->name, served->version);
   for (const model::Prediction& p : predictions) {
-    metrics_->ObservePrediction(served->name, served->version, p.alarm,
-                                classify ? p.probability : std::nan(""));
+    series.Observe(p.alarm, classify ? p.probability : std::nan(""));
   }
   json head = {{"model", served->name}, {"version", served->version}};
   if (!batch) {
@@ -665,11 +666,12 @@ HttpResponse Api::Infer(const HttpRequest& request, std::string_view name,
   if (!scored.ok()) return Error(500, "scoring failed");
   const bool classify = ensemble.task == model::Task::kClassify;
   json values = json::array(), alarms = json::array();
+  const ServerMetrics::PredictionSeries series =
+      metrics_->Predictions(served->name, served->version);
   for (const model::Prediction& p : *scored) {
     values.push_back(classify ? p.probability : p.margin);
     alarms.push_back(p.alarm);
-    metrics_->ObservePrediction(served->name, served->version, p.alarm,
-                                classify ? p.probability : std::nan(""));
+    series.Observe(p.alarm, classify ? p.probability : std::nan(""));
   }
   json outputs = json::array();
   for (const auto& [output, datatype] : tensors_out) {

@@ -71,6 +71,7 @@ class Api {
   HttpResponse ModelMetadata(std::string_view name, std::string_view version, bool ready_only);
   HttpResponse Infer(const HttpRequest& request, std::string_view name, std::string_view version);
   HttpResponse Telemetry(const HttpRequest& request);
+  HttpResponse ApplyTelemetry(const HttpRequest& request);
   HttpResponse Machines(const HttpRequest& request);
   HttpResponse Machine(std::string_view id);
   HttpResponse Options(const HttpRequest& request, const std::string& allowed);

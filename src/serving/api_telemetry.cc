@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "absl/strings/str_join.h"
+#include "core/memory.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "serving/api.h"
@@ -237,6 +238,13 @@ int64_t TimeMicros(double time) {
 }  // namespace
 
 HttpResponse Api::Telemetry(const HttpRequest& request) {
+  HttpResponse response = ApplyTelemetry(request);
+  // The request's parsed body is gone now; its pages sit between the machines' states.
+  core::TrimFreedMemory(std::chrono::seconds(5));
+  return response;
+}
+
+HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
   json body;
   if (auto refused = ParseJsonBody(request, &body)) {
     return Refuse(refused->status, refused->reason, refused->message);
@@ -313,6 +321,8 @@ HttpResponse Api::Telemetry(const HttpRequest& request) {
   std::vector<store::TelemetryRow> telemetry;
   std::vector<store::PredictionRow> predictions;
   json latest = json::object();  // machine -> its latest risk in this request
+  const ServerMetrics::PredictionSeries series =
+      metrics_->Predictions(served->name, served->version);
   size_t accepted = 0;
   for (size_t i = 0; i < readings->size(); ++i) {
     const json& record = (*readings)[i];
@@ -358,18 +368,21 @@ HttpResponse Api::Telemetry(const HttpRequest& request) {
              {"value", full ? json(reading.machine) : Shown(record.value("time", json(nullptr)))}});
       } else {
         ++accepted;
-        metrics_->ObservePrediction(
-            served->name, served->version, point->alarm,
-            served->bundle.ensemble.task == model::Task::kClassify ? point->score : std::nan(""));
+        series.Observe(point->alarm, served->bundle.ensemble.task == model::Task::kClassify
+                                         ? point->score
+                                         : std::nan(""));
         latest[reading.machine] = PointJson(*point, served->bundle.ensemble.task, layout.time_type);
-        const int64_t time_us = TimeMicros(reading.time);
-        for (size_t j = 0; j < layout.numeric.size(); ++j) {
-          if (!std::isnan(reading.numeric[j])) {
-            telemetry.push_back({reading.machine, time_us, layout.numeric[j], reading.numeric[j]});
+        if (options_.store_telemetry) {
+          const int64_t time_us = TimeMicros(reading.time);
+          for (size_t j = 0; j < layout.numeric.size(); ++j) {
+            if (!std::isnan(reading.numeric[j])) {
+              telemetry.push_back(
+                  {reading.machine, time_us, layout.numeric[j], reading.numeric[j]});
+            }
           }
+          predictions.push_back({reading.machine, time_us, served->name, served->version,
+                                 point->score, point->alarm});
         }
-        predictions.push_back(
-            {reading.machine, time_us, served->name, served->version, point->score, point->alarm});
       }
     }
     if (!details.empty()) refuse("readings", i, reading.machine, std::move(details));

@@ -28,7 +28,7 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
     m->view.latest.reset();
   }
   m->pipeline_owner = model;
-  m->state.emplace(&pipeline, m->statics);
+  m->state.emplace(&pipeline, m->statics, /*compact_values=*/true);  // memory per machine
 }
 
 absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,

@@ -88,16 +88,19 @@ void ServerMetrics::ObserveRequest(std::string_view route, std::string_view meth
   durations_.Add({{"route", route_label}}, DurationBuckets()).Observe(seconds);
 }
 
-void ServerMetrics::ObservePrediction(const std::string& model, int64_t version, bool alarm,
-                                      double probability) {
-  predictions_
-      .Add({{"model", model},
-            {"version", std::to_string(version)},
-            {"decision", alarm ? "alarm" : "ok"}})
-      .Increment();
-  if (std::isfinite(probability)) {
-    probability_.Add({{"model", model}}, ProbabilityBuckets()).Observe(probability);
-  }
+ServerMetrics::PredictionSeries ServerMetrics::Predictions(const std::string& model,
+                                                           int64_t version) {
+  PredictionSeries series;
+  const std::string v = std::to_string(version);
+  series.ok_ = &predictions_.Add({{"model", model}, {"version", v}, {"decision", "ok"}});
+  series.alarm_ = &predictions_.Add({{"model", model}, {"version", v}, {"decision", "alarm"}});
+  series.probability_ = &probability_.Add({{"model", model}}, ProbabilityBuckets());
+  return series;
+}
+
+void ServerMetrics::PredictionSeries::Observe(bool alarm, double probability) const {
+  (alarm ? alarm_ : ok_)->Increment();
+  if (std::isfinite(probability)) probability_->Observe(probability);
 }
 
 std::string ServerMetrics::ReasonLabel(std::string_view reason) {

@@ -28,8 +28,20 @@ class ServerMetrics {
   ServerMetrics();
 
   void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
-  // `probability` is NaN for regression models (not observed then).
-  void ObservePrediction(const std::string& model, int64_t version, bool alarm, double probability);
+  // The prediction series of one model version, resolved once so that a request scoring many
+  // records does not look its labels up per record. Valid as long as the ServerMetrics.
+  class PredictionSeries {
+   public:
+    // `probability` is NaN for regression models (not observed then).
+    void Observe(bool alarm, double probability) const;
+
+   private:
+    friend class ServerMetrics;
+    prometheus::Counter* ok_ = nullptr;
+    prometheus::Counter* alarm_ = nullptr;
+    prometheus::Histogram* probability_ = nullptr;
+  };
+  PredictionSeries Predictions(const std::string& model, int64_t version);
   // One refused value or record; `reason` is a validation reason ("missing", "out of range
   // [0, 1]", ...), reduced to its fixed label ("missing", "out_of_range").
   void CountValidationError(std::string_view reason);
