@@ -11,7 +11,6 @@
 #   MACHINES=10000 HOURS=200 CHUNK=1000 FEATURES=bench bench/serve_memory.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 machines=${MACHINES:-10000}
 hours=${HOURS:-200}
 work=${WORK:-/tmp/pdm-serve-memory}
@@ -19,10 +18,7 @@ port=${PORT:-18011}
 chunk=${CHUNK:-1000}
 features=${FEATURES:-bench}
 mkdir -p "$work"
-scripts/setup.sh >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target pdm >/dev/null
-pdm=$root/build/release/src/cli/pdm
+pdm=$(bench/build_pdm.sh)
 
 cd "$work"
 [[ -d sim ]] || "$pdm" simulate --machines 12 --duration 60d --interval 2h --out sim >/dev/null

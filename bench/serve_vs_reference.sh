@@ -12,10 +12,7 @@ duration=${DURATION:-10s}
 connections=${CONNECTIONS:-16}
 work=${WORK:-/tmp/pdm-serve-bench}
 mkdir -p "$work"
-scripts/setup.sh >/dev/null
-cmake --preset release >/dev/null
-cmake --build --preset release --target pdm >/dev/null
-pdm=$root/build/release/src/cli/pdm
+pdm=$(bench/build_pdm.sh)
 
 cd "$work"
 [[ -f data_100k.csv ]] || /usr/bin/python3 "$ref/gen_data.py" --rows 100000 --seed 43 --out data_100k.csv

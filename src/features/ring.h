@@ -129,13 +129,16 @@ void Ring<T, kCompact>::Write(ByteWriter& out) const {
   for (int64_t p = begin_; p < end_; ++p) out.Put(at(p));
 }
 
+// Reads the positions a ring's snapshot starts with (false: truncated or impossible).
+inline bool ReadRingBounds(ByteReader& in, int64_t* begin, int64_t* end) {
+  return in.Get(begin) && in.Get(end) && *begin >= 0 && *end >= *begin &&
+         static_cast<uint64_t>(*end - *begin) <= kMaxRingElements;
+}
+
 template <typename T, bool kCompact>
 bool Ring<T, kCompact>::Read(ByteReader& in) {
   int64_t begin = 0, end = 0;
-  if (!in.Get(&begin) || !in.Get(&end) || begin < 0 || end < begin ||
-      static_cast<uint64_t>(end - begin) > kMaxRingElements) {
-    return false;
-  }
+  if (!ReadRingBounds(in, &begin, &end)) return false;
   StartAt(begin);
   for (int64_t p = begin; p < end; ++p) {
     T value{};

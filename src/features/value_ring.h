@@ -91,10 +91,7 @@ class ValueRing {
   }
   bool Read(ByteReader& in) {
     int64_t begin = 0, end = 0;
-    if (!in.Get(&begin) || !in.Get(&end) || begin < 0 || end < begin ||
-        static_cast<uint64_t>(end - begin) > kMaxRingElements) {
-      return false;
-    }
+    if (!ReadRingBounds(in, &begin, &end)) return false;
     StartAt(begin);
     for (int64_t p = begin; p < end; ++p) {
       double value = 0;
