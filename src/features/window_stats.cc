@@ -62,7 +62,12 @@ void SensorWindows::Remove(Accumulator& acc, double x, double t, const RecordTim
   acc.st -= dt;
   acc.stt -= dt * dt;
   acc.stx -= dt * dx;
-  if (++acc.removals >= std::max(4 * acc.count, kRebuildAfter)) Rebuild(acc, times, end);
+  // In 64 bits: 4 count passes int32 for windows of more than 2^29 samples, and the threshold is
+  // capped so that the 32-bit removal counter always reaches it.
+  const int64_t rebuild_after =
+      std::min<int64_t>(std::max<int64_t>(4 * int64_t{acc.count}, kRebuildAfter),
+                        std::numeric_limits<int32_t>::max());
+  if (++acc.removals >= rebuild_after) Rebuild(acc, times, end);
 }
 
 void SensorWindows::Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const {
