@@ -2,8 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <deque>
-#include <future>
+#include <mutex>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -213,49 +214,7 @@ class TableRun {
           commit(std::move(block));
         }
       } else {
-        // threads - 1 helpers check blocks ahead; the calling thread reads, checks a block itself
-        // whenever every helper is busy, and commits in file order. So `threads` threads run at
-        // most, one per core with the default.
-        struct Slot {
-          std::future<std::unique_ptr<BlockCheck>> pending;  // checked by a helper
-          std::unique_ptr<BlockCheck> ready;                 // checked by this thread
-        };
-        std::deque<Slot> in_flight;
-        size_t helpers_busy = 0;
-        auto commit_front = [&] {
-          Slot& slot = in_flight.front();
-          if (slot.ready == nullptr) {
-            slot.ready = slot.pending.get();
-            --helpers_busy;
-          }
-          commit(std::move(slot.ready));
-          in_flight.pop_front();
-        };
-        for (auto block = std::move(first); block != nullptr; block = next_block()) {
-          if (helpers_busy < static_cast<size_t>(threads - 1)) {
-            ++helpers_busy;
-            in_flight.push_back(Slot{std::async(std::launch::async,
-                                                [this, b = std::move(block)]() mutable {
-                                                  CheckBlock(b.get());
-                                                  return std::move(b);
-                                                }),
-                                     nullptr});
-          } else {
-            CheckBlock(block.get());
-            in_flight.push_back(Slot{{}, std::move(block)});
-          }
-          // Commit what is done at the front; never hold more than 2 x threads blocks.
-          auto front_done = [&] {
-            const Slot& slot = in_flight.front();
-            return slot.ready != nullptr ||
-                   slot.pending.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-          };
-          while (!in_flight.empty() &&
-                 (front_done() || in_flight.size() >= 2 * static_cast<size_t>(threads))) {
-            commit_front();
-          }
-        }
-        while (!in_flight.empty()) commit_front();
+        CheckInParallel(threads, std::move(first), next_block, commit);
       }
     }
     PDM_RETURN_IF_ERROR(reader->status());
@@ -268,6 +227,84 @@ class TableRun {
   }
 
  private:
+  // Checks blocks on `threads` threads and commits them in file order on the calling thread.
+  // threads - 1 helpers take blocks from a queue; the calling thread reads blocks ahead (at most
+  // 2 x threads in flight), commits the oldest as soon as it is checked, and otherwise checks a
+  // queued block itself, so no core idles while the calling thread reads or commits.
+  template <typename NextBlock, typename Commit>
+  void CheckInParallel(int threads, std::unique_ptr<BlockCheck> first, NextBlock& next_block,
+                       Commit& commit) {
+    struct Slot {
+      std::unique_ptr<BlockCheck> block;
+      bool checked = false;
+    };
+    std::mutex mu;
+    std::condition_variable queued_cv, checked_cv;
+    std::deque<std::unique_ptr<Slot>> in_flight;  // file order; pushed and popped by this thread
+    std::deque<Slot*> queued;                     // not yet taken by any thread
+    bool stop = false;
+    auto check = [&](Slot* slot) {
+      CheckBlock(slot->block.get());
+      std::lock_guard lock(mu);
+      slot->checked = true;
+      checked_cv.notify_one();
+    };
+    std::vector<std::jthread> helpers;
+    for (int t = 1; t < threads; ++t) {
+      helpers.emplace_back([&] {
+        for (;;) {
+          Slot* slot;
+          {
+            std::unique_lock lock(mu);
+            queued_cv.wait(lock, [&] { return stop || !queued.empty(); });
+            if (queued.empty()) return;
+            slot = queued.front();
+            queued.pop_front();
+          }
+          check(slot);
+        }
+      });
+    }
+    const size_t max_in_flight = 2 * static_cast<size_t>(threads);
+    std::unique_ptr<BlockCheck> block = std::move(first);
+    bool more = true;
+    for (;;) {
+      while (more && in_flight.size() < max_in_flight) {
+        if (block == nullptr) block = next_block();
+        if (block == nullptr) {
+          more = false;
+          break;
+        }
+        auto slot = std::make_unique<Slot>();
+        slot->block = std::move(block);
+        std::lock_guard lock(mu);
+        queued.push_back(slot.get());
+        in_flight.push_back(std::move(slot));
+        queued_cv.notify_one();
+      }
+      if (in_flight.empty()) break;
+      std::unique_lock lock(mu);
+      Slot* front = in_flight.front().get();
+      if (front->checked) {
+        lock.unlock();
+        commit(std::move(front->block));
+        in_flight.pop_front();
+      } else if (!queued.empty()) {
+        Slot* slot = queued.front();
+        queued.pop_front();
+        lock.unlock();
+        check(slot);
+      } else {
+        checked_cv.wait(lock, [&] { return front->checked; });
+      }
+    }
+    {
+      std::lock_guard lock(mu);
+      stop = true;
+    }
+    queued_cv.notify_all();
+  }
+
   absl::Status Plan(const std::vector<std::string>& header) {
     absl::flat_hash_map<std::string, int> position;
     for (size_t i = 0; i < header.size(); ++i) {
