@@ -151,13 +151,9 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
   const bool normalize = regimes && f.regimes && f.regimes->normalize;
   const auto& windowed = p.windowed();
   if (!windowed.empty()) {
-    // The window statistics of every sensor are computed together (WindowStatsBatch): the same
-    // formulas as SensorWindows::Stat, vectorised across sensors and windows.
-    const size_t windows = p.window_defs().size();
+    const size_t stats = f.stats.size(), output_windows = f.windows.size();
+    const int baseline = p.baseline_window();
     AdvanceWindowBegins(p.window_defs(), times_, record, window_begins_);
-    thread_local WindowStatsBatch batch;
-    batch.Prepare(windowed.size(), windows, p.baseline_window(), sensors_.front().needs());
-    const SensorWindows::RawColumns columns = batch.columns();
     for (size_t s = 0; s < windowed.size(); ++s) {
       double x = reading.numeric[static_cast<size_t>(windowed[s].input)];
       if (normalize) {
@@ -168,23 +164,12 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
       SensorWindows& sensor = sensors_[s];
       sensor.Advance(times_, record, window_begins_);
       if (std::isfinite(x)) sensor.Add(times_, record, x);
-      for (size_t w = 0; w < windows; ++w) {
-        sensor.Raw(static_cast<int>(w), columns, batch.index(s, w));
-      }
+      sensor.EmitWindows(output_windows, f.stats, baseline, &out[o]);
+      o += output_windows * stats;
     }
     int64_t needed = record;
     for (int64_t begin : window_begins_) needed = std::min(needed, begin);
     times_.drop_before(needed);
-    batch.Compute(f.stats);
-    const double* by_stat[spec::kWindowStatCount];
-    const size_t stats = f.stats.size(), output_windows = f.windows.size();
-    for (size_t j = 0; j < stats; ++j) by_stat[j] = batch.column(f.stats[j]);
-    for (size_t s = 0; s < windowed.size(); ++s) {
-      for (size_t w = 0; w < output_windows; ++w) {
-        const size_t k = batch.index(s, w);
-        for (size_t j = 0; j < stats; ++j) out[o++] = by_stat[j][k];
-      }
-    }
   }
   if (!error_windows_.empty()) {
     int64_t keep_from = errors_.end();

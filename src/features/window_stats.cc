@@ -11,20 +11,22 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // the shift stays near the window's values, rarely enough to cost O(1) amortised.
 constexpr int32_t kRebuildAfter = 64;
 
-// The formulas of the statistics, shared by SensorWindows::Emit and WindowStatsBatch so that
-// both give bit-identical values. Branch-free on purpose: they vectorise in loops.
-inline double MeanOf(double n, double kx, double sx) {
-  const double mean = kx + sx / n;
-  return n > 0 ? mean : kNaN;
+// The formulas of the statistics. `inv_n` is 1 / n, divided once for the three.
+inline double MeanOf(double n, double inv_n, double kx, double sx) {
+  return n > 0 ? kx + sx * inv_n : kNaN;
 }
-inline double StdOf(double n, double sx, double sxx) {
-  const double var = std::max(sxx - sx * sx / n, 0.0) / (n - 1);
-  return n >= 2 ? std::sqrt(var) : kNaN;
+inline double StdOf(double n, double inv_n, double sx, double sxx) {
+  return n >= 2 ? std::sqrt(std::max(sxx - sx * sx * inv_n, 0.0) / (n - 1)) : kNaN;
 }
-inline double SlopeOf(double n, double sx, double st, double stt, double stx) {
-  const double var_t = stt - st * st / n;
-  const double slope = (stx - st * sx / n) / var_t;
-  return n >= 2 && var_t > 0 ? slope : kNaN;
+inline double SlopeOf(double n, double inv_n, double sx, double st, double stt, double stx) {
+  const double var_t = stt - st * st * inv_n;
+  return n >= 2 && var_t > 0 ? (stx - st * sx * inv_n) / var_t : kNaN;
+}
+constexpr uint32_t Bit(spec::WindowStat stat) { return uint32_t{1} << static_cast<int>(stat); }
+uint32_t WantedBits(std::span<const spec::WindowStat> stats) {
+  uint32_t wanted = 0;
+  for (spec::WindowStat stat : stats) wanted |= Bit(stat);
+  return wanted;
 }
 }  // namespace
 
@@ -227,126 +229,60 @@ double SensorWindows::Stat(int w, spec::WindowStat stat, int baseline) const {
   return value;
 }
 
+double SensorWindows::BaselineMean(int baseline) const {
+  if (baseline < 0) return kNaN;
+  const Accumulator& base = acc_[static_cast<size_t>(baseline)];
+  const double n = static_cast<double>(base.count);
+  return MeanOf(n, 1.0 / n, base.kx, base.sx);
+}
+
+void SensorWindows::WindowValues(size_t w, uint32_t wanted, double base_mean,
+                                 double* by_stat) const {
+  using spec::WindowStat;
+  const Accumulator& acc = acc_[w];
+  const double n = static_cast<double>(acc.count);
+  const double inv_n = 1.0 / n;
+  const bool any = acc.count > 0;
+  by_stat[static_cast<int>(WindowStat::kCount)] = n;
+  const double mean = MeanOf(n, inv_n, acc.kx, acc.sx);
+  by_stat[static_cast<int>(WindowStat::kMean)] = mean;
+  by_stat[static_cast<int>(WindowStat::kDelta)] = mean - base_mean;
+  by_stat[static_cast<int>(WindowStat::kLast)] = any ? last_value_ : kNaN;
+  if (wanted & Bit(WindowStat::kStd)) {
+    by_stat[static_cast<int>(WindowStat::kStd)] = StdOf(n, inv_n, acc.sx, acc.sxx);
+  }
+  if (wanted & Bit(WindowStat::kSlope)) {
+    by_stat[static_cast<int>(WindowStat::kSlope)] =
+        SlopeOf(n, inv_n, acc.sx, acc.st, acc.stt, acc.stx);
+  }
+  if (wanted & (Bit(WindowStat::kMin) | Bit(WindowStat::kMax) | Bit(WindowStat::kRange))) {
+    const double min = any && needs_.extremes ? Min(acc) : kNaN;
+    const double max = any && needs_.extremes ? Max(acc) : kNaN;
+    by_stat[static_cast<int>(WindowStat::kMin)] = min;
+    by_stat[static_cast<int>(WindowStat::kMax)] = max;
+    by_stat[static_cast<int>(WindowStat::kRange)] = max - min;
+  }
+  if (wanted & Bit(WindowStat::kEwma)) {
+    const bool started = needs_.ewma && ewma_[w].started;
+    by_stat[static_cast<int>(WindowStat::kEwma)] = started ? ewma_[w].num / ewma_[w].den : kNaN;
+  }
+}
+
 void SensorWindows::Emit(int w, std::span<const spec::WindowStat> stats, int baseline,
                          double* out) const {
-  const Accumulator& acc = acc_[static_cast<size_t>(w)];
-  const double n = static_cast<double>(acc.count);
-  const bool any = acc.count > 0;
-  using spec::WindowStat;
-  for (WindowStat stat : stats) {
-    double v = kNaN;
-    switch (stat) {
-      case WindowStat::kCount:
-        v = n;
-        break;
-      case WindowStat::kEwma:
-        if (needs_.ewma && ewma_[static_cast<size_t>(w)].started) {
-          v = ewma_[static_cast<size_t>(w)].num / ewma_[static_cast<size_t>(w)].den;
-        }
-        break;
-      case WindowStat::kMean:
-        v = MeanOf(n, acc.kx, acc.sx);
-        break;
-      case WindowStat::kStd:
-        v = StdOf(n, acc.sx, acc.sxx);
-        break;
-      case WindowStat::kMin:
-        if (any && needs_.extremes) v = Min(acc);
-        break;
-      case WindowStat::kMax:
-        if (any && needs_.extremes) v = Max(acc);
-        break;
-      case WindowStat::kRange:
-        if (any && needs_.extremes) {
-          v = Max(acc) - Min(acc);
-        }
-        break;
-      case WindowStat::kLast:
-        if (any) v = last_value_;
-        break;
-      case WindowStat::kSlope:
-        v = SlopeOf(n, acc.sx, acc.st, acc.stt, acc.stx);
-        break;
-      case WindowStat::kDelta:
-        if (baseline >= 0) {
-          const Accumulator& base = acc_[static_cast<size_t>(baseline)];
-          v = MeanOf(n, acc.kx, acc.sx) - MeanOf(static_cast<double>(base.count), base.kx, base.sx);
-        }
-        break;
-    }
-    *out++ = v;
-  }
+  double by_stat[spec::kWindowStatCount];
+  WindowValues(static_cast<size_t>(w), WantedBits(stats), BaselineMean(baseline), by_stat);
+  for (spec::WindowStat stat : stats) *out++ = by_stat[static_cast<int>(stat)];
 }
 
-void SensorWindows::Raw(int w, const RawColumns& out, size_t k) const {
-  const Accumulator& acc = acc_[static_cast<size_t>(w)];
-  out.n[k] = static_cast<double>(acc.count);
-  out.kx[k] = acc.kx;
-  out.sx[k] = acc.sx;
-  out.sxx[k] = acc.sxx;
-  out.st[k] = acc.st;
-  out.stt[k] = acc.stt;
-  out.stx[k] = acc.stx;
-  const bool any = acc.count > 0;
-  out.last[k] = any ? last_value_ : kNaN;
-  if (needs_.extremes) {
-    out.min[k] = any ? Min(acc) : kNaN;
-    out.max[k] = any ? Max(acc) : kNaN;
-  }
-  if (needs_.ewma) {
-    const Ewma& ewma = ewma_[static_cast<size_t>(w)];
-    out.ewma[k] = ewma.started ? ewma.num / ewma.den : kNaN;
-  }
-}
-
-void WindowStatsBatch::Prepare(size_t sensors, size_t windows, int baseline, WindowNeeds needs) {
-  if (sensors == sensors_ && windows == windows_ && baseline == baseline_ &&
-      needs.ewma == needs_.ewma && needs.extremes == needs_.extremes) {
-    return;
-  }
-  sensors_ = sensors;
-  windows_ = windows;
-  baseline_ = baseline;
-  needs_ = needs;
-  const size_t k = sensors * windows;
-  for (auto* v : {&n_, &kx_, &sx_, &sxx_, &st_, &stt_, &stx_}) v->assign(k, 0);
-  for (auto* v : {&min_, &max_, &last_, &ewma_}) v->assign(k, kNaN);
-  for (auto& v : stat_) v.assign(k, kNaN);
-}
-
-SensorWindows::RawColumns WindowStatsBatch::columns() {
-  return {n_.data(),   kx_.data(),  sx_.data(),  sxx_.data(),  st_.data(),  stt_.data(),
-          stx_.data(), min_.data(), max_.data(), last_.data(), ewma_.data()};
-}
-
-void WindowStatsBatch::Compute(std::span<const spec::WindowStat> stats) {
-  using spec::WindowStat;
-  bool want[spec::kWindowStatCount] = {};
-  for (WindowStat stat : stats) want[static_cast<int>(stat)] = true;
-  const size_t k_count = n_.size();
-  double* mean = stat_[static_cast<int>(WindowStat::kMean)].data();
-  // Loops without branches on purpose: each one vectorises.
-  for (size_t k = 0; k < k_count; ++k) mean[k] = MeanOf(n_[k], kx_[k], sx_[k]);
-  if (want[static_cast<int>(WindowStat::kStd)]) {
-    double* out = stat_[static_cast<int>(WindowStat::kStd)].data();
-    for (size_t k = 0; k < k_count; ++k) out[k] = StdOf(n_[k], sx_[k], sxx_[k]);
-  }
-  if (want[static_cast<int>(WindowStat::kSlope)]) {
-    double* out = stat_[static_cast<int>(WindowStat::kSlope)].data();
-    for (size_t k = 0; k < k_count; ++k) {
-      out[k] = SlopeOf(n_[k], sx_[k], st_[k], stt_[k], stx_[k]);
-    }
-  }
-  if (want[static_cast<int>(WindowStat::kRange)]) {
-    double* out = stat_[static_cast<int>(WindowStat::kRange)].data();
-    for (size_t k = 0; k < k_count; ++k) out[k] = max_[k] - min_[k];
-  }
-  if (want[static_cast<int>(WindowStat::kDelta)] && baseline_ >= 0) {
-    double* out = stat_[static_cast<int>(WindowStat::kDelta)].data();
-    for (size_t s = 0; s < sensors_; ++s) {
-      const double base = mean[index(s, static_cast<size_t>(baseline_))];
-      for (size_t w = 0; w < windows_; ++w) out[index(s, w)] = mean[index(s, w)] - base;
-    }
+void SensorWindows::EmitWindows(size_t windows, std::span<const spec::WindowStat> stats,
+                                int baseline, double* out) const {
+  const uint32_t wanted = WantedBits(stats);
+  const double base_mean = BaselineMean(baseline);
+  double by_stat[spec::kWindowStatCount];
+  for (size_t w = 0; w < windows; ++w) {
+    WindowValues(w, wanted, base_mean, by_stat);
+    for (spec::WindowStat stat : stats) *out++ = by_stat[static_cast<int>(stat)];
   }
 }
 

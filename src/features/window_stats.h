@@ -73,13 +73,9 @@ class SensorWindows {
   double Stat(int w, spec::WindowStat stat, int baseline) const;
   // Stat for each of `stats` into out[0..stats.size()).
   void Emit(int w, std::span<const spec::WindowStat> stats, int baseline, double* out) const;
-
-  // The raw sums of window `w`, for callers that compute statistics of many windows at once
-  // (see WindowStatsBatch): column `k` of each array receives this window's values.
-  struct RawColumns {
-    double *n, *kx, *sx, *sxx, *st, *stt, *stx, *min, *max, *last, *ewma;
-  };
-  void Raw(int w, const RawColumns& out, size_t k) const;
+  // Emit for windows 0 .. windows - 1, one after the other: windows x stats.size() values.
+  void EmitWindows(size_t windows, std::span<const spec::WindowStat> stats, int baseline,
+                   double* out) const;
 
   void Write(ByteWriter& out) const;
   bool Read(ByteReader& in);
@@ -113,6 +109,10 @@ class SensorWindows {
   void Remove(Accumulator& acc, double x, double t, const RecordTimes& times, int64_t end);
   void Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const;
   void AddToWindow(size_t w, Accumulator& acc, double value, double time, int64_t record);
+  // Every statistic of window `w` into by_stat[WindowStat] (those of the `wanted` bit set only;
+  // the others are left as they are). `base_mean`: the baseline window's mean, for delta.
+  void WindowValues(size_t w, uint32_t wanted, double base_mean, double* by_stat) const;
+  double BaselineMean(int baseline) const;
   // The record position of a queue entry, which keeps only the position's low 32 bits: entries
   // lie within values_ (fewer than 2^31 records), so the distance from values_.begin() is exact.
   int64_t PositionOf(uint32_t entry) const {
@@ -138,44 +138,6 @@ class SensorWindows {
   Needs needs_;
   double origin_ = 0;
   bool has_origin_ = false;
-};
-
-// Statistics of many windows computed together: raw sums are gathered into columns, then each
-// statistic is computed for all windows in one branch-free loop the compiler vectorises. Gives
-// exactly what SensorWindows::Stat gives (the same formulas).
-class WindowStatsBatch {
- public:
-  // Sizes the columns for `sensors` sensors of `windows` windows each (a no-op when they already
-  // are); `baseline` is the window delta compares with (-1: none).
-  void Prepare(size_t sensors, size_t windows, int baseline, WindowNeeds needs);
-  SensorWindows::RawColumns columns();
-  // Computes every statistic wanted from the gathered sums.
-  void Compute(std::span<const spec::WindowStat> stats);
-  // The values of `stat`, one per window: column(stat)[index(sensor, window)].
-  const double* column(spec::WindowStat stat) const {
-    switch (stat) {
-      case spec::WindowStat::kCount:
-        return n_.data();
-      case spec::WindowStat::kMin:
-        return min_.data();
-      case spec::WindowStat::kMax:
-        return max_.data();
-      case spec::WindowStat::kLast:
-        return last_.data();
-      case spec::WindowStat::kEwma:
-        return ewma_.data();
-      default:
-        return stat_[static_cast<size_t>(stat)].data();
-    }
-  }
-  size_t index(size_t sensor, size_t window) const { return sensor * windows_ + window; }
-
- private:
-  size_t sensors_ = 0, windows_ = 0;
-  int baseline_ = -1;
-  WindowNeeds needs_;
-  std::vector<double> n_, kx_, sx_, sxx_, st_, stt_, stx_, min_, max_, last_, ewma_;
-  std::vector<double> stat_[spec::kWindowStatCount];
 };
 
 }  // namespace pdm::features
