@@ -149,12 +149,19 @@ absl::StatusOr<FittedLearner> FitLearner(const LearnerParams& params, const Lear
   PDM_RETURN_IF_ERROR(booster.SetParam("eval_metric", classify ? "logloss" : "rmse"));
   PDM_RETURN_IF_ERROR(booster.SetParam("seed", std::to_string(options.seed % 2147483647)));
   PDM_RETURN_IF_ERROR(booster.SetParam("nthread", std::to_string(options.threads)));
-  if (!classify) {
-    // Start regression from the mean target: XGBoost 1.7 would start from 0.5.
-    double sum = 0;
-    for (uint32_t r : train) sum += data.target[r];
-    PDM_RETURN_IF_ERROR(
-        booster.SetParam("base_score", Num(sum / static_cast<double>(train.size()))));
+  {
+    // Start from the (weighted) mean target, as scikit-learn's gradient boosting does: XGBoost
+    // 1.7 would start from 0.5, and the first rounds of a rare class would only move the
+    // intercept. For a classifier the mean is the prior, kept inside (0, 1).
+    double sum = 0, weight_sum = 0;
+    for (uint32_t r : train) {
+      const double w = data.weight.empty() ? 1.0 : data.weight[r];
+      sum += w * data.target[r];
+      weight_sum += w;
+    }
+    double base = weight_sum > 0 ? sum / weight_sum : 0.5;
+    if (classify) base = std::clamp(base, 1e-6, 1 - 1e-6);
+    PDM_RETURN_IF_ERROR(booster.SetParam("base_score", Num(base)));
   }
   for (const auto& [name, value] : params.xgb) PDM_RETURN_IF_ERROR(booster.SetParam(name, value));
 
