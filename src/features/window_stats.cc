@@ -1,6 +1,7 @@
 #include "features/window_stats.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -11,12 +12,25 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // the shift stays near the window's values, rarely enough to cost O(1) amortised.
 constexpr int32_t kRebuildAfter = 64;
 
-// The formulas of the statistics. `inv_n` is 1 / n, divided once for the three.
+// 1 / n for the sample counts of common windows, correctly rounded (the compiler divides, as the
+// machine would): the statistics multiply instead of dividing, per window and reading.
+constexpr int32_t kInverseTableSize = 2048;
+constexpr auto kInverse = [] {
+  std::array<double, kInverseTableSize> table{};
+  table[0] = std::numeric_limits<double>::infinity();
+  for (int32_t n = 1; n < kInverseTableSize; ++n) table[static_cast<size_t>(n)] = 1.0 / n;
+  return table;
+}();
+inline double InverseOf(int32_t n) {
+  return n >= 0 && n < kInverseTableSize ? kInverse[static_cast<size_t>(n)] : 1.0 / n;
+}
+
+// The formulas of the statistics. `inv_n` is 1 / n and `inv_n1` 1 / (n - 1) (InverseOf).
 inline double MeanOf(double n, double inv_n, double kx, double sx) {
   return n > 0 ? kx + sx * inv_n : kNaN;
 }
-inline double StdOf(double n, double inv_n, double sx, double sxx) {
-  return n >= 2 ? std::sqrt(std::max(sxx - sx * sx * inv_n, 0.0) / (n - 1)) : kNaN;
+inline double StdOf(double n, double inv_n, double inv_n1, double sx, double sxx) {
+  return n >= 2 ? std::sqrt(std::max(sxx - sx * sx * inv_n, 0.0) * inv_n1) : kNaN;
 }
 inline double SlopeOf(double n, double inv_n, double sx, double st, double stt, double stx) {
   const double var_t = stt - st * st * inv_n;
@@ -232,8 +246,7 @@ double SensorWindows::Stat(int w, spec::WindowStat stat, int baseline) const {
 double SensorWindows::BaselineMean(int baseline) const {
   if (baseline < 0) return kNaN;
   const Accumulator& base = acc_[static_cast<size_t>(baseline)];
-  const double n = static_cast<double>(base.count);
-  return MeanOf(n, 1.0 / n, base.kx, base.sx);
+  return MeanOf(static_cast<double>(base.count), InverseOf(base.count), base.kx, base.sx);
 }
 
 void SensorWindows::WindowValues(size_t w, uint32_t wanted, double base_mean,
@@ -241,7 +254,7 @@ void SensorWindows::WindowValues(size_t w, uint32_t wanted, double base_mean,
   using spec::WindowStat;
   const Accumulator& acc = acc_[w];
   const double n = static_cast<double>(acc.count);
-  const double inv_n = 1.0 / n;
+  const double inv_n = InverseOf(acc.count);
   const bool any = acc.count > 0;
   by_stat[static_cast<int>(WindowStat::kCount)] = n;
   const double mean = MeanOf(n, inv_n, acc.kx, acc.sx);
@@ -249,7 +262,8 @@ void SensorWindows::WindowValues(size_t w, uint32_t wanted, double base_mean,
   by_stat[static_cast<int>(WindowStat::kDelta)] = mean - base_mean;
   by_stat[static_cast<int>(WindowStat::kLast)] = any ? last_value_ : kNaN;
   if (wanted & Bit(WindowStat::kStd)) {
-    by_stat[static_cast<int>(WindowStat::kStd)] = StdOf(n, inv_n, acc.sx, acc.sxx);
+    by_stat[static_cast<int>(WindowStat::kStd)] =
+        StdOf(n, inv_n, InverseOf(acc.count - 1), acc.sx, acc.sxx);
   }
   if (wanted & Bit(WindowStat::kSlope)) {
     by_stat[static_cast<int>(WindowStat::kSlope)] =
