@@ -87,6 +87,24 @@ class Ring {
   void Write(ByteWriter& out) const;
   bool Read(ByteReader& in);
 
+  // The ring's storage as plain values, for loops that read many elements: at() without
+  // reloading the ring's fields. Valid until the ring changes.
+  struct View {
+    const T* data;
+    uint32_t capacity, head;
+    int64_t begin;
+    const T& at(int64_t position) const {
+      if constexpr (kCompact) {
+        size_t i = size_t{head} + static_cast<size_t>(position - begin);
+        if (i >= capacity) i -= capacity;
+        return data[i];
+      } else {
+        return data[static_cast<size_t>(position) & (capacity - 1)];
+      }
+    }
+  };
+  View view() const { return View{data_.get(), capacity_, head_, begin_}; }
+
  private:
   size_t Index(int64_t position) const {
     if constexpr (kCompact) {

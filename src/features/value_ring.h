@@ -38,6 +38,19 @@ class ValueRing {
     return code == kMissing ? std::numeric_limits<double>::quiet_NaN()
                             : static_cast<double>(code) / kPowers[digits_];
   }
+  // Calls f(reader), where reader(position) is at(position) with the representation resolved
+  // once: for loops that read many values. The ring must not change during the call.
+  template <typename F>
+  decltype(auto) WithReader(F&& f) const {
+    if (decimal_) {
+      return f([view = codes_.view(), scale = kPowers[digits_]](int64_t position) {
+        const int32_t code = view.at(position);
+        return code == kMissing ? std::numeric_limits<double>::quiet_NaN()
+                                : static_cast<double>(code) / scale;
+      });
+    }
+    return f([view = doubles_.view()](int64_t position) { return view.at(position); });
+  }
   // Appends a record without a value.
   void push_missing() {
     if (decimal_) {

@@ -134,31 +134,34 @@ void SensorWindows::Advance(const RecordTimes& times, int64_t record,
   if (values_.empty() && values_.end() < record) values_.StartAt(record);
   while (values_.end() <= record) values_.push_missing();
   const int64_t end = values_.end();
+  const int64_t values_begin = values_.begin();
   int64_t keep_from = end - 1;
-  for (size_t w = 0; w < defs_.size(); ++w) {
-    Accumulator& acc = acc_[w];
-    if (acc.begin < values_.begin()) acc.begin = values_.begin();  // after StartAt
-    const int64_t first = std::min(begins[w], end - 1);
-    while (acc.begin < first) {
-      const double x = values_.at(acc.begin);
-      if (std::isnan(x)) {
-        ++acc.begin;
-      } else {
-        Remove(acc, x, SlopeTime(times.at(acc.begin)), times, end);
+  values_.WithReader([&](const auto& value_at) {
+    for (size_t w = 0; w < defs_.size(); ++w) {
+      Accumulator& acc = acc_[w];
+      if (acc.begin < values_begin) acc.begin = values_begin;  // after StartAt
+      const int64_t first = std::min(begins[w], end - 1);
+      while (acc.begin < first) {
+        const double x = value_at(acc.begin);
+        if (std::isnan(x)) {
+          ++acc.begin;
+        } else {
+          Remove(acc, x, SlopeTime(times.at(acc.begin)), times, end);
+        }
       }
+      if (needs_.extremes) {
+        while (acc.min_cursor < min_queue_.end() &&
+               PositionOf(min_queue_.at(acc.min_cursor)) < acc.begin) {
+          ++acc.min_cursor;
+        }
+        while (acc.max_cursor < max_queue_.end() &&
+               PositionOf(max_queue_.at(acc.max_cursor)) < acc.begin) {
+          ++acc.max_cursor;
+        }
+      }
+      keep_from = std::min(keep_from, acc.begin);
     }
-    if (needs_.extremes) {
-      while (acc.min_cursor < min_queue_.end() &&
-             PositionOf(min_queue_.at(acc.min_cursor)) < acc.begin) {
-        ++acc.min_cursor;
-      }
-      while (acc.max_cursor < max_queue_.end() &&
-             PositionOf(max_queue_.at(acc.max_cursor)) < acc.begin) {
-        ++acc.max_cursor;
-      }
-    }
-    keep_from = std::min(keep_from, acc.begin);
-  }
+  });
   // Queue entries are decoded relative to values_.begin(): drop them before the values.
   while (!min_queue_.empty() && PositionOf(min_queue_.front()) < keep_from) min_queue_.pop_front();
   while (!max_queue_.empty() && PositionOf(max_queue_.front()) < keep_from) max_queue_.pop_front();
@@ -175,9 +178,15 @@ void SensorWindows::Add(const RecordTimes& times, int64_t record, double value) 
   last_value_ = value;
   if (needs_.extremes) {
     const auto entry = static_cast<uint32_t>(record);
-    while (!min_queue_.empty() && ValueOf(min_queue_.back()) >= value) min_queue_.pop_back();
+    values_.WithReader([&](const auto& value_at) {
+      while (!min_queue_.empty() && value_at(PositionOf(min_queue_.back())) >= value) {
+        min_queue_.pop_back();
+      }
+      while (!max_queue_.empty() && value_at(PositionOf(max_queue_.back())) <= value) {
+        max_queue_.pop_back();
+      }
+    });
     min_queue_.push_back(entry);
-    while (!max_queue_.empty() && ValueOf(max_queue_.back()) <= value) max_queue_.pop_back();
     max_queue_.push_back(entry);
   }
   for (size_t w = 0; w < defs_.size(); ++w) AddToWindow(w, acc_[w], value, time, record);
