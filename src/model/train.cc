@@ -220,14 +220,26 @@ class Trainer {
     Member member;
     member.kind = kind;
     member.params = chosen;
-    if (kept) {
-      member.booster = std::move(kept->booster);
-      member.rounds = kept->rounds;
-    } else if (chosen.early_stopping > 0) {
-      PDM_ASSIGN_OR_RETURN(FittedLearner fitted,
-                           FitLearner(chosen, data, inner.train, inner.test, fit));
+    if (chosen.early_stopping > 0) {
+      // Early stopping finds the number of rounds on the inner split; the member is then refit
+      // on every training row for that many rounds (the inner split's 15% are not lost).
+      int rounds = 0;
+      if (kept) {
+        rounds = kept->rounds;
+      } else {
+        PDM_ASSIGN_OR_RETURN(FittedLearner fitted,
+                             FitLearner(chosen, data, inner.train, inner.test, fit));
+        rounds = fitted.rounds;
+      }
+      LearnerParams refit = chosen;
+      refit.rounds = std::max(1, rounds);
+      refit.early_stopping = 0;
+      PDM_ASSIGN_OR_RETURN(FittedLearner fitted, FitLearner(refit, data, rows, {}, fit));
       member.booster = std::move(fitted.booster);
       member.rounds = fitted.rounds;
+    } else if (kept) {
+      member.booster = std::move(kept->booster);
+      member.rounds = kept->rounds;
     } else {
       PDM_ASSIGN_OR_RETURN(FittedLearner fitted, FitLearner(chosen, data, rows, {}, fit));
       member.booster = std::move(fitted.booster);
