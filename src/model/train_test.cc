@@ -122,7 +122,7 @@ TEST(TrainTest, SameSeedGivesAByteIdenticalModelAndLoadPredictsTheSame) {
 TEST(TrainTest, RegressionCombinesInValueSpaceAndScoresTheHorizon) {
   const TrainingTable table = Synthetic(Task::kRul, 4);
   TrainOptions options = Fast(Task::kRul);
-  options.horizon = 40;
+  options.horizon = 60;  // about a tenth of the rows fall within it
   auto result = Train(table, options);
   ASSERT_TRUE(result.ok()) << result.status();
   const TrainReport& r = result->report;
@@ -133,7 +133,7 @@ TEST(TrainTest, RegressionCombinesInValueSpaceAndScoresTheHorizon) {
   const double sd = std::sqrt(var / static_cast<double>(table.target.size()));
   EXPECT_LT(r.ensemble.regression.rmse, 0.6 * sd);
   ASSERT_TRUE(r.ensemble.within_horizon.has_value());
-  EXPECT_GT(r.ensemble.within_horizon->f1, 0.5);
+  EXPECT_GT(r.ensemble.within_horizon->f1, 0.7);
   double weight_sum = 0;
   for (double w : result->model.combiner.weights) {
     EXPECT_GE(w, 0);
