@@ -164,7 +164,7 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
       SensorWindows& sensor = sensors_[s];
       sensor.Advance(times_, record, window_begins_);
       if (std::isfinite(x)) sensor.Add(times_, record, x);
-      sensor.EmitWindows(output_windows, f.stats, baseline, &out[o]);
+      sensor.EmitWindows(output_windows, f.stats, baseline, out.data() + o);
       o += output_windows * stats;
     }
     int64_t needed = record;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "core/numbers.h"
 #include "core/status.h"
@@ -250,6 +251,15 @@ class TableRun {
       checked_cv.notify_one();
     };
     std::vector<std::jthread> helpers;
+    // Runs before the helpers are joined, on every way out (an exception included): helpers
+    // finish the blocks still queued and return.
+    absl::Cleanup stop_helpers = [&] {
+      {
+        std::lock_guard lock(mu);
+        stop = true;
+      }
+      queued_cv.notify_all();
+    };
     for (int t = 1; t < threads; ++t) {
       helpers.emplace_back([&] {
         for (;;) {
@@ -298,11 +308,6 @@ class TableRun {
         checked_cv.wait(lock, [&] { return front->checked; });
       }
     }
-    {
-      std::lock_guard lock(mu);
-      stop = true;
-    }
-    queued_cv.notify_all();
   }
 
   absl::Status Plan(const std::vector<std::string>& header) {
