@@ -118,7 +118,6 @@ class SensorWindows {
   int64_t PositionOf(uint32_t entry) const {
     return values_.begin() + static_cast<uint32_t>(entry - static_cast<uint32_t>(values_.begin()));
   }
-
   double ValueOf(uint32_t entry) const { return values_.at(PositionOf(entry)); }
   double Min(const Accumulator& acc) const { return ValueOf(min_queue_.at(acc.min_cursor)); }
   double Max(const Accumulator& acc) const { return ValueOf(max_queue_.at(acc.max_cursor)); }

@@ -197,7 +197,9 @@ class Trainer {
     if (needs_inner) inner = InnerSplit(cv_, inputs_, rows, 0.15, seed);
 
     LearnerParams chosen = defaults;
-    std::optional<FittedLearner> kept;  // a candidate fit that is already final
+    // The rounds early stopping found for the chosen candidate when the search fitted it so
+    // (0: not known yet).
+    int chosen_rounds = 0;
     if (options_.search > 0) {
       std::mt19937_64 rng(seed);
       double best = std::numeric_limits<double>::infinity();
@@ -209,42 +211,28 @@ class Trainer {
         if (fitted.validation_loss < best) {
           best = fitted.validation_loss;
           chosen = params;
-          if (params.early_stopping > 0) {
-            kept = std::move(fitted);
-          } else {
-            kept.reset();
-          }
+          chosen_rounds = params.early_stopping > 0 ? fitted.rounds : 0;
         }
       }
     }
     Member member;
     member.kind = kind;
     member.params = chosen;
+    LearnerParams final_params = chosen;
     if (chosen.early_stopping > 0) {
       // Early stopping finds the number of rounds on the inner split; the member is then refit
       // on every training row for that many rounds (the inner split's 15% are not lost).
-      int rounds = 0;
-      if (kept) {
-        rounds = kept->rounds;
-      } else {
+      if (chosen_rounds == 0) {
         PDM_ASSIGN_OR_RETURN(FittedLearner fitted,
                              FitLearner(chosen, data, inner.train, inner.test, fit));
-        rounds = fitted.rounds;
+        chosen_rounds = fitted.rounds;
       }
-      LearnerParams refit = chosen;
-      refit.rounds = std::max(1, rounds);
-      refit.early_stopping = 0;
-      PDM_ASSIGN_OR_RETURN(FittedLearner fitted, FitLearner(refit, data, rows, {}, fit));
-      member.booster = std::move(fitted.booster);
-      member.rounds = fitted.rounds;
-    } else if (kept) {
-      member.booster = std::move(kept->booster);
-      member.rounds = kept->rounds;
-    } else {
-      PDM_ASSIGN_OR_RETURN(FittedLearner fitted, FitLearner(chosen, data, rows, {}, fit));
-      member.booster = std::move(fitted.booster);
-      member.rounds = fitted.rounds;
+      final_params.rounds = std::max(1, chosen_rounds);
+      final_params.early_stopping = 0;
     }
+    PDM_ASSIGN_OR_RETURN(FittedLearner fitted, FitLearner(final_params, data, rows, {}, fit));
+    member.booster = std::move(fitted.booster);
+    member.rounds = fitted.rounds;
     return member;
   }
 
