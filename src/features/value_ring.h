@@ -34,9 +34,7 @@ class ValueRing {
   // The value at `position` (NaN: the record had no valid value), bit for bit what was set.
   double at(int64_t position) const {
     if (!decimal_) return doubles_.at(position);
-    const int32_t code = codes_.at(position);
-    return code == kMissing ? std::numeric_limits<double>::quiet_NaN()
-                            : static_cast<double>(code) / kPowers[digits_];
+    return Decode(codes_.at(position), kPowers[digits_]);
   }
   // Calls f(reader), where reader(position) is at(position) with the representation resolved
   // once: for loops that read many values. The ring must not change during the call.
@@ -44,9 +42,7 @@ class ValueRing {
   decltype(auto) WithReader(F&& f) const {
     if (decimal_) {
       return f([view = codes_.view(), scale = kPowers[digits_]](int64_t position) {
-        const int32_t code = view.at(position);
-        return code == kMissing ? std::numeric_limits<double>::quiet_NaN()
-                                : static_cast<double>(code) / scale;
+        return Decode(view.at(position), scale);
       });
     }
     return f([view = doubles_.view()](int64_t position) { return view.at(position); });
@@ -121,6 +117,10 @@ class ValueRing {
   static constexpr double kPowers[kMaxDigits + 1] = {1e0, 1e1, 1e2, 1e3, 1e4,
                                                      1e5, 1e6, 1e7, 1e8, 1e9};
 
+  static double Decode(int32_t code, double scale) {
+    return code == kMissing ? std::numeric_limits<double>::quiet_NaN()
+                            : static_cast<double>(code) / scale;
+  }
   // The mantissa of `value` with `digits` decimals, when it restores `value` bit for bit.
   static bool Encode(double value, int digits, int32_t* code) {
     const double scaled = std::nearbyint(value * kPowers[digits]);

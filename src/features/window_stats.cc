@@ -247,9 +247,9 @@ void SensorWindows::Reset() {
 }
 
 double SensorWindows::Stat(int w, spec::WindowStat stat, int baseline) const {
-  double value = kNaN;
-  Emit(w, std::span<const spec::WindowStat>(&stat, 1), baseline, &value);
-  return value;
+  double by_stat[spec::kWindowStatCount];
+  WindowValues(static_cast<size_t>(w), Bit(stat), BaselineMean(baseline), by_stat);
+  return by_stat[static_cast<int>(stat)];
 }
 
 double SensorWindows::BaselineMean(int baseline) const {
@@ -289,13 +289,6 @@ void SensorWindows::WindowValues(size_t w, uint32_t wanted, double base_mean,
     const bool started = needs_.ewma && ewma_[w].started;
     by_stat[static_cast<int>(WindowStat::kEwma)] = started ? ewma_[w].num / ewma_[w].den : kNaN;
   }
-}
-
-void SensorWindows::Emit(int w, std::span<const spec::WindowStat> stats, int baseline,
-                         double* out) const {
-  double by_stat[spec::kWindowStatCount];
-  WindowValues(static_cast<size_t>(w), WantedBits(stats), BaselineMean(baseline), by_stat);
-  for (spec::WindowStat stat : stats) *out++ = by_stat[static_cast<int>(stat)];
 }
 
 void SensorWindows::EmitWindows(size_t windows, std::span<const spec::WindowStat> stats,

@@ -48,7 +48,6 @@ class SensorWindows {
  public:
   using Needs = WindowNeeds;
   static Needs NeedsOf(std::span<const spec::WindowStat> stats);
-  Needs needs() const { return needs_; }
 
   // `windows` are the windows whose statistics are wanted; they must outlive this object (the
   // sensors of an entity share the pipeline's). `time_unit` converts the data's time to the
@@ -71,9 +70,8 @@ class SensorWindows {
   // The statistic of window `w` at the current record; NaN when it is undefined (no samples, or
   // fewer than two for std and slope). `baseline` is the window `delta` compares with (-1: none).
   double Stat(int w, spec::WindowStat stat, int baseline) const;
-  // Stat for each of `stats` into out[0..stats.size()).
-  void Emit(int w, std::span<const spec::WindowStat> stats, int baseline, double* out) const;
-  // Emit for windows 0 .. windows - 1, one after the other: windows x stats.size() values.
+  // Stat for each of `stats` of windows 0 .. windows - 1, window after window: windows x
+  // stats.size() values.
   void EmitWindows(size_t windows, std::span<const spec::WindowStat> stats, int baseline,
                    double* out) const;
 
