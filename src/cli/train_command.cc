@@ -308,7 +308,7 @@ void AddTrainCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--quarantine", args->quarantine, "Write refused rows and flagged values here");
   cmd->add_option("--calibration", args->calibration, "platt, isotonic or none")
       ->check(CLI::IsMember({"platt", "isotonic", "none"}));
-  cmd->add_option("--class-weight", args->class_weight, "balanced, sqrt or none")
+  cmd->add_option("--class-weight", args->class_weight, "none (default), balanced or sqrt")
       ->check(CLI::IsMember({"balanced", "sqrt", "none"}));
   cmd->add_option("--cost-missed", args->cost_missed,
                   "Cost of a missed failure: with --cost-false-alarm, the threshold minimises "

@@ -70,9 +70,17 @@ LearnerParams DefaultParams(LearnerKind kind, size_t rows, size_t features) {
     }
     case LearnerKind::kGbm:
       // Friedman's gradient boosting: shallow trees, shrinkage, exact greedy splits, no penalty.
-      p.xgb = {{"tree_method", "exact"},  {"max_depth", "3"}, {"learning_rate", "0.1"},
-               {"lambda", "0"},           {"alpha", "0"},     {"gamma", "0"},
-               {"min_child_weight", "1"}, {"subsample", "1"}};
+      // The leaf limit is on the hessian, p(1 - p) per row of a classifier: 0.1 lets a leaf hold
+      // the few rows of a rare failure (1 would demand ~30 rows at p = 0.03), as scikit-learn's
+      // one-sample leaves do.
+      p.xgb = {{"tree_method", "exact"},
+               {"max_depth", "3"},
+               {"learning_rate", "0.1"},
+               {"lambda", "0"},
+               {"alpha", "0"},
+               {"gamma", "0"},
+               {"min_child_weight", "0.1"},
+               {"subsample", "1"}};
       if (rows * features > kExactSplitCells) {
         p.xgb["tree_method"] = "hist";
         p.xgb["max_bin"] = "1024";

@@ -260,9 +260,9 @@ void Stage(const TrainOptions& options, const std::string& line) {
 }  // namespace
 
 absl::StatusOr<ClassWeight> ParseClassWeight(const std::string& name) {
-  if (name == "balanced" || name.empty()) return ClassWeight::kBalanced;
+  if (name == "none" || name.empty()) return ClassWeight::kNone;
+  if (name == "balanced") return ClassWeight::kBalanced;
   if (name == "sqrt") return ClassWeight::kSqrt;
-  if (name == "none") return ClassWeight::kNone;
   return absl::InvalidArgumentError(
       core::StrCat("class_weight: expected balanced, sqrt or none, got '", name, "'"));
 }
@@ -271,12 +271,12 @@ const char* ClassWeightName(ClassWeight weight) {
   switch (weight) {
     case ClassWeight::kSqrt:
       return "sqrt";
-    case ClassWeight::kNone:
-      return "none";
     case ClassWeight::kBalanced:
+      return "balanced";
+    case ClassWeight::kNone:
       break;
   }
-  return "balanced";
+  return "none";
 }
 
 std::vector<std::pair<std::string, double>> SeparatingFeatures(const TrainingTable& table,

@@ -183,7 +183,7 @@ struct TrainingSpec {
   std::vector<std::string> models;  // rf, gbm, xgb; empty: all three
   int search = 0;                   // random-search budget per member (0: defaults only)
   std::string calibration;          // platt | isotonic | none; empty: platt
-  std::string class_weight;         // balanced | sqrt | none; empty: balanced
+  std::string class_weight;         // none | balanced | sqrt; empty: none
   // Costs of a missed failure and of a false alarm: the threshold minimises expected cost.
   std::optional<double> cost_missed_failure;
   std::optional<double> cost_false_alarm;
