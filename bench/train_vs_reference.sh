@@ -6,6 +6,7 @@
 #   bench/train_vs_reference.sh                       # AI4I, C-MAPSS FD001, simulated fleet
 #   MACHINES=240 DURATION=180d SIM_CV=2 bench/train_vs_reference.sh   # ~1 M simulated rows
 #   ONLY=ai4i SEEDS="1 2 3 4 5" bench/train_vs_reference.sh            # one part; AI4I over 5 seeds
+#   ONLY=reffleet REF_ROWS=1000000 bench/train_vs_reference.sh          # the reference's own fleet
 # AI4I's 339 failures make one split's ROC-AUC move by +-0.003 and F1 by +-0.006 with the seed:
 # the AI4I row is the mean over SEEDS, the reference trained on pdm's folds of each seed
 # (bench/reference_on_folds.py), with the mean paired difference.
@@ -18,7 +19,7 @@ machines=${MACHINES:-50}
 duration=${DURATION:-180d}
 sim_cv=${SIM_CV:-2}
 seeds=(${SEEDS:-1 2 3 4 5})
-only=${ONLY:-ai4i,fd001,sim}
+only=${ONLY:-ai4i,fd001,sim,reffleet}
 part() { [[ ",$only," == *",$1,"* ]]; }
 out=${PDM_BENCH_DIR:-/tmp/pdm-bench}/train
 mkdir -p "$out"
@@ -106,6 +107,21 @@ timed "$out/sim_ref" $python "$ref" --data "$out/sim.csv" --label label --drop m
 m=$out/sim_pdm/metrics.json; r=$out/sim_ref.stdout
 rows+=("| simulated fleet ($(json $m "d['rows']") labelled rows x $(json $m "d['features']") features, ${sim_cv}-fold) | ROC-AUC $(json $m "round(d['ensemble']['roc_auc'],4)") / F1 $(json $m "round(d['ensemble']['f1'],4)") (grouped by machine) | ROC-AUC $(json $r "round(d['roc_auc'],4)") / F1 $(json $r "round(d['f1'],4)") (stratified rows: leaks across a machine's overlapping windows) | $(seconds "$out/sim_pdm") s, $(rss_mb "$out/sim_pdm") MB | $(seconds "$out/sim_ref") s, $(rss_mb "$out/sim_ref") MB | $(awk "BEGIN{printf \"%.2f\", $(seconds "$out/sim_pdm")/$(seconds "$out/sim_ref")}") |")
 
+fi
+
+# --- The reference's own synthetic fleet (gen_data.py, 22 features), REF_ROWS rows -------------
+# pdm's 2-fold stratified CV plus its final fit on all rows, against the reference's two fits on
+# pdm's folds (bench/reference_on_folds.py): pdm does one fit more.
+if part reffleet; then
+ref_rows=${REF_ROWS:-1000000}
+data=$out/reffleet_$ref_rows.csv
+[[ -f $data ]] || $python "$(dirname "$ref")/gen_data.py" --rows "$ref_rows" --machines 5000 --seed 44 --out "$data"
+PDM_REFERENCE_DATA=$data timed "$out/reffleet_pdm" $pdm train --spec bench/specs/reference-fleet.yaml \
+  --out "$out/reffleet_pdm" --cv 2
+timed "$out/reffleet_ref" $python bench/reference_on_folds.py --reference "$(dirname "$ref")" \
+  --data "$data" --label failure --drop machine_id --folds "$out/reffleet_pdm/oof_scores.csv"
+m=$out/reffleet_pdm/metrics.json; r=$out/reffleet_ref.stdout
+rows+=("| reference fleet (gen_data.py, $(json $m "d['rows']") rows x $(json $m "d['features']") features, 2-fold stratified, same folds) | ROC-AUC $(json $m "round(d['ensemble']['roc_auc'],4)") / F1 $(json $m "round(d['ensemble']['f1'],4)") / PR-AUC $(json $m "round(d['ensemble']['pr_auc'],4)") | ROC-AUC $(json $r "round(d['roc_auc'],4)") / F1 $(json $r "round(d['f1'],4)") / PR-AUC $(json $r "round(d['pr_auc'],4)") | $(seconds "$out/reffleet_pdm") s, $(rss_mb "$out/reffleet_pdm") MB (2 folds + final fit) | $(seconds "$out/reffleet_ref") s, $(rss_mb "$out/reffleet_ref") MB (2 folds) | $(awk "BEGIN{printf \"%.2f\", $(seconds "$out/reffleet_pdm")/$(seconds "$out/reffleet_ref")}") |")
 fi
 
 {

@@ -68,8 +68,7 @@ absl::StatusOr<Scored> Prepare(const ScoreArgs& args, bool need_target) {
   // Held-out histories cut before failure (a RUL file) are scored at their last record.
   s.last_only =
       args.last || (args.test && s.spec.test && !s.spec.test->rul_path.empty() && !args.all_rows);
-  const std::vector<double>& target =
-      s.bundle.ensemble.task == model::Task::kClassify ? s.table.label : s.table.rul;
+  const std::vector<double>& target = model::TargetOf(s.table, s.bundle.ensemble.task);
   for (size_t r = 0; r < s.table.rows(); ++r) {
     if (s.last_only && r + 1 < s.table.rows() && s.table.entity[r + 1] == s.table.entity[r]) {
       continue;
@@ -118,11 +117,12 @@ absl::StatusOr<EvaluationJson> EvaluateJson(const ScoreArgs& args) {
          {"last_record_only", scored.last_only},
          {"feature_spec_hash", scored.bundle.feature_spec_hash}};
   if (ensemble.horizon) out["horizon"] = *ensemble.horizon;
-  out["ensemble"] = model::ScoresJson(ensemble.task, evaluation.ensemble);
+  if (ensemble.task == model::Task::kMode) out["classes"] = ensemble.classes;
+  out["ensemble"] = model::ScoresJson(ensemble.task, evaluation.ensemble, ensemble.classes);
   nlohmann::json members = nlohmann::json::object();
   for (size_t j = 0; j < evaluation.members.size(); ++j) {
     members[model::LearnerName(ensemble.members[j].kind)] =
-        model::ScoresJson(ensemble.task, evaluation.members[j]);
+        model::ScoresJson(ensemble.task, evaluation.members[j], ensemble.classes);
   }
   out["members"] = members;
   return result;
@@ -143,7 +143,13 @@ int RunEvaluate(const ScoreArgs& args) {
   }
   const model::Scores& e = evaluated->ensemble;
   const size_t rows = scored->rows.size();
-  if (ensemble.task == model::Task::kClassify) {
+  if (ensemble.task == model::Task::kMode && e.multiclass) {
+    fmt::print(
+        "{} rows: accuracy {:.4f}  balanced accuracy {:.4f}  macro F1 {:.4f}  any failure: "
+        "ROC-AUC {:.4f} F1 {:.4f}\n",
+        rows, e.multiclass->accuracy, e.multiclass->balanced_accuracy, e.multiclass->macro_f1,
+        e.binary.roc_auc, e.binary.f1);
+  } else if (ensemble.task == model::Task::kClassify) {
     fmt::print(
         "{} rows: ROC-AUC {:.4f}  PR-AUC {:.4f}  F1 {:.4f}  precision {:.4f}  recall {:.4f}\n",
         rows, e.binary.roc_auc, e.binary.pr_auc, e.binary.f1, e.binary.precision, e.binary.recall);
@@ -171,7 +177,14 @@ int RunPredict(const ScoreArgs& args) {
   std::string csv;
   if (!data.entity_column.empty()) csv += data.entity_column + ",";
   if (!data.time_column.empty()) csv += data.time_column + ",";
-  csv += ensemble.task == model::Task::kClassify ? "probability,alarm\n" : "rul,within_horizon\n";
+  if (ensemble.task == model::Task::kMode) {
+    // P(any failure) and its alarm, the most probable class, then each class's probability.
+    csv += "probability,alarm,mode";
+    for (const std::string& name : ensemble.classes) csv += ",p_" + name;
+    csv += "\n";
+  } else {
+    csv += ensemble.task == model::Task::kClassify ? "probability,alarm\n" : "rul,within_horizon\n";
+  }
   for (size_t i = 0; i < scored->rows.size(); ++i) {
     const uint32_t r = scored->rows[i];
     if (!data.entity_column.empty()) {
@@ -179,9 +192,13 @@ int RunPredict(const ScoreArgs& args) {
     }
     if (!data.time_column.empty()) csv += fmt::format("{:.17g},", scored->table.time[r]);
     const model::Prediction& p = (*predictions)[i];
-    csv += fmt::format("{:.9g},{}\n",
-                       ensemble.task == model::Task::kClassify ? p.probability : p.margin,
+    csv += fmt::format("{:.9g},{}", ensemble.task == model::Task::kRul ? p.margin : p.probability,
                        p.alarm ? 1 : 0);
+    if (ensemble.task == model::Task::kMode) {
+      csv += "," + ensemble.classes[static_cast<size_t>(p.mode)];
+      for (double q : p.mode_probability) csv += fmt::format(",{:.9g}", q);
+    }
+    csv += "\n";
   }
   if (auto s = core::WriteStringToFile(args.out, csv); !s.ok()) return Fail("predict", s);
   int64_t alarms = 0;

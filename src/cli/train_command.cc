@@ -89,6 +89,7 @@ absl::StatusOr<model::TrainOptions> Options(const TrainArgs& args, const spec::D
     o.embargo = *spec.labels.horizon;
     if (task == model::Task::kRul) o.horizon = *spec.labels.horizon / time_unit;
   }
+  if (task == model::Task::kMode) o.classes = model::ModeClasses(spec);
   return o;
 }
 
@@ -194,8 +195,8 @@ int RunTrain(const TrainArgs& args) {
       !s.ok()) {
     return Fail(s);
   }
-  std::string scores =
-      *task == model::Task::kClassify ? "label,score,fold\n" : "rul,predicted,fold\n";
+  // The mode task's rows are scored as "any failure": label 1 for every failure mode.
+  std::string scores = *task == model::Task::kRul ? "rul,predicted,fold\n" : "label,score,fold\n";
   const model::TrainReport& report = result->report;
   for (size_t i = 0; i < report.oof_score.size(); ++i) {
     scores += fmt::format("{},{:.9g},{}\n", report.oof_target[i], report.oof_score[i],
@@ -241,7 +242,13 @@ int RunTrain(const TrainArgs& args) {
              table->feature_names.size(), model::TaskName(*task), model::CvModeName(report.cv),
              report.folds.size());
   auto line = [&](const std::string& name, const model::Scores& s) {
-    if (*task == model::Task::kClassify) {
+    if (*task == model::Task::kMode && s.multiclass) {
+      fmt::print(
+          "  {:<9} accuracy {:.4f}  balanced accuracy {:.4f}  macro F1 {:.4f}  log-loss {:.4f}"
+          "  any failure: ROC-AUC {:.4f} F1 {:.4f}\n",
+          name, s.multiclass->accuracy, s.multiclass->balanced_accuracy, s.multiclass->macro_f1,
+          s.multiclass->log_loss, s.binary.roc_auc, s.binary.f1);
+    } else if (*task == model::Task::kClassify) {
       fmt::print(
           "  {:<9} ROC-AUC {:.4f}  PR-AUC {:.4f}  F1 {:.4f}  precision {:.4f}  recall {:.4f}\n",
           name, s.binary.roc_auc, s.binary.pr_auc, s.binary.f1, s.binary.precision,
@@ -257,8 +264,9 @@ int RunTrain(const TrainArgs& args) {
   fmt::print("out-of-fold:\n");
   line("ensemble", report.ensemble);
   for (const auto& m : report.members) line(model::LearnerName(m.kind), m.oof);
-  if (*task == model::Task::kClassify) {
-    fmt::print("threshold {:.4f} ({})\n", result->model.combiner.threshold,
+  if (*task != model::Task::kRul) {
+    fmt::print("threshold {:.4f}{} ({})\n", result->model.combiner.threshold,
+               *task == model::Task::kMode ? " on P(any failure)" : "",
                options->costs ? "minimum expected cost" : "maximum F1");
   }
   fmt::print("model: {}\nmetrics: {}\nreport: {}\n{:.1f} s\n", (out / "model").string(),
@@ -291,8 +299,10 @@ void AddTrainCommand(CLI::App& app, int* exit_code) {
       "spec's training section.");
   cmd->add_option("--spec", args->spec, "Dataset spec (YAML)")->required();
   cmd->add_option("--out", args->out, "Output directory")->required();
-  cmd->add_option("--task", args->task, "classify (failure within the horizon) or rul")
-      ->check(CLI::IsMember({"classify", "rul"}));
+  cmd->add_option("--task", args->task,
+                  "classify (failure within the horizon), rul, or mode (which failure mode "
+                  "within the horizon; needs labels.components or failure kinds)")
+      ->check(CLI::IsMember({"classify", "rul", "mode"}));
   cmd->add_option("--models", args->models, "Members, comma-separated: rf,gbm,xgb");
   cmd->add_option("--cv", args->cv, "Folds (default 5)")->check(CLI::Range(2, 50));
   cmd->add_option("--cv-mode", args->cv_mode, "auto, group, time, stratified or kfold")

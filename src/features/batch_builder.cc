@@ -27,13 +27,16 @@ void LabelCounts::Add(const LabelCounts& other) {
   censored += other.censored;
   excluded += other.excluded;
   rul_known += other.rul_known;
+  mode_unknown += other.mode_unknown;
 }
 
 void ComputeLabels(const EntityHistory& history, const spec::LabelSpec& labels, int label_input,
-                   bool has_repairs, double time_unit, FeatureBlock* block) {
+                   bool has_repairs, double time_unit, FeatureBlock* block,
+                   std::span<const int> mode_inputs) {
   const size_t n = history.rows();
   block->label.assign(n, kNaN);
   block->rul.assign(n, kNaN);
+  block->mode.assign(n, kNaN);
   LabelCounts& counts = block->counts;
   if (labels.source == spec::LabelSource::kNone) return;
   if (labels.source == spec::LabelSource::kColumn) {
@@ -44,9 +47,20 @@ void ComputeLabels(const EntityHistory& history, const spec::LabelSpec& labels, 
       block->label[i] = y;
       if (std::isnan(y)) {
         ++counts.censored;
-      } else {
-        ++(y > 0 ? counts.positive : counts.negative);
+        continue;
       }
+      ++(y > 0 ? counts.positive : counts.negative);
+      if (y <= 0) {
+        block->mode[i] = 0;
+        continue;
+      }
+      for (size_t k = 0; k < mode_inputs.size(); ++k) {
+        if (history.numeric[i * width + static_cast<size_t>(mode_inputs[k])] > 0) {
+          block->mode[i] = static_cast<double>(k + 1);
+          break;
+        }
+      }
+      if (std::isnan(block->mode[i])) ++counts.mode_unknown;
     }
     return;
   }
@@ -74,8 +88,16 @@ void ComputeLabels(const EntityHistory& history, const spec::LabelSpec& labels, 
       if (has_next && until <= h) {
         block->label[i] = 1;
         ++counts.positive;
+        const int32_t mode =
+            next < history.label_failure_modes.size() ? history.label_failure_modes[next] : -1;
+        if (mode >= 0) {
+          block->mode[i] = mode + 1;
+        } else {
+          ++counts.mode_unknown;
+        }
       } else if (has_next || t + h <= history.end_time) {
         block->label[i] = 0;
+        block->mode[i] = 0;
         ++counts.negative;
       } else {
         ++counts.censored;
@@ -106,6 +128,13 @@ BatchFeatureBuilder::BatchFeatureBuilder(const FeaturePipeline* pipeline, spec::
       label_input_ = static_cast<int>(i);
     }
   }
+  for (const std::string& component : labels_.components) {
+    for (size_t i = 0; i < in.numeric.size(); ++i) {
+      if (in.numeric_roles[i] == spec::ColumnRole::kLabelComponent && in.numeric[i] == component) {
+        mode_inputs_.push_back(static_cast<int>(i));
+      }
+    }
+  }
   if (threads_ <= 0) threads_ = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
@@ -133,7 +162,7 @@ absl::Status BatchFeatureBuilder::BuildEntity(const LoadedDataset& data, uint32_
         state.Update(reading, std::span<double>(block->features).subspan(i * width, width)));
   }
   ComputeLabels(h, labels_, label_input_, pipeline_->layout().has_maintenance,
-                pipeline_->time_unit(), block);
+                pipeline_->time_unit(), block, mode_inputs_);
   return absl::OkStatus();
 }
 
@@ -178,12 +207,14 @@ absl::StatusOr<FeatureTable> BuildFeatureTable(const BatchFeatureBuilder& builde
   table.features.reserve(rows * pipeline.feature_count());
   table.label.reserve(rows);
   table.rul.reserve(rows);
+  table.mode.reserve(rows);
   PDM_RETURN_IF_ERROR(builder.Build(data, [&](const FeatureBlock& block) {
     table.entity.insert(table.entity.end(), block.rows(), block.entity);
     table.time.insert(table.time.end(), block.time.begin(), block.time.end());
     table.features.insert(table.features.end(), block.features.begin(), block.features.end());
     table.label.insert(table.label.end(), block.label.begin(), block.label.end());
     table.rul.insert(table.rul.end(), block.rul.begin(), block.rul.end());
+    table.mode.insert(table.mode.end(), block.mode.begin(), block.mode.end());
     table.counts.Add(block.counts);
     return absl::OkStatus();
   }));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct LabelCounts {
   int64_t censored = 0;  // horizon reaches past the observed history: no label
   int64_t excluded = 0;  // between a failure and its repair: no label, no RUL
   int64_t rul_known = 0;
+  // Positive labels whose failure mode is not known (an events failure without a kind, a label
+  // column set with no component set): no failure-mode label.
+  int64_t mode_unknown = 0;
   void Add(const LabelCounts& other);
 };
 
@@ -33,14 +37,20 @@ struct FeatureBlock {
   std::vector<double> features;  // rows x feature_count, row-major
   std::vector<double> label;     // 1, 0, or NaN (no label)
   std::vector<double> rul;       // in time_unit() (hours or cycles); NaN when unknown
+  // The failure-mode class: 0 when the label is 0, k when the label's failure has mode k - 1 of
+  // FailureModes(spec) (source column: the first component set, in the declared order); NaN
+  // without a label or a known mode.
+  std::vector<double> mode;
   LabelCounts counts;
   size_t rows() const { return time.size(); }
 };
 
 // Labels of one entity's rows (see docs/features.md): `label` and `rul` get one value per row.
-// `label_input` is the index of the label column among the numeric inputs (source: column).
+// `label_input` is the index of the label column among the numeric inputs (source: column), and
+// `mode_inputs` those of its components.
 void ComputeLabels(const EntityHistory& history, const spec::LabelSpec& labels, int label_input,
-                   bool has_repairs, double time_unit, FeatureBlock* block);
+                   bool has_repairs, double time_unit, FeatureBlock* block,
+                   std::span<const int> mode_inputs = {});
 
 class BatchFeatureBuilder {
  public:
@@ -59,6 +69,7 @@ class BatchFeatureBuilder {
   const FeaturePipeline* pipeline_;
   spec::LabelSpec labels_;
   int label_input_ = -1;
+  std::vector<int> mode_inputs_;  // the label components' numeric inputs, in declared order
   int threads_;
 };
 
@@ -69,7 +80,7 @@ struct FeatureTable {
   std::vector<uint32_t> entity;
   std::vector<double> time;
   std::vector<double> features;  // rows x feature_names.size()
-  std::vector<double> label, rul;
+  std::vector<double> label, rul, mode;
   LabelCounts counts;
   size_t rows() const { return time.size(); }
 };

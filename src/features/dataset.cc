@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "core/hash.h"
@@ -170,8 +172,10 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
       h.events.push_back({raw.time, type, raw.kind});
       if (type == EventType::kFailure) {
         h.all_failures.push_back(raw.time);
-        if (spec.labels.failure_kind.empty() || raw.kind == label_kind)
+        if (spec.labels.failure_kind.empty() || raw.kind == label_kind) {
           h.label_failures.push_back(raw.time);
+          h.label_failure_modes.push_back(KindDeclared(*table) ? raw.kind : -1);
+        }
       } else if (type == EventType::kMaintenance) {
         h.repairs.push_back(raw.time);
       }
@@ -196,8 +200,14 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
       if (a.type != b.type) return a.type < b.type;
       return a.kind < b.kind;
     });
-    for (auto* times : {&h.all_failures, &h.label_failures, &h.repairs})
-      std::sort(times->begin(), times->end());
+    for (auto* times : {&h.all_failures, &h.repairs}) std::sort(times->begin(), times->end());
+    // Label failures keep their modes: sorted as pairs, by time (then mode).
+    std::vector<std::pair<double, int32_t>> labelled(h.label_failures.size());
+    for (size_t i = 0; i < labelled.size(); ++i)
+      labelled[i] = {h.label_failures[i], h.label_failure_modes[i]};
+    std::sort(labelled.begin(), labelled.end());
+    for (size_t i = 0; i < labelled.size(); ++i)
+      std::tie(h.label_failures[i], h.label_failure_modes[i]) = labelled[i];
   }
 
   // Failures that the data implies rather than records.
@@ -216,14 +226,27 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
         EntityHistory& h = data.entities[e];
         const double failure = h.end_time + sink.values[e];
         h.all_failures = h.label_failures = {failure};
+        h.label_failure_modes = {-1};
       }
     }
   } else if (spec.labels.source == spec::LabelSource::kRunToFailure) {
-    for (EntityHistory& h : data.entities) h.all_failures = h.label_failures = {h.end_time};
+    for (EntityHistory& h : data.entities) {
+      h.all_failures = h.label_failures = {h.end_time};
+      h.label_failure_modes = {-1};
+    }
   }
   if (quarantine) PDM_RETURN_IF_ERROR(quarantine->Close());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return data;
+}
+
+std::vector<std::string> FailureModes(const spec::DatasetSpec& spec) {
+  if (spec.labels.source == spec::LabelSource::kColumn) return spec.labels.components;
+  if (spec.labels.source == spec::LabelSource::kEvents && spec.failures &&
+      spec.labels.failure_kind.empty() && KindDeclared(*spec.failures)) {
+    return spec.failures->columns[0].categories;
+  }
+  return {};
 }
 
 absl::Status FitPipeline(const LoadedDataset& data, FeaturePipeline* pipeline) {

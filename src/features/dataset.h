@@ -26,6 +26,8 @@ struct EntityHistory {
   // For labels: failures that count for the label (sorted), every failure, and repairs
   // (maintenance times), and where the observed history ends (the last reading).
   std::vector<double> label_failures, all_failures, repairs;
+  // The failure mode of each of label_failures (index into FailureModes(spec); -1: unknown).
+  std::vector<int32_t> label_failure_modes;
   // Run to failure: the last reading is the failure. Test sets: last reading + true RUL.
   double end_time = 0;
   size_t rows() const { return time.size(); }
@@ -66,6 +68,11 @@ absl::StatusOr<DatasetFingerprint> FingerprintInputs(const spec::DatasetSpec& sp
 absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
                                           const FeaturePipeline& pipeline,
                                           const LoadOptions& options);
+
+// The failure modes a spec declares, for the failure-mode task: the label's components
+// (source: column, e.g. AI4I's TWF .. RNF), or the kinds of the failures table (source: events,
+// when every failure counts). Empty: the spec has no modes.
+std::vector<std::string> FailureModes(const spec::DatasetSpec& spec);
 
 // Fits the pipeline's fitted parts (operating regimes) on a loaded dataset.
 absl::Status FitPipeline(const LoadedDataset& data, FeaturePipeline* pipeline);

@@ -228,6 +228,55 @@ EntityHistory History(int hours) {
   return h;
 }
 
+TEST(LabelsTest, FailureModeOfTheFailureWithinTheHorizon) {
+  EntityHistory h = History(100);
+  h.all_failures = h.label_failures = {3600.0 * 30.5, 3600.0 * 60.5, 3600.0 * 80.5};
+  h.label_failure_modes = {2, 0, -1};  // the third failure's mode is not known
+  h.repairs = {3600.0 * 40, 3600.0 * 70, 3600.0 * 90};
+  spec::LabelSpec labels;
+  labels.source = spec::LabelSource::kEvents;
+  labels.horizon = 10 * 3600.0;
+  FeatureBlock block;
+  ComputeLabels(h, labels, -1, /*has_repairs=*/true, 3600, &block);
+  EXPECT_EQ(block.mode[20], 0);  // no failure within 10 h
+  EXPECT_EQ(block.mode[21], 3);  // the failure at 30.5 h, mode 2: class 3
+  EXPECT_EQ(block.mode[30], 3);
+  EXPECT_TRUE(std::isnan(block.mode[35]));  // failed, not yet repaired
+  EXPECT_EQ(block.mode[51], 1);             // the failure at 60.5 h, mode 0
+  EXPECT_EQ(block.label[71], 1);
+  EXPECT_TRUE(std::isnan(block.mode[71]));   // positive, but the mode is unknown
+  EXPECT_EQ(block.counts.mode_unknown, 10);  // 71 .. 80
+  for (size_t i = 0; i < block.rows(); ++i) {
+    if (std::isnan(block.label[i])) {
+      EXPECT_TRUE(std::isnan(block.mode[i])) << i;
+    } else if (block.label[i] == 0) {
+      EXPECT_EQ(block.mode[i], 0) << i;
+    }
+  }
+}
+
+TEST(LabelsTest, FailureModeFromLabelComponentColumns) {
+  // Inputs: the label, then two components (modes 0 and 1).
+  EntityHistory h;
+  const double rows[][3] = {{0, 0, 0}, {1, 0, 1}, {1, 1, 1}, {1, 0, 0}, {0, 1, 0}, {NAN, 0, 0}};
+  for (const auto& row : rows) {
+    h.time.push_back(static_cast<double>(h.time.size()));
+    h.numeric.insert(h.numeric.end(), row, row + 3);
+  }
+  spec::LabelSpec labels;
+  labels.source = spec::LabelSource::kColumn;
+  FeatureBlock block;
+  const int components[] = {1, 2};
+  ComputeLabels(h, labels, 0, /*has_repairs=*/false, 1, &block, components);
+  EXPECT_EQ(block.mode[0], 0);
+  EXPECT_EQ(block.mode[1], 2);             // the second component
+  EXPECT_EQ(block.mode[2], 1);             // both set: the first declared wins
+  EXPECT_TRUE(std::isnan(block.mode[3]));  // a failure with no component set
+  EXPECT_EQ(block.mode[4], 0);             // a component set without the label: no failure
+  EXPECT_TRUE(std::isnan(block.mode[5]));  // no label
+  EXPECT_EQ(block.counts.mode_unknown, 1);
+}
+
 TEST(LabelsTest, HorizonCensoringExclusionAndRul) {
   EntityHistory h = History(100);
   h.all_failures = h.label_failures = {3600.0 * 30.5};

@@ -71,7 +71,7 @@ json ReferenceJson(const TrainingTable& table, const TrainReport& report, Task t
     features.push_back(f);
   }
   json scores = {{"rows", report.oof_score.size()}};
-  if (task == Task::kClassify) {
+  if (task != Task::kRul) {
     std::vector<int64_t> counts(20, 0);
     for (double s : report.oof_score) {
       ++counts[std::min<size_t>(19, static_cast<size_t>(std::max(0.0, s) * 20))];
@@ -99,6 +99,15 @@ absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpe
   const bool has_rul = spec.labels.source == spec::LabelSource::kEvents ||
                        spec.labels.source == spec::LabelSource::kRunToFailure;
   if (name.empty()) name = has_classes ? "classify" : "rul";
+  if (name == "mode") {
+    if (!has_classes || features::FailureModes(spec).empty()) {
+      return absl::InvalidArgumentError(core::StrCat(
+          spec.spec_path.string(),
+          ": labels: the failure-mode task needs failure modes: labels.components (a label "
+          "column) or the kinds of events.failures (with labels.horizon, every failure counting)"));
+    }
+    return Task::kMode;
+  }
   if (name == "classify") {
     if (!has_classes) {
       return absl::InvalidArgumentError(core::StrCat(
@@ -116,12 +125,30 @@ absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpe
     return Task::kRul;
   }
   return absl::InvalidArgumentError(
-      core::StrCat("--task: expected classify or rul, got '", name, "'"));
+      core::StrCat("--task: expected classify, rul or mode, got '", name, "'"));
+}
+
+const std::vector<double>& TargetOf(const features::FeatureTable& table, Task task) {
+  switch (task) {
+    case Task::kRul:
+      return table.rul;
+    case Task::kMode:
+      return table.mode;
+    case Task::kClassify:
+      break;
+  }
+  return table.label;
+}
+
+std::vector<std::string> ModeClasses(const spec::DatasetSpec& spec) {
+  std::vector<std::string> classes = {"none"};
+  for (const std::string& mode : features::FailureModes(spec)) classes.push_back(mode);
+  return classes;
 }
 
 TrainingTable SelectRows(const features::FeatureTable& table, Task task, bool has_time,
                          const std::vector<uint32_t>& rows) {
-  const std::vector<double>& target = task == Task::kClassify ? table.label : table.rul;
+  const std::vector<double>& target = TargetOf(table, task);
   TrainingTable out;
   out.feature_names = table.feature_names;
   out.x.cols = table.feature_names.size();
@@ -139,15 +166,16 @@ TrainingTable SelectRows(const features::FeatureTable& table, Task task, bool ha
 
 absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, Task task,
                                            bool has_time, std::vector<uint32_t>* source_rows) {
-  const std::vector<double>& target = task == Task::kClassify ? table.label : table.rul;
+  const std::vector<double>& target = TargetOf(table, task);
   std::vector<uint32_t> rows;
   for (size_t r = 0; r < table.rows(); ++r) {
     if (std::isfinite(target[r])) rows.push_back(static_cast<uint32_t>(r));
   }
   if (rows.empty()) {
-    return absl::InvalidArgumentError(task == Task::kClassify
-                                          ? "no row has a label (all censored or excluded?)"
-                                          : "no row has a known remaining useful life");
+    return absl::InvalidArgumentError(
+        task == Task::kRul    ? "no row has a known remaining useful life"
+        : task == Task::kMode ? "no row has a known failure mode (all censored or excluded?)"
+                              : "no row has a label (all censored or excluded?)");
   }
   TrainingTable out = SelectRows(table, task, has_time, rows);
   if (source_rows != nullptr) *source_rows = std::move(rows);
@@ -157,26 +185,47 @@ absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, 
 absl::StatusOr<Evaluation> Evaluate(const Ensemble& ensemble, const TrainingTable& table,
                                     int threads) {
   PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs, ensemble.MemberOutputs(table.x, threads));
-  const size_t m = ensemble.members.size();
+  const size_t m = ensemble.members.size(), k = ensemble.width();
   Evaluation e;
-  e.predictions = ApplyCombiner(ensemble.task, ensemble.combiner, outputs, m, ensemble.horizon);
+  e.predictions = ApplyCombiner(ensemble.task, ensemble.combiner, outputs, m, ensemble.horizon, k);
   std::vector<uint32_t> rows(table.target.size());
   for (size_t r = 0; r < rows.size(); ++r) rows[r] = static_cast<uint32_t>(r);
   e.ensemble = ScorePredictions(ensemble.task, e.predictions, table.target, rows,
                                 ensemble.combiner.threshold, ensemble.horizon);
   for (size_t j = 0; j < ensemble.member_combiners.size(); ++j) {
-    std::vector<double> own(table.x.rows);
-    for (size_t r = 0; r < own.size(); ++r) own[r] = outputs[r * m + j];
+    std::vector<double> own(table.x.rows * k);
+    for (size_t r = 0; r < table.x.rows; ++r) {
+      std::copy_n(outputs.data() + (r * m + j) * k, k, own.data() + r * k);
+    }
     const Combiner& c = ensemble.member_combiners[j];
-    e.members.push_back(ScorePredictions(ensemble.task,
-                                         ApplyCombiner(ensemble.task, c, own, 1, ensemble.horizon),
-                                         table.target, rows, c.threshold, ensemble.horizon));
+    e.members.push_back(ScorePredictions(
+        ensemble.task, ApplyCombiner(ensemble.task, c, own, 1, ensemble.horizon, k), table.target,
+        rows, c.threshold, ensemble.horizon));
   }
   return e;
 }
 
-json ScoresJson(Task task, const Scores& s) {
+json ScoresJson(Task task, const Scores& s, const std::vector<std::string>& classes) {
   if (task == Task::kClassify) return BinaryJson(s.binary);
+  if (task == Task::kMode && s.multiclass) {
+    const MulticlassMetrics& m = *s.multiclass;
+    json per_class = json::array();
+    for (size_t c = 0; c < m.classes.size(); ++c) {
+      per_class.push_back({{"class", c < classes.size() ? classes[c] : std::to_string(c)},
+                           {"support", m.classes[c].support},
+                           {"precision", Number(m.classes[c].precision)},
+                           {"recall", Number(m.classes[c].recall)},
+                           {"f1", Number(m.classes[c].f1)}});
+    }
+    return {{"rows", m.rows},
+            {"accuracy", Number(m.accuracy)},
+            {"balanced_accuracy", Number(m.balanced_accuracy)},
+            {"macro_f1", Number(m.macro_f1)},
+            {"log_loss", Number(m.log_loss)},
+            {"classes", per_class},
+            {"confusion_matrix", m.confusion},
+            {"any_failure", BinaryJson(s.binary)}};
+  }
   json out = {{"rows", s.regression.rows},
               {"rmse", Number(s.regression.rmse)},
               {"mae", Number(s.regression.mae)},
@@ -198,11 +247,12 @@ json MetricsJson(const TrainingFacts& facts, const Ensemble& ensemble) {
   out["search"] = options.search;
   out["feature_spec_hash"] = facts.pipeline->hash();
   if (options.horizon) out["horizon"] = *options.horizon;
-  out["ensemble"] = ScoresJson(options.task, report.ensemble);
+  if (options.task == Task::kMode) out["classes"] = options.classes;
+  out["ensemble"] = ScoresJson(options.task, report.ensemble, options.classes);
   json members = json::object();
   for (size_t j = 0; j < report.members.size(); ++j) {
     const MemberSummary& m = report.members[j];
-    json entry = ScoresJson(options.task, m.oof);
+    json entry = ScoresJson(options.task, m.oof, options.classes);
     entry["weight"] = ensemble.combiner.weights[j];
     entry["rounds"] = m.rounds;
     entry["params"] = m.params.xgb;
@@ -213,7 +263,7 @@ json MetricsJson(const TrainingFacts& facts, const Ensemble& ensemble) {
   json folds = json::array();
   for (size_t f = 0; f < report.folds.size(); ++f) {
     const FoldResult& fold = report.folds[f];
-    json entry = ScoresJson(options.task, fold.scores);
+    json entry = ScoresJson(options.task, fold.scores, options.classes);
     entry["fold"] = f + 1;
     entry["train_rows"] = fold.train_rows;
     entry["test_rows"] = fold.test_rows;

@@ -25,12 +25,18 @@
 
 namespace pdm::model {
 
-// The task from a flag ("classify", "rul" or empty), else the spec's training.task, else
-// classification when the spec's labels give classes, else RUL.
+// The task from a flag ("classify", "rul", "mode" or empty), else the spec's training.task, else
+// classification when the spec's labels give classes, else RUL. "mode" needs failure modes.
 absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpec& spec);
 
 // The rows of `table` with a known target (label, or RUL), as float features; times only when
 // the data has a time column (`has_time`). `source_rows` receives the table row of each.
+// The target column of `task`: label, rul or mode.
+const std::vector<double>& TargetOf(const features::FeatureTable& table, Task task);
+
+// The mode task's classes: "none", then features::FailureModes(spec).
+std::vector<std::string> ModeClasses(const spec::DatasetSpec& spec);
+
 absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, Task task,
                                            bool has_time,
                                            std::vector<uint32_t>* source_rows = nullptr);
@@ -68,8 +74,10 @@ struct Evaluation {
 absl::StatusOr<Evaluation> Evaluate(const Ensemble& ensemble, const TrainingTable& table,
                                     int threads);
 
-// Metrics in the shape of metrics.json: classification or RUL keys (docs/training.md).
-nlohmann::json ScoresJson(Task task, const Scores& scores);
+// Metrics in the shape of metrics.json: classification, RUL or failure-mode keys
+// (docs/training.md); `classes` names the mode task's classes.
+nlohmann::json ScoresJson(Task task, const Scores& scores,
+                          const std::vector<std::string>& classes = {});
 nlohmann::json MetricsJson(const TrainingFacts& facts, const Ensemble& ensemble);
 
 }  // namespace pdm::model

@@ -1,6 +1,8 @@
 #include "model/ensemble.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <thread>
 
 #include "core/file.h"
@@ -18,11 +20,53 @@ double Combiner::Combine(const double* member_outputs) const {
   return z;
 }
 
+namespace {
+
+// log(sum_i exp(x_i)) of `n` values.
+double LogSumExp(const double* x, size_t n) {
+  if (n == 0) return -std::numeric_limits<double>::infinity();
+  const double top = *std::max_element(x, x + n);
+  if (!std::isfinite(top)) return top;
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += std::exp(x[i] - top);
+  return top + std::log(sum);
+}
+
+}  // namespace
+
+void CombineModes(const Combiner& combiner, const double* member_outputs, size_t members,
+                  size_t classes, double* out) {
+  std::fill(out, out + classes, 0.0);
+  for (size_t m = 0; m < members; ++m) {
+    const double* x = member_outputs + m * classes;
+    const double norm = LogSumExp(x, classes);
+    for (size_t c = 0; c < classes; ++c) out[c] += combiner.weights[m] * (x[c] - norm);
+  }
+  const double norm = LogSumExp(out, classes);
+  for (size_t c = 0; c < classes; ++c) out[c] -= norm;
+}
+
 std::vector<Prediction> ApplyCombiner(Task task, const Combiner& combiner,
                                       const std::vector<double>& outputs, size_t members,
-                                      std::optional<double> horizon) {
-  const size_t rows = members == 0 ? 0 : outputs.size() / members;
+                                      std::optional<double> horizon, size_t classes) {
+  const size_t stride = members * std::max<size_t>(classes, 1);
+  const size_t rows = stride == 0 ? 0 : outputs.size() / stride;
   std::vector<Prediction> out(rows);
+  if (task == Task::kMode) {
+    std::vector<double> log_p(classes);
+    for (size_t r = 0; r < rows; ++r) {
+      Prediction& p = out[r];
+      CombineModes(combiner, outputs.data() + r * stride, members, classes, log_p.data());
+      p.mode_probability.resize(classes);
+      for (size_t c = 0; c < classes; ++c) p.mode_probability[c] = std::exp(log_p[c]);
+      p.mode = static_cast<int>(std::max_element(log_p.begin(), log_p.end()) - log_p.begin());
+      // Log-odds of any failure: log P(classes 1..) - log P(class 0), without 1 - p cancelling.
+      p.margin = LogSumExp(log_p.data() + 1, classes - 1) - log_p[0];
+      p.probability = 1 / (1 + std::exp(-p.margin));
+      p.alarm = p.probability >= combiner.threshold;
+    }
+    return out;
+  }
   for (size_t r = 0; r < rows; ++r) {
     Prediction& p = out[r];
     p.margin = combiner.Combine(outputs.data() + r * members);
@@ -42,11 +86,12 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
     return absl::InvalidArgumentError(
         core::StrCat("the model takes ", feature_names.size(), " features, the data has ", x.cols));
   }
-  std::vector<double> out(x.rows * members.size());
-  const bool flat =
-      !members.empty() && std::all_of(members.begin(), members.end(), [&](const Member& m) {
-        return m.flat != nullptr && m.flat->features() == x.cols;
-      });
+  const size_t k = width();
+  std::vector<double> out(x.rows * members.size() * k);
+  const bool flat = !members.empty() && k == 1 &&
+                    std::all_of(members.begin(), members.end(), [&](const Member& m) {
+                      return m.flat != nullptr && m.flat->features() == x.cols;
+                    });
   if (flat) {
     // Margins equal XGBoost's (kMargin); RUL members are reg:squarederror, whose value is the
     // margin.
@@ -77,17 +122,19 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
   }
   PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
   for (size_t m = 0; m < members.size(); ++m) {
-    const PredictKind kind = task == Task::kClassify ? PredictKind::kMargin : PredictKind::kValue;
+    const PredictKind kind = task == Task::kRul ? PredictKind::kValue : PredictKind::kMargin;
     PDM_ASSIGN_OR_RETURN(const std::vector<float> values, members[m].booster.Predict(data, kind));
-    if (values.size() != x.rows) return absl::InternalError("unexpected prediction shape");
-    for (size_t r = 0; r < x.rows; ++r) out[r * members.size() + m] = values[r];
+    if (values.size() != x.rows * k) return absl::InternalError("unexpected prediction shape");
+    for (size_t r = 0; r < x.rows; ++r) {
+      for (size_t c = 0; c < k; ++c) out[(r * members.size() + m) * k + c] = values[r * k + c];
+    }
   }
   return out;
 }
 
 absl::StatusOr<std::vector<Prediction>> Ensemble::Predict(const DenseMatrix& x, int threads) const {
   PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs, MemberOutputs(x, threads));
-  return ApplyCombiner(task, combiner, outputs, members.size(), horizon);
+  return ApplyCombiner(task, combiner, outputs, members.size(), horizon, width());
 }
 
 absl::StatusOr<Explanation> Ensemble::Explain(const DenseMatrix& x, int threads) const {
@@ -95,17 +142,28 @@ absl::StatusOr<Explanation> Ensemble::Explain(const DenseMatrix& x, int threads)
     return absl::InvalidArgumentError(
         core::StrCat("the model takes ", feature_names.size(), " features, the data has ", x.cols));
   }
+  // The mode task explains each row's predicted class.
+  std::vector<int> mode(x.rows, 0);
+  if (task == Task::kMode) {
+    PDM_ASSIGN_OR_RETURN(const std::vector<Prediction> predicted, Predict(x, threads));
+    for (size_t r = 0; r < x.rows; ++r) mode[r] = predicted[r].mode;
+  }
   PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
   Explanation e;
   e.features = x.cols;
-  const size_t width = x.cols + 1;
+  const size_t width = x.cols + 1, k = this->width();
   e.contributions.assign(x.rows * width, 0);
   for (size_t m = 0; m < members.size(); ++m) {
     PDM_ASSIGN_OR_RETURN(const std::vector<float> c,
                          members[m].booster.Predict(data, PredictKind::kContributions));
-    if (c.size() != x.rows * width) return absl::InternalError("unexpected contribution shape");
+    if (c.size() != x.rows * k * width) {
+      return absl::InternalError("unexpected contribution shape");
+    }
     const double w = combiner.weights[m];
-    for (size_t i = 0; i < c.size(); ++i) e.contributions[i] += w * c[i];
+    for (size_t r = 0; r < x.rows; ++r) {
+      const float* row = c.data() + (r * k + static_cast<size_t>(mode[r])) * width;
+      for (size_t i = 0; i < width; ++i) e.contributions[r * width + i] += w * row[i];
+    }
   }
   for (size_t r = 0; r < x.rows; ++r) e.contributions[r * width + x.cols] += combiner.intercept;
   return e;
@@ -142,6 +200,7 @@ absl::Status Ensemble::Save(const fs::path& dir, const std::string& extra_json) 
   for (const Combiner& c : member_combiners) own.push_back(combiner_json(c));
   manifest["member_combiners"] = own;
   if (horizon) manifest["horizon"] = *horizon;
+  if (task == Task::kMode) manifest["classes"] = classes;
   return core::WriteStringToFile(dir / "model.json", manifest.dump(2) + "\n");
 }
 
@@ -159,7 +218,14 @@ absl::StatusOr<Ensemble> Ensemble::Load(const fs::path& dir) {
                                                      manifest.at("format_version").get<int>(),
                                                      " is newer than this pdm"));
     }
-    e.task = manifest.at("task").get<std::string>() == "rul" ? Task::kRul : Task::kClassify;
+    PDM_ASSIGN_OR_RETURN(e.task, ParseTask(manifest.at("task").get<std::string>()));
+    if (e.task == Task::kMode) {
+      e.classes = manifest.at("classes").get<std::vector<std::string>>();
+      if (e.classes.size() < 2) {
+        return absl::InvalidArgumentError(
+            core::StrCat(path.string(), ": a failure-mode model needs at least two classes"));
+      }
+    }
     e.feature_names = manifest.at("feature_names").get<std::vector<std::string>>();
     for (const json& m : manifest.at("members")) {
       Member member;

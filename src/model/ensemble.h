@@ -30,7 +30,9 @@ struct Member {
 // How member outputs become a decision. Classification: margin = intercept + sum_m weight_m *
 // member_margin_m, probability = calibration(margin), alarm when probability >= threshold.
 // RUL: value = intercept + sum_m weight_m * member_value_m; "fails within the horizon" when
-// value <= horizon.
+// value <= horizon. Failure mode: class log-probabilities = log-softmax(sum_m weight_m *
+// log-softmax(member_margins_m)) (weights on the simplex), the mode the most probable class;
+// probability = 1 - P(class 0), the alarm when it is >= threshold.
 struct Combiner {
   std::vector<double> weights;
   double intercept = 0;
@@ -40,15 +42,18 @@ struct Combiner {
 };
 
 struct Prediction {
-  double margin = 0;       // classification: combined log-odds; RUL: the predicted value
-  double probability = 0;  // classification only
+  double margin = 0;  // classification and mode: log-odds of a failure; RUL: the predicted value
+  double probability = 0;  // classification and mode: of a failure within the horizon
   bool alarm = false;
+  int mode = 0;                          // mode task: the most probable class (0: no failure)
+  std::vector<double> mode_probability;  // mode task: per class, summing to 1
 };
 
 struct Explanation {
   size_t features = 0;
   // rows x (features + 1): each feature's contribution to the combined margin (or value), then
-  // the bias; a row sums to Prediction::margin.
+  // the bias; a row sums to Prediction::margin. Mode task: to the predicted class's combined
+  // raw margin, sum_m weight_m * member_margin_m[mode] (before normalisation).
   std::vector<double> contributions;
 };
 
@@ -62,8 +67,13 @@ class Ensemble {
   // evaluation can score every member with its own calibration and threshold.
   std::vector<Combiner> member_combiners;
   std::optional<double> horizon;  // RUL: the "fails within" horizon, in the target's unit
+  // Mode task: the class names, "none" (no failure within the horizon) first.
+  std::vector<std::string> classes;
+  // Outputs per member and row: the classes of the mode task, else 1.
+  size_t width() const { return task == Task::kMode ? classes.size() : 1; }
 
-  // rows x members: margins (classification) or values (RUL). Through the flat trees when every
+  // rows x members x width(): margins (classification, mode) or values (RUL). Through the flat
+  // trees when every
   // member has them (`threads` > 1 splits large inputs by rows), else through XGBoost.
   absl::StatusOr<std::vector<double>> MemberOutputs(const DenseMatrix& x, int threads) const;
   absl::StatusOr<std::vector<Prediction>> Predict(const DenseMatrix& x, int threads) const;
@@ -75,10 +85,16 @@ class Ensemble {
   static absl::StatusOr<Ensemble> Load(const std::filesystem::path& dir);
 };
 
-// Applies a combiner to member outputs (rows x members).
+// Applies a combiner to member outputs (rows x members x `classes`; `classes` is 1 except for
+// the mode task).
 std::vector<Prediction> ApplyCombiner(Task task, const Combiner& combiner,
                                       const std::vector<double>& outputs, size_t members,
-                                      std::optional<double> horizon);
+                                      std::optional<double> horizon, size_t classes = 1);
+
+// Mode task: the combined class log-probabilities (log-softmax) of one row's member outputs
+// (members x classes) into `out` (classes).
+void CombineModes(const Combiner& combiner, const double* member_outputs, size_t members,
+                  size_t classes, double* out);
 
 }  // namespace pdm::model
 

@@ -29,7 +29,25 @@ int Choice(std::mt19937_64& rng, std::initializer_list<int> values) {
 
 }  // namespace
 
-const char* TaskName(Task task) { return task == Task::kRul ? "rul" : "classify"; }
+const char* TaskName(Task task) {
+  switch (task) {
+    case Task::kRul:
+      return "rul";
+    case Task::kMode:
+      return "mode";
+    case Task::kClassify:
+      break;
+  }
+  return "classify";
+}
+
+absl::StatusOr<Task> ParseTask(const std::string& name) {
+  if (name == "classify") return Task::kClassify;
+  if (name == "rul") return Task::kRul;
+  if (name == "mode") return Task::kMode;
+  return absl::InvalidArgumentError(
+      core::StrCat("task: expected classify, rul or mode, got '", name, "'"));
+}
 
 absl::StatusOr<LearnerKind> ParseLearnerKind(const std::string& name) {
   if (name == "rf") return LearnerKind::kRf;
@@ -152,12 +170,19 @@ absl::StatusOr<FittedLearner> FitLearner(const LearnerParams& params, const Lear
 
   const bool classify = options.task == Task::kClassify;
   PDM_RETURN_IF_ERROR(booster.SetParam("verbosity", "0"));
-  PDM_RETURN_IF_ERROR(
-      booster.SetParam("objective", classify ? "binary:logistic" : "reg:squarederror"));
-  PDM_RETURN_IF_ERROR(booster.SetParam("eval_metric", classify ? "logloss" : "rmse"));
+  if (options.task == Task::kMode) {
+    if (options.classes < 2) return absl::InvalidArgumentError("mode: fewer than two classes");
+    PDM_RETURN_IF_ERROR(booster.SetParam("objective", "multi:softprob"));
+    PDM_RETURN_IF_ERROR(booster.SetParam("num_class", std::to_string(options.classes)));
+    PDM_RETURN_IF_ERROR(booster.SetParam("eval_metric", "mlogloss"));
+  } else {
+    PDM_RETURN_IF_ERROR(
+        booster.SetParam("objective", classify ? "binary:logistic" : "reg:squarederror"));
+    PDM_RETURN_IF_ERROR(booster.SetParam("eval_metric", classify ? "logloss" : "rmse"));
+  }
   PDM_RETURN_IF_ERROR(booster.SetParam("seed", std::to_string(options.seed % 2147483647)));
   PDM_RETURN_IF_ERROR(booster.SetParam("nthread", std::to_string(options.threads)));
-  {
+  if (options.task != Task::kMode) {
     // Start from the (weighted) mean target, as scikit-learn's gradient boosting does: XGBoost
     // 1.7 would start from 0.5, and the first rounds of a rare class would only move the
     // intercept. For a classifier the mean is the prior, kept inside (0, 1).

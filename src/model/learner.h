@@ -15,8 +15,11 @@
 
 namespace pdm::model {
 
-enum class Task { kClassify, kRul };
+// kClassify: failure within the horizon (0/1). kRul: remaining useful life. kMode: the failure
+// mode of a failure within the horizon, class 0 being "no failure" (multi:softprob).
+enum class Task { kClassify, kRul, kMode };
 const char* TaskName(Task task);
+absl::StatusOr<Task> ParseTask(const std::string& name);
 
 enum class LearnerKind { kRf, kGbm, kXgb };
 absl::StatusOr<LearnerKind> ParseLearnerKind(const std::string& name);
@@ -46,6 +49,7 @@ struct LearningData {
 
 struct FitOptions {
   Task task = Task::kClassify;
+  int classes = 0;  // kMode: the number of classes (modes + 1)
   uint64_t seed = 0;
   int threads = 0;
   std::function<void(int round, int rounds)> on_round;  // progress; may be empty

@@ -157,4 +157,50 @@ RegressionMetrics ScoreRegression(const std::vector<double>& predicted,
   return m;
 }
 
+MulticlassMetrics ScoreMulticlass(const std::vector<double>& probability, size_t classes,
+                                  const std::vector<double>& label,
+                                  const std::vector<int>& predicted) {
+  MulticlassMetrics m;
+  const size_t n = label.size();
+  m.rows = static_cast<int64_t>(n);
+  m.confusion.assign(classes, std::vector<int64_t>(classes, 0));
+  double log_loss = 0;
+  int64_t correct = 0;
+  for (size_t r = 0; r < n; ++r) {
+    const auto truth = static_cast<size_t>(label[r]);
+    const auto guess = static_cast<size_t>(predicted[r]);
+    ++m.confusion[truth][guess];
+    correct += truth == guess;
+    const double p = std::clamp(probability[r * classes + truth], 1e-15, 1 - 1e-15);
+    log_loss -= std::log(p);
+  }
+  if (n == 0) return m;
+  m.accuracy = static_cast<double>(correct) / static_cast<double>(n);
+  m.log_loss = log_loss / static_cast<double>(n);
+  m.classes.resize(classes);
+  double recall_sum = 0, f1_sum = 0;
+  int present = 0, scored = 0;
+  for (size_t c = 0; c < classes; ++c) {
+    int64_t predicted_c = 0;
+    for (size_t t = 0; t < classes; ++t) predicted_c += m.confusion[t][c];
+    ClassMetrics& k = m.classes[c];
+    for (size_t p = 0; p < classes; ++p) k.support += m.confusion[c][p];
+    const auto tp = static_cast<double>(m.confusion[c][c]);
+    k.precision = predicted_c > 0 ? tp / static_cast<double>(predicted_c) : 0;
+    k.recall = k.support > 0 ? tp / static_cast<double>(k.support) : 0;
+    k.f1 = k.precision + k.recall > 0 ? 2 * k.precision * k.recall / (k.precision + k.recall) : 0;
+    if (k.support > 0) {
+      recall_sum += k.recall;
+      ++present;
+    }
+    if (k.support > 0 || predicted_c > 0) {
+      f1_sum += k.f1;
+      ++scored;
+    }
+  }
+  m.balanced_accuracy = present > 0 ? recall_sum / present : 0;
+  m.macro_f1 = scored > 0 ? f1_sum / scored : 0;
+  return m;
+}
+
 }  // namespace pdm::model

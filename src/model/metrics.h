@@ -56,6 +56,28 @@ struct RegressionMetrics {
   double nasa_score = 0;
   double r2 = 0;
 };
+// The failure-mode task: K classes (0 = no failure within the horizon), as scikit-learn's
+// accuracy_score, balanced_accuracy_score, f1_score(average="macro") and log_loss compute them.
+struct ClassMetrics {
+  int64_t support = 0;  // rows of the class
+  double precision = 0, recall = 0, f1 = 0;
+};
+struct MulticlassMetrics {
+  int64_t rows = 0;
+  double accuracy = 0;
+  double balanced_accuracy = 0;  // mean recall over the classes present
+  double macro_f1 = 0;           // mean F1 over the classes present or predicted
+  double log_loss = 0;           // probabilities clipped to [1e-15, 1 - 1e-15]
+  std::vector<ClassMetrics> classes;
+  // confusion[true][predicted], K x K.
+  std::vector<std::vector<int64_t>> confusion;
+};
+// `probability`: rows x `classes` (each row sums to 1); `label`: the class per row; the
+// prediction is each row's `predicted` class.
+MulticlassMetrics ScoreMulticlass(const std::vector<double>& probability, size_t classes,
+                                  const std::vector<double>& label,
+                                  const std::vector<int>& predicted);
+
 RegressionMetrics ScoreRegression(const std::vector<double>& predicted,
                                   const std::vector<double>& truth);
 

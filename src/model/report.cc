@@ -158,6 +158,13 @@ std::string ImportanceBars(const TrainingFacts& facts) {
 }
 
 std::string MetricCells(Task task, const Scores& s) {
+  if (task == Task::kMode && s.multiclass) {
+    const MulticlassMetrics& m = *s.multiclass;
+    return fmt::format(
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", m.rows,
+        Fixed(m.accuracy), Fixed(m.balanced_accuracy), Fixed(m.macro_f1), Fixed(m.log_loss),
+        Fixed(s.binary.roc_auc), Fixed(s.binary.f1));
+  }
   if (task == Task::kClassify) {
     const BinaryMetrics& m = s.binary;
     return fmt::format(
@@ -175,11 +182,34 @@ std::string MetricCells(Task task, const Scores& s) {
 }
 
 std::string MetricHeader(Task task) {
+  if (task == Task::kMode) {
+    return "<th>rows</th><th>accuracy</th><th>balanced acc.</th><th>macro F1</th><th>log-loss</th>"
+           "<th>any failure ROC-AUC</th><th>any failure F1</th>";
+  }
   return task == Task::kClassify
              ? "<th>rows</th><th>ROC-AUC</th><th>PR-AUC</th><th>F1</th><th>precision</th>"
                "<th>recall</th><th>balanced acc.</th><th>Brier</th><th>threshold</th>"
              : "<th>rows</th><th>RMSE</th><th>MAE</th><th>NASA score</th><th>R&sup2;</th>"
                "<th>F1 within horizon</th>";
+}
+
+// The mode task: the classes' confusion matrix and per-class scores (out of fold).
+std::string ModeTables(const TrainReport& r, const std::vector<std::string>& classes) {
+  if (!r.ensemble.multiclass) return "";
+  const MulticlassMetrics& m = *r.ensemble.multiclass;
+  std::string html = "<h2>Failure modes (out of fold)</h2><table><tr><th>true \\ predicted</th>";
+  for (const std::string& c : classes) html += fmt::format("<th>{}</th>", Escape(c));
+  html += "<th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>";
+  for (size_t t = 0; t < m.confusion.size(); ++t) {
+    html += fmt::format("<tr><th>{}</th>", Escape(t < classes.size() ? classes[t] : ""));
+    for (int64_t v : m.confusion[t]) html += fmt::format("<td>{}</td>", v);
+    const ClassMetrics& k = m.classes[t];
+    html += fmt::format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", k.support,
+                        Fixed(k.precision), Fixed(k.recall), Fixed(k.f1));
+  }
+  return html +
+         "</table><p>The curves below score \"any failure\" (every mode against none) by "
+         "1 - P(none).</p>";
 }
 
 std::string ClassificationCharts(const TrainingFacts& facts, const Ensemble& ensemble) {
@@ -358,7 +388,8 @@ svg{{background:#fff;border:1px solid #e3e3e3}} .t{{font-size:13px;text-anchor:m
             MetricCells(task, r.members[j].oof) + "</tr>";
   }
   html += "</table>";
-  html += task == Task::kClassify ? ClassificationCharts(facts, ensemble) : RulCharts(facts);
+  if (task == Task::kMode) html += ModeTables(r, ensemble.classes);
+  html += task != Task::kRul ? ClassificationCharts(facts, ensemble) : RulCharts(facts);
   html += "<h2>Feature importance (mean |contribution| to the ensemble margin)</h2>" +
           ImportanceBars(facts);
   html += "<h2>Folds</h2><table><tr><th>fold</th><th>train rows</th><th>seconds</th>" +

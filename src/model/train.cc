@@ -56,15 +56,52 @@ struct Decider {
   Task task;
   CalibrationKind calibration;
   std::optional<Costs> costs;
+  size_t classes = 1;  // outputs per member and row (the mode task's classes)
 
-  // Fits a combiner on member outputs (rows x m) of `rows` of the out-of-fold set.
+  // Mode task: member weights on the simplex (steps of 0.1) with the least out-of-fold log-loss
+  // of the combined classes, and the threshold on P(any failure).
+  Combiner FitModes(const std::vector<double>& x, size_t m, const std::vector<double>& y) const {
+    const size_t k = classes, n = y.size();
+    std::vector<std::vector<double>> grid;
+    std::vector<double> current;
+    SimplexGrid(m, 10, &grid, &current, 10);
+    Combiner c;
+    c.weights.assign(m, 1.0 / static_cast<double>(m));
+    double best = std::numeric_limits<double>::infinity();
+    std::vector<double> log_p(k);
+    for (const std::vector<double>& w : grid) {
+      Combiner candidate;
+      candidate.weights = w;
+      double loss = 0;
+      for (size_t i = 0; i < n; ++i) {
+        CombineModes(candidate, x.data() + i * m * k, m, k, log_p.data());
+        loss -= std::max(log_p[static_cast<size_t>(y[i])], std::log(1e-15));
+      }
+      if (loss < best) {
+        best = loss;
+        c.weights = w;
+      }
+    }
+    const std::vector<Prediction> p = ApplyCombiner(Task::kMode, c, x, m, std::nullopt, k);
+    std::vector<double> any(n), failed(n);
+    for (size_t i = 0; i < n; ++i) {
+      any[i] = p[i].probability;
+      failed[i] = y[i] > 0 ? 1 : 0;
+    }
+    c.threshold = ChooseThreshold(any, failed, costs);
+    return c;
+  }
+
+  // Fits a combiner on member outputs (rows x m x classes) of `rows` of the out-of-fold set.
   Combiner Fit(const std::vector<double>& outputs, size_t m, const std::vector<double>& target,
                const std::vector<uint32_t>& rows) const {
-    std::vector<double> x(rows.size() * m), y(rows.size());
+    const size_t stride = m * classes;
+    std::vector<double> x(rows.size() * stride), y(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
-      std::copy_n(outputs.data() + rows[i] * m, m, x.data() + i * m);
+      std::copy_n(outputs.data() + rows[i] * stride, stride, x.data() + i * stride);
       y[i] = target[rows[i]];
     }
+    if (task == Task::kMode) return FitModes(x, m, y);
     Combiner c;
     if (task == Task::kClassify) {
       const LogisticFit fit = FitLogistic(x, m, y, /*non_negative=*/true);
@@ -112,11 +149,23 @@ Scores ScorePredictions(Task task, const std::vector<Prediction>& predictions,
   std::vector<char> alarm(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     const Prediction& p = predictions[rows[i]];
-    score[i] = task == Task::kClassify ? p.probability : p.margin;
+    score[i] = task == Task::kRul ? p.margin : p.probability;
     y[i] = target[rows[i]];
     alarm[i] = p.alarm;
   }
-  if (task == Task::kClassify) {
+  if (task == Task::kMode) {
+    const size_t classes = rows.empty() ? 0 : predictions[rows[0]].mode_probability.size();
+    std::vector<double> failed(rows.size()), probability(rows.size() * classes);
+    std::vector<int> mode(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Prediction& p = predictions[rows[i]];
+      failed[i] = y[i] > 0 ? 1 : 0;
+      mode[i] = p.mode;
+      std::copy_n(p.mode_probability.data(), classes, probability.data() + i * classes);
+    }
+    s.binary = ScoreDecisions(score, failed, alarm, threshold);
+    s.multiclass = ScoreMulticlass(probability, classes, y, mode);
+  } else if (task == Task::kClassify) {
     s.binary = ScoreDecisions(score, y, alarm, threshold);
   } else {
     s.regression = ScoreRegression(score, y);
@@ -144,17 +193,19 @@ std::vector<Prediction> CrossFit(const Decider& decider, const std::vector<doubl
                                  std::vector<double>* thresholds) {
   std::vector<Prediction> predictions(target.size());
   thresholds->assign(folds, 0);
+  const size_t stride = m * decider.classes;
   for (int f = 0; f < folds; ++f) {
     std::vector<uint32_t> fit_rows, test_rows;
     for (uint32_t r : scored) (fold[r] == f ? test_rows : fit_rows).push_back(r);
     if (test_rows.empty()) continue;
     const Combiner c = decider.Fit(outputs, m, target, fit_rows);
     (*thresholds)[f] = c.threshold;
-    std::vector<double> sub(test_rows.size() * m);
+    std::vector<double> sub(test_rows.size() * stride);
     for (size_t i = 0; i < test_rows.size(); ++i) {
-      std::copy_n(outputs.data() + test_rows[i] * m, m, sub.data() + i * m);
+      std::copy_n(outputs.data() + test_rows[i] * stride, stride, sub.data() + i * stride);
     }
-    const std::vector<Prediction> p = ApplyCombiner(decider.task, c, sub, m, horizon);
+    const std::vector<Prediction> p =
+        ApplyCombiner(decider.task, c, sub, m, horizon, decider.classes);
     for (size_t i = 0; i < test_rows.size(); ++i) predictions[test_rows[i]] = p[i];
   }
   return predictions;
@@ -168,7 +219,7 @@ class Trainer {
     inputs_.entity = table.entity;
     inputs_.time = table.time;
     inputs_.label = table.target;
-    inputs_.classification = options.task == Task::kClassify;
+    inputs_.classification = options.task != Task::kRul;
     inputs_.embargo = options.embargo;
   }
   const FoldInputs& inputs() const { return inputs_; }
@@ -179,11 +230,12 @@ class Trainer {
     LearningData data;
     data.x = &table_.x;
     data.target = target_f_;
-    if (options_.task == Task::kClassify) {
+    if (options_.task != Task::kRul) {
       data.weight = ClassWeights(table_.target, rows, options_.class_weight);
     }
     FitOptions fit;
     fit.task = options_.task;
+    fit.classes = static_cast<int>(options_.classes.size());
     fit.seed = seed;
     fit.threads = options_.threads;
     if (options_.on_round) {
@@ -242,7 +294,7 @@ class Trainer {
     PDM_ASSIGN_OR_RETURN(DMatrix d,
                          DMatrix::Create(table_.x.Select(rows), {}, {}, options_.threads));
     return member.booster.Predict(
-        d, options_.task == Task::kClassify ? PredictKind::kMargin : PredictKind::kValue);
+        d, options_.task == Task::kRul ? PredictKind::kValue : PredictKind::kMargin);
   }
 
  private:
@@ -290,11 +342,11 @@ std::vector<std::pair<std::string, double>> SeparatingFeatures(const TrainingTab
       const float v = table.x.row(r)[j];
       if (std::isnan(v)) continue;
       value.push_back(v);
-      y.push_back(table.target[r]);
+      y.push_back(task == Task::kMode ? (table.target[r] > 0 ? 1 : 0) : table.target[r]);
     }
     if (value.size() < 20) continue;
     double measure = 0;
-    if (task == Task::kClassify) {
+    if (task != Task::kRul) {
       const double auc = RocAuc(value, y);
       if (std::isnan(auc)) continue;
       measure = std::max(auc, 1 - auc);
@@ -327,6 +379,21 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
     return absl::InvalidArgumentError("no labelled rows to train on");
   }
   if (options.members.empty()) return absl::InvalidArgumentError("models: none chosen");
+  if (options.task == Task::kMode) {
+    const size_t k = options.classes.size();
+    std::vector<int64_t> count(k, 0);
+    for (double y : table.target) {
+      if (!(y >= 0 && y < static_cast<double>(k)) || y != std::floor(y)) {
+        return absl::InvalidArgumentError(
+            core::StrCat("mode: target ", y, " is not a class index below ", k));
+      }
+      ++count[static_cast<size_t>(y)];
+    }
+    if (k < 2 || count[0] == 0 || count[0] == static_cast<int64_t>(n)) {
+      return absl::InvalidArgumentError(
+          "mode: the labelled rows need both rows without a failure and rows with a failure mode");
+    }
+  }
   if (options.task == Task::kClassify) {
     size_t positives = 0;
     for (double y : table.target) positives += y > 0.5;
@@ -341,15 +408,15 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
   for (const auto& [name, value] : SeparatingFeatures(table, options.task)) {
     report.warnings.push_back(core::StrCat(
         "feature '", name, "' alone separates the training labels (",
-        options.task == Task::kClassify ? "ROC-AUC " : "|correlation| ",
-        fmt::format("{:.4f}", value), "): check that it is not derived from the label"));
+        options.task != Task::kRul ? "ROC-AUC " : "|correlation| ", fmt::format("{:.4f}", value),
+        "): check that it is not derived from the label"));
   }
 
   FoldInputs probe;
   probe.entity = table.entity;
   probe.time = table.time;
   probe.label = table.target;
-  probe.classification = options.task == Task::kClassify;
+  probe.classification = options.task != Task::kRul;
   probe.embargo = options.embargo;
   CvMode cv = options.cv;
   PDM_ASSIGN_OR_RETURN(const std::vector<Fold> folds,
@@ -359,7 +426,8 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
 
   const size_t m = options.members.size();
   const int k = static_cast<int>(folds.size());
-  std::vector<double> outputs(n * m, 0);
+  const size_t width = options.task == Task::kMode ? options.classes.size() : 1;
+  std::vector<double> outputs(n * m * width, 0);
   std::vector<int> fold_of(n, -1);
   report.members.resize(m);
   report.folds.resize(k);
@@ -375,7 +443,10 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
       PDM_ASSIGN_OR_RETURN(const Member member,
                            trainer.Fit(options.members[j], folds[f].train, seed, label));
       PDM_ASSIGN_OR_RETURN(const std::vector<float> out, trainer.Outputs(member, folds[f].test));
-      for (size_t i = 0; i < folds[f].test.size(); ++i) outputs[folds[f].test[i] * m + j] = out[i];
+      for (size_t i = 0; i < folds[f].test.size(); ++i) {
+        std::copy_n(out.data() + i * width, width,
+                    outputs.data() + (folds[f].test[i] * m + j) * width);
+      }
       report.members[j].seconds += Since(member_start);
     }
     report.folds[f].train_rows = static_cast<int64_t>(folds[f].train.size());
@@ -388,39 +459,41 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
   for (uint32_t r = 0; r < n; ++r) {
     if (fold_of[r] >= 0) scored.push_back(r);
   }
-  const Decider decider{options.task, options.calibration, options.costs};
+  const Decider decider{options.task, options.calibration, options.costs, width};
   std::vector<double> thresholds;
   const std::vector<Prediction> ensemble_oof =
       CrossFit(decider, outputs, m, table.target, fold_of, k, scored, options.horizon, &thresholds);
   const Combiner final_combiner = decider.Fit(outputs, m, table.target, scored);
-  const double threshold =
-      options.task == Task::kClassify ? final_combiner.threshold : options.horizon.value_or(0);
+  const bool classifies = options.task != Task::kRul;
+  const double threshold = classifies ? final_combiner.threshold : options.horizon.value_or(0);
   report.ensemble = ScorePredictions(options.task, ensemble_oof, table.target, scored, threshold,
                                      options.horizon);
   for (int f = 0; f < k; ++f) {
-    report.folds[f].scores = ScorePredictions(
-        options.task, ensemble_oof, table.target, folds[f].test,
-        options.task == Task::kClassify ? thresholds[f] : threshold, options.horizon);
+    report.folds[f].scores =
+        ScorePredictions(options.task, ensemble_oof, table.target, folds[f].test,
+                         classifies ? thresholds[f] : threshold, options.horizon);
   }
   for (uint32_t r : scored) {
-    report.oof_target.push_back(table.target[r]);
-    report.oof_score.push_back(options.task == Task::kClassify ? ensemble_oof[r].probability
-                                                               : ensemble_oof[r].margin);
+    // The mode task's out-of-fold rows are scored as "any failure" (class > 0).
+    report.oof_target.push_back(options.task == Task::kMode ? (table.target[r] > 0 ? 1 : 0)
+                                                            : table.target[r]);
+    report.oof_score.push_back(classifies ? ensemble_oof[r].probability : ensemble_oof[r].margin);
     report.oof_alarm.push_back(ensemble_oof[r].alarm);
     report.oof_fold.push_back(fold_of[r]);
   }
   for (size_t j = 0; j < m; ++j) {
-    std::vector<double> own(n);
-    for (size_t r = 0; r < n; ++r) own[r] = outputs[r * m + j];
+    std::vector<double> own(n * width);
+    for (size_t r = 0; r < n; ++r) {
+      std::copy_n(outputs.data() + (r * m + j) * width, width, own.data() + r * width);
+    }
     std::vector<double> member_thresholds;
     const std::vector<Prediction> p = CrossFit(decider, own, 1, table.target, fold_of, k, scored,
                                                options.horizon, &member_thresholds);
     const Combiner c = decider.Fit(own, 1, table.target, scored);
     result.model.member_combiners.push_back(c);
     report.members[j].kind = options.members[j];
-    report.members[j].oof = ScorePredictions(
-        options.task, p, table.target, scored,
-        options.task == Task::kClassify ? c.threshold : threshold, options.horizon);
+    report.members[j].oof = ScorePredictions(options.task, p, table.target, scored,
+                                             classifies ? c.threshold : threshold, options.horizon);
   }
 
   // The final model: every member on all rows, the combiner fitted on all out-of-fold rows.
@@ -431,6 +504,7 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
   model.feature_names = table.feature_names;
   model.combiner = final_combiner;
   model.horizon = options.horizon;
+  if (options.task == Task::kMode) model.classes = options.classes;
   for (size_t j = 0; j < m; ++j) {
     const auto member_start = Clock::now();
     const std::string label = core::StrCat("final: ", LearnerName(options.members[j]));

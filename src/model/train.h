@@ -48,12 +48,15 @@ struct TrainOptions {
   std::optional<Costs> costs;
   double embargo = 0;             // time cv: the label horizon
   std::optional<double> horizon;  // RUL: also score "fails within horizon"
+  // kMode: the class names, "none" first (the target holds class indices).
+  std::vector<std::string> classes;
   std::function<void(const std::string& line)> on_stage;
   std::function<void(const std::string& what, int round, int rounds)> on_round;
 };
 
 struct Scores {
-  BinaryMetrics binary;                         // classification
+  BinaryMetrics binary;                         // classification; mode: "any failure" (class > 0)
+  std::optional<MulticlassMetrics> multiclass;  // mode
   RegressionMetrics regression;                 // RUL
   std::optional<BinaryMetrics> within_horizon;  // RUL with a horizon
 };

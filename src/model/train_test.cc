@@ -1,5 +1,6 @@
 #include "model/train.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -28,6 +29,10 @@ TrainingTable Synthetic(Task task, uint64_t seed, size_t rows_per_entity = 60) {
       if (u(rng) < 0.02) t.x.values[t.x.values.size() - 1] = NAN;
       if (task == Task::kClassify) {
         t.target.push_back(u(rng) < 1 / (1 + std::exp(-2 * signal)));
+      } else if (task == Task::kMode) {
+        // A failure as above; its mode is 1 when the interaction drove it, 2 when x2 did.
+        const bool failed = u(rng) < 1 / (1 + std::exp(-2 * signal));
+        t.target.push_back(!failed ? 0 : (1.5 * v[0] * v[1] > 1.2 * v[2] ? 1 : 2));
       } else {
         t.target.push_back(std::max(0.0, 60 - 15 * signal + normal(rng) * 3));
       }
@@ -140,6 +145,80 @@ TEST(TrainTest, RegressionCombinesInValueSpaceAndScoresTheHorizon) {
     weight_sum += w;
   }
   EXPECT_NEAR(weight_sum, 1, 1e-12);
+}
+
+TEST(TrainTest, FailureModesAreLearnedAsClassesAndExplainedPerPredictedClass) {
+  const TrainingTable table = Synthetic(Task::kMode, 7);
+  TrainOptions options = Fast(Task::kMode);
+  options.classes = {"none", "interaction", "x2"};
+  auto result = Train(table, options);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const TrainReport& r = result->report;
+  ASSERT_TRUE(r.ensemble.multiclass.has_value());
+  const MulticlassMetrics& m = *r.ensemble.multiclass;
+  std::vector<int64_t> count(3, 0);
+  for (double y : table.target) ++count[static_cast<size_t>(y)];
+  ASSERT_GT(count[1], 50);
+  ASSERT_GT(count[2], 50);
+  const double majority = static_cast<double>(*std::max_element(count.begin(), count.end())) /
+                          static_cast<double>(table.target.size());
+  EXPECT_GT(m.accuracy, majority + 0.02);
+  // The modes are told apart, not only failure from none: of the true failures predicted as a
+  // failure, far more get their own mode than the other one.
+  const int64_t right = m.confusion[1][1] + m.confusion[2][2];
+  const int64_t swapped = m.confusion[1][2] + m.confusion[2][1];
+  EXPECT_GT(right, 4 * swapped) << right << " right, " << swapped << " swapped";
+  EXPECT_GT(m.classes[1].f1, 0.3);
+  EXPECT_GT(m.classes[2].f1, 0.3);
+  EXPECT_GT(r.ensemble.binary.roc_auc, 0.85);  // any failure: 1 - P(none)
+  int64_t total = 0;
+  for (size_t t = 0; t < 3; ++t) {
+    EXPECT_EQ(m.classes[t].support, count[t]);
+    for (int64_t v : m.confusion[t]) total += v;
+  }
+  EXPECT_EQ(total, static_cast<int64_t>(table.target.size()));
+
+  const Ensemble& model = result->model;
+  EXPECT_EQ(model.classes, options.classes);
+  const DenseMatrix sample = table.x.Select({0, 5, 17, 300, 1200, 2399});
+  auto predictions = model.Predict(sample, 1);
+  auto outputs = model.MemberOutputs(sample, 1);
+  auto explained = model.Explain(sample, 1);
+  ASSERT_TRUE(predictions.ok() && outputs.ok() && explained.ok());
+  const size_t members = model.members.size();
+  for (size_t row = 0; row < sample.rows; ++row) {
+    const Prediction& p = (*predictions)[row];
+    ASSERT_EQ(p.mode_probability.size(), 3u);
+    double sum = 0;
+    for (double q : p.mode_probability) sum += q;
+    EXPECT_NEAR(sum, 1, 1e-9);
+    EXPECT_NEAR(p.probability, 1 - p.mode_probability[0], 1e-9);
+    EXPECT_EQ(p.mode, std::max_element(p.mode_probability.begin(), p.mode_probability.end()) -
+                          p.mode_probability.begin());
+    // Contributions sum to the predicted class's combined raw margin.
+    double margin = 0;
+    for (size_t j = 0; j < members; ++j) {
+      margin += model.combiner.weights[j] *
+                (*outputs)[(row * members + j) * 3 + static_cast<size_t>(p.mode)];
+    }
+    double contributions = 0;
+    for (size_t j = 0; j <= sample.cols; ++j)
+      contributions += explained->contributions[row * 5 + j];
+    EXPECT_LT(std::abs(contributions - margin), 1e-4) << "row " << row;
+  }
+
+  const auto dir = testing::TempDir("train_modes");
+  ASSERT_TRUE(model.Save(dir, "").ok());
+  auto loaded = Ensemble::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->task, Task::kMode);
+  EXPECT_EQ(loaded->classes, options.classes);
+  auto again = loaded->Predict(sample, 1);
+  ASSERT_TRUE(again.ok());
+  for (size_t row = 0; row < sample.rows; ++row) {
+    EXPECT_EQ((*again)[row].mode, (*predictions)[row].mode);
+    EXPECT_DOUBLE_EQ((*again)[row].probability, (*predictions)[row].probability);
+  }
 }
 
 TEST(TrainTest, WarnsAboutAFeatureThatIsTheLabel) {

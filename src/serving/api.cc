@@ -81,11 +81,19 @@ bool ReadRecord(const json& record, const ServedModel& model, bool allow_unknown
 
 json ResultJson(const ServedModel& model, const model::Prediction& p) {
   const model::Ensemble& e = model.bundle.ensemble;
-  if (e.task == model::Task::kClassify) {
-    return {{"probability", p.probability},
-            {"alarm", p.alarm},
-            {"decision", p.alarm ? "alarm" : "ok"},
-            {"threshold", e.combiner.threshold}};
+  if (e.task != model::Task::kRul) {
+    json out = {{"probability", p.probability},
+                {"alarm", p.alarm},
+                {"decision", p.alarm ? "alarm" : "ok"},
+                {"threshold", e.combiner.threshold}};
+    if (e.task == model::Task::kMode && p.mode_probability.size() == e.classes.size()) {
+      // Which failure: the most probable class, and every class's probability.
+      out["mode"] = e.classes[static_cast<size_t>(p.mode)];
+      json modes = json::object();
+      for (size_t c = 0; c < e.classes.size(); ++c) modes[e.classes[c]] = p.mode_probability[c];
+      out["mode_probabilities"] = modes;
+    }
+    return out;
   }
   json out = {{"rul", p.margin}, {"alarm", p.alarm}, {"decision", p.alarm ? "alarm" : "ok"}};
   if (e.horizon) out["horizon"] = *e.horizon;
@@ -366,7 +374,7 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
     if (!scored.ok()) return Error(500, "scoring failed");
     predictions = std::move(*scored);
   }
-  const bool classify = ensemble.task == model::Task::kClassify;
+  const bool classify = ensemble.task != model::Task::kRul;
   const ServerMetrics::PredictionSeries series =
       metrics_->Predictions(served->name, served->version);
   for (const model::Prediction& p : predictions) {
@@ -472,7 +480,7 @@ std::shared_ptr<const ServedModel> FindServed(const ModelManager& models, std::s
 }
 
 std::vector<std::pair<std::string, std::string>> OutputTensors(const ServedModel& served) {
-  if (served.bundle.ensemble.task == model::Task::kClassify) {
+  if (served.bundle.ensemble.task != model::Task::kRul) {
     return {{"probability", "FP64"}, {"alarm", "BOOL"}};
   }
   return {{"rul", "FP64"}, {"alarm", "BOOL"}};
@@ -664,7 +672,7 @@ HttpResponse Api::Infer(const HttpRequest& request, std::string_view name,
   }
   auto scored = ensemble.Predict(x, 1);
   if (!scored.ok()) return Error(500, "scoring failed");
-  const bool classify = ensemble.task == model::Task::kClassify;
+  const bool classify = ensemble.task != model::Task::kRul;
   json values = json::array(), alarms = json::array();
   const ServerMetrics::PredictionSeries series =
       metrics_->Predictions(served->name, served->version);

@@ -224,7 +224,7 @@ json PointJson(const RiskPoint& point, model::Task task, spec::TimeType time_typ
   } else if (time_type == spec::TimeType::kCycle) {
     out["time"] = point.time;
   }
-  out[task == model::Task::kClassify ? "probability" : "rul"] = point.score;
+  out[task != model::Task::kRul ? "probability" : "rul"] = point.score;
   out["alarm"] = point.alarm;
   out["decision"] = point.alarm ? "alarm" : "ok";
   out["version"] = point.version;
@@ -368,7 +368,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
              {"value", full ? json(reading.machine) : Shown(record.value("time", json(nullptr)))}});
       } else {
         ++accepted;
-        series.Observe(point->alarm, served->bundle.ensemble.task == model::Task::kClassify
+        series.Observe(point->alarm, served->bundle.ensemble.task != model::Task::kRul
                                          ? point->score
                                          : std::nan(""));
         latest[reading.machine] = PointJson(*point, served->bundle.ensemble.task, layout.time_type);
@@ -445,7 +445,7 @@ HttpResponse Api::Machines(const HttpRequest& request) {
   const bool alarms_only = QueryFlag(request.query, "alarm");
   std::vector<MachineView> views = fleet_.List();
   // Riskiest first: highest probability, or lowest remaining life; unscored machines last.
-  const double sign = task == model::Task::kClassify ? -1.0 : 1.0;
+  const double sign = task != model::Task::kRul ? -1.0 : 1.0;
   std::sort(views.begin(), views.end(), [&](const MachineView& a, const MachineView& b) {
     if (a.latest.has_value() != b.latest.has_value()) return a.latest.has_value();
     if (a.latest && a.latest->score != b.latest->score) {

@@ -59,7 +59,7 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   auto scored = ensemble.Predict(x, 1);
   if (!scored.ok()) return scored.status();
   const model::Prediction& p = (*scored)[0];
-  RiskPoint point{reading.time, ensemble.task == model::Task::kClassify ? p.probability : p.margin,
+  RiskPoint point{reading.time, ensemble.task != model::Task::kRul ? p.probability : p.margin,
                   p.alarm, model->version};
   ++m->view.readings;
   m->view.latest = point;

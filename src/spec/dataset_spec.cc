@@ -722,7 +722,7 @@ void ReadTraining(SpecReader& r, const YAML::Node& node, DatasetSpec* spec) {
     }
     return value;
   };
-  t.task = one_of("task", {"classify", "rul"});
+  t.task = one_of("task", {"classify", "rul", "mode"});
   t.cv = one_of("cv", {"auto", "group", "time", "stratified", "kfold"});
   t.calibration = one_of("calibration", {"platt", "isotonic", "none"});
   t.class_weight = one_of("class_weight", {"balanced", "sqrt", "none"});

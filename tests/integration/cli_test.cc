@@ -307,6 +307,50 @@ TEST(CliTest, TrainEvaluatePredictOnAi4iMeetTheQualityBar) {
   EXPECT_NE(corrupt.err.find("xgb.json"), std::string::npos) << corrupt.err;
 }
 
+// The failure-mode task on AI4I: which of TWF, HDF, PWF, OSF, RNF (the label's components) a
+// failure is, class "none" without one. One member and three folds keep this to seconds.
+TEST(CliTest, FailureModeTaskOnAi4iTrainsEvaluatesAndPredictsClasses) {
+  const fs::path data = testing::SharedDataDir() / "ai4i2020/ai4i2020.csv";
+  if (!fs::exists(data)) GTEST_SKIP() << "no data at " << data;
+  const fs::path dir = TempDir("cli_train_ai4i_mode");
+  const std::string spec = (testing::SourceDir() / "specs/ai4i2020.yaml").string();
+  Result train = Pdm("train --json --threads 1 --task mode --models gbm --cv 3 --spec " + spec +
+                     " --out " + dir.string());
+  ASSERT_EQ(train.code, 0) << train.err;
+  const std::string metrics = ReadFile(dir / "metrics.json");
+  for (const char* key : {"\"task\": \"mode\"", "\"macro_f1\"", "\"log_loss\"", "\"any_failure\"",
+                          "\"HDF\"", "\"confusion_matrix\"", "\"balanced_accuracy\""}) {
+    EXPECT_NE(metrics.find(key), std::string::npos) << key;
+  }
+  // Heat-dissipation, power and overstrain failures follow physical rules: most are told apart
+  // (accuracy is dominated by "none", so it must beat the 96.6% share of rows without failure).
+  EXPECT_GT(JsonNumber(metrics, "accuracy"), 0.975) << metrics.substr(0, 600);
+  EXPECT_GT(JsonNumber(metrics, "macro_f1"), 0.5) << metrics.substr(0, 600);
+  const std::string report = ReadFile(dir / "report.html");
+  EXPECT_NE(report.find("Failure modes"), std::string::npos);
+
+  Result predict = Pdm("predict --threads 1 --model " + (dir / "model").string() + " --data " +
+                       data.string() + " --out " + (dir / "preds.csv").string());
+  ASSERT_EQ(predict.code, 0) << predict.err;
+  const std::string preds = ReadFile(dir / "preds.csv");
+  EXPECT_EQ(preds.substr(0, preds.find('\n')),
+            "probability,alarm,mode,p_none,p_TWF,p_HDF,p_PWF,p_OSF,p_RNF");
+  EXPECT_EQ(Lines(preds), 10001u);
+  EXPECT_NE(preds.find(",HDF,"), std::string::npos);
+
+  Result evaluate = Pdm("evaluate --threads 1 --model " + (dir / "model").string() + " --spec " +
+                        spec + " --out " + (dir / "eval.json").string());
+  ASSERT_EQ(evaluate.code, 0) << evaluate.err;
+  EXPECT_NE(ReadFile(dir / "eval.json").find("\"macro_f1\""), std::string::npos);
+
+  // A spec without modes is refused with the reason.
+  Result none = Pdm("train --task mode --spec " +
+                    (testing::SourceDir() / "specs/cmapss-fd001.yaml").string() + " --out " +
+                    (dir / "x").string());
+  EXPECT_EQ(none.code, 3);
+  EXPECT_NE(none.err.find("failure modes"), std::string::npos) << none.err;
+}
+
 // C-MAPSS FD001 as the issue scores it: trained with the target clipped at 125, each test unit's
 // last cycle against RUL_FD001.txt as given. One member and two folds keep this to seconds; the
 // full ensemble's numbers are in bench/results/train.md.
