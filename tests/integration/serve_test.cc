@@ -614,6 +614,60 @@ TEST(ServeConfigTest, PrecedenceAndRefusals) {
   EXPECT_THAT(r.err, HasSubstr("missing.yaml"));
 }
 
+// A failure-mode model: the probability of any failure and its alarm as for a classifier, plus
+// the most probable mode and every class's probability.
+TEST(ServeModeTest, FailureModeModelServesClassProbabilities) {
+  const fs::path dir = testing::TempDir("serve_mode");
+  const std::string registry = (dir / "registry").string();
+  const std::string spec = (testing::SourceDir() / "specs" / "ai4i2020.yaml").string();
+  testing::Result trained =
+      testing::Pdm("train --spec " + spec + " --task mode --models xgb --cv 2 --threads 1 --out " +
+                   (dir / "run").string() + " --register --name modes --registry " + registry);
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  ASSERT_EQ(testing::Pdm("models promote modes 1 --alias production --registry " + registry).code,
+            0);
+  const testing::ServeProcess served = testing::StartServe(
+      {"--registry", registry, "--model", "modes", "--threads", "1"}, "test-token");
+  ASSERT_NE(served.port, 0) << served.first_line;
+  const Reply models = Send(served.port, Request("GET", "/api/v1/models", "", ""));
+  ASSERT_EQ(models.status, 200) << models.body;
+  json record = json::object();
+  for (const std::string& f :
+       json::parse(models.body)["models"][0]["features"].get<std::vector<std::string>>()) {
+    record[f] = 0.0;
+  }
+  // Low speed, high torque: an overstrain or power failure more likely than none.
+  record["Air temperature [K]"] = 302.0;
+  record["Process temperature [K]"] = 311.0;
+  record["Rotational speed [rpm]"] = 1250;
+  record["Torque [Nm]"] = 72.0;
+  record["Tool wear [min]"] = 230;
+  record["Type=L"] = 1;
+  const Reply r = Send(served.port, Request("POST", "/api/v1/predict?explain=true", record.dump()));
+  ::kill(served.pid, SIGKILL);
+  ::waitpid(served.pid, nullptr, 0);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json body = json::parse(r.body);
+  const json& modes = body["mode_probabilities"];
+  ASSERT_EQ(modes.size(), 6u) << r.body;
+  double sum = 0, best = -1;
+  std::string most;
+  for (const auto& [name, p] : modes.items()) {
+    sum += p.get<double>();
+    if (p.get<double>() > best) {
+      best = p.get<double>();
+      most = name;
+    }
+  }
+  EXPECT_NEAR(sum, 1, 1e-9);
+  EXPECT_EQ(body["mode"], most);
+  EXPECT_NE(most, "none") << r.body;
+  EXPECT_NEAR(body["probability"].get<double>(), 1 - modes["none"].get<double>(), 1e-9);
+  EXPECT_EQ(body["alarm"].get<bool>(),
+            body["probability"].get<double>() >= body["threshold"].get<double>());
+  EXPECT_TRUE(body.contains("explanation")) << r.body;
+}
+
 // Last: SIGTERM turns readiness false for the drain period, then ends the server with exit 0.
 TEST_F(ServeTest, ZzSigtermShutsDownGracefully) {
   ASSERT_EQ(::kill(pid_, SIGTERM), 0);
