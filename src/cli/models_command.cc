@@ -110,6 +110,9 @@ std::string Headline(const store::ModelVersion& v) {
   if (ensemble.contains("rmse") && ensemble["rmse"].is_number()) {
     return fmt::format("rmse {:.3f}", ensemble["rmse"].get<double>());
   }
+  if (ensemble.contains("macro_f1") && ensemble["macro_f1"].is_number()) {
+    return fmt::format("macro_f1 {:.4f}", ensemble["macro_f1"].get<double>());
+  }
   return "";
 }
 
@@ -273,7 +276,8 @@ int RunDiff(const ModelsArgs& args) {
 
 // Metrics where lower is better; every other metric of metrics.json is higher-is-better.
 bool LowerIsBetter(const std::string& metric) {
-  return metric == "rmse" || metric == "mae" || metric == "nasa_score" || metric == "brier";
+  return metric == "rmse" || metric == "mae" || metric == "nasa_score" || metric == "brier" ||
+         metric == "log_loss";
 }
 
 int RunPromote(const ModelsArgs& args) {
@@ -543,7 +547,8 @@ void AddModelsCommand(CLI::App& app, int* exit_code) {
                    "Promote only if the candidate beats the alias's holder on this metric, "
                    "both evaluated on the same data (--spec, --data, --test); else exit 1")
       ->check(CLI::IsMember({"accuracy", "balanced_accuracy", "precision", "recall", "f1",
-                             "roc_auc", "pr_auc", "brier", "rmse", "mae", "nasa_score", "r2"}));
+                             "roc_auc", "pr_auc", "brier", "rmse", "mae", "nasa_score", "r2",
+                             "macro_f1", "log_loss"}));
   promote->add_option("--spec", promote_args->spec,
                       "With --if-better: the dataset spec to evaluate on (default: the "
                       "candidate's training spec)");

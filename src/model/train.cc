@@ -67,15 +67,28 @@ struct Decider {
     SimplexGrid(m, 10, &grid, &current, 10);
     Combiner c;
     c.weights.assign(m, 1.0 / static_cast<double>(m));
+    // Each member's class log-probabilities, once: a candidate then costs one softmax a row.
+    std::vector<double> member_log_p(x.size());
+    Combiner alone;
+    alone.weights = {1.0};
+    for (size_t i = 0; i < n * m; ++i) {
+      CombineModes(alone, x.data() + i * k, 1, k, member_log_p.data() + i * k);
+    }
     double best = std::numeric_limits<double>::infinity();
-    std::vector<double> log_p(k);
+    std::vector<double> z(k);
     for (const std::vector<double>& w : grid) {
-      Combiner candidate;
-      candidate.weights = w;
       double loss = 0;
       for (size_t i = 0; i < n; ++i) {
-        CombineModes(candidate, x.data() + i * m * k, m, k, log_p.data());
-        loss -= std::max(log_p[static_cast<size_t>(y[i])], std::log(1e-15));
+        std::fill(z.begin(), z.end(), 0.0);
+        for (size_t j = 0; j < m; ++j) {
+          const double* lp = member_log_p.data() + (i * m + j) * k;
+          for (size_t cls = 0; cls < k; ++cls) z[cls] += w[j] * lp[cls];
+        }
+        const double top = *std::max_element(z.begin(), z.end());
+        double sum = 0;
+        for (double v : z) sum += std::exp(v - top);
+        const double log_p = z[static_cast<size_t>(y[i])] - top - std::log(sum);
+        loss -= std::max(log_p, std::log(1e-15));
       }
       if (loss < best) {
         best = loss;
