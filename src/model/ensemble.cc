@@ -20,9 +20,6 @@ double Combiner::Combine(const double* member_outputs) const {
   return z;
 }
 
-namespace {
-
-// log(sum_i exp(x_i)) of `n` values.
 double LogSumExp(const double* x, size_t n) {
   if (n == 0) return -std::numeric_limits<double>::infinity();
   const double top = *std::max_element(x, x + n);
@@ -31,8 +28,6 @@ double LogSumExp(const double* x, size_t n) {
   for (size_t i = 0; i < n; ++i) sum += std::exp(x[i] - top);
   return top + std::log(sum);
 }
-
-}  // namespace
 
 void CombineModes(const Combiner& combiner, const double* member_outputs, size_t members,
                   size_t classes, double* out) {

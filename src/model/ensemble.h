@@ -91,6 +91,9 @@ std::vector<Prediction> ApplyCombiner(Task task, const Combiner& combiner,
                                       const std::vector<double>& outputs, size_t members,
                                       std::optional<double> horizon, size_t classes = 1);
 
+// log(sum_i exp(x_i)) of `n` values, without overflow; -inf for none.
+double LogSumExp(const double* x, size_t n);
+
 // Mode task: the combined class log-probabilities (log-softmax) of one row's member outputs
 // (members x classes) into `out` (classes).
 void CombineModes(const Combiner& combiner, const double* member_outputs, size_t members,

@@ -69,10 +69,9 @@ struct Decider {
     c.weights.assign(m, 1.0 / static_cast<double>(m));
     // Each member's class log-probabilities, once: a candidate then costs one softmax a row.
     std::vector<double> member_log_p(x.size());
-    Combiner alone;
-    alone.weights = {1.0};
     for (size_t i = 0; i < n * m; ++i) {
-      CombineModes(alone, x.data() + i * k, 1, k, member_log_p.data() + i * k);
+      const double norm = LogSumExp(x.data() + i * k, k);
+      for (size_t cls = 0; cls < k; ++cls) member_log_p[i * k + cls] = x[i * k + cls] - norm;
     }
     double best = std::numeric_limits<double>::infinity();
     std::vector<double> z(k);
@@ -84,10 +83,7 @@ struct Decider {
           const double* lp = member_log_p.data() + (i * m + j) * k;
           for (size_t cls = 0; cls < k; ++cls) z[cls] += w[j] * lp[cls];
         }
-        const double top = *std::max_element(z.begin(), z.end());
-        double sum = 0;
-        for (double v : z) sum += std::exp(v - top);
-        const double log_p = z[static_cast<size_t>(y[i])] - top - std::log(sum);
+        const double log_p = z[static_cast<size_t>(y[i])] - LogSumExp(z.data(), k);
         loss -= std::max(log_p, std::log(1e-15));
       }
       if (loss < best) {
