@@ -79,7 +79,7 @@ int Run(const char* spec_path, int threads) {
   }
 
   // Online: one thread, one reading at a time, entity after entity; plain value rings, then
-  // compact ones (the server's: see ValueRing). Both must give the same last vectors.
+  // compact ones (the server's: see ValueRows). Both must give the same last vectors.
   std::vector<double> out(width);
   const size_t nw = pipeline->layout().numeric.size();
   auto online = [&](bool compact, double* seconds, double* checksum) {

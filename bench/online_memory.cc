@@ -3,8 +3,9 @@
 // features), each fed hourly readings until its 7-day windows are full, then the process's
 // resident set before and after, and the serialised size of one state.
 // `decimals` rounds the readings to that many digits after the point, as sensors report them
-// (-1: full double precision, the worst case for the value rings: see ValueRing).
-//   build/release/bench/online_memory [machines=10000] [hours=200] [decimals=-1]
+// (-1: full double precision, the worst case for the value rows: see ValueRows).
+// `compact` keeps the values as the server does (OnlineFeatureState's compact_values).
+//   build/release/bench/online_memory [machines=10000] [hours=200] [decimals=-1] [compact]
 #include <malloc.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/eight_sensor_spec.h"
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   const size_t machines = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10'000;
   const size_t hours = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 200;
   const int decimals = argc > 3 ? std::atoi(argv[3]) : -1;
+  const bool compact = argc > 4 && std::string_view(argv[4]) == "compact";
   const double scale = decimals >= 0 ? std::pow(10.0, decimals) : 0;
   auto spec = pdm::spec::ParseDatasetSpec(kEightSensorSpec, "/tmp/fleet.yaml");
   auto pipeline = pdm::features::FeaturePipeline::Create(*spec);
@@ -49,7 +52,7 @@ int main(int argc, char** argv) {
   std::normal_distribution<double> noise(0, 1);
   double values[8];
   for (size_t m = 0; m < machines; ++m) {
-    states.emplace_back(&*pipeline);
+    states.emplace_back(&*pipeline, pdm::features::EntityStatic{}, compact);
     for (size_t h = 0; h < hours; ++h) {
       for (double& v : values) {
         v = 50 + noise(rng);
@@ -61,9 +64,12 @@ int main(int argc, char** argv) {
   }
   const double after = ResidentMegabytes();
   const size_t heap = ::mallinfo2().uordblks - heap_before;
-  std::printf("machines %zu, hours each %zu, features %zu, readings with %s\n", machines, hours,
-              out.size(),
-              decimals >= 0 ? (std::to_string(decimals) + " decimals").c_str() : "full precision");
+  std::printf(
+      "machines %zu, hours each %zu, features %zu, readings with %s%s\n", machines, hours,
+      out.size(),
+      (decimals >= 0 ? std::to_string(decimals) + " decimals" : std::string("full precision"))
+          .c_str(),
+      compact ? ", compact values" : "");
   std::printf(
       "resident set: %.1f MB before the states, %.1f MB after: %.1f MB for the states "
       "(%.1f KB per machine)\n",

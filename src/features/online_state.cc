@@ -7,20 +7,19 @@
 namespace pdm::features {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr char kMagic[8] = {'P', 'D', 'M', 'O', 'F', 'S', '0', '3'};
+constexpr char kMagic[8] = {'P', 'D', 'M', 'O', 'F', 'S', '0', '4'};
 }  // namespace
 
 OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics,
                                        bool compact_values)
-    : pipeline_(pipeline), statics_(std::move(statics)) {
+    : pipeline_(pipeline),
+      statics_(std::move(statics)),
+      windows_(pipeline->window_defs(), pipeline->windowed().size(), pipeline->time_unit(),
+               EntityWindows::NeedsOf(pipeline->spec().stats), compact_values),
+      windowed_values_(pipeline->windowed().size()) {
   const InputLayout& in = pipeline_->layout();
   statics_.numeric.resize(in.static_numeric.size(), kNaN);
   statics_.categorical.resize(in.static_categorical.size(), -1);
-  sensors_.reserve(pipeline_->windowed().size());
-  const SensorWindows::Needs needs = SensorWindows::NeedsOf(pipeline_->spec().stats);
-  for (size_t s = 0; s < pipeline_->windowed().size(); ++s) {
-    sensors_.emplace_back(pipeline_->window_defs(), pipeline_->time_unit(), needs, compact_values);
-  }
   window_begins_.assign(pipeline_->window_defs().size(), 0);
   error_windows_.resize(pipeline_->spec().event_windows.size());
   for (ErrorWindow& w : error_windows_) w.counts.assign(1 + in.error_kinds.size(), 0);
@@ -48,7 +47,7 @@ absl::Status OnlineFeatureState::AddEvent(const Event& event) {
         bool reset = windowed[s].reset_on_any;
         for (int kind : windowed[s].reset_components)
           reset = reset || (known && kind == event.kind);
-        if (reset) sensors_[s].Reset();
+        if (reset) windows_.Reset(s);
       }
       break;
     }
@@ -99,7 +98,7 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
     }
   }
   const int64_t record = records_++;
-  if (!sensors_.empty()) times_.push_back(t);  // position `record`
+  if (!windowed_values_.empty()) times_.push_back(t);  // position `record`
   if (timed) {
     last_time_ = t;
     if (record == 0) first_time_ = t;
@@ -161,12 +160,11 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
                        : (x - regimes->mean[static_cast<size_t>(regime)][s]) /
                              regimes->stddev[static_cast<size_t>(regime)][s];
       }
-      SensorWindows& sensor = sensors_[s];
-      sensor.Advance(times_, record, window_begins_);
-      if (std::isfinite(x)) sensor.Add(times_, record, x);
-      sensor.EmitWindows(output_windows, f.stats, baseline, out.data() + o);
-      o += output_windows * stats;
+      windowed_values_[s] = x;
     }
+    windows_.Update(times_, record, window_begins_, windowed_values_);
+    windows_.Emit(output_windows, f.stats, baseline, out.data() + o);
+    o += windowed.size() * output_windows * stats;
     int64_t needed = record;
     for (int64_t begin : window_begins_) needed = std::min(needed, begin);
     times_.drop_before(needed);
@@ -211,7 +209,7 @@ std::string OnlineFeatureState::Serialize() const {
   out.PutVector(statics_.categorical);
   times_.Write(out);
   out.PutVector(window_begins_);
-  for (const SensorWindows& s : sensors_) s.Write(out);
+  windows_.Write(out);
   errors_.Write(out);
   for (const ErrorWindow& w : error_windows_) {
     out.Put(w.begin);
@@ -262,8 +260,8 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
   for (int64_t begin : state.window_begins_) {
     if (begin < state.times_.begin() || begin > state.times_.end()) return corrupt();
   }
-  for (SensorWindows& s : state.sensors_) {
-    if (!s.Read(in) || s.first_needed() < state.times_.begin()) return corrupt();
+  if (!state.windows_.Read(in) || state.windows_.first_needed() < state.times_.begin()) {
+    return corrupt();
   }
   if (!state.errors_.Read(in)) return corrupt();
   for (ErrorWindow& w : state.error_windows_) {
@@ -278,7 +276,7 @@ absl::StatusOr<OnlineFeatureState> OnlineFeatureState::Deserialize(const Feature
       !in.Get(&state.last_event_time_) || !in.Get(&state.last_maintenance_) ||
       !in.Get(&state.last_failure_) || !in.GetVector(&state.last_maintenance_by_kind_, 1 << 20) ||
       state.last_maintenance_by_kind_.size() != kinds || !in.at_end() ||
-      (!state.sensors_.empty() && state.times_.end() != state.records_)) {
+      (!state.windowed_values_.empty() && state.times_.end() != state.records_)) {
     return corrupt();
   }
   return state;

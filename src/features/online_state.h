@@ -35,7 +35,7 @@ struct EntityStatic {
 class OnlineFeatureState {
  public:
   // `pipeline` must outlive the state and be fitted. `compact_values` keeps sensor values that
-  // are short decimals in 4 bytes instead of 8 (exactly: ValueRing), for a server following many
+  // are short decimals in 4 bytes instead of 8 (exactly: ValueRows), for a server following many
   // machines, at some cost in speed; the features are bit-identical either way.
   explicit OnlineFeatureState(const FeaturePipeline* pipeline, EntityStatic statics = {},
                               bool compact_values = false);
@@ -72,7 +72,7 @@ class OnlineFeatureState {
   EntityStatic statics_;
   RecordTimes times_;                   // the times of the records the sensors' windows still hold
   std::vector<int64_t> window_begins_;  // per window: its first record (all sensors share it)
-  std::vector<SensorWindows> sensors_;
+  EntityWindows windows_;               // the windowed sensors
   Ring<ErrorEvent> errors_;
   std::vector<ErrorWindow> error_windows_;
   int64_t records_ = 0;
@@ -82,6 +82,7 @@ class OnlineFeatureState {
   double last_maintenance_ = std::numeric_limits<double>::quiet_NaN();
   double last_failure_ = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> last_maintenance_by_kind_;
+  std::vector<double> windowed_values_;  // scratch: the windowed sensors' values of a reading
 };
 
 }  // namespace pdm::features

@@ -60,7 +60,7 @@ inline spec::DatasetSpec FleetSpec() {
 // maintenance (with resets), failures and error events. With `decimals` >= 0 the readings are
 // rounded as sensors report them: vibration to `decimals` digits, temperature to `decimals` at
 // first and more digits later (up to decimals + 2), and machine 0 sends one full-precision
-// vibration half-way (the compact value rings widen, then fall back to doubles: ValueRing).
+// vibration half-way (the compact value rings widen, then fall back to doubles: ValueRows).
 inline LoadedDataset RandomFleet(uint64_t seed, int machines, int readings, int decimals = -1) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0, 1);

@@ -1,7 +1,11 @@
 #include "features/window_stats.h"
 
 #include <algorithm>
-#include <array>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 #include <limits>
 
@@ -10,32 +14,76 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Sums are rebuilt from the samples after max(4 count, kRebuildAfter) removals: often enough that
 // the shift stays near the window's values, rarely enough to cost O(1) amortised.
-constexpr int32_t kRebuildAfter = 64;
+constexpr double kRebuildAfter = 64;
 
-// 1 / n for the sample counts of common windows, correctly rounded (the compiler divides, as the
-// machine would): the statistics multiply instead of dividing, per window and reading.
-constexpr int32_t kInverseTableSize = 2048;
-constexpr auto kInverse = [] {
-  std::array<double, kInverseTableSize> table{};
-  table[0] = std::numeric_limits<double>::infinity();
-  for (int32_t n = 1; n < kInverseTableSize; ++n) table[static_cast<size_t>(n)] = 1.0 / n;
-  return table;
-}();
-inline double InverseOf(int32_t n) {
-  return n >= 0 && n < kInverseTableSize ? kInverse[static_cast<size_t>(n)] : 1.0 / n;
-}
-
-// The formulas of the statistics. `inv_n` is 1 / n and `inv_n1` 1 / (n - 1) (InverseOf).
+// The mean of a window's sums; `inv_n` is 1 / n. (WindowValues has the other formulas.)
 inline double MeanOf(double n, double inv_n, double kx, double sx) {
   return n > 0 ? kx + sx * inv_n : kNaN;
 }
-inline double StdOf(double n, double inv_n, double inv_n1, double sx, double sxx) {
-  return n >= 2 ? std::sqrt(std::max(sxx - sx * sx * inv_n, 0.0) * inv_n1) : kNaN;
+// kLanes doubles and the operations the window loops need. Masks are all-ones / all-zero lanes.
+// On x86 the masks and selects use SSE2 instructions directly: GCC lowers a vector select with
+// 64-bit integer masks to scalar code there (SSE2 compares no 64-bit integers). Arithmetic uses the
+// GCC / Clang vector operators either way, so every lane computes what the scalar formula would.
+#if defined(__SSE2__)
+using Lanes = __m128d;
+using LaneMask = __m128d;
+inline LaneMask Equal(Lanes a, Lanes b) { return _mm_cmpeq_pd(a, b); }
+inline LaneMask NotEqual(Lanes a, Lanes b) { return _mm_cmpneq_pd(a, b); }
+inline LaneMask Greater(Lanes a, Lanes b) { return _mm_cmpgt_pd(a, b); }
+inline LaneMask GreaterEqual(Lanes a, Lanes b) { return _mm_cmpge_pd(a, b); }
+inline LaneMask Less(Lanes a, Lanes b) { return _mm_cmplt_pd(a, b); }
+inline LaneMask IsNumber(Lanes a) { return _mm_cmpord_pd(a, a); }
+inline LaneMask And(LaneMask a, LaneMask b) { return _mm_and_pd(a, b); }
+inline LaneMask Or(LaneMask a, LaneMask b) { return _mm_or_pd(a, b); }
+// v where `mask` is set, +0.0 elsewhere.
+inline Lanes Keep(Lanes v, LaneMask mask) { return _mm_and_pd(v, mask); }
+inline Lanes Select(LaneMask mask, Lanes a, Lanes b) {
+  return _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b));
 }
-inline double SlopeOf(double n, double inv_n, double sx, double st, double stt, double stx) {
-  const double var_t = stt - st * st * inv_n;
-  return n >= 2 && var_t > 0 ? (stx - st * sx * inv_n) / var_t : kNaN;
+inline bool Any(LaneMask mask) { return _mm_movemask_pd(mask) != 0; }
+inline Lanes Broadcast(double x) { return _mm_set1_pd(x); }
+#else
+using Lanes = double __attribute__((vector_size(16)));
+using LaneMask = int64_t __attribute__((vector_size(16)));
+inline LaneMask Equal(Lanes a, Lanes b) { return a == b; }
+inline LaneMask NotEqual(Lanes a, Lanes b) { return a != b; }
+inline LaneMask Greater(Lanes a, Lanes b) { return a > b; }
+inline LaneMask GreaterEqual(Lanes a, Lanes b) { return a >= b; }
+inline LaneMask Less(Lanes a, Lanes b) { return a < b; }
+inline LaneMask IsNumber(Lanes a) { return a == a; }  // NOLINT(misc-redundant-expression)
+inline LaneMask And(LaneMask a, LaneMask b) { return a & b; }
+inline LaneMask Or(LaneMask a, LaneMask b) { return a | b; }
+inline Lanes Keep(Lanes v, LaneMask mask) {
+  return reinterpret_cast<Lanes>(reinterpret_cast<LaneMask>(v) & mask);
 }
+inline Lanes Select(LaneMask mask, Lanes a, Lanes b) { return mask ? a : b; }
+inline bool Any(LaneMask mask) { return (mask[0] | mask[1]) != 0; }
+inline Lanes Broadcast(double x) { return Lanes{x, x}; }
+#endif
+static_assert(sizeof(Lanes) == EntityWindows::kLanes * sizeof(double));
+inline Lanes Load(const double* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store(double* p, Lanes v) { std::memcpy(p, &v, sizeof v); }
+
+// Per-thread working memory (not per entity: a server keeps thousands of entities): a buffer of
+// at least `doubles` doubles, and Emit's gather, for each output value its index in the
+// statistics buffer, cached for the last pipeline and entity shape asked for.
+double* Scratch(size_t doubles) {
+  thread_local std::vector<double> buffer;
+  if (buffer.size() < doubles) buffer.resize(doubles);
+  return buffer.data();
+}
+struct EmitPlan {
+  std::span<const spec::WindowStat> stats;
+  size_t windows = 0, sensors = 0, lanes = 0;
+  uint32_t wanted = 0;
+  std::vector<uint32_t> from;
+};
+thread_local EmitPlan thread_emit_plan;
+
 constexpr uint32_t Bit(spec::WindowStat stat) { return uint32_t{1} << static_cast<int>(stat); }
 uint32_t WantedBits(std::span<const spec::WindowStat> stats) {
   uint32_t wanted = 0;
@@ -43,73 +91,6 @@ uint32_t WantedBits(std::span<const spec::WindowStat> stats) {
   return wanted;
 }
 }  // namespace
-
-SensorWindows::Needs SensorWindows::NeedsOf(std::span<const spec::WindowStat> stats) {
-  Needs needs{false, false};
-  for (spec::WindowStat stat : stats) {
-    needs.ewma = needs.ewma || stat == spec::WindowStat::kEwma;
-    needs.extremes = needs.extremes || stat == spec::WindowStat::kMin ||
-                     stat == spec::WindowStat::kMax || stat == spec::WindowStat::kRange;
-  }
-  return needs;
-}
-
-SensorWindows::SensorWindows(std::span<const WindowDef> windows, double time_unit, Needs needs,
-                             bool compact_values)
-    : defs_(windows),
-      acc_(defs_.size()),
-      ewma_(needs.ewma ? defs_.size() : 0),
-      values_(compact_values),
-      inverse_time_unit_(1.0 / time_unit),
-      needs_(needs) {}
-
-void SensorWindows::Remove(Accumulator& acc, double x, double t, const RecordTimes& times,
-                           int64_t end) {
-  ++acc.begin;
-  if (--acc.count == 0) {
-    acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
-    acc.removals = 0;
-    return;
-  }
-  const double dx = x - acc.kx;
-  const double dt = t - acc.kt;
-  acc.sx -= dx;
-  acc.sxx -= dx * dx;
-  acc.st -= dt;
-  acc.stt -= dt * dt;
-  acc.stx -= dt * dx;
-  // In 64 bits: 4 count passes int32 for windows of more than 2^29 samples, and the threshold is
-  // capped so that the 32-bit removal counter always reaches it.
-  const int64_t rebuild_after =
-      std::min<int64_t>(std::max<int64_t>(4 * int64_t{acc.count}, kRebuildAfter),
-                        std::numeric_limits<int32_t>::max());
-  if (++acc.removals >= rebuild_after) Rebuild(acc, times, end);
-}
-
-void SensorWindows::Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const {
-  acc.removals = 0;
-  double mean_x = 0, mean_t = 0;
-  for (int64_t p = acc.begin; p < end; ++p) {
-    const double x = values_.at(p);
-    if (std::isnan(x)) continue;
-    mean_x += x;
-    mean_t += SlopeTime(times.at(p));
-  }
-  const double n = static_cast<double>(acc.count);
-  acc.kx = mean_x / n;
-  acc.kt = mean_t / n;
-  acc.sx = acc.sxx = acc.st = acc.stt = acc.stx = 0;
-  for (int64_t p = acc.begin; p < end; ++p) {
-    const double x = values_.at(p);
-    if (std::isnan(x)) continue;
-    const double dx = x - acc.kx, dt = SlopeTime(times.at(p)) - acc.kt;
-    acc.sx += dx;
-    acc.sxx += dx * dx;
-    acc.st += dt;
-    acc.stt += dt * dt;
-    acc.stx += dt * dx;
-  }
-}
 
 void AdvanceWindowBegins(std::span<const WindowDef> defs, const RecordTimes& times, int64_t record,
                          std::span<int64_t> begins) {
@@ -128,266 +109,524 @@ void AdvanceWindowBegins(std::span<const WindowDef> defs, const RecordTimes& tim
   }
 }
 
-void SensorWindows::Advance(const RecordTimes& times, int64_t record,
-                            std::span<const int64_t> begins) {
-  // The slot of this record (positions are records; skipped records are slots without a value).
+EntityWindows::Needs EntityWindows::NeedsOf(std::span<const spec::WindowStat> stats) {
+  Needs needs{false, false};
+  for (spec::WindowStat stat : stats) {
+    needs.ewma = needs.ewma || stat == spec::WindowStat::kEwma;
+    needs.extremes = needs.extremes || stat == spec::WindowStat::kMin ||
+                     stat == spec::WindowStat::kMax || stat == spec::WindowStat::kRange;
+  }
+  return needs;
+}
+
+EntityWindows::EntityWindows(std::span<const WindowDef> windows, size_t sensors, double time_unit,
+                             Needs needs, bool compact_values)
+    : defs_(windows),
+      sensors_(sensors),
+      lanes_((sensors + kLanes - 1) / kLanes * kLanes),
+      begins_(defs_.size(), 0),
+      sums_(defs_.size() * kFieldCount * lanes_, 0.0),
+      cursors_(needs.extremes ? defs_.size() * 2 * sensors : 0, 0),
+      extremes_(needs.extremes ? defs_.size() * kExtremeFields * lanes_ : 0, kNaN),
+      ewma_(needs.ewma ? defs_.size() * sensors : 0),
+      values_(lanes_, compact_values),
+      queues_(needs.extremes ? 2 * sensors : 0),
+      last_value_(lanes_, 0.0),
+      origin_(lanes_, kNaN),
+      inverse_time_unit_(1.0 / time_unit),
+      needs_(needs) {}
+
+// The sums of kLanes sensors at a time, in GCC / Clang vector extensions (the compiler does not
+// vectorise the selects of these loops by itself). A lane without a sample subtracts +0.0, which
+// leaves any double bit for bit unchanged, so each lane computes exactly what the scalar
+// formulas would.
+bool EntityWindows::RemoveRow(size_t w, const double* row, double time) {
+  double* count = field(w, kCount);
+  double* removals = field(w, kRemovals);
+  const double* kx = field(w, kKx);
+  const double* kt = field(w, kKt);
+  double* sx = field(w, kSx);
+  double* sxx = field(w, kSxx);
+  double* st = field(w, kSt);
+  double* stt = field(w, kStt);
+  double* stx = field(w, kStx);
+  const double* origin = origin_.data();
+  const Lanes zero = Broadcast(0.0), one = Broadcast(1.0);
+  const Lanes min_after = Broadcast(kRebuildAfter), max_after = Broadcast(double{INT32_MAX});
+  bool rebuild = false;
+  // In locals: the stores below may alias any member as far as the compiler knows.
+  const size_t lanes = lanes_;
+  const double inverse_time_unit = inverse_time_unit_;
+  for (size_t s = 0; s < lanes; s += kLanes) {
+    const Lanes x = Load(row + s);
+    const LaneMask valid = IsNumber(x);
+    const Lanes left = Load(count + s) - Keep(one, valid);
+    // Sums are zeroed where the window emptied.
+    const LaneMask kept = Or(NotEqual(left, zero), NotEqual(x, x));
+    const Lanes dx = Keep(x - Load(kx + s), valid);
+    const Lanes dt = Keep((time - Load(origin + s)) * inverse_time_unit - Load(kt + s), valid);
+    Store(count + s, left);
+    Store(sx + s, Keep(Load(sx + s) - dx, kept));
+    Store(sxx + s, Keep(Load(sxx + s) - dx * dx, kept));
+    Store(st + s, Keep(Load(st + s) - dt, kept));
+    Store(stt + s, Keep(Load(stt + s) - dt * dt, kept));
+    Store(stx + s, Keep(Load(stx + s) - dt * dx, kept));
+    const Lanes r = Keep(Load(removals + s) + Keep(one, valid), kept);
+    Store(removals + s, r);
+    // Rebuilt after max(4 count, 64) removals, capped within what a 32-bit counter reaches.
+    Lanes after = 4.0 * left;
+    after = Select(Greater(after, min_after), after, min_after);
+    after = Select(Less(after, max_after), after, max_after);
+    rebuild = rebuild || Any(GreaterEqual(r, after));
+  }
+  return rebuild;
+}
+
+void EntityWindows::AddRow(size_t w, const double* row, double time) {
+  double* count = field(w, kCount);
+  double* kx = field(w, kKx);
+  double* kt = field(w, kKt);
+  double* sx = field(w, kSx);
+  double* sxx = field(w, kSxx);
+  double* st = field(w, kSt);
+  double* stt = field(w, kStt);
+  double* stx = field(w, kStx);
+  const double* origin = origin_.data();
+  const Lanes zero = Broadcast(0.0), minus_one = Broadcast(-1.0);
+  // In locals: the stores below may alias any member as far as the compiler knows.
+  const size_t lanes = lanes_;
+  const double inverse_time_unit = inverse_time_unit_;
+  for (size_t s = 0; s < lanes; s += kLanes) {
+    const Lanes x = Load(row + s);
+    const LaneMask valid = IsNumber(x);
+    const Lanes c = Load(count + s);
+    const Lanes slope_time = (time - Load(origin + s)) * inverse_time_unit;
+    const LaneMask first = And(valid, Equal(c, zero));
+    const Lanes shift_x = Select(first, x, Load(kx + s));
+    const Lanes shift_t = Select(first, slope_time, Load(kt + s));
+    Store(kx + s, shift_x);
+    Store(kt + s, shift_t);
+    // Adding d is subtracting -d (exactly); a lane without a sample subtracts +0.0.
+    const Lanes dx = x - shift_x;
+    const Lanes dt = slope_time - shift_t;
+    Store(count + s, c - Keep(minus_one, valid));
+    Store(sx + s, Load(sx + s) - Keep(-dx, valid));
+    Store(sxx + s, Load(sxx + s) - Keep(-(dx * dx), valid));
+    Store(st + s, Load(st + s) - Keep(-dt, valid));
+    Store(stt + s, Load(stt + s) - Keep(-(dt * dt), valid));
+    Store(stx + s, Load(stx + s) - Keep(-(dt * dx), valid));
+  }
+}
+
+void EntityWindows::Rebuild(size_t w, size_t sensor, const RecordTimes& times, int64_t end) {
+  field(w, kRemovals)[sensor] = 0;
+  const auto slope_time = [&](int64_t p) {
+    return (times.at(p) - origin_[sensor]) * inverse_time_unit_;
+  };
+  double mean_x = 0, mean_t = 0;
+  for (int64_t p = begins_[w]; p < end; ++p) {
+    const double x = values_.at(p, sensor);
+    if (std::isnan(x)) continue;
+    mean_x += x;
+    mean_t += slope_time(p);
+  }
+  const double n = field(w, kCount)[sensor];
+  const double kx = mean_x / n, kt = mean_t / n;
+  double sx = 0, sxx = 0, st = 0, stt = 0, stx = 0;
+  for (int64_t p = begins_[w]; p < end; ++p) {
+    const double x = values_.at(p, sensor);
+    if (std::isnan(x)) continue;
+    const double dx = x - kx, dt = slope_time(p) - kt;
+    sx += dx;
+    sxx += dx * dx;
+    st += dt;
+    stt += dt * dt;
+    stx += dt * dx;
+  }
+  field(w, kKx)[sensor] = kx;
+  field(w, kKt)[sensor] = kt;
+  field(w, kSx)[sensor] = sx;
+  field(w, kSxx)[sensor] = sxx;
+  field(w, kSt)[sensor] = st;
+  field(w, kStt)[sensor] = stt;
+  field(w, kStx)[sensor] = stx;
+}
+
+void EntityWindows::Update(const RecordTimes& times, int64_t record,
+                           std::span<const int64_t> begins, std::span<const double> values) {
+  const size_t n = sensors_;
+  // This record's values, NaN where not finite (and in the padding lanes), and a decoded row of
+  // compact values.
+  double* current = Scratch(2 * lanes_);
+  double* decoded = current + lanes_;
+  for (size_t s = 0; s < n; ++s) current[s] = std::isfinite(values[s]) ? values[s] : kNaN;
+  std::fill(current + n, current + lanes_, kNaN);
+  const double time = times.at(record);
+  for (size_t s = 0; s < n; ++s) {
+    if (std::isnan(origin_[s]) && !std::isnan(current[s])) origin_[s] = time;
+  }
+  // The rows are positions of records: a record without valid values is a row of NaN.
   if (values_.empty() && values_.end() < record) values_.StartAt(record);
-  while (values_.end() <= record) values_.push_missing();
-  const int64_t end = values_.end();
-  const int64_t values_begin = values_.begin();
-  int64_t keep_from = end - 1;
-  values_.WithReader([&](const auto& value_at) {
+  while (values_.end() < record) {
+    std::fill_n(decoded, lanes_, kNaN);
+    values_.push_back(decoded);
+  }
+  values_.push_back(current);
+  int64_t keep_from = record;
+  values_.WithRowReader([&](const auto& row_at) {
     for (size_t w = 0; w < defs_.size(); ++w) {
-      Accumulator& acc = acc_[w];
-      if (acc.begin < values_begin) acc.begin = values_begin;  // after StartAt
-      const int64_t first = std::min(begins[w], end - 1);
-      while (acc.begin < first) {
-        const double x = value_at(acc.begin);
-        if (std::isnan(x)) {
-          ++acc.begin;
-        } else {
-          Remove(acc, x, SlopeTime(times.at(acc.begin)), times, end);
+      int64_t& begin = begins_[w];
+      if (begin < values_.begin()) begin = values_.begin();  // after StartAt
+      const int64_t first = std::min(begins[w], record);
+      while (begin < first) {
+        const int64_t position = begin++;
+        if (RemoveRow(w, row_at(position, decoded), times.at(position))) {
+          const double* count = field(w, kCount);
+          const double* removals = field(w, kRemovals);
+          for (size_t s = 0; s < n; ++s) {
+            const double rebuild_after =
+                std::min(std::max(4 * count[s], kRebuildAfter), double{INT32_MAX});
+            if (removals[s] >= rebuild_after) Rebuild(w, s, times, record);
+          }
         }
       }
       if (needs_.extremes) {
-        while (acc.min_cursor < min_queue_.end() &&
-               PositionOf(min_queue_.at(acc.min_cursor)) < acc.begin) {
-          ++acc.min_cursor;
-        }
-        while (acc.max_cursor < max_queue_.end() &&
-               PositionOf(max_queue_.at(acc.max_cursor)) < acc.begin) {
-          ++acc.max_cursor;
+        for (size_t s = 0; s < n; ++s) {
+          const Ring<uint32_t>& min = min_queue(s);
+          const Ring<uint32_t>& max = max_queue(s);
+          int64_t& min_at = min_cursor(w, s);
+          int64_t& max_at = max_cursor(w, s);
+          const int64_t min_was = min_at, max_was = max_at;
+          while (min_at < min.end() && Before(min.at(min_at), begin)) ++min_at;
+          while (max_at < max.end() && Before(max.at(max_at), begin)) ++max_at;
+          // The window's extreme left it: the next entry (if any) is the extreme now.
+          if (min_at != min_was && min_at < min.end()) {
+            extreme(w, kMinField)[s] = QueueValue(s, min.at(min_at));
+          }
+          if (max_at != max_was && max_at < max.end()) {
+            extreme(w, kMaxField)[s] = QueueValue(s, max.at(max_at));
+          }
         }
       }
-      keep_from = std::min(keep_from, acc.begin);
+      keep_from = std::min(keep_from, begin);
     }
   });
   // Queue entries are decoded relative to values_.begin(): drop them before the values.
-  while (!min_queue_.empty() && PositionOf(min_queue_.front()) < keep_from) min_queue_.pop_front();
-  while (!max_queue_.empty() && PositionOf(max_queue_.front()) < keep_from) max_queue_.pop_front();
+  for (Ring<uint32_t>& queue : queues_) {
+    while (!queue.empty() && Before(queue.front(), keep_from)) queue.pop_front();
+  }
   values_.drop_before(keep_from);
-}
 
-void SensorWindows::Add(const RecordTimes& times, int64_t record, double value) {
-  const double time = times.at(record);
-  if (!has_origin_) {
-    origin_ = time;
-    has_origin_ = true;
-  }
-  values_.set(record, value);
-  last_value_ = value;
-  if (needs_.extremes) {
-    const auto entry = static_cast<uint32_t>(record);
-    values_.WithReader([&](const auto& value_at) {
-      while (!min_queue_.empty() && value_at(PositionOf(min_queue_.back())) >= value) {
-        min_queue_.pop_back();
+  for (size_t w = 0; w < defs_.size(); ++w) AddRow(w, current, time);
+  for (size_t s = 0; s < n; ++s) {
+    const double x = current[s];
+    if (std::isnan(x)) continue;
+    if (needs_.extremes) {
+      const auto entry = static_cast<uint32_t>(record);
+      Ring<uint32_t>& min = min_queue(s);
+      Ring<uint32_t>& max = max_queue(s);
+      // The back of both queues is the sensor's last valid value.
+      if (!min.empty() && last_value_[s] >= x) {
+        min.pop_back();
+        while (!min.empty() && QueueValue(s, min.back()) >= x) min.pop_back();
       }
-      while (!max_queue_.empty() && value_at(PositionOf(max_queue_.back())) <= value) {
-        max_queue_.pop_back();
+      if (!max.empty() && last_value_[s] <= x) {
+        max.pop_back();
+        while (!max.empty() && QueueValue(s, max.back()) <= x) max.pop_back();
       }
-    });
-    min_queue_.push_back(entry);
-    max_queue_.push_back(entry);
-  }
-  for (size_t w = 0; w < defs_.size(); ++w) AddToWindow(w, acc_[w], value, time, record);
-}
-
-void SensorWindows::AddToWindow(size_t w, Accumulator& acc, double value, double time,
-                                int64_t record) {
-  const double slope_time = SlopeTime(time);
-  if (needs_.extremes) {
-    // Entries popped from the back were not below the new value: if the window's extreme was
-    // among them, the new sample (in every window) is the extreme now.
-    acc.min_cursor = std::min(acc.min_cursor, min_queue_.end() - 1);
-    acc.max_cursor = std::min(acc.max_cursor, max_queue_.end() - 1);
-  }
-  if (acc.count++ == 0) {
-    acc.kx = value;
-    acc.kt = slope_time;
-  }
-  const double dx = value - acc.kx;
-  const double dt = slope_time - acc.kt;
-  acc.sx += dx;
-  acc.sxx += dx * dx;
-  acc.st += dt;
-  acc.stt += dt * dt;
-  acc.stx += dt * dx;
-  if (needs_.ewma) {
-    // Half-life = window length (time windows), span = window length (record windows), as
-    // pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
-    const WindowDef& def = defs_[w];
-    Ewma& ewma = ewma_[w];
-    const double now = def.by_time ? time : static_cast<double>(record);
-    if (ewma.started) {
-      const double elapsed = now - ewma.time;
-      const double decay = def.by_time ? std::exp2(-elapsed / def.length)
-                                       : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
-      ewma.num *= decay;
-      ewma.den *= decay;
+      min.push_back(entry);
+      max.push_back(entry);
+      // Entries popped from the back were not below the new value: if a window's extreme was
+      // among them, the new sample (in every window) is the extreme now.
+      for (size_t w = 0; w < defs_.size(); ++w) {
+        if (min_cursor(w, s) >= min.end() - 1) {
+          min_cursor(w, s) = min.end() - 1;
+          extreme(w, kMinField)[s] = x;
+        }
+        if (max_cursor(w, s) >= max.end() - 1) {
+          max_cursor(w, s) = max.end() - 1;
+          extreme(w, kMaxField)[s] = x;
+        }
+      }
     }
-    ewma.num += value;
-    ewma.den += 1.0;
-    ewma.time = now;
-    ewma.started = true;
+    last_value_[s] = x;
+    if (needs_.ewma) {
+      // Half-life = window length (time windows), span = window length (record windows), as
+      // pandas ewm(halflife=W, times=t) and ewm(span=N) with adjust=True.
+      for (size_t w = 0; w < defs_.size(); ++w) {
+        const WindowDef& def = defs_[w];
+        Ewma& ewma = ewma_[w * n + s];
+        const double now = def.by_time ? time : static_cast<double>(record);
+        if (ewma.started) {
+          const double elapsed = now - ewma.time;
+          const double decay = def.by_time ? std::exp2(-elapsed / def.length)
+                                           : std::pow(1.0 - 2.0 / (def.length + 1.0), elapsed);
+          ewma.num *= decay;
+          ewma.den *= decay;
+        }
+        ewma.num += x;
+        ewma.den += 1.0;
+        ewma.time = now;
+        ewma.started = true;
+      }
+    }
   }
 }
 
-void SensorWindows::Reset() {
-  values_.clear();
-  min_queue_.clear();
-  max_queue_.clear();
-  for (Ewma& ewma : ewma_) ewma = Ewma{};
-  for (Accumulator& acc : acc_) {
-    acc = Accumulator{};
-    acc.begin = values_.end();
-    acc.min_cursor = min_queue_.end();
-    acc.max_cursor = max_queue_.end();
+void EntityWindows::Reset(size_t sensor) {
+  values_.ClearSensor(sensor);
+  for (size_t w = 0; w < defs_.size(); ++w) {
+    for (int f = 0; f < kFieldCount; ++f) field(w, static_cast<Field>(f))[sensor] = 0;
+    if (needs_.ewma) ewma_[w * sensors_ + sensor] = Ewma{};
   }
-  has_origin_ = false;
+  if (needs_.extremes) {
+    min_queue(sensor).clear();
+    max_queue(sensor).clear();
+    for (size_t w = 0; w < defs_.size(); ++w) {
+      min_cursor(w, sensor) = min_queue(sensor).end();
+      max_cursor(w, sensor) = max_queue(sensor).end();
+    }
+  }
+  origin_[sensor] = kNaN;
 }
 
-double SensorWindows::Stat(int w, spec::WindowStat stat, int baseline) const {
-  double by_stat[spec::kWindowStatCount];
-  WindowValues(static_cast<size_t>(w), Bit(stat), BaselineMean(baseline), by_stat);
-  return by_stat[static_cast<int>(stat)];
+double EntityWindows::Stat(size_t sensor, int w, spec::WindowStat stat, int baseline) const {
+  std::vector<double> base_mean(lanes_), by_stat(spec::kWindowStatCount * lanes_);
+  BaselineMeans(baseline, base_mean.data());
+  WindowValues(static_cast<size_t>(w), Bit(stat), base_mean.data(), by_stat.data());
+  return by_stat[static_cast<size_t>(stat) * lanes_ + sensor];
 }
 
-double SensorWindows::BaselineMean(int baseline) const {
-  if (baseline < 0) return kNaN;
-  const Accumulator& base = acc_[static_cast<size_t>(baseline)];
-  return MeanOf(static_cast<double>(base.count), InverseOf(base.count), base.kx, base.sx);
+void EntityWindows::BaselineMeans(int baseline, double* out) const {
+  if (baseline < 0) {
+    std::fill_n(out, lanes_, kNaN);
+    return;
+  }
+  const auto w = static_cast<size_t>(baseline);
+  const double* count = field(w, kCount);
+  const double* kx = field(w, kKx);
+  const double* sx = field(w, kSx);
+  for (size_t s = 0; s < lanes_; ++s) out[s] = MeanOf(count[s], 1.0 / count[s], kx[s], sx[s]);
 }
 
-void SensorWindows::WindowValues(size_t w, uint32_t wanted, double base_mean,
+void EntityWindows::WindowValues(size_t w, uint32_t wanted, const double* base_mean,
                                  double* by_stat) const {
   using spec::WindowStat;
-  const Accumulator& acc = acc_[w];
-  const double n = static_cast<double>(acc.count);
-  const double inv_n = InverseOf(acc.count);
-  const bool any = acc.count > 0;
-  by_stat[static_cast<int>(WindowStat::kCount)] = n;
-  const double mean = MeanOf(n, inv_n, acc.kx, acc.sx);
-  by_stat[static_cast<int>(WindowStat::kMean)] = mean;
-  by_stat[static_cast<int>(WindowStat::kDelta)] = mean - base_mean;
-  by_stat[static_cast<int>(WindowStat::kLast)] = any ? last_value_ : kNaN;
-  if (wanted & Bit(WindowStat::kStd)) {
-    by_stat[static_cast<int>(WindowStat::kStd)] =
-        StdOf(n, inv_n, InverseOf(acc.count - 1), acc.sx, acc.sxx);
+  const auto out = [&](WindowStat stat) { return by_stat + static_cast<size_t>(stat) * lanes_; };
+  const double* count = field(w, kCount);
+  const double* kx = field(w, kKx);
+  const double* sx = field(w, kSx);
+  const double* sxx = field(w, kSxx);
+  const double* st = field(w, kSt);
+  const double* stt = field(w, kStt);
+  const double* stx = field(w, kStx);
+  const double* last_value = last_value_.data();
+  double* count_out = out(WindowStat::kCount);
+  double* mean_out = out(WindowStat::kMean);
+  double* delta_out = out(WindowStat::kDelta);
+  double* last_out = out(WindowStat::kLast);
+  double* std_out = out(WindowStat::kStd);
+  double* slope_out = out(WindowStat::kSlope);
+  double* min_out = out(WindowStat::kMin);
+  double* max_out = out(WindowStat::kMax);
+  double* range_out = out(WindowStat::kRange);
+  const bool want_std = (wanted & Bit(WindowStat::kStd)) != 0;
+  const bool want_slope = (wanted & Bit(WindowStat::kSlope)) != 0;
+  const bool want_extremes =
+      (wanted & (Bit(WindowStat::kMin) | Bit(WindowStat::kMax) | Bit(WindowStat::kRange))) != 0;
+  const bool extremes = want_extremes && needs_.extremes;
+  const double* min_of = extremes ? extreme(w, kMinField) : nullptr;
+  const double* max_of = extremes ? extreme(w, kMaxField) : nullptr;
+  const size_t lanes = lanes_;
+  const Lanes nan = Broadcast(kNaN), zero = Broadcast(0.0), two = Broadcast(2.0);
+  // Mean as MeanOf; std = sqrt(max(sxx - sx sx / n, 0) / (n - 1)) (the square root in a second
+  // loop: vector extensions have none); slope = (stx - st sx / n) / (stt - st st / n).
+  for (size_t s = 0; s < lanes; s += kLanes) {
+    const Lanes n = Load(count + s);
+    const Lanes inv_n = 1.0 / n;
+    const LaneMask any = Greater(n, zero);
+    const LaneMask several = GreaterEqual(n, two);
+    const Lanes sum_x = Load(sx + s);
+    const Lanes mean = Select(any, Load(kx + s) + sum_x * inv_n, nan);
+    Store(count_out + s, n);
+    Store(mean_out + s, mean);
+    Store(delta_out + s, mean - Load(base_mean + s));
+    Store(last_out + s, Select(any, Load(last_value + s), nan));
+    if (want_std) {
+      const Lanes ss = Load(sxx + s) - sum_x * sum_x * inv_n;
+      const Lanes clipped = Select(Less(ss, zero), zero, ss);  // std::max(ss, 0.0)
+      Store(std_out + s, Select(several, clipped * (1.0 / (n - 1.0)), nan));
+    }
+    if (want_slope) {
+      const Lanes sum_t = Load(st + s);
+      const Lanes var_t = Load(stt + s) - sum_t * sum_t * inv_n;
+      const LaneMask defined = And(several, Greater(var_t, zero));
+      Store(slope_out + s, Select(defined, (Load(stx + s) - sum_t * sum_x * inv_n) / var_t, nan));
+    }
+    if (extremes) {
+      const Lanes min = Select(any, Load(min_of + s), nan);
+      const Lanes max = Select(any, Load(max_of + s), nan);
+      Store(min_out + s, min);
+      Store(max_out + s, max);
+      Store(range_out + s, max - min);
+    }
   }
-  if (wanted & Bit(WindowStat::kSlope)) {
-    by_stat[static_cast<int>(WindowStat::kSlope)] =
-        SlopeOf(n, inv_n, acc.sx, acc.st, acc.stt, acc.stx);
+  if (want_std) {
+    for (size_t s = 0; s < lanes_; ++s) std_out[s] = std::sqrt(std_out[s]);  // vectorised
   }
-  if (wanted & (Bit(WindowStat::kMin) | Bit(WindowStat::kMax) | Bit(WindowStat::kRange))) {
-    const double min = any && needs_.extremes ? Min(acc) : kNaN;
-    const double max = any && needs_.extremes ? Max(acc) : kNaN;
-    by_stat[static_cast<int>(WindowStat::kMin)] = min;
-    by_stat[static_cast<int>(WindowStat::kMax)] = max;
-    by_stat[static_cast<int>(WindowStat::kRange)] = max - min;
+  if (want_extremes && !extremes) {
+    std::fill_n(min_out, lanes_, kNaN);
+    std::fill_n(max_out, lanes_, kNaN);
+    std::fill_n(range_out, lanes_, kNaN);
   }
   if (wanted & Bit(WindowStat::kEwma)) {
-    const bool started = needs_.ewma && ewma_[w].started;
-    by_stat[static_cast<int>(WindowStat::kEwma)] = started ? ewma_[w].num / ewma_[w].den : kNaN;
+    const size_t n = sensors_;
+    double* ewma_out = out(WindowStat::kEwma);
+    for (size_t s = 0; s < n; ++s) {
+      const bool started = needs_.ewma && ewma_[w * n + s].started;
+      ewma_out[s] = started ? ewma_[w * n + s].num / ewma_[w * n + s].den : kNaN;
+    }
   }
 }
 
-void SensorWindows::EmitWindows(size_t windows, std::span<const spec::WindowStat> stats,
-                                int baseline, double* out) const {
-  const uint32_t wanted = WantedBits(stats);
-  const double base_mean = BaselineMean(baseline);
-  double by_stat[spec::kWindowStatCount];
+void EntityWindows::Emit(size_t windows, std::span<const spec::WindowStat> stats, int baseline,
+                         double* out) const {
+  const size_t window_stride = spec::kWindowStatCount * lanes_;
+  double* base_mean = Scratch((1 + windows * spec::kWindowStatCount) * lanes_);
+  double* by_stat = base_mean + lanes_;  // window after window, kWindowStatCount rows each
+  EmitPlan& plan = thread_emit_plan;
+  if (plan.stats.data() != stats.data() || plan.stats.size() != stats.size() ||
+      plan.windows != windows || plan.sensors != sensors_ || plan.lanes != lanes_) {
+    // Where each output value lies in by_stat: computed once for a pipeline's statistics.
+    plan.stats = stats;
+    plan.windows = windows;
+    plan.sensors = sensors_;
+    plan.lanes = lanes_;
+    plan.wanted = WantedBits(stats);
+    plan.from.clear();
+    for (size_t s = 0; s < sensors_; ++s) {
+      for (size_t w = 0; w < windows; ++w) {
+        for (spec::WindowStat stat : stats) {
+          plan.from.push_back(
+              static_cast<uint32_t>(w * window_stride + static_cast<size_t>(stat) * lanes_ + s));
+        }
+      }
+    }
+  }
+  BaselineMeans(baseline, base_mean);
   for (size_t w = 0; w < windows; ++w) {
-    WindowValues(w, wanted, base_mean, by_stat);
-    for (spec::WindowStat stat : stats) *out++ = by_stat[static_cast<int>(stat)];
+    WindowValues(w, plan.wanted, base_mean, by_stat + w * window_stride);
   }
+  const uint32_t* from = plan.from.data();
+  const size_t values = plan.from.size();
+  for (size_t i = 0; i < values; ++i) out[i] = by_stat[from[i]];
 }
 
-void SensorWindows::Write(ByteWriter& out) const {
+void EntityWindows::Write(ByteWriter& out) const {
+  out.Put<uint64_t>(sensors_);
   out.Put<uint64_t>(defs_.size());
   out.Put(needs_.ewma);
   out.Put(needs_.extremes);
-  out.Put(origin_);
-  out.Put(has_origin_);
-  out.Put(last_value_);
-  values_.Write(out);
-  min_queue_.Write(out);
-  max_queue_.Write(out);
-  for (const Accumulator& acc : acc_) {
-    out.Put(acc.begin);
-    out.Put(acc.min_cursor);
-    out.Put(acc.max_cursor);
-    out.Put(acc.count);
-    out.Put(acc.removals);
-    for (double v : {acc.kx, acc.kt, acc.sx, acc.sxx, acc.st, acc.stt, acc.stx}) out.Put(v);
+  for (size_t s = 0; s < sensors_; ++s) {
+    out.Put(origin_[s]);
+    out.Put(last_value_[s]);
   }
+  values_.Write(out, sensors_);
+  for (const Ring<uint32_t>& queue : queues_) queue.Write(out);
+  for (int64_t begin : begins_) out.Put(begin);
+  for (double v : sums_) out.Put(v);
+  for (int64_t cursor : cursors_) out.Put(cursor);
   for (const Ewma& ewma : ewma_) {
     for (double v : {ewma.num, ewma.den, ewma.time}) out.Put(v);
     out.Put(ewma.started);
   }
 }
 
-bool SensorWindows::Read(ByteReader& in) {
-  uint64_t windows = 0;
+bool EntityWindows::Read(ByteReader& in) {
+  uint64_t sensors = 0, windows = 0;
   Needs needs;
-  if (!in.Get(&windows) || windows != defs_.size() || !in.Get(&needs.ewma) ||
-      !in.Get(&needs.extremes) || needs.ewma != needs_.ewma || needs.extremes != needs_.extremes ||
-      !in.Get(&origin_) || !in.Get(&has_origin_) || !in.Get(&last_value_) || !values_.Read(in) ||
-      !min_queue_.Read(in) || !max_queue_.Read(in)) {
+  if (!in.Get(&sensors) || sensors != sensors_ || !in.Get(&windows) || windows != defs_.size() ||
+      !in.Get(&needs.ewma) || !in.Get(&needs.extremes) || needs.ewma != needs_.ewma ||
+      needs.extremes != needs_.extremes) {
     return false;
   }
-  // Queue entries must be increasing positions of valid values kept, their values strictly
-  // monotonic, ending at the last valid value, or the state is corrupt.
-  int64_t last_valid = values_.begin() - 1;
-  for (int64_t p = values_.begin(); p < values_.end(); ++p) {
-    if (!std::isnan(values_.at(p))) last_valid = p;
+  for (size_t s = 0; s < sensors_; ++s) {
+    if (!in.Get(&origin_[s]) || !in.Get(&last_value_[s])) return false;
   }
-  for (const Ring<uint32_t>* q : {&min_queue_, &max_queue_}) {
-    const bool increasing = q == &min_queue_;
-    int64_t previous = values_.begin() - 1;
-    for (int64_t p = q->begin(); p < q->end(); ++p) {
-      const int64_t position = PositionOf(q->at(p));
-      if (position <= previous || position >= values_.end() || std::isnan(values_.at(position)) ||
-          (previous >= values_.begin() &&
-           !(increasing ? values_.at(previous) < values_.at(position)
-                        : values_.at(previous) > values_.at(position)))) {
-        return false;
-      }
-      previous = position;
-    }
-    if (needs_.extremes && last_valid >= values_.begin() &&
-        (q->empty() || PositionOf(q->back()) != last_valid)) {
-      return false;
-    }
+  if (!values_.Read(in, sensors_)) return false;
+  for (Ring<uint32_t>& queue : queues_) {
+    if (!queue.Read(in)) return false;
   }
-  for (Accumulator& acc : acc_) {
-    if (!in.Get(&acc.begin) || !in.Get(&acc.min_cursor) || !in.Get(&acc.max_cursor) ||
-        !in.Get(&acc.count) || !in.Get(&acc.removals)) {
-      return false;
-    }
-    for (double* v : {&acc.kx, &acc.kt, &acc.sx, &acc.sxx, &acc.st, &acc.stt, &acc.stx}) {
-      if (!in.Get(v)) return false;
-    }
-    if (needs_.extremes && acc.count > 0 &&
-        (acc.min_cursor < min_queue_.begin() || acc.min_cursor >= min_queue_.end() ||
-         acc.max_cursor < max_queue_.begin() || acc.max_cursor >= max_queue_.end() ||
-         PositionOf(min_queue_.at(acc.min_cursor)) < acc.begin ||
-         PositionOf(max_queue_.at(acc.max_cursor)) < acc.begin)) {
-      return false;
-    }
-    // Positions must point into the values kept and the count match them, or the state is
-    // corrupt.
-    if (acc.begin < values_.begin() || acc.begin > values_.end() || acc.removals < 0) {
-      return false;
-    }
-    int64_t valid = 0;
-    for (int64_t p = acc.begin; p < values_.end(); ++p) valid += std::isnan(values_.at(p)) ? 0 : 1;
-    if (acc.count != valid) return false;
+  for (int64_t& begin : begins_) {
+    if (!in.Get(&begin)) return false;
+  }
+  for (double& v : sums_) {
+    if (!in.Get(&v)) return false;
+  }
+  for (int64_t& cursor : cursors_) {
+    if (!in.Get(&cursor)) return false;
   }
   for (Ewma& ewma : ewma_) {
     for (double* v : {&ewma.num, &ewma.den, &ewma.time}) {
       if (!in.Get(v)) return false;
     }
     if (!in.Get(&ewma.started)) return false;
+  }
+  // Whatever the bytes say must describe a state Update could have reached, or the state is
+  // corrupt: queue entries are increasing positions of valid values kept, their values strictly
+  // monotonic, ending at the sensor's last valid value; windows begin among the records kept,
+  // their counts match the valid values from there, and their extremes lie inside them.
+  for (int64_t begin : begins_) {
+    if (begin < values_.begin() || begin > values_.end()) return false;
+  }
+  for (size_t s = 0; s < sensors_; ++s) {
+    int64_t last_valid = values_.begin() - 1;
+    for (int64_t p = values_.begin(); p < values_.end(); ++p) {
+      if (!std::isnan(values_.at(p, s))) last_valid = p;
+    }
+    if (needs_.extremes) {
+      for (const Ring<uint32_t>* q : {&min_queue(s), &max_queue(s)}) {
+        const bool increasing = q == &min_queue(s);
+        int64_t previous = values_.begin() - 1;
+        for (int64_t p = q->begin(); p < q->end(); ++p) {
+          const int64_t position = PositionOf(q->at(p));
+          if (position <= previous || position >= values_.end() ||
+              std::isnan(values_.at(position, s)) ||
+              (previous >= values_.begin() &&
+               !(increasing ? values_.at(previous, s) < values_.at(position, s)
+                            : values_.at(previous, s) > values_.at(position, s)))) {
+            return false;
+          }
+          previous = position;
+        }
+        if (last_valid >= values_.begin() && (q->empty() || PositionOf(q->back()) != last_valid ||
+                                              !(values_.at(last_valid, s) == last_value_[s]))) {
+          return false;
+        }
+      }
+    }
+    for (size_t w = 0; w < defs_.size(); ++w) {
+      int64_t valid = 0;
+      for (int64_t p = begins_[w]; p < values_.end(); ++p) {
+        valid += std::isnan(values_.at(p, s)) ? 0 : 1;
+      }
+      const double count = field(w, kCount)[s];
+      const double removals = field(w, kRemovals)[s];
+      if (count != static_cast<double>(valid) || !(removals >= 0 && removals <= INT32_MAX)) {
+        return false;
+      }
+      if (needs_.extremes && count > 0) {
+        for (auto [queue, cursor] : {std::pair{&min_queue(s), min_cursor(w, s)},
+                                     std::pair{&max_queue(s), max_cursor(w, s)}}) {
+          if (cursor < queue->begin() || cursor >= queue->end() ||
+              PositionOf(queue->at(cursor)) < begins_[w]) {
+            return false;
+          }
+        }
+        extreme(w, kMinField)[s] = QueueValue(s, min_queue(s).at(min_cursor(w, s)));
+        extreme(w, kMaxField)[s] = QueueValue(s, max_queue(s).at(max_cursor(w, s)));
+      }
+    }
   }
   return true;
 }

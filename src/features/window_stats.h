@@ -1,8 +1,8 @@
-// Sliding statistics of one sensor over several windows, updated one sample at a time in O(1)
-// amortised per window: sums of deviations from a moving shift (rebuilt from the samples now and
-// then) for mean / std / slope, one monotonic queue pair for min / max, exponential sums for the
-// EWMA. This is the only implementation of window statistics: the batch builder and the online
-// state both drive it. See docs/features.md and docs/adr/0003.
+// Sliding statistics of an entity's sensors over several windows, updated one record at a time in
+// O(1) amortised per window and sensor: sums of deviations from a moving shift (rebuilt from the
+// samples now and then) for mean / std / slope, one monotonic queue pair for min / max, exponential
+// sums for the EWMA. This is the only implementation of window statistics: the batch builder and
+// the online state both drive it. See docs/features.md and docs/adr/0003.
 #ifndef PDM_FEATURES_WINDOW_STATS_H_
 #define PDM_FEATURES_WINDOW_STATS_H_
 
@@ -12,7 +12,7 @@
 
 #include "features/byte_io.h"
 #include "features/ring.h"
-#include "features/value_ring.h"
+#include "features/value_rows.h"
 #include "spec/dataset_spec.h"
 
 namespace pdm::features {
@@ -24,7 +24,7 @@ struct WindowDef {
   double length = 0;
 };
 
-// Which statistics a SensorWindows keeps beyond count / mean / std / slope / last / delta
+// Which statistics an EntityWindows keeps beyond count / mean / std / slope / last / delta
 // (always kept): the EWMA and the extremes (min, max, range) cost extra per sample.
 struct WindowNeeds {
   bool ewma = true;
@@ -41,101 +41,129 @@ using RecordTimes = Ring<double, /*kCompact=*/true>;
 void AdvanceWindowBegins(std::span<const WindowDef> defs, const RecordTimes& times, int64_t record,
                          std::span<int64_t> begins);
 
-// The windows of one sensor. Its values are kept by record position (NaN where the record had no
-// valid value), so the sensors of an entity share one RecordTimes instead of each keeping the
-// times of its samples: 8 bytes per record and sensor.
-class SensorWindows {
+// The windows of an entity's sensors. The sensors share the entity's records, so their values
+// are kept as one row per record (NaN where a sensor had no valid value), the windows' bounds
+// once, and the sums of all sensors are laid out sensor by sensor per field, so that adding and
+// removing a record updates every sensor's sums in one vectorised loop. See docs/adr/0010.
+class EntityWindows {
  public:
   using Needs = WindowNeeds;
+  // Sensors updated together by one vector instruction (SSE2: two doubles).
+  static constexpr size_t kLanes = 2;
   static Needs NeedsOf(std::span<const spec::WindowStat> stats);
 
   // `windows` are the windows whose statistics are wanted; they must outlive this object (the
-  // sensors of an entity share the pipeline's). `time_unit` converts the data's time to the
-  // slope's unit (3600: per hour). `compact_values` keeps short decimal values in 4 bytes
-  // instead of 8 (ValueRing), for states kept for many entities at once, at some speed.
-  SensorWindows(std::span<const WindowDef> windows, double time_unit, Needs needs = {},
-                bool compact_values = false);
+  // entities share the pipeline's). `time_unit` converts the data's time to the slope's unit
+  // (3600: per hour). `compact_values` keeps short decimal values in 4 bytes instead of 8
+  // (ValueRows), for states kept for many entities at once, at some speed.
+  EntityWindows(std::span<const WindowDef> windows, size_t sensors, double time_unit,
+                Needs needs = {}, bool compact_values = false);
 
-  // Moves every window to record `record`: samples before window w's first record
-  // `begins[w]` (AdvanceWindowBegins) are removed. Called once for every record, in order
-  // (records 0, 1, 2, ...); `times` must hold every record from first_needed() on.
-  void Advance(const RecordTimes& times, int64_t record, std::span<const int64_t> begins);
-  // Adds the valid value of the current record (after Advance).
-  void Add(const RecordTimes& times, int64_t record, double value);
-  // Forgets every sample (a maintenance reset).
-  void Reset();
+  size_t sensors() const { return sensors_; }
+  // Moves every window to record `record` (samples before window w's first record `begins[w]`,
+  // from AdvanceWindowBegins, leave it) and adds the record's values: values[s] of sensor s, not
+  // finite = none. Called once for every record, in order (records 0, 1, 2, ...); `times` must
+  // hold every record from first_needed() on.
+  void Update(const RecordTimes& times, int64_t record, std::span<const int64_t> begins,
+              std::span<const double> values);
+  // Forgets every sample of `sensor` (a maintenance reset).
+  void Reset(size_t sensor);
   // The oldest record any window still needs (the caller may drop older times).
   int64_t first_needed() const { return values_.begin(); }
 
-  // The statistic of window `w` at the current record; NaN when it is undefined (no samples, or
-  // fewer than two for std and slope). `baseline` is the window `delta` compares with (-1: none).
-  double Stat(int w, spec::WindowStat stat, int baseline) const;
-  // Stat for each of `stats` of windows 0 .. windows - 1, window after window: windows x
-  // stats.size() values.
-  void EmitWindows(size_t windows, std::span<const spec::WindowStat> stats, int baseline,
-                   double* out) const;
+  // The statistic of `sensor` in window `w` at the current record; NaN when it is undefined (no
+  // samples, or fewer than two for std and slope). `baseline` is the window `delta` compares
+  // with (-1: none).
+  double Stat(size_t sensor, int w, spec::WindowStat stat, int baseline) const;
+  // Stat for each of `stats` of windows 0 .. windows - 1 of every sensor: sensor after sensor,
+  // window after window, sensors() x windows x stats.size() values.
+  void Emit(size_t windows, std::span<const spec::WindowStat> stats, int baseline,
+            double* out) const;
 
   void Write(ByteWriter& out) const;
   bool Read(ByteReader& in);
 
  private:
-  // Sums of deviations from a shift (kx, kt) close to the window's values, so that variance and
-  // slope do not lose digits to large offsets (timestamps, sensors reading 9000 +- 5).
-  // 88 bytes: a server keeps one per window, sensor and machine.
-  struct Accumulator {
-    int64_t begin = 0;  // absolute position of the window's first sample
-    // Positions in min_queue_ / max_queue_ of the first entry inside this window: the window's
-    // minimum and maximum. They only move forward, except to follow a pop from the back.
-    int64_t min_cursor = 0, max_cursor = 0;
-    int32_t count = 0;  // valid samples in the window (at most kMaxRingElements)
-    // Removals since the sums were last recomputed from the samples: sliding sums drift, so
-    // they are rebuilt exactly (two passes) after max(4 count, 64) removals: O(1) amortised.
-    int32_t removals = 0;
-    double kx = 0, kt = 0;
-    double sx = 0, sxx = 0, st = 0, stt = 0, stx = 0;
-  };
-  // The exponential sums of one window; kept only when the EWMA is wanted.
+  // The per-sensor fields of a window's sums, each an array of lanes_ doubles. Sums are of
+  // deviations from a shift (kx, kt) close to the window's values, so that variance and slope do
+  // not lose digits to large offsets (timestamps, sensors reading 9000 +- 5). Counts are exact
+  // in doubles. Sliding sums drift, so a sensor's are rebuilt exactly (two passes) after
+  // max(4 count, 64) removals: O(1) amortised.
+  enum Field { kCount, kRemovals, kKx, kKt, kSx, kSxx, kSt, kStt, kStx, kFieldCount };
+  // The exponential sums of one window and sensor; kept only when the EWMA is wanted.
   struct Ewma {
     double num = 0, den = 0;
     double time = 0;  // time (or record) of the last decay
     bool started = false;
   };
-  // The slope's time axis: time in slope units since the first sample after the last reset.
-  double SlopeTime(double time) const { return (time - origin_) * inverse_time_unit_; }
-  // Removes the valid sample at acc.begin (value x, slope time t) and moves acc.begin past it;
-  // `end`: one past the last record counted in the window's sums.
-  void Remove(Accumulator& acc, double x, double t, const RecordTimes& times, int64_t end);
-  void Rebuild(Accumulator& acc, const RecordTimes& times, int64_t end) const;
-  void AddToWindow(size_t w, Accumulator& acc, double value, double time, int64_t record);
-  // Every statistic of window `w` into by_stat[WindowStat] (those of the `wanted` bit set only;
-  // the others are left as they are). `base_mean`: the baseline window's mean, for delta.
-  void WindowValues(size_t w, uint32_t wanted, double base_mean, double* by_stat) const;
-  double BaselineMean(int baseline) const;
+
+  double* field(size_t w, Field f) { return &sums_[(w * kFieldCount + f) * lanes_]; }
+  const double* field(size_t w, Field f) const { return &sums_[(w * kFieldCount + f) * lanes_]; }
+  // Removes a record (its values `row`, its time `time`) from window w's sums; true when a
+  // sensor's sums are due for a rebuild (max(4 count, 64) removals since the last).
+  bool RemoveRow(size_t w, const double* row, double time);
+  void AddRow(size_t w, const double* row, double time);
+  // Recomputes `sensor`'s sums of window w from the records [begins_[w], end).
+  void Rebuild(size_t w, size_t sensor, const RecordTimes& times, int64_t end);
+  // Every statistic of window `w` for every sensor into by_stat[WindowStat * lanes_ + s]
+  // (those of the `wanted` bit set only; the others are left as they are). `base_mean`: the
+  // baseline window's mean per sensor, for delta.
+  void WindowValues(size_t w, uint32_t wanted, const double* base_mean, double* by_stat) const;
+  void BaselineMeans(int baseline, double* out) const;
+  // Whether queue entry `entry` (low 32 bits of a position) lies before record `position`; both
+  // lie within values_, fewer than 2^31 records apart.
+  static bool Before(uint32_t entry, int64_t position) {
+    return static_cast<int32_t>(entry - static_cast<uint32_t>(position)) < 0;
+  }
   // The record position of a queue entry, which keeps only the position's low 32 bits: entries
   // lie within values_ (fewer than 2^31 records), so the distance from values_.begin() is exact.
   int64_t PositionOf(uint32_t entry) const {
     return values_.begin() + static_cast<uint32_t>(entry - static_cast<uint32_t>(values_.begin()));
   }
-  double ValueOf(uint32_t entry) const { return values_.at(PositionOf(entry)); }
-  double Min(const Accumulator& acc) const { return ValueOf(min_queue_.at(acc.min_cursor)); }
-  double Max(const Accumulator& acc) const { return ValueOf(max_queue_.at(acc.max_cursor)); }
+  double QueueValue(size_t sensor, uint32_t entry) const {
+    return values_.at(PositionOf(entry), sensor);
+  }
+  Ring<uint32_t>& min_queue(size_t s) { return queues_[2 * s]; }
+  Ring<uint32_t>& max_queue(size_t s) { return queues_[2 * s + 1]; }
+  const Ring<uint32_t>& min_queue(size_t s) const { return queues_[2 * s]; }
+  const Ring<uint32_t>& max_queue(size_t s) const { return queues_[2 * s + 1]; }
+  // Positions in a sensor's min / max queue of the first entry inside window w: the window's
+  // minimum and maximum. They only move forward, except to follow a pop from the back.
+  int64_t& min_cursor(size_t w, size_t s) { return cursors_[(2 * w) * sensors_ + s]; }
+  int64_t& max_cursor(size_t w, size_t s) { return cursors_[(2 * w + 1) * sensors_ + s]; }
+  int64_t min_cursor(size_t w, size_t s) const { return cursors_[(2 * w) * sensors_ + s]; }
+  int64_t max_cursor(size_t w, size_t s) const { return cursors_[(2 * w + 1) * sensors_ + s]; }
+  // Window w's minimum (kMinField) or maximum of each sensor: the value at its cursor, kept so that
+  // emitting the statistics reads no queue (meaningful only while the window has samples).
+  enum ExtremeField { kMinField, kMaxField, kExtremeFields };
+  double* extreme(size_t w, ExtremeField f) {
+    return &extremes_[(kExtremeFields * w + f) * lanes_];
+  }
+  const double* extreme(size_t w, ExtremeField f) const {
+    return &extremes_[(kExtremeFields * w + f) * lanes_];
+  }
 
   std::span<const WindowDef> defs_;
-  std::vector<Accumulator> acc_;
-  std::vector<Ewma> ewma_;  // per window when needs_.ewma, else empty
-  // By record: the sensor's value, NaN when the record had none (4 bytes a record while the
-  // values are short decimals, else 8).
-  ValueRing values_;
-  double last_value_ = 0;  // the last valid value (the `last` statistic)
-  // Monotonic queues over every valid value kept (values strictly increasing / decreasing), by
-  // record position (low 32 bits, see PositionOf). Every window is a suffix of the records, so
-  // one pair serves all windows: a window's minimum is the first queue entry at or after the
-  // window's first sample (Accumulator::min_cursor).
-  Ring<uint32_t> min_queue_, max_queue_;
+  size_t sensors_;
+  // sensors_ rounded up to whole vectors: the per-sensor arrays (and value rows) have this many
+  // entries, the padding lanes NaN / unused, so that the vector loops need no scalar tail.
+  size_t lanes_;
+  std::vector<int64_t> begins_;   // per window: its first record
+  std::vector<double> sums_;      // windows x kFieldCount x sensors
+  std::vector<int64_t> cursors_;  // windows x {min, max} x sensors, when needs_.extremes
+  std::vector<double> extremes_;  // windows x kExtremeFields x lanes_, when needs_.extremes
+  std::vector<Ewma> ewma_;        // windows x sensors, when needs_.ewma
+  // By record, one row of the sensors' values (NaN where a record had none).
+  ValueRows values_;
+  // Per sensor, two monotonic queues over every valid value kept (values strictly increasing /
+  // decreasing), by record position (low 32 bits, see PositionOf). Every window is a suffix of
+  // the records, so one pair serves all windows. Empty unless needs_.extremes.
+  std::vector<Ring<uint32_t>> queues_;
+  // Per sensor: the last valid value (the `last` statistic) and the origin of the slope's time
+  // axis (the time of the first sample after the last reset; NaN: none yet).
+  std::vector<double> last_value_, origin_;
   double inverse_time_unit_ = 1;
   Needs needs_;
-  double origin_ = 0;
-  bool has_origin_ = false;
 };
 
 }  // namespace pdm::features

@@ -140,24 +140,28 @@ struct Entity {
   std::vector<int64_t> begins;
 };
 
-TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
+// Feeds record `record` (its time already in e) with one sensor's value to `windows`.
+void Feed(EntityWindows& windows, const Entity& e, int64_t record, double value) {
+  windows.Update(e.times, record, e.begins, std::span<const double>(&value, 1));
+}
+
+TEST(EntityWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
   const std::vector<WindowDef> defs = {
       {true, 3 * 3600.0}, {true, 24 * 3600.0}, {false, 5}, {false, 20}, {true, 7 * 86400.0}};
   const int baseline = 4;
   const std::vector<Point> history = RandomHistory(7, 1500);
-  SensorWindows windows(defs, 3600);
+  EntityWindows windows(defs, 1, 3600);
   Entity e(defs);
   for (size_t i = 0; i < history.size(); ++i) {
     const Point& p = history[i];
     e.Next(p.time, p.record);
-    windows.Advance(e.times, p.record, e.begins);
-    if (!std::isnan(p.value)) windows.Add(e.times, p.record, p.value);
+    windows.Update(e.times, p.record, e.begins, std::span<const double>(&p.value, 1));
     if (i % 7 != 0 && i + 1 != history.size()) continue;  // check a sample of records
     for (size_t w = 0; w < defs.size(); ++w) {
       for (int s = 0; s < spec::kWindowStatCount; ++s) {
         const auto stat = static_cast<WindowStat>(s);
         const double expected = Reference(history, i, defs[w], stat, 3600, defs[baseline]);
-        ExpectClose(expected, windows.Stat(static_cast<int>(w), stat, baseline),
+        ExpectClose(expected, windows.Stat(0, static_cast<int>(w), stat, baseline),
                     std::string("record ") + std::to_string(i) + " window " + std::to_string(w) +
                         " " + spec::WindowStatName(stat));
       }
@@ -165,64 +169,99 @@ TEST(SensorWindowsTest, MatchesStraightforwardComputationOnIrregularHistory) {
   }
 }
 
-TEST(SensorWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
-  Entity e({{true, 3600.0}});
-  SensorWindows windows(e.defs, 3600);
-  e.Next(0, 0);
-  windows.Advance(e.times, 0, e.begins);
-  windows.Add(e.times, 0, 5);
-  e.Next(7200, 1);
-  windows.Advance(e.times, 1, e.begins);  // the only sample left the window; nothing new
-  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 0);
-  EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMean, -1)));
-  EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kMin, -1)));
-  EXPECT_TRUE(std::isnan(windows.Stat(0, WindowStat::kLast, -1)));
-  // The EWMA is not windowed: it keeps the decayed past.
-  EXPECT_EQ(windows.Stat(0, WindowStat::kEwma, -1), 5);
+TEST(EntityWindowsTest, SensorsOfOneEntityStayIndependent) {
+  // Three sensors (an odd count: one vector lane is padding) with their own missing values, and
+  // a maintenance reset of sensor 1 alone: each must match its own straightforward computation.
+  const std::vector<WindowDef> defs = {{true, 6 * 3600.0}, {false, 12}, {true, 3 * 86400.0}};
+  const int baseline = 2;
+  const size_t sensors = 3, reset_at = 700;
+  std::vector<std::vector<Point>> history;
+  for (size_t s = 0; s < sensors; ++s) history.push_back(RandomHistory(20 + s, 1200));
+  for (size_t s = 1; s < sensors; ++s) {
+    for (size_t i = 0; i < history[s].size(); ++i) {
+      history[s][i].time = history[0][i].time;  // one entity: the records are shared
+    }
+  }
+  EntityWindows windows(defs, sensors, 3600);
+  Entity e(defs);
+  std::vector<double> row(sensors);
+  for (size_t i = 0; i < history[0].size(); ++i) {
+    if (i == reset_at) windows.Reset(1);
+    e.Next(history[0][i].time, static_cast<int64_t>(i));
+    for (size_t s = 0; s < sensors; ++s) row[s] = history[s][i].value;
+    windows.Update(e.times, static_cast<int64_t>(i), e.begins, row);
+    if (i % 11 != 0) continue;
+    for (size_t s = 0; s < sensors; ++s) {
+      // The reset sensor's reference knows nothing from before the reset.
+      std::vector<Point> seen = history[s];
+      if (s == 1 && i >= reset_at) {
+        for (size_t j = 0; j < reset_at; ++j) seen[j].value = kNaN;
+      }
+      for (size_t w = 0; w < defs.size(); ++w) {
+        for (int k = 0; k < spec::kWindowStatCount; ++k) {
+          const auto stat = static_cast<WindowStat>(k);
+          ExpectClose(Reference(seen, i, defs[w], stat, 3600, defs[baseline]),
+                      windows.Stat(s, static_cast<int>(w), stat, baseline),
+                      "record " + std::to_string(i) + " sensor " + std::to_string(s) + " window " +
+                          std::to_string(w) + " " + spec::WindowStatName(stat));
+        }
+      }
+    }
+  }
 }
 
-TEST(SensorWindowsTest, WindowIsHalfOpenLikePandas) {
+TEST(EntityWindowsTest, EmptyWindowGivesNaNAndZeroCount) {
+  Entity e({{true, 3600.0}});
+  EntityWindows windows(e.defs, 1, 3600);
+  e.Next(0, 0);
+  Feed(windows, e, 0, 5);
+  e.Next(7200, 1);
+  Feed(windows, e, 1, kNaN);  // the only sample left the window; nothing new
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kCount, -1), 0);
+  EXPECT_TRUE(std::isnan(windows.Stat(0, 0, WindowStat::kMean, -1)));
+  EXPECT_TRUE(std::isnan(windows.Stat(0, 0, WindowStat::kMin, -1)));
+  EXPECT_TRUE(std::isnan(windows.Stat(0, 0, WindowStat::kLast, -1)));
+  // The EWMA is not windowed: it keeps the decayed past.
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kEwma, -1), 5);
+}
+
+TEST(EntityWindowsTest, WindowIsHalfOpenLikePandas) {
   // pandas rolling('1h') at t covers (t - 1h, t]: a sample exactly 1h old is out.
   Entity e({{true, 3600.0}});
-  SensorWindows windows(e.defs, 3600);
+  EntityWindows windows(e.defs, 1, 3600);
   e.Next(0, 0);
-  windows.Advance(e.times, 0, e.begins);
-  windows.Add(e.times, 0, 1);
+  Feed(windows, e, 0, 1);
   e.Next(3600, 1);
-  windows.Advance(e.times, 1, e.begins);
-  windows.Add(e.times, 1, 3);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 3);
+  Feed(windows, e, 1, 3);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kCount, -1), 1);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kMean, -1), 3);
   e.Next(3601, 2);
-  windows.Advance(e.times, 2, e.begins);
-  windows.Add(e.times, 2, 5);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 2);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kMean, -1), 4);
-  EXPECT_DOUBLE_EQ(windows.Stat(0, WindowStat::kStd, -1), std::sqrt(2.0));  // ddof = 1
+  Feed(windows, e, 2, 5);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kCount, -1), 2);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kMean, -1), 4);
+  EXPECT_DOUBLE_EQ(windows.Stat(0, 0, WindowStat::kStd, -1), std::sqrt(2.0));  // ddof = 1
 }
 
-TEST(SensorWindowsTest, ResetForgetsEverything) {
+TEST(EntityWindowsTest, ResetForgetsEverything) {
   Entity e({{false, 10}});
-  SensorWindows windows(e.defs, 1);
+  EntityWindows windows(e.defs, 1, 1);
   for (int i = 0; i < 5; ++i) {
     e.Next(i, i);
-    windows.Advance(e.times, i, e.begins);
-    windows.Add(e.times, i, 100 + i);
+    Feed(windows, e, i, 100 + i);
   }
-  windows.Reset();
+  windows.Reset(0);
   e.Next(5, 5);
-  windows.Advance(e.times, 5, e.begins);
-  windows.Add(e.times, 5, 1);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kCount, -1), 1);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kMax, -1), 1);
-  EXPECT_EQ(windows.Stat(0, WindowStat::kEwma, -1), 1);
+  Feed(windows, e, 5, 1);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kCount, -1), 1);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kMax, -1), 1);
+  EXPECT_EQ(windows.Stat(0, 0, WindowStat::kEwma, -1), 1);
 }
 
-TEST(SensorWindowsTest, SnapshotRestoresExactState) {
+TEST(EntityWindowsTest, SnapshotRestoresExactState) {
   const std::vector<WindowDef> defs = {{true, 6 * 3600.0}, {false, 12}};
   const std::vector<Point> history = RandomHistory(11, 400);
-  SensorWindows a(defs, 3600);
-  SensorWindows b(defs, 3600);
+  EntityWindows a(defs, 1, 3600);
+  EntityWindows b(defs, 1, 3600);
   Entity e(defs);  // one entity's records, shared by both
   for (size_t i = 0; i < history.size(); ++i) {
     const Point& p = history[i];
@@ -234,20 +273,19 @@ TEST(SensorWindowsTest, SnapshotRestoresExactState) {
       ASSERT_TRUE(b.Read(in));
       EXPECT_TRUE(in.at_end());
       // A truncated snapshot is refused.
-      SensorWindows c(defs, 3600);
+      EntityWindows c(defs, 1, 3600);
       ByteReader cut(std::string_view(bytes).substr(0, bytes.size() / 2));
       EXPECT_FALSE(c.Read(cut));
     }
     e.Next(p.time, p.record);
-    for (SensorWindows* w : {&a, &b}) {
-      w->Advance(e.times, p.record, e.begins);
-      if (!std::isnan(p.value)) w->Add(e.times, p.record, p.value);
+    for (EntityWindows* w : {&a, &b}) {
+      w->Update(e.times, p.record, e.begins, std::span<const double>(&p.value, 1));
     }
     if (i < 200) continue;
     for (int w = 0; w < 2; ++w) {
       for (int s = 0; s < spec::kWindowStatCount; ++s) {
-        const double x = a.Stat(w, static_cast<WindowStat>(s), -1);
-        const double y = b.Stat(w, static_cast<WindowStat>(s), -1);
+        const double x = a.Stat(0, w, static_cast<WindowStat>(s), -1);
+        const double y = b.Stat(0, w, static_cast<WindowStat>(s), -1);
         if (std::isnan(x)) {
           EXPECT_TRUE(std::isnan(y));
         } else {
