@@ -196,11 +196,24 @@ int RunTrain(const TrainArgs& args) {
     return Fail(s);
   }
   // The mode task's rows are scored as "any failure": label 1 for every failure mode.
-  std::string scores = *task == model::Task::kRul ? "rul,predicted,fold\n" : "label,score,fold\n";
+  // Then each member's margin (or RUL value) as the combiner got it: `margin_<member>`.
   const model::TrainReport& report = result->report;
+  std::string scores = *task == model::Task::kRul ? "rul,predicted,fold" : "label,score,fold";
+  const size_t members = result->model.members.size();
+  const bool with_members = report.oof_member_output.size() == report.oof_score.size() * members;
+  if (with_members) {
+    for (const model::Member& member : result->model.members) {
+      scores += core::StrCat(",margin_", model::LearnerName(member.kind));
+    }
+  }
+  scores += "\n";
   for (size_t i = 0; i < report.oof_score.size(); ++i) {
-    scores += fmt::format("{},{:.9g},{}\n", report.oof_target[i], report.oof_score[i],
+    scores += fmt::format("{},{:.9g},{}", report.oof_target[i], report.oof_score[i],
                           report.oof_fold[i] + 1);
+    for (size_t j = 0; with_members && j < members; ++j) {
+      scores += fmt::format(",{:.9g}", report.oof_member_output[i * members + j]);
+    }
+    scores += "\n";
   }
   if (auto s = core::WriteStringToFile(out / "oof_scores.csv", scores); !s.ok()) return Fail(s);
   if (auto s = core::WriteStringToFile(out / "report.html",

@@ -104,7 +104,7 @@ BinaryMetrics ScoreBinary(const std::vector<double>& probability, const std::vec
 
 BinaryMetrics ScoreDecisions(const std::vector<double>& probability,
                              const std::vector<double>& label, const std::vector<char>& alarm_of,
-                             double threshold) {
+                             double threshold, const std::vector<double>* ranking) {
   BinaryMetrics m;
   m.threshold = threshold;
   m.rows = static_cast<int64_t>(label.size());
@@ -129,8 +129,9 @@ BinaryMetrics ScoreDecisions(const std::vector<double>& probability,
   m.f1 = ratio(2 * tp, 2 * tp + fp + fn);
   m.balanced_accuracy = (m.recall + ratio(tn, tn + fp)) / 2;
   m.brier = ratio(brier, static_cast<double>(m.rows));
-  m.roc_auc = RocAuc(probability, label);
-  m.pr_auc = AveragePrecision(probability, label);
+  const std::vector<double>& rank_by = ranking != nullptr ? *ranking : probability;
+  m.roc_auc = RocAuc(rank_by, label);
+  m.pr_auc = AveragePrecision(rank_by, label);
   return m;
 }
 

@@ -27,10 +27,12 @@ struct BinaryMetrics {
 BinaryMetrics ScoreBinary(const std::vector<double>& probability, const std::vector<double>& label,
                           double threshold);
 // The same with the decisions given per row (thresholds chosen per fold); `threshold` is only
-// reported.
+// reported. `ranking`, when given, is the score the areas rank the rows by instead of the
+// probability: out-of-fold rows whose probabilities come from per-fold calibrations are ranked
+// by their combined margin, which no per-fold map has shifted (see train.cc).
 BinaryMetrics ScoreDecisions(const std::vector<double>& probability,
                              const std::vector<double>& label, const std::vector<char>& alarm,
-                             double threshold);
+                             double threshold, const std::vector<double>* ranking = nullptr);
 
 // Area under the ROC curve with ties counted half (Mann-Whitney). NaN with one class only.
 double RocAuc(const std::vector<double>& score, const std::vector<double>& label);

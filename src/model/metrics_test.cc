@@ -15,6 +15,18 @@ TEST(MetricsTest, RocAucCountsTiesHalf) {
   EXPECT_TRUE(std::isnan(RocAuc({0.1, 0.2}, {1, 1})));
 }
 
+TEST(MetricsTest, DecisionsRankByTheRankingScoreWhenGiven) {
+  const std::vector<double> probability = {0.9, 0.8, 0.2, 0.1}, label = {0, 0, 1, 1};
+  const std::vector<char> alarm = {1, 1, 0, 0};
+  EXPECT_EQ(ScoreDecisions(probability, label, alarm, 0.5).roc_auc, 0);
+  const std::vector<double> margin = {-2, -1, 1, 2};
+  const BinaryMetrics m = ScoreDecisions(probability, label, alarm, 0.5, &margin);
+  EXPECT_EQ(m.roc_auc, 1);
+  EXPECT_EQ(m.pr_auc, 1);
+  EXPECT_EQ(m.tp, 0);  // the decisions are the alarms given, whatever the ranking
+  EXPECT_GT(m.brier, 0.5);
+}
+
 TEST(MetricsTest, AveragePrecisionMatchesScikitLearn) {
   // average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.8333...
   EXPECT_NEAR(AveragePrecision({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1}), 0.8333333333333333, 1e-12);

@@ -221,7 +221,9 @@ std::string ClassificationCharts(const TrainingFacts& facts, const Ensemble& ens
   Series diagonal{"", kGrey, {{0, 0}, {1, 1}}};
   roc.Add(diagonal);
   Series roc_line{"ensemble", kBlue, {}};
-  for (const CurvePoint& p : RocCurve(r.oof_score, r.oof_target)) {
+  // Ranked as the metrics rank them (by the combined margin: see ScoreDecisions).
+  const std::vector<double>& rank = r.oof_rank.empty() ? r.oof_score : r.oof_rank;
+  for (const CurvePoint& p : RocCurve(rank, r.oof_target)) {
     roc_line.points.emplace_back(p.x, p.y);
   }
   roc.Add(roc_line);
@@ -230,7 +232,7 @@ std::string ClassificationCharts(const TrainingFacts& facts, const Ensemble& ens
   Chart pr(fmt::format("Precision-recall (AP {})", Fixed(m.pr_auc)), "recall", "precision", 0, 1, 0,
            1);
   Series pr_line{"ensemble", kBlue, {}};
-  for (const CurvePoint& p : PrCurve(r.oof_score, r.oof_target)) {
+  for (const CurvePoint& p : PrCurve(rank, r.oof_target)) {
     pr_line.points.emplace_back(p.x, p.y);
   }
   pr.Add(pr_line);

@@ -113,13 +113,17 @@ struct Decider {
     if (task == Task::kMode) return FitModes(x, m, y);
     Combiner c;
     if (task == Task::kClassify) {
+      // The members' weights are the stacking regression's coefficients scaled to sum to 1, with
+      // no intercept: the combined margin stays on the members' scale whichever rows fitted it,
+      // and the calibration (fitted next) takes the scale and offset. Folds' margins are then
+      // comparable, which the out-of-fold ranking metrics rely on. ADR 0004.
       const LogisticFit fit = FitLogistic(x, m, y, /*non_negative=*/true);
-      c.weights = fit.coef;
-      c.intercept = fit.intercept;
-      if (std::all_of(c.weights.begin(), c.weights.end(), [](double w) { return w == 0; })) {
-        c.weights.assign(m, 1.0 / static_cast<double>(m));  // no member helps: plain average
-        c.intercept = 0;
+      const double total = std::accumulate(fit.coef.begin(), fit.coef.end(), 0.0);
+      c.weights.assign(m, 1.0 / static_cast<double>(m));  // no member helps: plain average
+      if (total > 0) {
+        for (size_t j = 0; j < m; ++j) c.weights[j] = fit.coef[j] / total;
       }
+      c.intercept = 0;
       std::vector<double> z(rows.size());
       for (size_t i = 0; i < rows.size(); ++i) z[i] = c.Combine(x.data() + i * m);
       c.calibration = FitCalibration(calibration, z, y);
@@ -175,7 +179,11 @@ Scores ScorePredictions(Task task, const std::vector<Prediction>& predictions,
     s.binary = ScoreDecisions(score, failed, alarm, threshold);
     s.multiclass = ScoreMulticlass(probability, classes, y, mode);
   } else if (task == Task::kClassify) {
-    s.binary = ScoreDecisions(score, y, alarm, threshold);
+    // Ranked by the combined margin: out-of-fold rows get their fold's calibration, and
+    // per-fold maps would rank rows of different folds against each other by the maps.
+    std::vector<double> margin(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) margin[i] = predictions[rows[i]].margin;
+    s.binary = ScoreDecisions(score, y, alarm, threshold, &margin);
   } else {
     s.regression = ScoreRegression(score, y);
     if (horizon) {
@@ -487,8 +495,14 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
     report.oof_target.push_back(options.task == Task::kMode ? (table.target[r] > 0 ? 1 : 0)
                                                             : table.target[r]);
     report.oof_score.push_back(classifies ? ensemble_oof[r].probability : ensemble_oof[r].margin);
+    report.oof_rank.push_back(ensemble_oof[r].margin);
     report.oof_alarm.push_back(ensemble_oof[r].alarm);
     report.oof_fold.push_back(fold_of[r]);
+    if (width == 1) {
+      report.oof_member_output.insert(report.oof_member_output.end(),
+                                      outputs.begin() + static_cast<ptrdiff_t>(r * m),
+                                      outputs.begin() + static_cast<ptrdiff_t>((r + 1) * m));
+    }
   }
   for (size_t j = 0; j < m; ++j) {
     std::vector<double> own(n * width);

@@ -84,8 +84,14 @@ struct TrainReport {
   // Out-of-fold rows (every row a fold tested): target, ensemble score (probability, or the
   // predicted RUL), decision, fold.
   std::vector<double> oof_target, oof_score;
+  // The score the ranking metrics and curves use: the combined margin (for classification; see
+  // ScoreDecisions), else the score.
+  std::vector<double> oof_rank;
   std::vector<char> oof_alarm;
   std::vector<int> oof_fold;
+  // Per out-of-fold row, each member's output (rows x members; binary and RUL tasks: the margin
+  // or value the combiner gets; empty for the mode task), for stacking diagnostics.
+  std::vector<double> oof_member_output;
   std::vector<double> importance;  // mean |contribution| per feature, final model
   std::vector<std::string> warnings;
   double seconds = 0;

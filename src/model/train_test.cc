@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <random>
 
 #include "gtest/gtest.h"
@@ -75,6 +76,14 @@ TEST(TrainTest, ClassifierLearnsAndReportsHonestOutOfFoldMetrics) {
   EXPECT_LT(r.importance[3], r.importance[0]);
   EXPECT_LT(r.importance[3], r.importance[2]);
   EXPECT_TRUE(r.warnings.empty());
+  // The combined margin is a weighted mean of the members' margins (no intercept), and the
+  // out-of-fold areas rank rows by it, not by the per-fold calibrated probabilities.
+  const Combiner& c = result->model.combiner;
+  EXPECT_EQ(c.intercept, 0);
+  EXPECT_NEAR(std::accumulate(c.weights.begin(), c.weights.end(), 0.0), 1.0, 1e-12);
+  for (double w : c.weights) EXPECT_GE(w, 0);
+  ASSERT_EQ(r.oof_rank.size(), table.target.size());
+  EXPECT_EQ(r.ensemble.binary.roc_auc, RocAuc(r.oof_rank, r.oof_target));
 }
 
 TEST(TrainTest, ContributionsSumToTheEnsembleMargin) {

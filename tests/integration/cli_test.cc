@@ -253,7 +253,10 @@ TEST(CliTest, TrainEvaluatePredictOnAi4iMeetTheQualityBar) {
                            "oof_scores.csv", "report.html"}) {
     EXPECT_TRUE(fs::exists(dir / file)) << file;
   }
-  EXPECT_EQ(Lines(ReadFile(dir / "oof_scores.csv")), 10001u);
+  const std::string oof = ReadFile(dir / "oof_scores.csv");
+  EXPECT_EQ(Lines(oof), 10001u);
+  // Each member's out-of-fold margin follows the ensemble's score, for stacking diagnostics.
+  EXPECT_EQ(oof.substr(0, oof.find('\n')), "label,score,fold,margin_rf,margin_gbm,margin_xgb");
   // The report is one self-contained page: charts inline, nothing fetched.
   const std::string report = ReadFile(dir / "report.html");
   EXPECT_GE(std::count(report.begin(), report.end(), '<'), 100);
