@@ -1,9 +1,13 @@
 // `pdm serve`: the REST inference server over a registry alias (docs/serving.md).
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -188,9 +192,30 @@ std::vector<std::string> SplitList(const std::string& text) {
   return items;
 }
 
+// Written by OnShutdownSignal (the signal's number), read by Serve.
+int shutdown_pipe[2] = {-1, -1};
+void OnShutdownSignal(int signal) {
+  const auto byte = static_cast<unsigned char>(signal);
+  [[maybe_unused]] const ssize_t written = ::write(shutdown_pipe[1], &byte, 1);
+}
+
 }  // namespace
 
 int Serve(const ServeOptions& args) {
+  // SIGTERM / SIGINT end the server gracefully. A handler (not a blocked mask and sigwait) so
+  // that whichever thread the signal lands on hands it over: threads started before this point
+  // (XGBoost's OpenMP pool, from training in `pdm demo --serve` or from loading a model) do not
+  // block it, and would otherwise take the default action and kill the process.
+  if (::pipe2(shutdown_pipe, O_CLOEXEC) != 0) {
+    fmt::print(stderr, "pdm serve: cannot create the shutdown pipe: {}\n", std::strerror(errno));
+    return kExitInternal;
+  }
+  struct sigaction on_signal = {};
+  on_signal.sa_handler = OnShutdownSignal;
+  sigemptyset(&on_signal.sa_mask);
+  on_signal.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &on_signal, nullptr);
+  sigaction(SIGINT, &on_signal, nullptr);
   auto registry = OpenRegistry(args.registry, /*create=*/false);
   if (!registry.ok()) {
     fmt::print(stderr, "pdm serve: {}\n", registry.status().message());
@@ -214,13 +239,6 @@ int Serve(const ServeOptions& args) {
   api_options.max_machines = args.max_machines;
   api_options.store_telemetry = args.store_telemetry;
   serving::Api api(&models, &metrics, api_options);
-
-  // SIGTERM / SIGINT end the server gracefully: blocked here, waited for below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   serving::HttpServerOptions options;
   options.address = args.address;
@@ -259,8 +277,10 @@ int Serve(const ServeOptions& args) {
   }
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&signals, &received);
+  unsigned char signal_number = 0;
+  while (::read(shutdown_pipe[0], &signal_number, 1) != 1 && errno == EINTR) {
+  }
+  const int received = signal_number;
   api.StartDraining();
   fmt::print(
       "pdm serve: signal {}: not ready; draining {} ms, then finishing requests in flight "

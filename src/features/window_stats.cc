@@ -1,6 +1,7 @@
 #include "features/window_stats.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -41,6 +42,8 @@ inline Lanes Select(LaneMask mask, Lanes a, Lanes b) {
   return _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b));
 }
 inline bool Any(LaneMask mask) { return _mm_movemask_pd(mask) != 0; }
+inline LaneMask LoadMask(const double* p) { return _mm_loadu_pd(p); }
+inline void StoreMask(double* p, LaneMask mask) { _mm_storeu_pd(p, mask); }
 inline Lanes Broadcast(double x) { return _mm_set1_pd(x); }
 #else
 using Lanes = double __attribute__((vector_size(16)));
@@ -58,6 +61,12 @@ inline Lanes Keep(Lanes v, LaneMask mask) {
 }
 inline Lanes Select(LaneMask mask, Lanes a, Lanes b) { return mask ? a : b; }
 inline bool Any(LaneMask mask) { return (mask[0] | mask[1]) != 0; }
+inline LaneMask LoadMask(const double* p) {
+  LaneMask m;
+  std::memcpy(&m, p, sizeof m);
+  return m;
+}
+inline void StoreMask(double* p, LaneMask mask) { std::memcpy(p, &mask, sizeof mask); }
 inline Lanes Broadcast(double x) { return Lanes{x, x}; }
 #endif
 static_assert(sizeof(Lanes) == EntityWindows::kLanes * sizeof(double));
@@ -77,7 +86,7 @@ double* Scratch(size_t doubles) {
   return buffer.data();
 }
 struct EmitPlan {
-  std::span<const spec::WindowStat> stats;
+  std::vector<spec::WindowStat> stats;  // by value: a new pipeline may reuse the old one's memory
   size_t windows = 0, sensors = 0, lanes = 0;
   uint32_t wanted = 0;
   std::vector<uint32_t> from;
@@ -140,7 +149,7 @@ EntityWindows::EntityWindows(std::span<const WindowDef> windows, size_t sensors,
 // vectorise the selects of these loops by itself). A lane without a sample subtracts +0.0, which
 // leaves any double bit for bit unchanged, so each lane computes exactly what the scalar
 // formulas would.
-bool EntityWindows::RemoveRow(size_t w, const double* row, double time) {
+bool EntityWindows::RemoveRow(size_t w, const double* row, double time, double* leaving) {
   double* count = field(w, kCount);
   double* removals = field(w, kRemovals);
   const double* kx = field(w, kKx);
@@ -153,6 +162,8 @@ bool EntityWindows::RemoveRow(size_t w, const double* row, double time) {
   const double* origin = origin_.data();
   const Lanes zero = Broadcast(0.0), one = Broadcast(1.0);
   const Lanes min_after = Broadcast(kRebuildAfter), max_after = Broadcast(double{INT32_MAX});
+  const double* min_of = leaving != nullptr ? extreme(w, kMinField) : nullptr;
+  const double* max_of = leaving != nullptr ? extreme(w, kMaxField) : nullptr;
   bool rebuild = false;
   // In locals: the stores below may alias any member as far as the compiler knows.
   const size_t lanes = lanes_;
@@ -178,6 +189,11 @@ bool EntityWindows::RemoveRow(size_t w, const double* row, double time) {
     after = Select(Greater(after, min_after), after, min_after);
     after = Select(Less(after, max_after), after, max_after);
     rebuild = rebuild || Any(GreaterEqual(r, after));
+    if (leaving != nullptr) {
+      // A window's extreme can only leave with a record of the same value.
+      const LaneMask extreme_value = Or(Equal(x, Load(min_of + s)), Equal(x, Load(max_of + s)));
+      StoreMask(leaving + s, Or(LoadMask(leaving + s), extreme_value));
+    }
   }
   return rebuild;
 }
@@ -257,8 +273,9 @@ void EntityWindows::Update(const RecordTimes& times, int64_t record,
   const size_t n = sensors_;
   // This record's values, NaN where not finite (and in the padding lanes), and a decoded row of
   // compact values.
-  double* current = Scratch(2 * lanes_);
+  double* current = Scratch(3 * lanes_);
   double* decoded = current + lanes_;
+  double* leaving = decoded + lanes_;  // per sensor: whether a window's extreme may have left
   for (size_t s = 0; s < n; ++s) current[s] = std::isfinite(values[s]) ? values[s] : kNaN;
   std::fill(current + n, current + lanes_, kNaN);
   const double time = times.at(record);
@@ -278,9 +295,12 @@ void EntityWindows::Update(const RecordTimes& times, int64_t record,
       int64_t& begin = begins_[w];
       if (begin < values_.begin()) begin = values_.begin();  // after StartAt
       const int64_t first = std::min(begins[w], record);
+      if (begin < first && needs_.extremes) std::fill_n(leaving, lanes_, 0.0);
+      const bool removing = begin < first;
       while (begin < first) {
         const int64_t position = begin++;
-        if (RemoveRow(w, row_at(position, decoded), times.at(position))) {
+        if (RemoveRow(w, row_at(position, decoded), times.at(position),
+                      needs_.extremes ? leaving : nullptr)) {
           const double* count = field(w, kCount);
           const double* removals = field(w, kRemovals);
           for (size_t s = 0; s < n; ++s) {
@@ -290,8 +310,9 @@ void EntityWindows::Update(const RecordTimes& times, int64_t record,
           }
         }
       }
-      if (needs_.extremes) {
+      if (needs_.extremes && removing) {
         for (size_t s = 0; s < n; ++s) {
+          if (std::bit_cast<uint64_t>(leaving[s]) == 0) continue;  // its extremes are still in
           const Ring<uint32_t>& min = min_queue(s);
           const Ring<uint32_t>& max = max_queue(s);
           int64_t& min_at = min_cursor(w, s);
@@ -495,10 +516,10 @@ void EntityWindows::Emit(size_t windows, std::span<const spec::WindowStat> stats
   double* base_mean = Scratch((1 + windows * spec::kWindowStatCount) * lanes_);
   double* by_stat = base_mean + lanes_;  // window after window, kWindowStatCount rows each
   EmitPlan& plan = thread_emit_plan;
-  if (plan.stats.data() != stats.data() || plan.stats.size() != stats.size() ||
+  if (!std::equal(stats.begin(), stats.end(), plan.stats.begin(), plan.stats.end()) ||
       plan.windows != windows || plan.sensors != sensors_ || plan.lanes != lanes_) {
     // Where each output value lies in by_stat: computed once for a pipeline's statistics.
-    plan.stats = stats;
+    plan.stats.assign(stats.begin(), stats.end());
     plan.windows = windows;
     plan.sensors = sensors_;
     plan.lanes = lanes_;
@@ -615,14 +636,20 @@ bool EntityWindows::Read(ByteReader& in) {
       if (count != static_cast<double>(valid) || !(removals >= 0 && removals <= INT32_MAX)) {
         return false;
       }
-      if (needs_.extremes && count > 0) {
+      if (needs_.extremes) {
+        // A cursor is at the first entry inside its window (at the end when there is none).
         for (auto [queue, cursor] : {std::pair{&min_queue(s), min_cursor(w, s)},
                                      std::pair{&max_queue(s), max_cursor(w, s)}}) {
-          if (cursor < queue->begin() || cursor >= queue->end() ||
-              PositionOf(queue->at(cursor)) < begins_[w]) {
+          if (count == 0 ? cursor != queue->end()
+                         : cursor < queue->begin() || cursor >= queue->end() ||
+                               PositionOf(queue->at(cursor)) < begins_[w] ||
+                               (cursor > queue->begin() &&
+                                PositionOf(queue->at(cursor - 1)) >= begins_[w])) {
             return false;
           }
         }
+      }
+      if (needs_.extremes && count > 0) {
         extreme(w, kMinField)[s] = QueueValue(s, min_queue(s).at(min_cursor(w, s)));
         extreme(w, kMaxField)[s] = QueueValue(s, max_queue(s).at(max_cursor(w, s)));
       }

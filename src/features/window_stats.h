@@ -100,8 +100,10 @@ class EntityWindows {
   double* field(size_t w, Field f) { return &sums_[(w * kFieldCount + f) * lanes_]; }
   const double* field(size_t w, Field f) const { return &sums_[(w * kFieldCount + f) * lanes_]; }
   // Removes a record (its values `row`, its time `time`) from window w's sums; true when a
-  // sensor's sums are due for a rebuild (max(4 count, 64) removals since the last).
-  bool RemoveRow(size_t w, const double* row, double time);
+  // sensor's sums are due for a rebuild (max(4 count, 64) removals since the last). With
+  // `leaving` (lanes_ masks), marks the sensors whose record equals the window's cached minimum
+  // or maximum: only their cursors can have to move.
+  bool RemoveRow(size_t w, const double* row, double time, double* leaving);
   void AddRow(size_t w, const double* row, double time);
   // Recomputes `sensor`'s sums of window w from the records [begins_[w], end).
   void Rebuild(size_t w, size_t sensor, const RecordTimes& times, int64_t end);

@@ -668,6 +668,23 @@ TEST(ServeModeTest, FailureModeModelServesClassProbabilities) {
   EXPECT_TRUE(body.contains("explanation")) << r.body;
 }
 
+// `pdm demo --serve` trains before it serves, so XGBoost's OpenMP threads exist before the server
+// sets up its signal handling: SIGTERM must still drain and end it with exit 0, not kill it.
+TEST(DemoServeTest, SigtermEndsTheDemoServerGracefully) {
+  const fs::path dir = testing::TempDir("demo_serve");
+  const testing::ServeProcess served =
+      testing::StartServing({"demo", "--machines", "12", "--duration", "60d", "--models", "xgb",
+                             "--threads", "2", "--serve", "--port", "0", "--out", dir.string()},
+                            "");
+  ASSERT_NE(served.port, 0) << served.first_line;
+  EXPECT_EQ(Send(served.port, Request("GET", "/readyz", "", "")).status, 200);
+  ASSERT_EQ(::kill(served.pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(served.pid, &status, 0), served.pid);
+  EXPECT_TRUE(WIFEXITED(status)) << "ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 // Last: SIGTERM turns readiness false for the drain period, then ends the server with exit 0.
 TEST_F(ServeTest, ZzSigtermShutsDownGracefully) {
   ASSERT_EQ(::kill(pid_, SIGTERM), 0);

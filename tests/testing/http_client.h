@@ -122,7 +122,10 @@ struct ServeProcess {
 
 // Starts `pdm serve <args> --port 0` with PDM_SERVE_TOKEN set to `token`; port 0 when the server
 // did not start (the first line then says why).
-inline ServeProcess StartServe(const std::vector<std::string>& args, const std::string& token) {
+// Runs `pdm WORDS...` (a command that ends up serving: serve, demo --serve) and reads its output
+// up to the line "serving ... on http://ADDRESS:PORT", whose port it returns.
+inline ServeProcess StartServing(const std::vector<std::string>& command,
+                                 const std::string& token) {
   ServeProcess served;
   int out[2];
   if (::pipe(out) != 0) return served;
@@ -133,8 +136,8 @@ inline ServeProcess StartServe(const std::vector<std::string>& args, const std::
     ::dup2(out[1], STDOUT_FILENO);
     ::close(out[0]);
     ::setenv("PDM_SERVE_TOKEN", token.c_str(), 1);
-    std::vector<std::string> words = {PDM_BINARY, "serve", "--port", "0"};
-    words.insert(words.end(), args.begin(), args.end());
+    std::vector<std::string> words = {PDM_BINARY};
+    words.insert(words.end(), command.begin(), command.end());
     std::vector<char*> argv;
     for (std::string& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
@@ -142,14 +145,30 @@ inline ServeProcess StartServe(const std::vector<std::string>& args, const std::
     ::_exit(127);
   }
   ::close(out[1]);
+  std::string line;
   char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') served.first_line.push_back(c);
+  while (::read(out[0], &c, 1) == 1) {
+    if (c != '\n') {
+      line.push_back(c);
+      continue;
+    }
+    served.first_line = line;
+    if (line.starts_with("serving ")) break;
+    line.clear();
+  }
+  if (!line.empty()) served.first_line = line;
   served.out = out[0];
   const size_t colon = served.first_line.rfind(':');
   if (served.first_line.starts_with("serving ") && colon != std::string::npos) {
     served.port = static_cast<uint16_t>(std::stoi(served.first_line.substr(colon + 1)));
   }
   return served;
+}
+
+inline ServeProcess StartServe(const std::vector<std::string>& args, const std::string& token) {
+  std::vector<std::string> command = {"serve", "--port", "0"};
+  command.insert(command.end(), args.begin(), args.end());
+  return StartServing(command, token);
 }
 
 }  // namespace pdm::testing
