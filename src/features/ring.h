@@ -17,6 +17,14 @@ namespace pdm::features {
 // these per machine, so their headers are kept small).
 inline constexpr uint64_t kMaxRingElements = (uint64_t{1} << 31) - 1;
 
+// The storage index `step` slots after `head` in a ring of `capacity` slots.
+inline uint32_t RingHeadAfter(uint32_t head, size_t step, size_t capacity) {
+  if (step >= capacity) step = capacity == 0 ? 0 : step % capacity;  // rare
+  size_t next = head + step;
+  if (next >= capacity) next -= capacity;
+  return static_cast<uint32_t>(next);
+}
+
 // A growable ring of values addressed by absolute position (positions only increase).
 // kCompact rings grow by an eighth when full: the per-record rings of states kept for many
 // machines at once, where slack costs more than the compare-and-subtract of the wrap-around.
@@ -68,11 +76,7 @@ class Ring {
   void drop_before(int64_t position) {
     if (position <= begin_) return;
     if constexpr (kCompact) {
-      size_t step = static_cast<size_t>(position - begin_);
-      if (step >= capacity_) step = capacity_ == 0 ? 0 : step % capacity_;  // rare
-      size_t head = head_ + step;
-      if (head >= capacity_) head -= capacity_;
-      head_ = static_cast<uint32_t>(head);
+      head_ = RingHeadAfter(head_, static_cast<size_t>(position - begin_), capacity_);
     }
     begin_ = position;
   }

@@ -69,11 +69,7 @@ class RowRing {
   // Drops every row before `position` (at most end()).
   void drop_before(int64_t position) {
     if (position <= begin_) return;
-    size_t step = static_cast<size_t>(position - begin_);
-    if (step >= capacity_) step = capacity_ == 0 ? 0 : step % capacity_;  // rare
-    size_t head = head_ + step;
-    if (head >= capacity_) head -= capacity_;
-    head_ = static_cast<uint32_t>(head);
+    head_ = RingHeadAfter(head_, static_cast<size_t>(position - begin_), capacity_);
     begin_ = position;
   }
   // Starts an empty ring at `position` (positions before it are never used).

@@ -150,15 +150,7 @@ EntityWindows::EntityWindows(std::span<const WindowDef> windows, size_t sensors,
 // leaves any double bit for bit unchanged, so each lane computes exactly what the scalar
 // formulas would.
 bool EntityWindows::RemoveRow(size_t w, const double* row, double time, double* leaving) {
-  double* count = field(w, kCount);
-  double* removals = field(w, kRemovals);
-  const double* kx = field(w, kKx);
-  const double* kt = field(w, kKt);
-  double* sx = field(w, kSx);
-  double* sxx = field(w, kSxx);
-  double* st = field(w, kSt);
-  double* stt = field(w, kStt);
-  double* stx = field(w, kStx);
+  const Sums sum = sums(w);
   const double* origin = origin_.data();
   const Lanes zero = Broadcast(0.0), one = Broadcast(1.0);
   const Lanes min_after = Broadcast(kRebuildAfter), max_after = Broadcast(double{INT32_MAX});
@@ -171,19 +163,19 @@ bool EntityWindows::RemoveRow(size_t w, const double* row, double time, double* 
   for (size_t s = 0; s < lanes; s += kLanes) {
     const Lanes x = Load(row + s);
     const LaneMask valid = IsNumber(x);
-    const Lanes left = Load(count + s) - Keep(one, valid);
+    const Lanes left = Load(sum.count + s) - Keep(one, valid);
     // Sums are zeroed where the window emptied.
     const LaneMask kept = Or(NotEqual(left, zero), NotEqual(x, x));
-    const Lanes dx = Keep(x - Load(kx + s), valid);
-    const Lanes dt = Keep((time - Load(origin + s)) * inverse_time_unit - Load(kt + s), valid);
-    Store(count + s, left);
-    Store(sx + s, Keep(Load(sx + s) - dx, kept));
-    Store(sxx + s, Keep(Load(sxx + s) - dx * dx, kept));
-    Store(st + s, Keep(Load(st + s) - dt, kept));
-    Store(stt + s, Keep(Load(stt + s) - dt * dt, kept));
-    Store(stx + s, Keep(Load(stx + s) - dt * dx, kept));
-    const Lanes r = Keep(Load(removals + s) + Keep(one, valid), kept);
-    Store(removals + s, r);
+    const Lanes dx = Keep(x - Load(sum.kx + s), valid);
+    const Lanes dt = Keep((time - Load(origin + s)) * inverse_time_unit - Load(sum.kt + s), valid);
+    Store(sum.count + s, left);
+    Store(sum.sx + s, Keep(Load(sum.sx + s) - dx, kept));
+    Store(sum.sxx + s, Keep(Load(sum.sxx + s) - dx * dx, kept));
+    Store(sum.st + s, Keep(Load(sum.st + s) - dt, kept));
+    Store(sum.stt + s, Keep(Load(sum.stt + s) - dt * dt, kept));
+    Store(sum.stx + s, Keep(Load(sum.stx + s) - dt * dx, kept));
+    const Lanes r = Keep(Load(sum.removals + s) + Keep(one, valid), kept);
+    Store(sum.removals + s, r);
     // Rebuilt after max(4 count, 64) removals, capped within what a 32-bit counter reaches.
     Lanes after = 4.0 * left;
     after = Select(Greater(after, min_after), after, min_after);
@@ -199,14 +191,7 @@ bool EntityWindows::RemoveRow(size_t w, const double* row, double time, double* 
 }
 
 void EntityWindows::AddRow(size_t w, const double* row, double time) {
-  double* count = field(w, kCount);
-  double* kx = field(w, kKx);
-  double* kt = field(w, kKt);
-  double* sx = field(w, kSx);
-  double* sxx = field(w, kSxx);
-  double* st = field(w, kSt);
-  double* stt = field(w, kStt);
-  double* stx = field(w, kStx);
+  const Sums sum = sums(w);
   const double* origin = origin_.data();
   const Lanes zero = Broadcast(0.0), minus_one = Broadcast(-1.0);
   // In locals: the stores below may alias any member as far as the compiler knows.
@@ -215,22 +200,22 @@ void EntityWindows::AddRow(size_t w, const double* row, double time) {
   for (size_t s = 0; s < lanes; s += kLanes) {
     const Lanes x = Load(row + s);
     const LaneMask valid = IsNumber(x);
-    const Lanes c = Load(count + s);
+    const Lanes c = Load(sum.count + s);
     const Lanes slope_time = (time - Load(origin + s)) * inverse_time_unit;
     const LaneMask first = And(valid, Equal(c, zero));
-    const Lanes shift_x = Select(first, x, Load(kx + s));
-    const Lanes shift_t = Select(first, slope_time, Load(kt + s));
-    Store(kx + s, shift_x);
-    Store(kt + s, shift_t);
+    const Lanes shift_x = Select(first, x, Load(sum.kx + s));
+    const Lanes shift_t = Select(first, slope_time, Load(sum.kt + s));
+    Store(sum.kx + s, shift_x);
+    Store(sum.kt + s, shift_t);
     // Adding d is subtracting -d (exactly); a lane without a sample subtracts +0.0.
     const Lanes dx = x - shift_x;
     const Lanes dt = slope_time - shift_t;
-    Store(count + s, c - Keep(minus_one, valid));
-    Store(sx + s, Load(sx + s) - Keep(-dx, valid));
-    Store(sxx + s, Load(sxx + s) - Keep(-(dx * dx), valid));
-    Store(st + s, Load(st + s) - Keep(-dt, valid));
-    Store(stt + s, Load(stt + s) - Keep(-(dt * dt), valid));
-    Store(stx + s, Load(stx + s) - Keep(-(dt * dx), valid));
+    Store(sum.count + s, c - Keep(minus_one, valid));
+    Store(sum.sx + s, Load(sum.sx + s) - Keep(-dx, valid));
+    Store(sum.sxx + s, Load(sum.sxx + s) - Keep(-(dx * dx), valid));
+    Store(sum.st + s, Load(sum.st + s) - Keep(-dt, valid));
+    Store(sum.stt + s, Load(sum.stt + s) - Keep(-(dt * dt), valid));
+    Store(sum.stx + s, Load(sum.stx + s) - Keep(-(dt * dx), valid));
   }
 }
 

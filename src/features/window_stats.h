@@ -99,6 +99,14 @@ class EntityWindows {
 
   double* field(size_t w, Field f) { return &sums_[(w * kFieldCount + f) * lanes_]; }
   const double* field(size_t w, Field f) const { return &sums_[(w * kFieldCount + f) * lanes_]; }
+  // Window w's fields, each an array of lanes_ doubles.
+  struct Sums {
+    double *count, *removals, *kx, *kt, *sx, *sxx, *st, *stt, *stx;
+  };
+  Sums sums(size_t w) {
+    return {field(w, kCount), field(w, kRemovals), field(w, kKx),  field(w, kKt), field(w, kSx),
+            field(w, kSxx),   field(w, kSt),       field(w, kStt), field(w, kStx)};
+  }
   // Removes a record (its values `row`, its time `time`) from window w's sums; true when a
   // sensor's sums are due for a rebuild (max(4 count, 64) removals since the last). With
   // `leaving` (lanes_ masks), marks the sensors whose record equals the window's cached minimum
