@@ -16,6 +16,11 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Sums are rebuilt from the samples after max(4 count, kRebuildAfter) removals: often enough that
 // the shift stays near the window's values, rarely enough to cost O(1) amortised.
 constexpr double kRebuildAfter = 64;
+// The removals after which a window's sums are rebuilt: max(4 count, 64), capped so that it stays
+// within what a 32-bit counter reaches. RemoveRow applies the same rule kLanes sensors at a time.
+inline double RebuildAfter(double count) {
+  return std::min(std::max(4 * count, kRebuildAfter), double{INT32_MAX});
+}
 
 // The mean of a window's sums; `inv_n` is 1 / n. (WindowValues has the other formulas.)
 inline double MeanOf(double n, double inv_n, double kx, double sx) {
@@ -176,7 +181,7 @@ bool EntityWindows::RemoveRow(size_t w, const double* row, double time, double* 
     Store(sum.stx + s, Keep(Load(sum.stx + s) - dt * dx, kept));
     const Lanes r = Keep(Load(sum.removals + s) + Keep(one, valid), kept);
     Store(sum.removals + s, r);
-    // Rebuilt after max(4 count, 64) removals, capped within what a 32-bit counter reaches.
+    // RebuildAfter(left), two lanes at a time.
     Lanes after = 4.0 * left;
     after = Select(Greater(after, min_after), after, min_after);
     after = Select(Less(after, max_after), after, max_after);
@@ -289,9 +294,7 @@ void EntityWindows::Update(const RecordTimes& times, int64_t record,
           const double* count = field(w, kCount);
           const double* removals = field(w, kRemovals);
           for (size_t s = 0; s < n; ++s) {
-            const double rebuild_after =
-                std::min(std::max(4 * count[s], kRebuildAfter), double{INT32_MAX});
-            if (removals[s] >= rebuild_after) Rebuild(w, s, times, record);
+            if (removals[s] >= RebuildAfter(count[s])) Rebuild(w, s, times, record);
           }
         }
       }

@@ -159,7 +159,7 @@ class EntityWindows {
   // entries, the padding lanes NaN / unused, so that the vector loops need no scalar tail.
   size_t lanes_;
   std::vector<int64_t> begins_;   // per window: its first record
-  std::vector<double> sums_;      // windows x kFieldCount x sensors
+  std::vector<double> sums_;      // windows x kFieldCount x lanes_
   std::vector<int64_t> cursors_;  // windows x {min, max} x sensors, when needs_.extremes
   std::vector<double> extremes_;  // windows x kExtremeFields x lanes_, when needs_.extremes
   std::vector<Ewma> ewma_;        // windows x sensors, when needs_.ewma
