@@ -9,6 +9,7 @@
 #include "bench/eight_sensor_spec.h"
 #include "features/online_state.h"
 #include "features/pipeline.h"
+#include "features/window_kernels.h"
 #include "spec/dataset_spec.h"
 
 namespace {
@@ -46,6 +47,15 @@ void BM_OnlineUpdate(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(updates), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_OnlineUpdate)->Unit(benchmark::kMillisecond);
+
+// The same with the x86-64 baseline's window kernels (two sensors per instruction) where the CPU
+// would use AVX2: what the AVX2 kernels gain, in one binary (docs/adr/0011).
+void BM_OnlineUpdateBaselineKernels(benchmark::State& state) {
+  features::window_kernels::UseForTesting(&features::window_kernels::Baseline());
+  BM_OnlineUpdate(state);
+  features::window_kernels::UseForTesting(nullptr);
+}
+BENCHMARK(BM_OnlineUpdateBaselineKernels)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

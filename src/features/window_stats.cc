@@ -2,86 +2,27 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include "features/window_kernels.h"
 
 namespace pdm::features {
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // Sums are rebuilt from the samples after max(4 count, kRebuildAfter) removals: often enough that
-// the shift stays near the window's values, rarely enough to cost O(1) amortised.
-constexpr double kRebuildAfter = 64;
-// The removals after which a window's sums are rebuilt: max(4 count, 64), capped so that it stays
-// within what a 32-bit counter reaches. RemoveRow applies the same rule kLanes sensors at a time.
+// the shift stays near the window's values, rarely enough to cost O(1) amortised. The removals
+// after which a window's sums are rebuilt: max(4 count, 64), capped so that it stays within what a
+// 32-bit counter reaches. The remove_row kernels apply the same rule to a vector of sensors.
 inline double RebuildAfter(double count) {
-  return std::min(std::max(4 * count, kRebuildAfter), double{INT32_MAX});
+  return std::min(std::max(4 * count, window_kernels::kRebuildAfter), double{INT32_MAX});
 }
 
 // The mean of a window's sums; `inv_n` is 1 / n. (WindowValues has the other formulas.)
 inline double MeanOf(double n, double inv_n, double kx, double sx) {
   return n > 0 ? kx + sx * inv_n : kNaN;
 }
-// kLanes doubles and the operations the window loops need. Masks are all-ones / all-zero lanes.
-// On x86 the masks and selects use SSE2 instructions directly: GCC lowers a vector select with
-// 64-bit integer masks to scalar code there (SSE2 compares no 64-bit integers). Arithmetic uses the
-// GCC / Clang vector operators either way, so every lane computes what the scalar formula would.
-#if defined(__SSE2__)
-using Lanes = __m128d;
-using LaneMask = __m128d;
-inline LaneMask Equal(Lanes a, Lanes b) { return _mm_cmpeq_pd(a, b); }
-inline LaneMask NotEqual(Lanes a, Lanes b) { return _mm_cmpneq_pd(a, b); }
-inline LaneMask Greater(Lanes a, Lanes b) { return _mm_cmpgt_pd(a, b); }
-inline LaneMask GreaterEqual(Lanes a, Lanes b) { return _mm_cmpge_pd(a, b); }
-inline LaneMask Less(Lanes a, Lanes b) { return _mm_cmplt_pd(a, b); }
-inline LaneMask IsNumber(Lanes a) { return _mm_cmpord_pd(a, a); }
-inline LaneMask And(LaneMask a, LaneMask b) { return _mm_and_pd(a, b); }
-inline LaneMask Or(LaneMask a, LaneMask b) { return _mm_or_pd(a, b); }
-// v where `mask` is set, +0.0 elsewhere.
-inline Lanes Keep(Lanes v, LaneMask mask) { return _mm_and_pd(v, mask); }
-inline Lanes Select(LaneMask mask, Lanes a, Lanes b) {
-  return _mm_or_pd(_mm_and_pd(mask, a), _mm_andnot_pd(mask, b));
-}
-inline bool Any(LaneMask mask) { return _mm_movemask_pd(mask) != 0; }
-inline LaneMask LoadMask(const double* p) { return _mm_loadu_pd(p); }
-inline void StoreMask(double* p, LaneMask mask) { _mm_storeu_pd(p, mask); }
-inline Lanes Broadcast(double x) { return _mm_set1_pd(x); }
-#else
-using Lanes = double __attribute__((vector_size(16)));
-using LaneMask = int64_t __attribute__((vector_size(16)));
-inline LaneMask Equal(Lanes a, Lanes b) { return a == b; }
-inline LaneMask NotEqual(Lanes a, Lanes b) { return a != b; }
-inline LaneMask Greater(Lanes a, Lanes b) { return a > b; }
-inline LaneMask GreaterEqual(Lanes a, Lanes b) { return a >= b; }
-inline LaneMask Less(Lanes a, Lanes b) { return a < b; }
-inline LaneMask IsNumber(Lanes a) { return a == a; }  // NOLINT(misc-redundant-expression)
-inline LaneMask And(LaneMask a, LaneMask b) { return a & b; }
-inline LaneMask Or(LaneMask a, LaneMask b) { return a | b; }
-inline Lanes Keep(Lanes v, LaneMask mask) {
-  return reinterpret_cast<Lanes>(reinterpret_cast<LaneMask>(v) & mask);
-}
-inline Lanes Select(LaneMask mask, Lanes a, Lanes b) { return mask ? a : b; }
-inline bool Any(LaneMask mask) { return (mask[0] | mask[1]) != 0; }
-inline LaneMask LoadMask(const double* p) {
-  LaneMask m;
-  std::memcpy(&m, p, sizeof m);
-  return m;
-}
-inline void StoreMask(double* p, LaneMask mask) { std::memcpy(p, &mask, sizeof mask); }
-inline Lanes Broadcast(double x) { return Lanes{x, x}; }
-#endif
-static_assert(sizeof(Lanes) == EntityWindows::kLanes * sizeof(double));
-inline Lanes Load(const double* p) {
-  Lanes v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void Store(double* p, Lanes v) { std::memcpy(p, &v, sizeof v); }
-
 // Per-thread working memory (not per entity: a server keeps thousands of entities): a buffer of
 // at least `doubles` doubles, and Emit's gather, for each output value its index in the
 // statistics buffer, cached for the last pipeline and entity shape asked for.
@@ -150,78 +91,11 @@ EntityWindows::EntityWindows(std::span<const WindowDef> windows, size_t sensors,
       inverse_time_unit_(1.0 / time_unit),
       needs_(needs) {}
 
-// The sums of kLanes sensors at a time, in GCC / Clang vector extensions (the compiler does not
-// vectorise the selects of these loops by itself). A lane without a sample subtracts +0.0, which
-// leaves any double bit for bit unchanged, so each lane computes exactly what the scalar
-// formulas would.
+// The vector loops are window_kernels' (baseline or AVX2, the same bits either way).
 bool EntityWindows::RemoveRow(size_t w, const double* row, double time, double* leaving) {
-  const Sums sum = sums(w);
-  const double* origin = origin_.data();
-  const Lanes zero = Broadcast(0.0), one = Broadcast(1.0);
-  const Lanes min_after = Broadcast(kRebuildAfter), max_after = Broadcast(double{INT32_MAX});
-  const double* min_of = leaving != nullptr ? extreme(w, kMinField) : nullptr;
-  const double* max_of = leaving != nullptr ? extreme(w, kMaxField) : nullptr;
-  bool rebuild = false;
-  // In locals: the stores below may alias any member as far as the compiler knows.
-  const size_t lanes = lanes_;
-  const double inverse_time_unit = inverse_time_unit_;
-  for (size_t s = 0; s < lanes; s += kLanes) {
-    const Lanes x = Load(row + s);
-    const LaneMask valid = IsNumber(x);
-    const Lanes left = Load(sum.count + s) - Keep(one, valid);
-    // Sums are zeroed where the window emptied.
-    const LaneMask kept = Or(NotEqual(left, zero), NotEqual(x, x));
-    const Lanes dx = Keep(x - Load(sum.kx + s), valid);
-    const Lanes dt = Keep((time - Load(origin + s)) * inverse_time_unit - Load(sum.kt + s), valid);
-    Store(sum.count + s, left);
-    Store(sum.sx + s, Keep(Load(sum.sx + s) - dx, kept));
-    Store(sum.sxx + s, Keep(Load(sum.sxx + s) - dx * dx, kept));
-    Store(sum.st + s, Keep(Load(sum.st + s) - dt, kept));
-    Store(sum.stt + s, Keep(Load(sum.stt + s) - dt * dt, kept));
-    Store(sum.stx + s, Keep(Load(sum.stx + s) - dt * dx, kept));
-    const Lanes r = Keep(Load(sum.removals + s) + Keep(one, valid), kept);
-    Store(sum.removals + s, r);
-    // RebuildAfter(left), two lanes at a time.
-    Lanes after = 4.0 * left;
-    after = Select(Greater(after, min_after), after, min_after);
-    after = Select(Less(after, max_after), after, max_after);
-    rebuild = rebuild || Any(GreaterEqual(r, after));
-    if (leaving != nullptr) {
-      // A window's extreme can only leave with a record of the same value.
-      const LaneMask extreme_value = Or(Equal(x, Load(min_of + s)), Equal(x, Load(max_of + s)));
-      StoreMask(leaving + s, Or(LoadMask(leaving + s), extreme_value));
-    }
-  }
-  return rebuild;
-}
-
-void EntityWindows::AddRow(size_t w, const double* row, double time) {
-  const Sums sum = sums(w);
-  const double* origin = origin_.data();
-  const Lanes zero = Broadcast(0.0), minus_one = Broadcast(-1.0);
-  // In locals: the stores below may alias any member as far as the compiler knows.
-  const size_t lanes = lanes_;
-  const double inverse_time_unit = inverse_time_unit_;
-  for (size_t s = 0; s < lanes; s += kLanes) {
-    const Lanes x = Load(row + s);
-    const LaneMask valid = IsNumber(x);
-    const Lanes c = Load(sum.count + s);
-    const Lanes slope_time = (time - Load(origin + s)) * inverse_time_unit;
-    const LaneMask first = And(valid, Equal(c, zero));
-    const Lanes shift_x = Select(first, x, Load(sum.kx + s));
-    const Lanes shift_t = Select(first, slope_time, Load(sum.kt + s));
-    Store(sum.kx + s, shift_x);
-    Store(sum.kt + s, shift_t);
-    // Adding d is subtracting -d (exactly); a lane without a sample subtracts +0.0.
-    const Lanes dx = x - shift_x;
-    const Lanes dt = slope_time - shift_t;
-    Store(sum.count + s, c - Keep(minus_one, valid));
-    Store(sum.sx + s, Load(sum.sx + s) - Keep(-dx, valid));
-    Store(sum.sxx + s, Load(sum.sxx + s) - Keep(-(dx * dx), valid));
-    Store(sum.st + s, Load(sum.st + s) - Keep(-dt, valid));
-    Store(sum.stt + s, Load(sum.stt + s) - Keep(-(dt * dt), valid));
-    Store(sum.stx + s, Load(sum.stx + s) - Keep(-(dt * dx), valid));
-  }
+  const window_kernels::RowInput in{row, time, origin_.data(), inverse_time_unit_, lanes_};
+  return window_kernels::Active().remove_row(
+      field(w, kCount), in, leaving != nullptr ? extreme(w, kMinField) : nullptr, leaving);
 }
 
 void EntityWindows::Rebuild(size_t w, size_t sensor, const RecordTimes& times, int64_t end) {
@@ -326,7 +200,10 @@ void EntityWindows::Update(const RecordTimes& times, int64_t record,
   }
   values_.drop_before(keep_from);
 
-  for (size_t w = 0; w < defs_.size(); ++w) AddRow(w, current, time);
+  if (!defs_.empty()) {
+    const window_kernels::RowInput in{current, time, origin_.data(), inverse_time_unit_, lanes_};
+    window_kernels::Active().add_rows(sums_.data(), defs_.size(), in);
+  }
   for (size_t s = 0; s < n; ++s) {
     const double x = current[s];
     if (std::isnan(x)) continue;
@@ -402,7 +279,7 @@ void EntityWindows::Reset(size_t sensor) {
 double EntityWindows::Stat(size_t sensor, int w, spec::WindowStat stat, int baseline) const {
   std::vector<double> base_mean(lanes_), by_stat(spec::kWindowStatCount * lanes_);
   BaselineMeans(baseline, base_mean.data());
-  WindowValues(static_cast<size_t>(w), Bit(stat), base_mean.data(), by_stat.data());
+  WindowValues(static_cast<size_t>(w), 1, Bit(stat), base_mean.data(), by_stat.data(), 0);
   return by_stat[static_cast<size_t>(stat) * lanes_ + sensor];
 }
 
@@ -418,82 +295,42 @@ void EntityWindows::BaselineMeans(int baseline, double* out) const {
   for (size_t s = 0; s < lanes_; ++s) out[s] = MeanOf(count[s], 1.0 / count[s], kx[s], sx[s]);
 }
 
-void EntityWindows::WindowValues(size_t w, uint32_t wanted, const double* base_mean,
-                                 double* by_stat) const {
+// Where each statistic of window_kernels::OutputStat lies in a window's block of by_stat.
+constexpr uint8_t kOutputSlots[window_kernels::kOutputStats] = {
+    static_cast<uint8_t>(spec::WindowStat::kCount), static_cast<uint8_t>(spec::WindowStat::kMean),
+    static_cast<uint8_t>(spec::WindowStat::kDelta), static_cast<uint8_t>(spec::WindowStat::kLast),
+    static_cast<uint8_t>(spec::WindowStat::kStd),   static_cast<uint8_t>(spec::WindowStat::kSlope),
+    static_cast<uint8_t>(spec::WindowStat::kMin),   static_cast<uint8_t>(spec::WindowStat::kMax),
+    static_cast<uint8_t>(spec::WindowStat::kRange)};
+
+void EntityWindows::WindowValues(size_t first, size_t count, uint32_t wanted,
+                                 const double* base_mean, double* by_stat,
+                                 size_t window_stride) const {
   using spec::WindowStat;
-  const auto out = [&](WindowStat stat) { return by_stat + static_cast<size_t>(stat) * lanes_; };
-  const double* count = field(w, kCount);
-  const double* kx = field(w, kKx);
-  const double* sx = field(w, kSx);
-  const double* sxx = field(w, kSxx);
-  const double* st = field(w, kSt);
-  const double* stt = field(w, kStt);
-  const double* stx = field(w, kStx);
-  const double* last_value = last_value_.data();
-  double* count_out = out(WindowStat::kCount);
-  double* mean_out = out(WindowStat::kMean);
-  double* delta_out = out(WindowStat::kDelta);
-  double* last_out = out(WindowStat::kLast);
-  double* std_out = out(WindowStat::kStd);
-  double* slope_out = out(WindowStat::kSlope);
-  double* min_out = out(WindowStat::kMin);
-  double* max_out = out(WindowStat::kMax);
-  double* range_out = out(WindowStat::kRange);
-  const bool want_std = (wanted & Bit(WindowStat::kStd)) != 0;
-  const bool want_slope = (wanted & Bit(WindowStat::kSlope)) != 0;
   const bool want_extremes =
       (wanted & (Bit(WindowStat::kMin) | Bit(WindowStat::kMax) | Bit(WindowStat::kRange))) != 0;
   const bool extremes = want_extremes && needs_.extremes;
-  const double* min_of = extremes ? extreme(w, kMinField) : nullptr;
-  const double* max_of = extremes ? extreme(w, kMaxField) : nullptr;
-  const size_t lanes = lanes_;
-  const Lanes nan = Broadcast(kNaN), zero = Broadcast(0.0), two = Broadcast(2.0);
-  // Mean as MeanOf; std = sqrt(max(sxx - sx sx / n, 0) / (n - 1)) (the square root in a second
-  // loop: vector extensions have none); slope = (stx - st sx / n) / (stt - st st / n).
-  for (size_t s = 0; s < lanes; s += kLanes) {
-    const Lanes n = Load(count + s);
-    const Lanes inv_n = 1.0 / n;
-    const LaneMask any = Greater(n, zero);
-    const LaneMask several = GreaterEqual(n, two);
-    const Lanes sum_x = Load(sx + s);
-    const Lanes mean = Select(any, Load(kx + s) + sum_x * inv_n, nan);
-    Store(count_out + s, n);
-    Store(mean_out + s, mean);
-    Store(delta_out + s, mean - Load(base_mean + s));
-    Store(last_out + s, Select(any, Load(last_value + s), nan));
-    if (want_std) {
-      const Lanes ss = Load(sxx + s) - sum_x * sum_x * inv_n;
-      const Lanes clipped = Select(Less(ss, zero), zero, ss);  // std::max(ss, 0.0)
-      Store(std_out + s, Select(several, clipped * (1.0 / (n - 1.0)), nan));
+  window_kernels::Active().window_values(
+      {field(first, kCount), extremes ? extreme(first, kMinField) : nullptr, count,
+       last_value_.data(), base_mean, (wanted & Bit(WindowStat::kStd)) != 0,
+       (wanted & Bit(WindowStat::kSlope)) != 0, lanes_, by_stat, window_stride, kOutputSlots});
+  for (size_t i = 0; i < count; ++i) {
+    const size_t w = first + i;
+    const auto out = [&](WindowStat stat) {
+      return by_stat + i * window_stride + static_cast<size_t>(stat) * lanes_;
+    };
+    if (want_extremes && !extremes) {
+      std::fill_n(out(WindowStat::kMin), lanes_, kNaN);
+      std::fill_n(out(WindowStat::kMax), lanes_, kNaN);
+      std::fill_n(out(WindowStat::kRange), lanes_, kNaN);
     }
-    if (want_slope) {
-      const Lanes sum_t = Load(st + s);
-      const Lanes var_t = Load(stt + s) - sum_t * sum_t * inv_n;
-      const LaneMask defined = And(several, Greater(var_t, zero));
-      Store(slope_out + s, Select(defined, (Load(stx + s) - sum_t * sum_x * inv_n) / var_t, nan));
-    }
-    if (extremes) {
-      const Lanes min = Select(any, Load(min_of + s), nan);
-      const Lanes max = Select(any, Load(max_of + s), nan);
-      Store(min_out + s, min);
-      Store(max_out + s, max);
-      Store(range_out + s, max - min);
-    }
-  }
-  if (want_std) {
-    for (size_t s = 0; s < lanes_; ++s) std_out[s] = std::sqrt(std_out[s]);  // vectorised
-  }
-  if (want_extremes && !extremes) {
-    std::fill_n(min_out, lanes_, kNaN);
-    std::fill_n(max_out, lanes_, kNaN);
-    std::fill_n(range_out, lanes_, kNaN);
-  }
-  if (wanted & Bit(WindowStat::kEwma)) {
-    const size_t n = sensors_;
-    double* ewma_out = out(WindowStat::kEwma);
-    for (size_t s = 0; s < n; ++s) {
-      const bool started = needs_.ewma && ewma_[w * n + s].started;
-      ewma_out[s] = started ? ewma_[w * n + s].num / ewma_[w * n + s].den : kNaN;
+    if (wanted & Bit(WindowStat::kEwma)) {
+      const size_t n = sensors_;
+      double* ewma_out = out(WindowStat::kEwma);
+      for (size_t s = 0; s < n; ++s) {
+        const bool started = needs_.ewma && ewma_[w * n + s].started;
+        ewma_out[s] = started ? ewma_[w * n + s].num / ewma_[w * n + s].den : kNaN;
+      }
     }
   }
 }
@@ -523,9 +360,7 @@ void EntityWindows::Emit(size_t windows, std::span<const spec::WindowStat> stats
     }
   }
   BaselineMeans(baseline, base_mean);
-  for (size_t w = 0; w < windows; ++w) {
-    WindowValues(w, plan.wanted, base_mean, by_stat + w * window_stride);
-  }
+  WindowValues(0, windows, plan.wanted, base_mean, by_stat, window_stride);
   const uint32_t* from = plan.from.data();
   const size_t values = plan.from.size();
   for (size_t i = 0; i < values; ++i) out[i] = by_stat[from[i]];

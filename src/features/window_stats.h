@@ -13,6 +13,7 @@
 #include "features/byte_io.h"
 #include "features/ring.h"
 #include "features/value_rows.h"
+#include "features/window_kernels.h"
 #include "spec/dataset_spec.h"
 
 namespace pdm::features {
@@ -48,7 +49,8 @@ void AdvanceWindowBegins(std::span<const WindowDef> defs, const RecordTimes& tim
 class EntityWindows {
  public:
   using Needs = WindowNeeds;
-  // Sensors updated together by one vector instruction (SSE2: two doubles).
+  // The per-sensor arrays are padded to a multiple of this many sensors, the smallest vector the
+  // window kernels use (two doubles; the AVX2 kernels take four at a time, then a last pair).
   static constexpr size_t kLanes = 2;
   static Needs NeedsOf(std::span<const spec::WindowStat> stats);
 
@@ -89,7 +91,13 @@ class EntityWindows {
   // not lose digits to large offsets (timestamps, sensors reading 9000 +- 5). Counts are exact
   // in doubles. Sliding sums drift, so a sensor's are rebuilt exactly (two passes) after
   // max(4 count, 64) removals: O(1) amortised.
-  enum Field { kCount, kRemovals, kKx, kKt, kSx, kSxx, kSt, kStt, kStx, kFieldCount };
+  using Field = window_kernels::Field;
+  static constexpr Field kCount = window_kernels::kCount, kRemovals = window_kernels::kRemovals,
+                         kKx = window_kernels::kKx, kKt = window_kernels::kKt,
+                         kSx = window_kernels::kSx, kSxx = window_kernels::kSxx,
+                         kSt = window_kernels::kSt, kStt = window_kernels::kStt,
+                         kStx = window_kernels::kStx;
+  static constexpr int kFieldCount = window_kernels::kFieldCount;
   // The exponential sums of one window and sensor; kept only when the EWMA is wanted.
   struct Ewma {
     double num = 0, den = 0;
@@ -99,26 +107,19 @@ class EntityWindows {
 
   double* field(size_t w, Field f) { return &sums_[(w * kFieldCount + f) * lanes_]; }
   const double* field(size_t w, Field f) const { return &sums_[(w * kFieldCount + f) * lanes_]; }
-  // Window w's fields, each an array of lanes_ doubles.
-  struct Sums {
-    double *count, *removals, *kx, *kt, *sx, *sxx, *st, *stt, *stx;
-  };
-  Sums sums(size_t w) {
-    return {field(w, kCount), field(w, kRemovals), field(w, kKx),  field(w, kKt), field(w, kSx),
-            field(w, kSxx),   field(w, kSt),       field(w, kStt), field(w, kStx)};
-  }
   // Removes a record (its values `row`, its time `time`) from window w's sums; true when a
   // sensor's sums are due for a rebuild (max(4 count, 64) removals since the last). With
   // `leaving` (lanes_ masks), marks the sensors whose record equals the window's cached minimum
   // or maximum: only their cursors can have to move.
   bool RemoveRow(size_t w, const double* row, double time, double* leaving);
-  void AddRow(size_t w, const double* row, double time);
   // Recomputes `sensor`'s sums of window w from the records [begins_[w], end).
   void Rebuild(size_t w, size_t sensor, const RecordTimes& times, int64_t end);
-  // Every statistic of window `w` for every sensor into by_stat[WindowStat * lanes_ + s]
-  // (those of the `wanted` bit set only; the others are left as they are). `base_mean`: the
-  // baseline window's mean per sensor, for delta.
-  void WindowValues(size_t w, uint32_t wanted, const double* base_mean, double* by_stat) const;
+  // Every statistic of windows [first, first + count) for every sensor into
+  // by_stat[(w - first) * window_stride + WindowStat * lanes_ + s] (those of the `wanted` bits
+  // only; the others are left as they are). `base_mean`: the baseline window's mean per sensor,
+  // for delta.
+  void WindowValues(size_t first, size_t count, uint32_t wanted, const double* base_mean,
+                    double* by_stat, size_t window_stride) const;
   void BaselineMeans(int baseline, double* out) const;
   // Whether queue entry `entry` (low 32 bits of a position) lies before record `position`; both
   // lie within values_, fewer than 2^31 records apart.
@@ -145,7 +146,10 @@ class EntityWindows {
   int64_t max_cursor(size_t w, size_t s) const { return cursors_[(2 * w + 1) * sensors_ + s]; }
   // Window w's minimum (kMinField) or maximum of each sensor: the value at its cursor, kept so that
   // emitting the statistics reads no queue (meaningful only while the window has samples).
-  enum ExtremeField { kMinField, kMaxField, kExtremeFields };
+  using ExtremeField = window_kernels::ExtremeField;
+  static constexpr ExtremeField kMinField = window_kernels::kMinField,
+                                kMaxField = window_kernels::kMaxField;
+  static constexpr int kExtremeFields = window_kernels::kExtremeFields;
   double* extreme(size_t w, ExtremeField f) {
     return &extremes_[(kExtremeFields * w + f) * lanes_];
   }

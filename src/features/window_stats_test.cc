@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
+
+#include "features/window_kernels.h"
 
 namespace pdm::features {
 namespace {
@@ -294,6 +297,62 @@ TEST(EntityWindowsTest, SnapshotRestoresExactState) {
       }
     }
   }
+}
+
+// Every statistic of every window and sensor at every record of a history of `sensors` sensors
+// (each with its own missing values; sensor 0 reset halfway), computed with `kernels`.
+std::vector<double> EmitEveryRecord(const window_kernels::Kernels& kernels, size_t sensors) {
+  window_kernels::UseForTesting(&kernels);
+  const std::vector<WindowDef> defs = {{true, 6 * 3600.0}, {false, 12}, {true, 3 * 86400.0}};
+  std::vector<WindowStat> stats;
+  for (int k = 0; k < spec::kWindowStatCount; ++k) stats.push_back(static_cast<WindowStat>(k));
+  std::vector<std::vector<Point>> history;
+  for (size_t s = 0; s < sensors; ++s) history.push_back(RandomHistory(40 + s, 900));
+  EntityWindows windows(defs, sensors, 3600);
+  Entity e(defs);
+  std::vector<double> row(sensors), out(sensors * defs.size() * stats.size()), all;
+  for (size_t i = 0; i < history[0].size(); ++i) {
+    if (i == 450) windows.Reset(0);
+    e.Next(history[0][i].time, static_cast<int64_t>(i));
+    for (size_t s = 0; s < sensors; ++s) row[s] = history[s][i].value;
+    windows.Update(e.times, static_cast<int64_t>(i), e.begins, row);
+    windows.Emit(defs.size(), stats, /*baseline=*/2, out.data());
+    all.insert(all.end(), out.begin(), out.end());
+  }
+  window_kernels::UseForTesting(nullptr);
+  return all;
+}
+
+TEST(WindowKernelsTest, EveryInstructionSetGivesTheSameBits) {
+  // Sensor counts around the vector widths: a padding lane, a pair after the AVX2 quadruples.
+  const window_kernels::Kernels* avx2 = window_kernels::Avx2();
+  if (avx2 == nullptr) GTEST_SKIP() << "no AVX2 kernels on this machine or build";
+  for (size_t sensors : {1, 2, 3, 4, 5, 6, 8, 9}) {
+    const std::vector<double> baseline = EmitEveryRecord(window_kernels::Baseline(), sensors);
+    const std::vector<double> wide = EmitEveryRecord(*avx2, sensors);
+    ASSERT_EQ(baseline.size(), wide.size());
+    size_t differing = 0;
+    for (size_t i = 0; i < baseline.size(); ++i) {
+      differing += std::memcmp(&baseline[i], &wide[i], sizeof(double)) != 0 ? 1 : 0;
+    }
+    EXPECT_EQ(differing, 0u) << sensors << " sensors: values whose bits differ";
+    // The history exercises what the kernels compute: not everything is NaN.
+    EXPECT_GT(std::count_if(wide.begin(), wide.end(), [](double v) { return !std::isnan(v); }),
+              static_cast<std::ptrdiff_t>(wide.size() / 2));
+  }
+}
+
+TEST(WindowKernelsTest, TheWidestSupportedKernelsAreInUse) {
+  const window_kernels::Kernels* avx2 = window_kernels::Avx2();
+  EXPECT_STREQ(window_kernels::Active().name, avx2 != nullptr ? "avx2" : "baseline");
+  window_kernels::UseForTesting(&window_kernels::Baseline());
+  EXPECT_STREQ(window_kernels::Active().name, "baseline");
+  window_kernels::UseForTesting(nullptr);
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_NE(avx2, nullptr);
+  }
+#endif
 }
 
 }  // namespace
