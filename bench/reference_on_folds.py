@@ -29,6 +29,8 @@ def main():
     ap.add_argument("--drop", default="")
     ap.add_argument("--folds", required=True, help="pdm's oof_scores.csv (label, score, fold)")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--scores-out", help="write label, fold, the vote's and each member's "
+                    "out-of-fold probability per row (CSV), to study the members")
     a = ap.parse_args()
     sys.path.insert(0, os.path.abspath(a.reference))
     import train_table  # the reference's own model and scoring code
@@ -41,12 +43,18 @@ def main():
     fold = oof["fold"].to_numpy()
     Xn = X.to_numpy(np.float32)
     p = np.full(len(y), np.nan)
+    members = {}
     t0 = time.perf_counter()
     for f in np.unique(fold):
         tr, te = fold != f, fold == f
         m = train_table.model_for("classify", a.seed).fit(Xn[tr], y[tr])
         p[te] = m.predict_proba(Xn[te])[:, 1]
+        for name, est in m.named_estimators_.items():
+            members.setdefault(name, np.full(len(y), np.nan))[te] = est.predict_proba(Xn[te])[:, 1]
     fit_s = time.perf_counter() - t0
+    if a.scores_out:
+        pd.DataFrame({"label": y, "fold": fold, "vote": p,
+                      **{f"p_{k}": v for k, v in members.items()}}).to_csv(a.scores_out, index=False)
     ref = train_table.scores("classify", y, p)
     print(json.dumps({"rows": int(len(y)), "fit_s": fit_s,
                       **{k: float(v) for k, v in ref.items()}}, indent=2))
