@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 #include "features/window_kernels.h"
@@ -19,7 +18,7 @@ inline double RebuildAfter(double count) {
   return std::min(std::max(4 * count, window_kernels::kRebuildAfter), double{INT32_MAX});
 }
 
-// The mean of a window's sums; `inv_n` is 1 / n. (WindowValues has the other formulas.)
+// The mean of a window's sums; `inv_n` is 1 / n: the window_kernels' formula, for one sensor.
 inline double MeanOf(double n, double inv_n, double kx, double sx) {
   return n > 0 ? kx + sx * inv_n : kNaN;
 }
