@@ -94,7 +94,9 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
       std::vector<float> margins(end - begin);
       for (size_t m = 0; m < members.size(); ++m) {
         members[m].flat->Margins(x.row(begin), end - begin, margins.data());
-        for (size_t r = begin; r < end; ++r) out[r * members.size() + m] = margins[r - begin];
+        for (size_t r = begin; r < end; ++r) {
+          out[r * members.size() + m] = members[m].Output(margins[r - begin]);
+        }
       }
     };
     constexpr size_t kRowsPerThread = 4096;
@@ -121,7 +123,9 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
     PDM_ASSIGN_OR_RETURN(const std::vector<float> values, members[m].booster.Predict(data, kind));
     if (values.size() != x.rows * k) return absl::InternalError("unexpected prediction shape");
     for (size_t r = 0; r < x.rows; ++r) {
-      for (size_t c = 0; c < k; ++c) out[(r * members.size() + m) * k + c] = values[r * k + c];
+      for (size_t c = 0; c < k; ++c) {
+        out[(r * members.size() + m) * k + c] = members[m].Output(values[r * k + c]);
+      }
     }
   }
   return out;
@@ -154,10 +158,12 @@ absl::StatusOr<Explanation> Ensemble::Explain(const DenseMatrix& x, int threads)
     if (c.size() != x.rows * k * width) {
       return absl::InternalError("unexpected contribution shape");
     }
-    const double w = combiner.weights[m];
+    // The member's standardisation scales its contributions and moves its offset into the bias.
+    const double w = combiner.weights[m] / members[m].scale;
     for (size_t r = 0; r < x.rows; ++r) {
       const float* row = c.data() + (r * k + static_cast<size_t>(mode[r])) * width;
       for (size_t i = 0; i < width; ++i) e.contributions[r * width + i] += w * row[i];
+      e.contributions[r * width + x.cols] -= w * members[m].offset;
     }
   }
   for (size_t r = 0; r < x.rows; ++r) e.contributions[r * width + x.cols] += combiner.intercept;
@@ -181,6 +187,8 @@ absl::Status Ensemble::Save(const fs::path& dir, const std::string& extra_json) 
     list.push_back({{"name", LearnerName(member.kind)},
                     {"file", file},
                     {"rounds", member.rounds},
+                    {"offset", member.offset},
+                    {"scale", member.scale},
                     {"params", member.params.xgb}});
   }
   manifest["members"] = list;
@@ -227,6 +235,13 @@ absl::StatusOr<Ensemble> Ensemble::Load(const fs::path& dir) {
       PDM_ASSIGN_OR_RETURN(member.kind, ParseLearnerKind(m.at("name").get<std::string>()));
       member.rounds = m.at("rounds").get<int>();
       member.params.xgb = m.at("params").get<std::map<std::string, std::string>>();
+      member.offset = m.value("offset", 0.0);  // models saved before standardisation: raw
+      member.scale = m.value("scale", 1.0);
+      if (!std::isfinite(member.offset) || !std::isfinite(member.scale) || !(member.scale > 0)) {
+        return absl::InvalidArgumentError(
+            core::StrCat(path.string(), ": member '", m.at("name").get<std::string>(),
+                         "': offset must be finite and scale positive"));
+      }
       const fs::path file = dir / m.at("file").get<std::string>();
       PDM_ASSIGN_OR_RETURN(const std::string model_text,
                            core::ReadFileToString(file, "member model"));

@@ -22,6 +22,14 @@ struct Member {
   LearnerParams params;
   int rounds = 0;
   Booster booster;
+  // A classifier member's output is its margin standardised by the mean (`offset`) and standard
+  // deviation (`scale`) of its margins on its own training rows. Fits of one learner differ in
+  // scale (boosting rounds chosen by early stopping, forests of another depth): standardised,
+  // the combiner and calibration fitted on out-of-fold outputs of the folds' fits transfer to
+  // another fold's fit and to the final model (ADR 0012). RUL and mode members keep 0 and 1.
+  double offset = 0;
+  double scale = 1;
+  double Output(double raw) const { return (raw - offset) / scale; }
   // The same trees for fast prediction (model/flat_trees.h); set by Ensemble::Load. Prediction
   // uses them when every member has them, else XGBoost.
   std::shared_ptr<const FlatTrees> flat;

@@ -302,16 +302,32 @@ class Trainer {
     PDM_ASSIGN_OR_RETURN(FittedLearner fitted, FitLearner(final_params, data, rows, {}, fit));
     member.booster = std::move(fitted.booster);
     member.rounds = fitted.rounds;
+    if (options_.task == Task::kClassify) {
+      // Standardised by its margins on its own training rows (Member::offset, ADR 0012).
+      PDM_ASSIGN_OR_RETURN(const std::vector<double> margin, Outputs(member, rows));
+      double mean = 0, square = 0;
+      for (double v : margin) mean += v;
+      mean /= static_cast<double>(margin.size());
+      for (double v : margin) square += (v - mean) * (v - mean);
+      const double sd = std::sqrt(square / static_cast<double>(margin.size()));
+      member.offset = mean;
+      member.scale = sd > 1e-9 ? sd : 1.0;  // a constant margin ranks nothing: left unscaled
+    }
     return member;
   }
 
-  // Member outputs (margins or values) on `rows`.
-  absl::StatusOr<std::vector<float>> Outputs(const Member& member,
-                                             const std::vector<uint32_t>& rows) const {
+  // Member outputs (Member::Output of margins or values) on `rows`.
+  absl::StatusOr<std::vector<double>> Outputs(const Member& member,
+                                              const std::vector<uint32_t>& rows) const {
     PDM_ASSIGN_OR_RETURN(DMatrix d,
                          DMatrix::Create(table_.x.Select(rows), {}, {}, options_.threads));
-    return member.booster.Predict(
-        d, options_.task == Task::kRul ? PredictKind::kValue : PredictKind::kMargin);
+    PDM_ASSIGN_OR_RETURN(
+        const std::vector<float> raw,
+        member.booster.Predict(
+            d, options_.task == Task::kRul ? PredictKind::kValue : PredictKind::kMargin));
+    std::vector<double> out(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) out[i] = member.Output(raw[i]);
+    return out;
   }
 
  private:
@@ -459,7 +475,7 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
       const uint64_t seed = options.seed + 1000 * static_cast<uint64_t>(f) + j;
       PDM_ASSIGN_OR_RETURN(const Member member,
                            trainer.Fit(options.members[j], folds[f].train, seed, label));
-      PDM_ASSIGN_OR_RETURN(const std::vector<float> out, trainer.Outputs(member, folds[f].test));
+      PDM_ASSIGN_OR_RETURN(const std::vector<double> out, trainer.Outputs(member, folds[f].test));
       for (size_t i = 0; i < folds[f].test.size(); ++i) {
         std::copy_n(out.data() + i * width, width,
                     outputs.data() + (folds[f].test[i] * m + j) * width);

@@ -133,6 +133,45 @@ TEST(TrainTest, SameSeedGivesAByteIdenticalModelAndLoadPredictsTheSame) {
   }
 }
 
+TEST(TrainTest, ClassifierMembersAreStandardisedOnTheirOwnTrainingRows) {
+  const TrainingTable table = Synthetic(Task::kClassify, 5);
+  auto result = Train(table, Fast(Task::kClassify));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const Ensemble& model = result->model;
+  auto outputs = model.MemberOutputs(table.x, 1);
+  ASSERT_TRUE(outputs.ok()) << outputs.status();
+  const size_t m = model.members.size(), n = table.target.size();
+  ASSERT_EQ(outputs->size(), n * m);
+  // The final members were fitted on every row: their outputs there have mean 0 and sd 1.
+  for (size_t j = 0; j < m; ++j) {
+    double mean = 0, square = 0;
+    for (size_t r = 0; r < n; ++r) mean += (*outputs)[r * m + j];
+    mean /= static_cast<double>(n);
+    for (size_t r = 0; r < n; ++r) square += std::pow((*outputs)[r * m + j] - mean, 2);
+    EXPECT_NEAR(mean, 0, 1e-4) << LearnerName(model.members[j].kind);
+    EXPECT_NEAR(std::sqrt(square / static_cast<double>(n)), 1, 1e-4);
+    EXPECT_NE(model.members[j].scale, 1);
+  }
+  // A saved model keeps them; a model whose scale is not positive is refused.
+  const auto dir = testing::TempDir("train_standardised");
+  ASSERT_TRUE(model.Save(dir, "").ok());
+  auto loaded = Ensemble::Load(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  for (size_t j = 0; j < m; ++j) {
+    EXPECT_EQ(loaded->members[j].offset, model.members[j].offset);
+    EXPECT_EQ(loaded->members[j].scale, model.members[j].scale);
+  }
+  std::string manifest = testing::ReadFile(dir / "model.json");
+  const size_t at = manifest.find("\"scale\"");
+  ASSERT_NE(at, std::string::npos);
+  manifest.replace(at, manifest.find_first_of(",}\n", at) - at, "\"scale\": 0");
+  testing::WriteFile(dir / "model.json", manifest);
+  auto refused = Ensemble::Load(dir);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("scale positive"), std::string::npos)
+      << refused.status();
+}
+
 TEST(TrainTest, RegressionCombinesInValueSpaceAndScoresTheHorizon) {
   const TrainingTable table = Synthetic(Task::kRul, 4);
   TrainOptions options = Fast(Task::kRul);
@@ -154,6 +193,11 @@ TEST(TrainTest, RegressionCombinesInValueSpaceAndScoresTheHorizon) {
     weight_sum += w;
   }
   EXPECT_NEAR(weight_sum, 1, 1e-12);
+  // Values stay in the target's unit: RUL members are not standardised.
+  for (const Member& m : result->model.members) {
+    EXPECT_EQ(m.offset, 0);
+    EXPECT_EQ(m.scale, 1);
+  }
 }
 
 TEST(TrainTest, FailureModesAreLearnedAsClassesAndExplainedPerPredictedClass) {
