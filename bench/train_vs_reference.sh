@@ -106,10 +106,22 @@ d = pd.read_csv(sys.argv[1]); f = [c for c in d.columns if c not in ('machine_id
 d[f] = d[f].fillna(0); d.to_csv(sys.argv[1], index=False)" "$out/sim.csv"
 # Each seed gives pdm's folds and models, and the reference's models on those folds: paired.
 # REUSE=1 keeps a seed's finished pair from an earlier run of the same data (the reference's fits
-# take about 11 minutes a seed at 20 machines).
+# take about 11 minutes a seed at 20 machines). REUSE=reference retrains pdm and keeps the
+# reference's earlier run only where it was scored on exactly the folds pdm gives now.
+same_folds() {
+  $python -c "
+import sys, pandas as pd
+a, b = pd.read_csv(sys.argv[1], usecols=['fold']), pd.read_csv(sys.argv[2], usecols=['fold'])
+sys.exit(0 if len(a) == len(b) and (a.fold.values == b.fold.values).all() else 1)" "$1" "$2"
+}
 for s in "${sim_seeds[@]}"; do
   [[ ${REUSE:-0} == 1 && -s $out/sim_ref_$s.stdout && -f $out/sim_pdm_$s/metrics.json ]] && continue
   timed "$out/sim_pdm_$s" $pdm train --spec "$sim/spec.yaml" --out "$out/sim_pdm_$s" --cv "$sim_cv" --seed "$s"
+  if [[ ${REUSE:-0} == reference && -s $out/sim_ref_$s.stdout && -s $out/sim_ref_$s.scores.csv ]] &&
+    same_folds "$out/sim_pdm_$s/oof_scores.csv" "$out/sim_ref_$s.scores.csv"; then
+    echo "sim seed $s: the reference's earlier run on the same folds is kept" >&2
+    continue
+  fi
   # The reference on pdm's folds (grouped by machine): stratified rows would leak a machine's
   # overlapping windows between training and test rows.
   timed "$out/sim_ref_$s" $python bench/reference_on_folds.py --reference "$(dirname "$ref")" \

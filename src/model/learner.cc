@@ -74,11 +74,9 @@ LearnerParams DefaultParams(LearnerKind kind, size_t rows, size_t features) {
   switch (kind) {
     case LearnerKind::kRf: {
       // One round of 100 parallel trees on bootstrap-like row samples and sqrt(p) columns per
-      // split: XGBoost's random-forest mode. Exact greedy splits on small tables, as gbm: a
-      // failure rule's sharp cut-off (AI4I's power or strain limits) falls between histogram
-      // bins (AI4I, 5 folds: best F1 0.83 with 256 bins, 0.87 exact).
+      // split: XGBoost's random-forest mode.
       const double columns = std::sqrt(static_cast<double>(features));
-      p.xgb = {{"tree_method", rows * features > kExactSplitCells ? "hist" : "exact"},
+      p.xgb = {{"tree_method", "hist"},
                {"num_parallel_tree", "100"},
                {"learning_rate", "1"},
                {"subsample", "0.632"},
