@@ -106,8 +106,8 @@ d = pd.read_csv(sys.argv[1]); f = [c for c in d.columns if c not in ('machine_id
 d[f] = d[f].fillna(0); d.to_csv(sys.argv[1], index=False)" "$out/sim.csv"
 # Each seed gives pdm's folds and models, and the reference's models on those folds: paired.
 # REUSE=1 keeps a seed's finished pair from an earlier run of the same data (the reference's fits
-# take about 11 minutes a seed at 20 machines). REUSE=reference retrains pdm and keeps the
-# reference's earlier run only where it was scored on exactly the folds pdm gives now.
+# take about 9 minutes a seed at 20 machines: 515-525 s here). REUSE=reference retrains pdm and
+# keeps the reference's earlier run only where it was scored on exactly the folds pdm gives now.
 same_folds() {
   $python -c "
 import sys, pandas as pd
