@@ -77,7 +77,7 @@ $pdm features --spec specs/cmapss-fd001.yaml --test --out "$out/fd001_test_all.c
 # The reference scores the same last-cycle rows against the RUL file as given (not clipped).
 # scikit-learn's RF and GB refuse NaN (undefined features, e.g. a slope over one record): the
 # reference gets copies with NaN as 0.
-$python - "$out/fd001_test_all.csv" "$out/fd001_test.csv" "${PDM_SHARED_DATA:-../shared/data}/cmapss/RUL_FD001.txt" "$out/fd001_train.csv" <<'PY'
+$python - "$out/fd001_test_all.csv" "$out/fd001_test.csv" "${PDM_SHARED_DATA:-data}/cmapss/RUL_FD001.txt" "$out/fd001_train.csv" <<'PY'
 import sys, pandas as pd
 t = pd.read_csv(sys.argv[1]); last = t.groupby("unit").tail(1).copy()
 last["rul"] = [float(x) for x in open(sys.argv[3]).read().split()]

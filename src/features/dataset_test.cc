@@ -62,12 +62,10 @@ double At(const FeatureTable& table, size_t row, const std::string& name) {
 }
 
 fs::path SharedSpec(const char* name) {
-  ::setenv("PDM_SHARED_DATA", testing::SharedDataDir().c_str(), 0);
   return testing::SourceDir() / "specs" / name;
 }
 
 TEST(ShippedSpecFeaturesTest, Ai4iHasNoLeakingComponentsAndItsOwnLabel) {
-  if (!fs::exists(testing::SharedDataDir() / "ai4i2020/ai4i2020.csv")) GTEST_SKIP() << "no data";
   const Built b = Build(SharedSpec("ai4i2020.yaml"));
   EXPECT_EQ(b.table.rows(), 10000u);
   for (const char* leak : {"TWF", "HDF", "PWF", "OSF", "RNF", "Machine failure", "UDI"}) {
@@ -83,7 +81,6 @@ TEST(ShippedSpecFeaturesTest, Ai4iHasNoLeakingComponentsAndItsOwnLabel) {
 }
 
 TEST(ShippedSpecFeaturesTest, CmapssTrainAndTestRulFollowTheConventions) {
-  if (!fs::exists(testing::SharedDataDir() / "cmapss/train_FD001.txt")) GTEST_SKIP() << "no data";
   const Built train = Build(SharedSpec("cmapss-fd001.yaml"));
   EXPECT_EQ(train.table.rows(), 20631u);
   EXPECT_EQ(train.table.entity_names.size(), 100u);
@@ -102,7 +99,7 @@ TEST(ShippedSpecFeaturesTest, CmapssTrainAndTestRulFollowTheConventions) {
 
   const Built test = Build(SharedSpec("cmapss-fd001.yaml"), /*test_set=*/true);
   EXPECT_EQ(test.table.entity_names.size(), 100u);
-  std::ifstream rul(testing::SharedDataDir() / "cmapss/RUL_FD001.txt");
+  std::ifstream rul(testing::DataDir() / "cmapss/RUL_FD001.txt");
   double first_rul = 0;
   rul >> first_rul;
   const size_t unit1_rows = test.data.entities[0].rows();

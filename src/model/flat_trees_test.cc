@@ -92,7 +92,6 @@ INSTANTIATE_TEST_SUITE_P(EveryLearner, FlatTreesTest,
 // The same check on real data: every AI4I 2020 row (its feature table as pdm train builds it),
 // every member trained with its defaults on the first 8,000 rows.
 TEST(FlatTreesModelTest, EqualsXgboostOnEveryAi4iRow) {
-  ::setenv("PDM_SHARED_DATA", pdm::testing::SharedDataDir().c_str(), 0);
   auto spec = spec::LoadDatasetSpec(pdm::testing::SourceDir() / "specs" / "ai4i2020.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   auto pipeline = features::FeaturePipeline::Create(*spec);

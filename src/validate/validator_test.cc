@@ -330,14 +330,14 @@ TEST(ParallelValidationTest, ThreadCountAndBlockSizeDoNotChangeTheResult) {
 TEST(AccountingTest, HoldsOnCorruptedAi4i) {
   auto spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs/ai4i2020.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
-  spec->data.path = testing::SharedDataDir() / "ai4i2020/ai4i2020.csv";
+  spec->data.path = testing::DataDir() / "ai4i2020/ai4i2020.csv";
   ExpectAccountingOnCorruptedCopies(*spec, "ai4i");
 }
 
 TEST(AccountingTest, HoldsOnCorruptedCmapss) {
   auto spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs/cmapss-fd001.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
-  spec->data.path = testing::SharedDataDir() / "cmapss/train_FD001.txt";
+  spec->data.path = testing::DataDir() / "cmapss/train_FD001.txt";
   ExpectAccountingOnCorruptedCopies(*spec, "cmapss");
 }
 
@@ -357,8 +357,6 @@ TEST(RealDataTest, Ai4iAndCmapssValidateCleanly) {
   for (const char* name : {"ai4i2020.yaml", "cmapss-fd001.yaml"}) {
     auto spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs" / name);
     ASSERT_TRUE(spec.ok()) << spec.status();
-    ::setenv("PDM_SHARED_DATA", testing::SharedDataDir().c_str(), 1);
-    spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs" / name);
     auto report = ValidateDataset(*spec, {});
     ASSERT_TRUE(report.ok()) << report.status();
     EXPECT_EQ(report->rows_quarantined, 0) << name;
@@ -374,7 +372,6 @@ TEST(RealDataTest, Ai4iAndCmapssValidateCleanly) {
 }
 
 TEST(DatasetReportTest, RulFileMustMatchTestUnits) {
-  ::setenv("PDM_SHARED_DATA", testing::SharedDataDir().c_str(), 1);
   auto spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs/cmapss-fd001.yaml");
   ASSERT_TRUE(spec.ok());
   const fs::path dir = TempDir("rul");
@@ -388,7 +385,6 @@ TEST(DatasetReportTest, RulFileMustMatchTestUnits) {
 }
 
 TEST(DatasetReportTest, JsonHasContractKeys) {
-  ::setenv("PDM_SHARED_DATA", testing::SharedDataDir().c_str(), 1);
   auto spec = spec::LoadDatasetSpec(testing::SourceDir() / "specs/ai4i2020.yaml");
   ASSERT_TRUE(spec.ok());
   auto report = ValidateDataset(*spec, {});

@@ -233,7 +233,7 @@ size_t Lines(const std::string& text) { return std::count(text.begin(), text.end
 
 // The quality bar on real data, through the command line a user runs.
 TEST(CliTest, TrainEvaluatePredictOnAi4iMeetTheQualityBar) {
-  const fs::path data = testing::SharedDataDir() / "ai4i2020/ai4i2020.csv";
+  const fs::path data = testing::DataDir() / "ai4i2020/ai4i2020.csv";
   if (!fs::exists(data)) GTEST_SKIP() << "no data at " << data;
   const fs::path dir = TempDir("cli_train_ai4i");
   const std::string spec = (testing::SourceDir() / "specs/ai4i2020.yaml").string();
@@ -313,7 +313,7 @@ TEST(CliTest, TrainEvaluatePredictOnAi4iMeetTheQualityBar) {
 // The failure-mode task on AI4I: which of TWF, HDF, PWF, OSF, RNF (the label's components) a
 // failure is, class "none" without one. One member and three folds keep this to seconds.
 TEST(CliTest, FailureModeTaskOnAi4iTrainsEvaluatesAndPredictsClasses) {
-  const fs::path data = testing::SharedDataDir() / "ai4i2020/ai4i2020.csv";
+  const fs::path data = testing::DataDir() / "ai4i2020/ai4i2020.csv";
   if (!fs::exists(data)) GTEST_SKIP() << "no data at " << data;
   const fs::path dir = TempDir("cli_train_ai4i_mode");
   const std::string spec = (testing::SourceDir() / "specs/ai4i2020.yaml").string();
@@ -358,7 +358,6 @@ TEST(CliTest, FailureModeTaskOnAi4iTrainsEvaluatesAndPredictsClasses) {
 // last cycle against RUL_FD001.txt as given. One member and two folds keep this to seconds; the
 // full ensemble's numbers are in bench/results/train.md.
 TEST(CliTest, CmapssRulOnTheTestUnitsMeetsTheQualityBar) {
-  if (!fs::exists(testing::SharedDataDir() / "cmapss/train_FD001.txt")) GTEST_SKIP() << "no data";
   const fs::path dir = TempDir("cli_train_fd001");
   const std::string spec = (testing::SourceDir() / "specs/cmapss-fd001.yaml").string();
   Result train =

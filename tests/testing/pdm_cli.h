@@ -21,11 +21,10 @@ struct Result {
 };
 
 // Runs `pdm <args>` through the shell (args are shell words) and collects its exit code, stdout
-// and stderr. Shipped specs find the shared datasets through PDM_SHARED_DATA.
+// and stderr. Shipped specs find the datasets in data/ (or $PDM_SHARED_DATA, inherited).
 inline Result Pdm(const std::string& args) {
   const std::filesystem::path err_file =
       std::filesystem::temp_directory_path() / ("pdm_cli_err_" + std::to_string(::getpid()));
-  ::setenv("PDM_SHARED_DATA", SharedDataDir().c_str(), 0);
   const std::string command = std::string(PDM_BINARY) + " " + args + " 2>" + err_file.string();
   FILE* pipe = ::popen(command.c_str(), "r");
   Result result{-1, "", ""};

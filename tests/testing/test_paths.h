@@ -14,14 +14,11 @@ namespace pdm::testing {
 
 inline std::filesystem::path SourceDir() { return PDM_SOURCE_DIR; }
 
-// The shared datasets: $PDM_SHARED_DATA, else ../shared/data beside the checkout, else
-// /work/shared/data.
-inline std::filesystem::path SharedDataDir() {
+// The public datasets: $PDM_SHARED_DATA when set (a folder with the layout of data/), else the
+// repository's own data/ (data/README.md), the same default as the shipped specs.
+inline std::filesystem::path DataDir() {
   if (const char* env = std::getenv("PDM_SHARED_DATA"); env != nullptr && *env != '\0') return env;
-  const std::filesystem::path beside =
-      std::filesystem::path(PDM_SOURCE_DIR) / ".." / "shared" / "data";
-  if (std::filesystem::exists(beside)) return beside;
-  return "/work/shared/data";
+  return SourceDir() / "data";
 }
 
 // A fresh, empty directory for one test.
