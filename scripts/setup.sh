@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-pandas
   # the reference stack (scikit-learn + XGBoost) that training benchmarks compare against
   python3-sklearn python3-xgboost
+  # scipy's drift statistics, which the monitor's tests compare against
+  python3-scipy
   # the reference stack's server, and wrk, for the serving benchmark
   python3-flask python3-flask-cors python3-prometheus-client gunicorn wrk
   # the server's metrics, and the real Prometheus that scrapes them in a test

@@ -81,6 +81,12 @@ struct ServeOptions {
   int cors_max_age = 600;
   std::string config;        // server.yaml
   std::string example_body;  // a JSON file for the printed curl example
+  // Drift monitoring: "auto" (24h / 1m for timestamped data, else 10000r / 1000r), a span
+  // ("24h", "10000r"), a row count, or "off" (window only).
+  std::string drift_window = "auto";
+  std::string drift_every = "auto";
+  int drift_consecutive = 3;
+  int drift_min_rows = 1000;
 };
 // Serves until SIGTERM/SIGINT; the exit code.
 int Serve(const ServeOptions& options);

@@ -42,8 +42,7 @@ std::string WriteExampleRecord(const std::string& out) {
   if (!reference.is_object()) return "";
   nlohmann::json record = nlohmann::json::object();
   for (const auto& f : reference.value("features", nlohmann::json::array())) {
-    const auto deciles = f.value("deciles", nlohmann::json::array());
-    record[f.value("name", "")] = deciles.size() == 9 ? deciles[4] : nlohmann::json();
+    record[f.value("name", "")] = f.value("values", 0) > 0 ? f["median"] : nlohmann::json();
   }
   std::string path = out + "/example_record.json";
   if (!core::WriteStringToFile(path, nlohmann::json{{"features", record}}.dump(2) + "\n").ok()) {

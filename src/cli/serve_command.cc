@@ -109,6 +109,14 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--max-machines", &args->max_machines);
     } else if (key == "allow_unknown_fields") {
       set(v, key, "--allow-unknown-fields", &args->allow_unknown_fields);
+    } else if (key == "drift_window") {
+      set(v, key, "--drift-window", &args->drift_window);
+    } else if (key == "drift_every") {
+      set(v, key, "--drift-every", &args->drift_every);
+    } else if (key == "drift_consecutive") {
+      set(v, key, "--drift-consecutive", &args->drift_consecutive);
+    } else if (key == "drift_min_rows") {
+      set(v, key, "--drift-min-rows", &args->drift_min_rows);
     } else if (key == "token") {
       set(v, key, nullptr, &args->token);
     } else if (key == "cors" && v.IsMap()) {
@@ -176,6 +184,10 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--cors-methods", "PDM_CORS_METHODS", &args.cors_methods);
   env("--cors-headers", "PDM_CORS_HEADERS", &args.cors_headers);
   env("--cors-max-age", "PDM_CORS_MAX_AGE", &args.cors_max_age);
+  env("--drift-window", "PDM_DRIFT_WINDOW", &args.drift_window);
+  env("--drift-every", "PDM_DRIFT_EVERY", &args.drift_every);
+  env("--drift-consecutive", "PDM_DRIFT_CONSECUTIVE", &args.drift_consecutive);
+  env("--drift-min-rows", "PDM_DRIFT_MIN_ROWS", &args.drift_min_rows);
   if (!env_ok) return kExitBadInput;
   if (args.port > 65535 || args.threads > 256 || args.max_batch == 0) {
     fmt::print(stderr, "pdm serve: port, threads or max_batch out of range\n");
@@ -190,6 +202,22 @@ std::vector<std::string> SplitList(const std::string& text) {
     items.emplace_back(absl::StripAsciiWhitespace(item));
   }
   return items;
+}
+
+// A drift window or period: "auto" (unset), a span ("24h", "500r") or a plain row count.
+absl::StatusOr<std::optional<core::Span>> ParseDriftSpan(const std::string& text,
+                                                         const char* flag) {
+  if (text == "auto") return std::nullopt;
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    return core::ParseSpan(text + "r");
+  }
+  auto span = core::ParseSpan(text);
+  if (!span.ok()) {
+    return absl::InvalidArgumentError(
+        core::StrCat(flag, " '", text, "': ", span.status().message(),
+                     " (or 'auto', a row count, or 'off' for --drift-window)"));
+  }
+  return *span;
 }
 
 // Written by OnShutdownSignal (the signal's number), read by Serve.
@@ -238,6 +266,33 @@ int Serve(const ServeOptions& args) {
   api_options.cors.max_age_seconds = args.cors_max_age;
   api_options.max_machines = args.max_machines;
   api_options.store_telemetry = args.store_telemetry;
+  api_options.drift.enabled = args.drift_window != "off";
+  if (api_options.drift.enabled) {
+    auto window = ParseDriftSpan(args.drift_window, "--drift-window");
+    auto every = ParseDriftSpan(args.drift_every, "--drift-every");
+    for (const auto* parsed : {&window, &every}) {
+      if (!parsed->ok()) {
+        fmt::print(stderr, "pdm serve: {}\n", parsed->status().message());
+        return kExitBadInput;
+      }
+    }
+    api_options.drift.window = *window;
+    api_options.drift.every = *every;
+    const bool timed = (*loaded)->bundle.pipeline &&
+                       (*loaded)->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
+    if (!timed && ((*window && (*window)->is_time()) || (*every && (*every)->is_time()))) {
+      fmt::print(stderr,
+                 "pdm serve: --drift-window/--drift-every: {} v{} has no timestamps; give row "
+                 "counts ('10000r')\n",
+                 (*loaded)->name, (*loaded)->version);
+      return kExitBadInput;
+    }
+    api_options.drift.thresholds.consecutive = args.drift_consecutive;
+    api_options.drift.thresholds.min_rows = args.drift_min_rows;
+    if (!(*loaded)->bundle.reference) {
+      fmt::print("pdm serve: no drift monitoring: {}\n", (*loaded)->bundle.reference_error);
+    }
+  }
   serving::Api api(&models, &metrics, api_options);
 
   serving::HttpServerOptions options;
@@ -344,6 +399,22 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_option("--cors-max-age", args->cors_max_age, "CORS preflight cache, seconds")
       ->capture_default_str();
+  cmd->add_option("--drift-window", args->drift_window,
+                  "Drift window of recent telemetry: a span of data time ('24h'), rows ('10000r' "
+                  "or 10000), 'auto' (24h for timestamped data, else 10000r) or 'off'")
+      ->capture_default_str();
+  cmd->add_option("--drift-every", args->drift_every,
+                  "How often drift is evaluated, in data time ('1m') or rows ('1000r'); 'auto': "
+                  "1m for timestamped data, else 1000r")
+      ->capture_default_str();
+  cmd->add_option("--drift-consecutive", args->drift_consecutive,
+                  "Evaluations in a row before a feature's drift status changes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--drift-min-rows", args->drift_min_rows,
+                  "Rows the drift window needs before statuses change")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000'000));
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code, cmd] { *exit_code = RunServe(*args, cmd); });
 }

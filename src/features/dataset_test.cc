@@ -61,9 +61,7 @@ double At(const FeatureTable& table, size_t row, const std::string& name) {
   return table.features[row * table.feature_names.size() + Column(table, name)];
 }
 
-fs::path SharedSpec(const char* name) {
-  return testing::SourceDir() / "specs" / name;
-}
+fs::path SharedSpec(const char* name) { return testing::SourceDir() / "specs" / name; }
 
 TEST(ShippedSpecFeaturesTest, Ai4iHasNoLeakingComponentsAndItsOwnLabel) {
   const Built b = Build(SharedSpec("ai4i2020.yaml"));

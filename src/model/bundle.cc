@@ -31,63 +31,24 @@ json BinaryJson(const BinaryMetrics& m) {
           {"confusion_matrix", {{m.tn, m.fp}, {m.fn, m.tp}}}};
 }
 
-// Statistics of each feature over (a sample of) the training rows, and the distribution of the
-// out-of-fold scores: what drift detection compares live data against.
-json ReferenceJson(const TrainingTable& table, const TrainReport& report, Task task) {
+// The reference profile (monitor/profile.h) of the training features, over up to 100,000 rows
+// evenly spread over the table, and of the out-of-fold scores: what drift detection compares
+// production against.
+monitor::ReferenceProfile BuildReference(const TrainingTable& table, const TrainReport& report,
+                                         Task task) {
   const size_t n = table.x.rows;
   const size_t stride = std::max<size_t>(1, n / 100000);
-  json features = json::array();
+  monitor::ReferenceProfile profile;
+  std::vector<double> values;
   for (size_t j = 0; j < table.x.cols; ++j) {
-    std::vector<double> values;
-    size_t missing = 0;
-    for (size_t r = 0; r < n; r += stride) {
-      const float v = table.x.row(r)[j];
-      if (std::isnan(v)) {
-        ++missing;
-      } else {
-        values.push_back(v);
-      }
-    }
-    json f = {{"name", table.feature_names[j]},
-              {"sampled", values.size() + missing},
-              {"missing", missing}};
-    if (!values.empty()) {
-      double mean = 0;
-      for (double v : values) mean += v;
-      mean /= static_cast<double>(values.size());
-      double var = 0;
-      for (double v : values) var += (v - mean) * (v - mean);
-      std::sort(values.begin(), values.end());
-      json quantiles = json::array();
-      for (int q = 1; q <= 9; ++q) {
-        quantiles.push_back(values[(values.size() - 1) * static_cast<size_t>(q) / 10]);
-      }
-      f["mean"] = mean;
-      f["std"] = values.size() > 1 ? std::sqrt(var / static_cast<double>(values.size() - 1)) : 0;
-      f["min"] = values.front();
-      f["max"] = values.back();
-      f["deciles"] = quantiles;
-    }
-    features.push_back(f);
+    values.clear();
+    for (size_t r = 0; r < n; r += stride) values.push_back(table.x.row(r)[j]);
+    profile.features.push_back(monitor::BuildColumnProfile(table.feature_names[j], values));
   }
-  json scores = {{"rows", report.oof_score.size()}};
-  if (task != Task::kRul) {
-    std::vector<int64_t> counts(20, 0);
-    for (double s : report.oof_score) {
-      ++counts[std::min<size_t>(19, static_cast<size_t>(std::max(0.0, s) * 20))];
-    }
-    scores["histogram_edges"] = "20 equal bins over [0, 1]";
-    scores["histogram"] = counts;
-  } else {
-    std::vector<double> sorted = report.oof_score;
-    std::sort(sorted.begin(), sorted.end());
-    json quantiles = json::array();
-    for (int q = 1; q <= 9 && !sorted.empty(); ++q) {
-      quantiles.push_back(sorted[(sorted.size() - 1) * static_cast<size_t>(q) / 10]);
-    }
-    scores["deciles"] = quantiles;
-  }
-  return {{"features", features}, {"scores", scores}};
+  profile.rows = static_cast<int64_t>((n + stride - 1) / stride);
+  profile.score =
+      monitor::BuildColumnProfile(task != Task::kRul ? "probability" : "rul", report.oof_score);
+  return profile;
 }
 
 }  // namespace
@@ -298,7 +259,9 @@ absl::Status SaveBundle(const fs::path& dir, const Ensemble& ensemble, const Tra
       core::WriteStringToFile(dir / "pipeline.json", facts.pipeline->ToStoredJson() + "\n"));
   PDM_RETURN_IF_ERROR(core::WriteStringToFile(
       dir / "reference.json",
-      ReferenceJson(*facts.table, *facts.report, facts.options->task).dump(2) + "\n"));
+      monitor::ProfileToJson(BuildReference(*facts.table, *facts.report, facts.options->task))
+              .dump() +
+          "\n"));
   PDM_ASSIGN_OR_RETURN(const std::string spec_text,
                        core::ReadFileToString(facts.spec->spec_path, "spec file"));
   return core::WriteStringToFile(dir / "spec.yaml", spec_text);
@@ -329,6 +292,26 @@ absl::StatusOr<Bundle> LoadBundle(const fs::path& dir) {
         core::StrCat(dir.string(), ": the pipeline's features differ from the model's"));
   }
   bundle.pipeline = std::move(*pipeline);
+  // The reference profile is optional: a model without one (or with one of an older format)
+  // serves, without drift monitoring, and says why.
+  const fs::path reference_path = dir / "reference.json";
+  auto reference_text = core::ReadFileToString(reference_path, "reference profile");
+  if (!reference_text.ok()) {
+    bundle.reference_error = std::string(reference_text.status().message());
+  } else {
+    auto profile = monitor::ProfileFromJson(json::parse(*reference_text, nullptr, false),
+                                            reference_path.string());
+    if (profile.ok() && profile->features.size() != bundle.ensemble.feature_names.size()) {
+      profile = absl::InvalidArgumentError(
+          core::StrCat(reference_path.string(), ": profiles ", profile->features.size(),
+                       " features, the model has ", bundle.ensemble.feature_names.size()));
+    }
+    if (profile.ok()) {
+      bundle.reference = std::move(*profile);
+    } else {
+      bundle.reference_error = std::string(profile.status().message());
+    }
+  }
   return bundle;
 }
 

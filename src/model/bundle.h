@@ -5,7 +5,8 @@
 //   model/model.json      members, combiner, calibration, threshold, feature names, spec hash
 //   model/{rf,gbm,xgb}.json   XGBoost JSON models
 //   model/pipeline.json   the fitted feature pipeline with its hash
-//   model/reference.json  training feature statistics and out-of-fold score histogram
+//   model/reference.json  the reference profile: training feature and out-of-fold score
+//                         distributions (monitor/profile.h), for drift detection
 //   model/spec.yaml       a copy of the dataset spec
 #ifndef PDM_MODEL_BUNDLE_H_
 #define PDM_MODEL_BUNDLE_H_
@@ -20,6 +21,7 @@
 #include "features/pipeline.h"
 #include "model/ensemble.h"
 #include "model/train.h"
+#include "monitor/profile.h"
 #include "nlohmann/json.hpp"
 #include "spec/dataset_spec.h"
 
@@ -52,6 +54,9 @@ struct Bundle {
   std::filesystem::path spec_path;  // where the spec was when the model was trained
   std::string feature_spec_hash;
   nlohmann::json manifest;
+  // The reference profile; empty with the reason when the model has none that this pdm reads.
+  std::optional<monitor::ReferenceProfile> reference;
+  std::string reference_error;
 };
 
 struct TrainingFacts {

@@ -131,6 +131,8 @@ enum RouteId : size_t {
   kTelemetry,
   kMachines,
   kMachine,
+  kDrift,
+  kPerformance,
   kRouteCount,
 };
 
@@ -155,6 +157,8 @@ constexpr std::array<RouteSpec, kRouteCount> kRoutes = {{
     {"POST", "/api/v1/telemetry"},
     {"GET", "/api/v1/machines"},
     {"GET", "/api/v1/machines/{id}"},
+    {"GET", "/api/v1/drift"},
+    {"GET", "/api/v1/performance"},
 }};
 
 // Whether `path` matches `pattern`; the {param} segments' values go to `params`.
@@ -236,7 +240,7 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
     case kOipReady:
       return Ready();
     case kMetrics:
-      return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}};
+      return Metrics();
     case kOpenApi:
       return HttpResponse{200, "application/json", std::string(OpenApiDocument()), {}};
     case kPredict:
@@ -269,10 +273,111 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
       return Machines(request);
     case kMachine:
       return Machine(params[0]);
+    case kDrift:
+      return Drift(request);
+    case kPerformance:
+      return Performance();
     case kRouteCount:
       break;
   }
   return Error(404, "no route");
+}
+
+std::shared_ptr<monitor::DriftMonitor> Api::DriftFor(
+    const std::shared_ptr<const ServedModel>& served, std::string* why) {
+  if (!options_.drift.enabled) {
+    *why = "drift monitoring is off (--drift-window off)";
+    return nullptr;
+  }
+  if (!served) {
+    *why = "no model loaded";
+    return nullptr;
+  }
+  if (!served->bundle.reference) {
+    *why = core::StrCat(
+        served->name, " v", served->version,
+        " has no reference profile this pdm reads (retrain it): ", served->bundle.reference_error);
+    return nullptr;
+  }
+  std::lock_guard lock(drift_mu_);
+  if (drift_ && drift_model_ == served->artifact_hash) return drift_;
+  // A new model: a new window against its own reference.
+  const bool timed = served->bundle.pipeline &&
+                     served->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
+  monitor::DriftOptions o = options_.drift.thresholds;
+  o.window = options_.drift.window.value_or(timed ? core::Span{core::Span::Kind::kTime, 86400}
+                                                  : core::Span{core::Span::Kind::kRecords, 10000});
+  o.every = options_.drift.every.value_or(timed ? core::Span{core::Span::Kind::kTime, 60}
+                                                : core::Span{core::Span::Kind::kRecords, 1000});
+  if (!timed) {
+    // Untimed rows cannot fill a time window: such a model is watched over rows.
+    if (o.window.is_time()) o.window = {core::Span::Kind::kRecords, 10000};
+    if (o.every.is_time()) o.every = {core::Span::Kind::kRecords, 1000};
+  }
+  o.probability_threshold.reset();
+  if (served->bundle.ensemble.task != model::Task::kRul) {
+    o.probability_threshold = served->bundle.ensemble.combiner.threshold;
+  }
+  drift_ = std::make_shared<monitor::DriftMonitor>(*served->bundle.reference, o);
+  drift_model_ = served->artifact_hash;
+  return drift_;
+}
+
+HttpResponse Api::Metrics() {
+  std::string why;
+  const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(models_->current(), &why);
+  const std::shared_ptr<const monitor::DriftReport> report = drift ? drift->Latest() : nullptr;
+  metrics_->SetDrift(report && report->evaluations > 0 ? report.get() : nullptr);
+  return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}};
+}
+
+HttpResponse Api::Drift(const HttpRequest& request) {
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  std::string why;
+  const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(served, &why);
+  if (!drift) return Error(served ? 409 : 503, why);
+  const bool histograms = !QueryValue(request.query, "histograms").has_value() ||
+                          QueryFlag(request.query, "histograms");
+  json out =
+      monitor::DriftReportJson(*drift->Latest(), drift->profile(), drift->options(), histograms);
+  out["model"] = served->name;
+  out["version"] = served->version;
+  if (out.contains("evaluated_at") &&
+      served->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp) {
+    out["evaluated_at"] =
+        core::FormatTimestamp(static_cast<int64_t>(out["evaluated_at"].get<double>()));
+  }
+  return Json(200, out);
+}
+
+HttpResponse Api::Performance() {
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  std::string why;
+  const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(served, &why);
+  if (!drift) return Error(served ? 409 : 503, why);
+  const std::shared_ptr<const monitor::DriftReport> report = drift->Latest();
+  auto number = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  json out = {{"model", served->name},
+              {"version", served->version},
+              {"evaluations", report->evaluations},
+              {"window_rows", report->window_rows}};
+  if (!report->performance) {
+    out["estimated"] = nullptr;
+    out["reason"] = "a remaining-useful-life model has no decision threshold to estimate at";
+  } else {
+    const monitor::PerformanceEstimate& p = *report->performance;
+    out["threshold"] = *drift->options().probability_threshold;
+    out["estimated"] = {{"method", "cbpe"},
+                        {"rows", p.rows},
+                        {"alarm_rate", number(p.alarm_rate)},
+                        {"expected_failure_rate", number(p.expected_positive_rate)},
+                        {"precision", number(p.precision)},
+                        {"recall", number(p.recall)},
+                        {"f1", number(p.f1)}};
+  }
+  out["realised"] = nullptr;
+  out["realised_reason"] = "labels (failure events, alert resolutions) are not joined yet";
+  return Json(200, out);
 }
 
 HttpResponse Api::Ready() {

@@ -6,11 +6,16 @@
 #define PDM_SERVING_API_H_
 
 #include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/time.h"
+#include "monitor/drift_monitor.h"
 #include "serving/fleet.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
@@ -27,6 +32,15 @@ struct CorsOptions {
   int max_age_seconds = 600;
 };
 
+// Drift monitoring of the telemetry route (monitor/drift_monitor.h).
+struct DriftConfig {
+  bool enabled = true;
+  // Unset: 24h and 1m for timestamped data, 10000r and 1000r otherwise (cycles, no time).
+  std::optional<core::Span> window;
+  std::optional<core::Span> every;
+  monitor::DriftOptions thresholds;  // its window, every and probability_threshold are set here
+};
+
 struct ApiOptions {
   size_t max_batch = 1000;
   bool allow_unknown_fields = false;
@@ -34,6 +48,7 @@ struct ApiOptions {
   CorsOptions cors;
   size_t max_machines = 100'000;  // machines followed by the telemetry route
   bool store_telemetry = true;    // append accepted readings and their scores to the store
+  DriftConfig drift;
 };
 
 // One served route: its method and path pattern ({name} matches one non-empty segment).
@@ -74,6 +89,13 @@ class Api {
   HttpResponse ApplyTelemetry(const HttpRequest& request);
   HttpResponse Machines(const HttpRequest& request);
   HttpResponse Machine(std::string_view id);
+  HttpResponse Drift(const HttpRequest& request);
+  HttpResponse Performance();
+  HttpResponse Metrics();
+  // The drift monitor of `served` (made when the served model changed); null with the reason in
+  // `why` when the model cannot be monitored or monitoring is off.
+  std::shared_ptr<monitor::DriftMonitor> DriftFor(const std::shared_ptr<const ServedModel>& served,
+                                                  std::string* why);
   HttpResponse Options(const HttpRequest& request, const std::string& allowed);
   bool OriginAllowed(std::string_view origin) const;
   // A refused request (4xx before any record is read), counted under `reason`.
@@ -84,6 +106,9 @@ class Api {
   ApiOptions options_;
   Fleet fleet_;
   std::atomic<bool> draining_{false};
+  std::mutex drift_mu_;  // guards the two below
+  std::shared_ptr<monitor::DriftMonitor> drift_;
+  std::string drift_model_;  // artifact hash of the model drift_ watches
 };
 
 }  // namespace pdm::serving

@@ -324,6 +324,12 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
   const ServerMetrics::PredictionSeries series =
       metrics_->Predictions(served->name, served->version);
   size_t accepted = 0;
+  // The scored rows for the drift monitor, handed over once per request.
+  std::string no_drift;
+  const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(served, &no_drift);
+  std::vector<float> drift_features;
+  std::vector<double> drift_times, drift_scores;
+  const bool timed = layout.time_type == spec::TimeType::kTimestamp;
   for (size_t i = 0; i < readings->size(); ++i) {
     const json& record = (*readings)[i];
     const std::string prefix = core::StrCat("readings[", i, "].");
@@ -359,7 +365,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
       }
     }
     if (details.empty()) {
-      auto point = fleet_.Apply(reading, served);
+      auto point = fleet_.Apply(reading, served, drift ? &drift_features : nullptr);
       if (!point.ok()) {
         const bool full = absl::IsResourceExhausted(point.status());
         details.push_back(
@@ -368,6 +374,10 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
              {"value", full ? json(reading.machine) : Shown(record.value("time", json(nullptr)))}});
       } else {
         ++accepted;
+        if (drift) {
+          drift_times.push_back(timed ? reading.time : std::nan(""));
+          drift_scores.push_back(point->score);
+        }
         series.Observe(point->alarm, served->bundle.ensemble.task != model::Task::kRul
                                          ? point->score
                                          : std::nan(""));
@@ -388,6 +398,15 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
     if (!details.empty()) refuse("readings", i, reading.machine, std::move(details));
   }
   metrics_->SetOnlineMachines(static_cast<int64_t>(fleet_.size()));
+  if (drift && !drift_scores.empty()) {
+    const size_t width = drift_features.size() / drift_scores.size();
+    std::vector<monitor::ObservedRow> rows(drift_scores.size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      rows[r] = {drift_times[r], std::span<const float>(drift_features.data() + r * width, width),
+                 drift_scores[r]};
+    }
+    drift->Observe(rows);
+  }
 
   json out = {{"model", served->name},
               {"version", served->version},

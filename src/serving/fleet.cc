@@ -32,7 +32,8 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
 }
 
 absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
-                                       const std::shared_ptr<const ServedModel>& model) {
+                                       const std::shared_ptr<const ServedModel>& model,
+                                       std::vector<float>* features_out) {
   Machine* m = Find(reading.machine, /*create=*/true);
   if (m == nullptr) {
     return absl::ResourceExhaustedError(core::StrCat("machine '", reading.machine,
@@ -59,6 +60,9 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   auto scored = ensemble.Predict(x, 1);
   if (!scored.ok()) return scored.status();
   const model::Prediction& p = (*scored)[0];
+  if (features_out != nullptr) {
+    features_out->insert(features_out->end(), x.values.begin(), x.values.end());
+  }
   RiskPoint point{reading.time, ensemble.task != model::Task::kRul ? p.probability : p.margin,
                   p.alarm, model->version};
   ++m->view.readings;

@@ -55,8 +55,10 @@ class Fleet {
   // Applies one reading with `model` (the model current when the request began): the machine's
   // state advances and the reading is scored. A reading out of time order, for a machine beyond
   // max_machines, or that the state refuses leaves everything unchanged and is an error.
+  // When `features` is given, the scored feature vector is appended to it.
   absl::StatusOr<RiskPoint> Apply(const MachineReading& reading,
-                                  const std::shared_ptr<const ServedModel>& model);
+                                  const std::shared_ptr<const ServedModel>& model,
+                                  std::vector<float>* features = nullptr);
   // Applies an event (maintenance, failure, error) to a known machine's state.
   absl::Status ApplyEvent(const std::string& machine, const features::Event& event,
                           const std::shared_ptr<const ServedModel>& model);

@@ -75,7 +75,42 @@ ServerMetrics::ServerMetrics()
                            .Name("pdm_online_machines")
                            .Help("Machines with online feature state in this server")
                            .Register(*registry_)
-                           .Add({})) {}
+                           .Add({})),
+      feature_drift_(BuildGauge()
+                         .Name("pdm_feature_drift")
+                         .Help("Drift of a feature (or the score, feature=\"score\") in the "
+                               "window against the reference profile, by statistic: psi, ks, "
+                               "jensen_shannon, wasserstein (in reference standard deviations)")
+                         .Register(*registry_)),
+      drift_status_(BuildGauge()
+                        .Name("pdm_drift_status")
+                        .Help("Drift status of a feature after hysteresis: 0 ok, 1 warning, "
+                              "2 drift")
+                        .Register(*registry_)),
+      dataset_drift_(BuildGauge()
+                         .Name("pdm_dataset_drift")
+                         .Help("1 when the share of features in drift reaches the dataset "
+                               "threshold")
+                         .Register(*registry_)),
+      drift_window_rows_(BuildGauge()
+                             .Name("pdm_drift_window_rows")
+                             .Help("Production rows in the drift window")
+                             .Register(*registry_)),
+      estimated_precision_(BuildGauge()
+                               .Name("pdm_estimated_precision")
+                               .Help("Expected precision of the served alarms over the drift "
+                                     "window, from the calibrated probabilities (label-free)")
+                               .Register(*registry_)),
+      estimated_recall_(BuildGauge()
+                            .Name("pdm_estimated_recall")
+                            .Help("Expected recall of the served alarms over the drift window "
+                                  "(label-free)")
+                            .Register(*registry_)),
+      estimated_f1_(BuildGauge()
+                        .Name("pdm_estimated_f1")
+                        .Help("Expected F1 of the served alarms over the drift window "
+                              "(label-free)")
+                        .Register(*registry_)) {}
 
 void ServerMetrics::ObserveRequest(std::string_view route, std::string_view method, int status,
                                    double seconds) {
@@ -158,6 +193,61 @@ void ServerMetrics::CountReload(bool ok) {
 
 void ServerMetrics::SetOnlineMachines(int64_t machines) {
   online_machines_.Set(static_cast<double>(machines));
+}
+
+void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
+  static constexpr std::array<const char*, 4> kStatistics = {"psi", "ks", "jensen_shannon",
+                                                             "wasserstein"};
+  std::lock_guard lock(drift_mu_);
+  std::vector<const monitor::ColumnDrift*> columns;
+  if (report != nullptr) {
+    for (const monitor::ColumnDrift& c : report->features) columns.push_back(&c);
+    columns.push_back(&report->score);
+  }
+  const bool same = columns.size() == drift_series_.size() &&
+                    std::equal(columns.begin(), columns.end(), drift_series_.begin(),
+                               [](const monitor::ColumnDrift* c, const DriftSeries& s) {
+                                 return c->name == s.feature;
+                               });
+  if (!same) {
+    for (const DriftSeries& s : drift_series_) {
+      for (prometheus::Gauge* g : s.statistics) feature_drift_.Remove(g);
+      drift_status_.Remove(s.status);
+    }
+    drift_series_.clear();
+    for (const monitor::ColumnDrift* c : columns) {
+      DriftSeries s;
+      s.feature = c == &report->score ? "score" : c->name;
+      for (size_t k = 0; k < kStatistics.size(); ++k) {
+        s.statistics[k] =
+            &feature_drift_.Add({{"feature", s.feature}, {"statistic", kStatistics[k]}});
+      }
+      s.status = &drift_status_.Add({{"feature", s.feature}});
+      drift_series_.push_back(std::move(s));
+    }
+  }
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const monitor::ColumnDrift& c = *columns[i];
+    const std::array<double, 4> values = {c.psi, c.ks, c.jensen_shannon, c.wasserstein};
+    for (size_t k = 0; k < values.size(); ++k) drift_series_[i].statistics[k]->Set(values[k]);
+    drift_series_[i].status->Set(static_cast<double>(c.status));
+  }
+  // The single-valued series exist only while a report does.
+  auto set = [report](prometheus::Family<prometheus::Gauge>& family, double value) {
+    prometheus::Gauge& g = family.Add({});
+    if (report == nullptr || std::isnan(value)) {
+      family.Remove(&g);
+    } else {
+      g.Set(value);
+    }
+  };
+  set(dataset_drift_, report ? (report->dataset_drift ? 1.0 : 0.0) : NAN);
+  set(drift_window_rows_, report ? static_cast<double>(report->window_rows) : NAN);
+  const monitor::PerformanceEstimate* p =
+      report && report->performance ? &*report->performance : nullptr;
+  set(estimated_precision_, p ? p->precision : NAN);
+  set(estimated_recall_, p ? p->recall : NAN);
+  set(estimated_f1_, p ? p->f1 : NAN);
 }
 
 std::string ServerMetrics::Render() const {

@@ -7,12 +7,15 @@
 #ifndef PDM_SERVING_METRICS_H_
 #define PDM_SERVING_METRICS_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "monitor/drift_monitor.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -49,6 +52,10 @@ class ServerMetrics {
   void SetModelState(const std::string& name, ModelState state);
   void CountReload(bool ok);
   void SetOnlineMachines(int64_t machines);
+  // The drift and estimated-performance gauges from a drift evaluation (GET /metrics sets them
+  // from the latest one before rendering); null removes them (no monitor, or no evaluation yet).
+  // Series of features that left the model are removed, so the label sets stay the model's.
+  void SetDrift(const monitor::DriftReport* report);
 
   // The text exposition format (version 0.0.4).
   std::string Render() const;
@@ -67,6 +74,21 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& model_state_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& online_machines_;
+  prometheus::Family<prometheus::Gauge>& feature_drift_;
+  prometheus::Family<prometheus::Gauge>& drift_status_;
+  prometheus::Family<prometheus::Gauge>& dataset_drift_;
+  prometheus::Family<prometheus::Gauge>& drift_window_rows_;
+  prometheus::Family<prometheus::Gauge>& estimated_precision_;
+  prometheus::Family<prometheus::Gauge>& estimated_recall_;
+  prometheus::Family<prometheus::Gauge>& estimated_f1_;
+
+  std::mutex drift_mu_;  // guards the drift series below
+  struct DriftSeries {
+    std::string feature;
+    std::array<prometheus::Gauge*, 4> statistics;  // psi, ks, jensen_shannon, wasserstein
+    prometheus::Gauge* status;
+  };
+  std::vector<DriftSeries> drift_series_;  // the features (and "score") of the last report
 
   std::mutex model_mu_;  // guards info_ (the series of the model currently served)
   prometheus::Gauge* info_ = nullptr;

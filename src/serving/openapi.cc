@@ -86,6 +86,47 @@ constexpr std::string_view kDocument = R"openapi({
    }
   },
   "schemas": {
+   "DriftReport": {
+    "type": "object",
+    "required": ["model", "version", "evaluations", "window", "dataset_drift", "features"],
+    "properties": {
+     "model": {"type": "string"},
+     "version": {"type": "integer"},
+     "evaluations": {"type": "integer"},
+     "evaluated_at": {"description": "Data time of the latest evaluation"},
+     "window": {"type": "object", "properties": {"span": {"type": "string"}, "rows": {"type": "integer"}, "buckets": {"type": "integer"}}},
+     "every": {"type": "string"},
+     "warming_up": {"type": "boolean"},
+     "dataset_drift": {"type": "boolean"},
+     "features_in_drift": {"type": "integer"},
+     "drifted_share": {"type": "number"},
+     "thresholds": {"type": "object"},
+     "features": {"type": "array", "items": {"$ref": "#/components/schemas/ColumnDrift"}},
+     "score": {"$ref": "#/components/schemas/ColumnDrift"}
+    }
+   },
+   "ColumnDrift": {
+    "type": "object",
+    "properties": {
+     "name": {"type": "string"},
+     "status": {"type": "string", "enum": ["ok", "warning", "drift"]},
+     "rows": {"type": "integer"},
+     "statistics": {"type": "object", "properties": {"psi": {"type": "number"}, "ks": {"type": "number"}, "jensen_shannon": {"type": "number"}, "wasserstein": {"type": "number"}}},
+     "missing_share": {"type": "number"},
+     "reference_missing_share": {"type": "number"},
+     "histogram": {"type": "object", "properties": {"upper_edges": {"type": "array", "items": {"type": "number"}}, "reference": {"type": "array", "items": {"type": "number"}}, "current": {"type": "array", "items": {"type": "number"}}}}
+    }
+   },
+   "Performance": {
+    "type": "object",
+    "properties": {
+     "model": {"type": "string"},
+     "version": {"type": "integer"},
+     "threshold": {"type": "number"},
+     "estimated": {"type": "object", "nullable": true},
+     "realised": {"type": "object", "nullable": true}
+    }
+   },
    "Error": {
     "type": "object",
     "required": [
@@ -1399,6 +1440,78 @@ constexpr std::string_view kDocument = R"openapi({
       }
      }
     ]
+   }
+  },
+  "/api/v1/drift": {
+   "get": {
+    "summary": "Drift of the served model's features and score: the latest evaluation of the telemetry window against the model's reference profile (docs/monitoring.md)",
+    "parameters": [
+     {
+      "name": "histograms",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "boolean",
+       "default": true
+      },
+      "description": "Include each column's reference and current histograms"
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "Per feature: statistics (psi, ks, jensen_shannon, wasserstein), status (ok, warning, drift), rows, missing shares, histograms; the window, thresholds and dataset drift",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/DriftReport"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "The model has no reference profile, or drift monitoring is off",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "$ref": "#/components/responses/NoModel"
+     }
+    }
+   }
+  },
+  "/api/v1/performance": {
+   "get": {
+    "summary": "Label-free estimate (CBPE) of the served alarms' precision, recall and F1 over the drift window",
+    "responses": {
+     "200": {
+      "description": "The estimate",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Performance"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "The model has no reference profile, or drift monitoring is off",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "$ref": "#/components/responses/NoModel"
+     }
+    }
    }
   }
  }

@@ -92,8 +92,7 @@ class RegistryCliTest : public ::testing::TestWithParam<std::string> {
   // A small real model (AI4I, one member, two folds): `rows` limits the training data.
   fs::path TrainModel(const std::string& name, const std::string& models, int rows, int seed) {
     const fs::path data = dir_ / (name + ".csv");
-    const std::string source =
-        testing::ReadFile(testing::DataDir() / "ai4i2020" / "ai4i2020.csv");
+    const std::string source = testing::ReadFile(testing::DataDir() / "ai4i2020" / "ai4i2020.csv");
     size_t end = 0;
     for (int line = 0; line <= rows && end != std::string::npos; ++line) {
       end = source.find('\n', end + (line > 0 ? 1 : 0));

@@ -1,0 +1,324 @@
+#include "monitor/drift_monitor.h"
+
+#include <algorithm>
+
+#include "monitor/drift_stats.h"
+
+namespace pdm::monitor {
+
+using json = nlohmann::json;
+
+const char* DriftStatusName(DriftStatus status) {
+  switch (status) {
+    case DriftStatus::kOk:
+      return "ok";
+    case DriftStatus::kWarning:
+      return "warning";
+    case DriftStatus::kDrift:
+      return "drift";
+  }
+  return "ok";
+}
+
+DriftMonitor::DriftMonitor(ReferenceProfile profile, const DriftOptions& options)
+    : profile_(std::move(profile)), options_(options) {
+  for (const ColumnProfile& c : profile_.features) columns_.push_back(&c);
+  columns_.push_back(&profile_.score);
+  for (const ColumnProfile* c : columns_) {
+    offsets_.push_back(total_bins_);
+    total_bins_ += c->bins();
+  }
+  const int buckets = std::max(1, options_.buckets);
+  if (options_.window.is_time()) {
+    bucket_seconds_ = static_cast<double>(options_.window.amount) / buckets;
+  } else {
+    bucket_rows_ = std::max<int64_t>(1, (options_.window.amount + buckets - 1) / buckets);
+  }
+  status_.assign(columns_.size(), DriftStatus::kOk);
+  candidate_.assign(columns_.size(), DriftStatus::kOk);
+  run_.assign(columns_.size(), 0);
+  auto empty = std::make_shared<DriftReport>();
+  latest_ = std::move(empty);
+}
+
+DriftMonitor::Bucket DriftMonitor::NewBucket(int64_t key) const {
+  Bucket b;
+  b.key = key;
+  b.counts.assign(total_bins_, 0);
+  b.sums.assign(total_bins_, 0);
+  b.missing.assign(columns_.size(), 0);
+  return b;
+}
+
+DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
+  const size_t keep = static_cast<size_t>(std::max(1, options_.buckets));
+  if (bucket_seconds_ > 0) {
+    if (std::isnan(time)) return nullptr;  // a time window needs timed rows
+    const auto key = static_cast<int64_t>(std::floor(time / bucket_seconds_));
+    if (buckets_.empty() || key > buckets_.back().key) {
+      buckets_.push_back(NewBucket(key));
+      while (!buckets_.empty() && buckets_.front().key <= key - static_cast<int64_t>(keep)) {
+        buckets_.pop_front();
+      }
+      return &buckets_.back();
+    }
+    for (auto it = buckets_.rbegin(); it != buckets_.rend(); ++it) {
+      if (it->key == key) return &*it;
+      if (it->key < key) break;  // its bucket is gone or was never made: not windowed
+    }
+    if (key > buckets_.back().key - static_cast<int64_t>(keep)) {
+      // Within the window but between existing buckets: make it in order.
+      auto at = std::find_if(buckets_.begin(), buckets_.end(),
+                             [key](const Bucket& b) { return b.key > key; });
+      return &*buckets_.insert(at, NewBucket(key));
+    }
+    return nullptr;
+  }
+  if (buckets_.empty() || buckets_.back().rows >= bucket_rows_) {
+    buckets_.push_back(NewBucket(buckets_.empty() ? 0 : buckets_.back().key + 1));
+    while (buckets_.size() > keep) buckets_.pop_front();
+  }
+  return &buckets_.back();
+}
+
+void DriftMonitor::Count(Bucket* bucket, size_t column, double value) {
+  if (std::isnan(value)) {
+    ++bucket->missing[column];
+    return;
+  }
+  const size_t bin = offsets_[column] + columns_[column]->BinOf(value);
+  ++bucket->counts[bin];
+  bucket->sums[bin] += value;
+}
+
+void DriftMonitor::ObserveLocked(const ObservedRow& row) {
+  ++rows_seen_;
+  Bucket* bucket = BucketFor(row.time);
+  if (bucket == nullptr) {
+    ++late_rows_;
+    return;
+  }
+  ++bucket->rows;
+  const size_t n = profile_.features.size();
+  for (size_t j = 0; j < n && j < row.features.size(); ++j) Count(bucket, j, row.features[j]);
+  Count(bucket, n, row.score);
+  if (options_.probability_threshold && !std::isnan(row.score)) {
+    bucket->scored += 1;
+    if (row.score >= *options_.probability_threshold) {
+      bucket->alarms += 1;
+      bucket->p_alarms += row.score;
+    } else {
+      bucket->p_rest += row.score;
+    }
+  }
+}
+
+void DriftMonitor::Observe(std::span<const ObservedRow> rows) {
+  std::lock_guard lock(mu_);
+  for (const ObservedRow& row : rows) {
+    ObserveLocked(row);
+    ++rows_since_evaluation_;
+    if (!std::isnan(row.time) && (std::isnan(last_time_) || row.time > last_time_)) {
+      last_time_ = row.time;
+    }
+    bool due = false;
+    if (options_.every.is_time()) {
+      if (std::isnan(next_evaluation_time_) && !std::isnan(last_time_)) {
+        next_evaluation_time_ = last_time_ + static_cast<double>(options_.every.amount);
+      }
+      due = !std::isnan(last_time_) && last_time_ >= next_evaluation_time_;
+    } else {
+      due = rows_since_evaluation_ >= options_.every.amount;
+    }
+    if (due) EvaluateLocked();
+  }
+}
+
+std::shared_ptr<const DriftReport> DriftMonitor::Latest() const {
+  std::lock_guard lock(mu_);
+  return latest_;
+}
+
+std::shared_ptr<const DriftReport> DriftMonitor::EvaluateNow() {
+  std::lock_guard lock(mu_);
+  return EvaluateLocked();
+}
+
+namespace {
+
+double Threshold(const DriftOptions& o, DriftStatus level) {
+  return level == DriftStatus::kDrift ? o.drift_psi : o.warning_psi;
+}
+
+DriftStatus LevelOf(const DriftOptions& o, double psi) {
+  if (psi >= o.drift_psi) return DriftStatus::kDrift;
+  if (psi >= o.warning_psi) return DriftStatus::kWarning;
+  return DriftStatus::kOk;
+}
+
+}  // namespace
+
+std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
+  rows_since_evaluation_ = 0;
+  if (options_.every.is_time() && !std::isnan(last_time_)) {
+    next_evaluation_time_ = last_time_ + static_cast<double>(options_.every.amount);
+  }
+  // The window's totals.
+  std::vector<double> counts(total_bins_, 0), sums(total_bins_, 0);
+  std::vector<int64_t> missing(columns_.size(), 0);
+  auto report = std::make_shared<DriftReport>();
+  double scored = 0, alarms = 0, p_alarms = 0, p_rest = 0;
+  for (const Bucket& b : buckets_) {
+    report->window_rows += b.rows;
+    for (size_t k = 0; k < total_bins_; ++k) {
+      counts[k] += b.counts[k];
+      sums[k] += b.sums[k];
+    }
+    for (size_t c = 0; c < columns_.size(); ++c) missing[c] += b.missing[c];
+    scored += b.scored;
+    alarms += b.alarms;
+    p_alarms += b.p_alarms;
+    p_rest += b.p_rest;
+  }
+  report->evaluations = ++evaluations_;
+  report->evaluated_at = last_time_;
+  report->rows_seen = rows_seen_;
+  report->late_rows = late_rows_;
+  report->warming_up = report->window_rows < options_.min_rows;
+
+  std::vector<double> means, current_coarse;
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    const ColumnProfile& ref = *columns_[c];
+    const std::span<const double> fine(counts.data() + offsets_[c], ref.bins());
+    ColumnDrift d;
+    d.name = ref.name;
+    means.assign(ref.bins(), 0);
+    current_coarse.assign(ref.coarse_bins(), 0);
+    for (size_t b = 0; b < ref.bins(); ++b) {
+      d.rows += static_cast<int64_t>(fine[b]);
+      if (fine[b] > 0) means[b] = sums[offsets_[c] + b] / fine[b];
+      current_coarse[ref.coarse_of[b]] += fine[b];
+    }
+    const double all = static_cast<double>(d.rows + missing[c]);
+    d.missing_share = all > 0 ? static_cast<double>(missing[c]) / all : 0;
+    d.reference_missing_share = ref.missing_share();
+    if (d.rows > 0 && ref.values > 0) {
+      d.psi = Psi(ref.coarse_counts, current_coarse);
+      d.jensen_shannon = JensenShannonDistance(ref.coarse_counts, current_coarse);
+      d.ks = BinnedKs(ref.counts, fine);
+      const double w = BinnedWasserstein(ref.counts, ref.means, fine, means);
+      d.wasserstein = ref.std > 0 ? w / ref.std : w;
+    }
+    d.current = current_coarse;
+    // Hysteresis on PSI.
+    if (!report->warming_up) {
+      const DriftStatus now = status_[c];
+      DriftStatus target = LevelOf(options_, d.psi);
+      if (target < now && d.psi >= options_.exit_factor * Threshold(options_, now)) target = now;
+      if (target != now && target == candidate_[c]) {
+        ++run_[c];
+      } else {
+        candidate_[c] = target;
+        run_[c] = target != now ? 1 : 0;
+      }
+      if (target != now && run_[c] >= options_.consecutive) {
+        status_[c] = target;
+        run_[c] = 0;
+      }
+    }
+    d.status = status_[c];
+    if (c + 1 < columns_.size()) {
+      if (d.status == DriftStatus::kDrift) ++report->features_in_drift;
+      if (d.status == DriftStatus::kWarning) ++report->features_in_warning;
+      report->features.push_back(std::move(d));
+    } else {
+      report->score = std::move(d);
+    }
+  }
+  if (!report->features.empty()) {
+    report->drifted_share = static_cast<double>(report->features_in_drift) /
+                            static_cast<double>(report->features.size());
+  }
+  report->dataset_drift =
+      !report->warming_up && report->drifted_share >= options_.dataset_drift_share;
+  if (options_.probability_threshold) {
+    PerformanceEstimate p;
+    p.rows = static_cast<int64_t>(scored);
+    if (scored > 0) {
+      const double tp = p_alarms, fp = alarms - p_alarms, fn = p_rest;
+      p.alarm_rate = alarms / scored;
+      p.expected_positive_rate = (p_alarms + p_rest) / scored;
+      if (tp + fp > 0) p.precision = tp / (tp + fp);
+      if (tp + fn > 0) p.recall = tp / (tp + fn);
+      if (2 * tp + fp + fn > 0) p.f1 = 2 * tp / (2 * tp + fp + fn);
+    }
+    report->performance = p;
+  }
+  latest_ = report;
+  return report;
+}
+
+namespace {
+
+json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json ColumnJson(const ColumnDrift& d, const ColumnProfile& ref, bool histograms) {
+  json out = {{"name", d.name},
+              {"status", DriftStatusName(d.status)},
+              {"rows", d.rows},
+              {"statistics",
+               {{"psi", Number(d.psi)},
+                {"ks", Number(d.ks)},
+                {"jensen_shannon", Number(d.jensen_shannon)},
+                {"wasserstein", Number(d.wasserstein)}}},
+              {"missing_share", Number(d.missing_share)},
+              {"reference_missing_share", Number(d.reference_missing_share)}};
+  if (histograms) {
+    // The coarse bins' upper edges (the last bin is open above the reference's maximum).
+    json edges = json::array();
+    for (size_t b = 0; b + 1 < ref.bins(); ++b) {
+      if (ref.coarse_of[b] != ref.coarse_of[b + 1]) edges.push_back(ref.edges[b]);
+    }
+    out["histogram"] = {{"upper_edges", std::move(edges)},
+                        {"reference", ref.coarse_counts},
+                        {"current", d.current}};
+  }
+  return out;
+}
+
+}  // namespace
+
+json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
+                     const DriftOptions& options, bool histograms) {
+  json features = json::array();
+  for (size_t j = 0; j < report.features.size(); ++j) {
+    features.push_back(ColumnJson(report.features[j], profile.features[j], histograms));
+  }
+  json out = {{"evaluations", report.evaluations},
+              {"window",
+               {{"span", core::FormatSpan(options.window)},
+                {"rows", report.window_rows},
+                {"buckets", options.buckets}}},
+              {"every", core::FormatSpan(options.every)},
+              {"rows_seen", report.rows_seen},
+              {"late_rows", report.late_rows},
+              {"warming_up", report.warming_up},
+              {"min_rows", options.min_rows},
+              {"thresholds",
+               {{"statistic", "psi"},
+                {"warning", options.warning_psi},
+                {"drift", options.drift_psi},
+                {"exit_factor", options.exit_factor},
+                {"consecutive", options.consecutive},
+                {"dataset_drift_share", options.dataset_drift_share}}},
+              {"dataset_drift", report.dataset_drift},
+              {"features_in_drift", report.features_in_drift},
+              {"features_in_warning", report.features_in_warning},
+              {"drifted_share", report.drifted_share},
+              {"features", std::move(features)}};
+  if (std::isfinite(report.evaluated_at)) out["evaluated_at"] = report.evaluated_at;
+  if (report.evaluations > 0) out["score"] = ColumnJson(report.score, profile.score, histograms);
+  return out;
+}
+
+}  // namespace pdm::monitor

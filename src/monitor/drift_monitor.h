@@ -1,0 +1,164 @@
+// Streaming drift of a served model's inputs and score against its reference profile.
+//
+// The window of recent production rows is kept as a ring of `buckets` histograms (per column:
+// counts and value sums per fine bin of the reference, missing counts; for the score also the
+// sums a performance estimate needs), so memory does not depend on the row rate and an
+// evaluation costs O(columns x bins), not a sort. A window of "24h" holds the rows whose data
+// time falls in the last 24 buckets of an hour each (so between 23 and 24 hours of data); a
+// window of "10000r" holds between 9,583 and 10,000 rows. Evaluations run every `every` of data
+// time or rows, inside Observe, so a replay at any speed gives the same results as live data.
+//
+// Per column and evaluation: PSI and Jensen-Shannon distance on the coarse bins, KS statistic
+// and Wasserstein distance (divided by the reference's standard deviation) on the fine bins
+// (drift_stats.h states how far each binned estimate can be from the exact one), the missing
+// share. The status of a column follows its PSI with hysteresis: it rises to a level after
+// `consecutive` evaluations at or above the level's threshold, and falls back after
+// `consecutive` evaluations below `exit_factor` times it.
+//
+// Thread-safe: one lock; Observe takes it once per call, so callers pass whole batches.
+#ifndef PDM_MONITOR_DRIFT_MONITOR_H_
+#define PDM_MONITOR_DRIFT_MONITOR_H_
+
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+#include "monitor/profile.h"
+#include "nlohmann/json.hpp"
+
+namespace pdm::monitor {
+
+enum class DriftStatus { kOk = 0, kWarning = 1, kDrift = 2 };
+const char* DriftStatusName(DriftStatus status);
+
+struct DriftOptions {
+  // The window: data time (seconds; needs timestamped rows) or a row count. Default 24h.
+  core::Span window{core::Span::Kind::kTime, 86400};
+  // How often to evaluate: data time or rows. Default 1 min.
+  core::Span every{core::Span::Kind::kTime, 60};
+  int buckets = 24;  // the window's granularity
+  // No status changes while the window holds fewer rows: with 20 bins, PSI's expected value on
+  // two samples of one distribution is about 19 / rows, 0.02 at 1,000 rows (well below 0.1).
+  int64_t min_rows = 1000;
+  // PSI thresholds, the credit-scoring convention: below 0.1 stable, 0.1-0.25 a moderate shift,
+  // above 0.25 a significant one.
+  double warning_psi = 0.1;
+  double drift_psi = 0.25;
+  double exit_factor = 0.8;  // a level is left below exit_factor x its threshold
+  int consecutive = 3;       // evaluations in a row before a status changes
+  // Dataset drift when at least this share of the features is in drift (Evidently's default).
+  double dataset_drift_share = 0.5;
+  // The served decision threshold on the score, for the performance estimate; none for RUL.
+  std::optional<double> probability_threshold;
+};
+
+// The statistics of one column in one evaluation.
+struct ColumnDrift {
+  std::string name;
+  double psi = 0, ks = 0, jensen_shannon = 0, wasserstein = 0;  // wasserstein in reference stds
+  double missing_share = 0, reference_missing_share = 0;
+  int64_t rows = 0;  // non-missing values in the window
+  DriftStatus status = DriftStatus::kOk;
+  std::vector<double> current;  // coarse histogram of the window (counts)
+};
+
+// CBPE-style expectation of the served decisions' quality on the window, assuming calibrated
+// probabilities: expected TP = sum of p over alarms, FP = sum of 1 - p over alarms, FN = sum
+// of p over the rest.
+struct PerformanceEstimate {
+  int64_t rows = 0;
+  double alarm_rate = 0;
+  double expected_positive_rate = 0;  // mean probability
+  double precision = NAN, recall = NAN, f1 = NAN;
+};
+
+struct DriftReport {
+  int64_t evaluations = 0;
+  double evaluated_at = NAN;  // data time of the evaluation (NaN for untimed rows)
+  int64_t window_rows = 0;
+  int64_t rows_seen = 0;
+  int64_t late_rows = 0;   // older than the window when they arrived: not windowed
+  bool warming_up = true;  // fewer than min_rows in the window: statuses held
+  std::vector<ColumnDrift> features;
+  ColumnDrift score;
+  int64_t features_in_drift = 0;
+  int64_t features_in_warning = 0;
+  double drifted_share = 0;
+  bool dataset_drift = false;
+  std::optional<PerformanceEstimate> performance;
+};
+
+// One production row: the model's feature vector, its score, the data time (NaN: untimed).
+struct ObservedRow {
+  double time = NAN;
+  std::span<const float> features;
+  double score = NAN;
+};
+
+class DriftMonitor {
+ public:
+  DriftMonitor(ReferenceProfile profile, const DriftOptions& options);
+
+  // Adds rows to the window, in arrival order; evaluates when `every` has passed.
+  // REQUIRES: each row has as many features as the profile.
+  void Observe(std::span<const ObservedRow> rows);
+  // The latest evaluation (an empty report before the first).
+  std::shared_ptr<const DriftReport> Latest() const;
+  // Evaluates now (advancing the hysteresis like a scheduled evaluation).
+  std::shared_ptr<const DriftReport> EvaluateNow();
+
+  const ReferenceProfile& profile() const { return profile_; }
+  const DriftOptions& options() const { return options_; }
+
+ private:
+  struct Bucket {
+    int64_t key = 0;  // time mode: floor(time / width); row mode: a sequence number
+    int64_t rows = 0;
+    std::vector<int32_t> counts;  // per fine bin of every column (features, then the score)
+    std::vector<double> sums;
+    std::vector<int32_t> missing;  // per column
+    // Score sums for the performance estimate.
+    double scored = 0, alarms = 0, p_alarms = 0, p_rest = 0;
+  };
+  void ObserveLocked(const ObservedRow& row);
+  Bucket* BucketFor(double time);
+  Bucket NewBucket(int64_t key) const;
+  std::shared_ptr<const DriftReport> EvaluateLocked();
+  void Count(Bucket* bucket, size_t column, double value);
+
+  const ReferenceProfile profile_;
+  const DriftOptions options_;
+  std::vector<const ColumnProfile*> columns_;  // features, then the score
+  std::vector<size_t> offsets_;                // first fine bin of each column
+  size_t total_bins_ = 0;
+  double bucket_seconds_ = 0;  // time mode
+  int64_t bucket_rows_ = 0;    // row mode
+
+  mutable std::mutex mu_;
+  std::deque<Bucket> buckets_;  // oldest first
+  int64_t rows_seen_ = 0, late_rows_ = 0;
+  int64_t rows_since_evaluation_ = 0;
+  double last_time_ = NAN, next_evaluation_time_ = NAN;
+  int64_t evaluations_ = 0;
+  // Hysteresis per column: the current status, the candidate level and its run length.
+  std::vector<DriftStatus> status_;
+  std::vector<DriftStatus> candidate_;
+  std::vector<int> run_;
+  std::shared_ptr<const DriftReport> latest_;
+};
+
+// The report as the API serves it (GET /api/v1/drift); `histograms` adds each column's reference
+// and current coarse histograms with their edges.
+nlohmann::json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
+                               const DriftOptions& options, bool histograms);
+
+}  // namespace pdm::monitor
+
+#endif  // PDM_MONITOR_DRIFT_MONITOR_H_

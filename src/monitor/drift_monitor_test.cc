@@ -1,0 +1,168 @@
+#include "monitor/drift_monitor.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace pdm::monitor {
+namespace {
+
+// A profile of two features (x ~ N(0, 1), a 0/1 flag at 10%) and a score ~ U(0, 0.2).
+ReferenceProfile TwoFeatureProfile() {
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<double> x, flag, score;
+  for (int i = 0; i < 20000; ++i) {
+    x.push_back(normal(rng));
+    flag.push_back(uniform(rng) < 0.1 ? 1 : 0);
+    score.push_back(0.2 * uniform(rng));
+  }
+  ReferenceProfile p;
+  p.features = {BuildColumnProfile("x", x), BuildColumnProfile("flag", flag)};
+  p.score = BuildColumnProfile("score", score);
+  p.rows = 20000;
+  return p;
+}
+
+// Feeds `rows` rows one hour-of-data-time apart / `per_hour` to the monitor, x shifted by
+// `shift` stds; returns the time after the last.
+double Feed(DriftMonitor* m, std::mt19937_64* rng, double start, int rows, int per_hour,
+            double shift, double missing = 0) {
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<float> values(2);
+  double t = start;
+  for (int i = 0; i < rows; ++i) {
+    values[0] = uniform(*rng) < missing ? NAN : static_cast<float>(shift + normal(*rng));
+    values[1] = uniform(*rng) < 0.1 ? 1.0f : 0.0f;
+    const ObservedRow row{t, values, 0.2 * uniform(*rng)};
+    m->Observe({&row, 1});
+    t += 3600.0 / per_hour;
+  }
+  return t;
+}
+
+TEST(DriftMonitorTest, StationaryDataStaysOkAndAShiftEntersDriftAfterKEvaluations) {
+  DriftOptions options;  // 24h window, evaluated every minute of data time
+  options.every = {core::Span::Kind::kTime, 3600};
+  options.probability_threshold = 0.15;
+  DriftMonitor m(TwoFeatureProfile(), options);
+  std::mt19937_64 rng(2);
+  double t = Feed(&m, &rng, 1.7e9, 24 * 200, 200, 0);  // a day of stationary data
+  auto report = m.Latest();
+  ASSERT_GE(report->evaluations, 20);
+  EXPECT_FALSE(report->warming_up);
+  EXPECT_EQ(report->features[0].status, DriftStatus::kOk);
+  EXPECT_EQ(report->features[1].status, DriftStatus::kOk);
+  EXPECT_LT(report->features[0].psi, 0.05);
+  EXPECT_LT(report->features[0].ks, 0.05);
+  EXPECT_FALSE(report->dataset_drift);
+  EXPECT_NEAR(report->window_rows, 24 * 200, 200);
+
+  // A one-std shift of x: its PSI passes 0.25 within hours; the status follows after three
+  // evaluations above it, the flag stays ok.
+  int evaluations_before = static_cast<int>(report->evaluations);
+  int drift_seen_at = -1;
+  for (int hour = 0; hour < 24 && drift_seen_at < 0; ++hour) {
+    t = Feed(&m, &rng, t, 200, 200, 1.0);
+    if (m.Latest()->features[0].status == DriftStatus::kDrift) drift_seen_at = hour;
+  }
+  ASSERT_GE(drift_seen_at, 0);
+  report = m.Latest();
+  EXPECT_GE(report->evaluations - evaluations_before, options.consecutive);
+  EXPECT_EQ(report->features[1].status, DriftStatus::kOk);
+  EXPECT_GT(report->features[0].wasserstein, 0.1);
+  EXPECT_EQ(report->features_in_drift, 1);
+  EXPECT_DOUBLE_EQ(report->drifted_share, 0.5);
+  EXPECT_TRUE(report->dataset_drift);  // half the features drifted: the default share
+
+  // Back to the reference: the shifted hours leave the 24h window and the status returns.
+  for (int hour = 0; hour < 30; ++hour) t = Feed(&m, &rng, t, 200, 200, 0);
+  EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kOk);
+}
+
+TEST(DriftMonitorTest, HysteresisNeedsConsecutiveEvaluations) {
+  DriftOptions options;
+  options.window = {core::Span::Kind::kRecords, 2000};
+  options.every = {core::Span::Kind::kRecords, 2000};
+  options.min_rows = 1000;
+  DriftMonitor m(TwoFeatureProfile(), options);
+  std::mt19937_64 rng(3);
+  Feed(&m, &rng, NAN, 2000, 1, 1.5);  // one window of shifted data: one evaluation above
+  EXPECT_GT(m.Latest()->features[0].psi, 0.25);
+  EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kOk);
+  Feed(&m, &rng, NAN, 2000, 1, 0);  // back below: the run is broken
+  Feed(&m, &rng, NAN, 4000, 1, 1.5);
+  EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kOk);
+  Feed(&m, &rng, NAN, 2000, 1, 1.5);  // the third in a row
+  EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kDrift);
+  EXPECT_EQ(m.Latest()->evaluations, 5);
+}
+
+TEST(DriftMonitorTest, WarmingUpHoldsStatusesAndMissingSharesAreReported) {
+  DriftOptions options;
+  options.window = {core::Span::Kind::kRecords, 10000};
+  options.every = {core::Span::Kind::kRecords, 100};
+  options.min_rows = 1000;
+  options.consecutive = 1;
+  DriftMonitor m(TwoFeatureProfile(), options);
+  std::mt19937_64 rng(4);
+  Feed(&m, &rng, NAN, 900, 1, 3.0, /*missing=*/0.25);
+  auto report = m.Latest();
+  EXPECT_TRUE(report->warming_up);
+  EXPECT_EQ(report->features[0].status, DriftStatus::kOk);  // held while warming up
+  EXPECT_GT(report->features[0].psi, 1.0);
+  EXPECT_NEAR(report->features[0].missing_share, 0.25, 0.05);
+  EXPECT_DOUBLE_EQ(report->features[0].reference_missing_share, 0);
+  Feed(&m, &rng, NAN, 200, 1, 3.0);
+  EXPECT_FALSE(m.Latest()->warming_up);
+  EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kDrift);
+}
+
+TEST(DriftMonitorTest, TimeWindowDropsOldBucketsAndCountsLateRows) {
+  DriftOptions options;
+  options.window = {core::Span::Kind::kTime, 24 * 3600};
+  options.every = {core::Span::Kind::kTime, 3600};
+  DriftMonitor m(TwoFeatureProfile(), options);
+  std::mt19937_64 rng(5);
+  double t = Feed(&m, &rng, 0, 48 * 10, 10, 0);  // two days, 10 rows an hour
+  auto report = m.EvaluateNow();
+  EXPECT_LE(report->window_rows, 24 * 10);
+  EXPECT_GE(report->window_rows, 23 * 10);
+  Feed(&m, &rng, t - 30 * 3600, 5, 10, 0);  // 30 hours late: outside the window
+  report = m.EvaluateNow();
+  EXPECT_EQ(report->late_rows, 5);
+  EXPECT_EQ(report->rows_seen, 48 * 10 + 5);
+  Feed(&m, &rng, t - 2 * 3600, 5, 10, 0);  // 2 hours late: within it
+  EXPECT_EQ(m.EvaluateNow()->window_rows, report->window_rows + 5);
+}
+
+TEST(DriftMonitorTest, PerformanceEstimateFollowsCalibratedProbabilities) {
+  DriftOptions options;
+  options.window = {core::Span::Kind::kRecords, 1000};
+  options.every = {core::Span::Kind::kRecords, 1000};
+  options.probability_threshold = 0.5;
+  DriftMonitor m(TwoFeatureProfile(), options);
+  // Scores 0.9 (alarms) and 0.1 (no alarm), 100 and 900 of them: expected TP = 90, FP = 10,
+  // FN = 90, so precision 0.9, recall 0.5, F1 = 180 / 280.
+  std::vector<float> values = {0, 0};
+  std::vector<ObservedRow> rows;
+  for (int i = 0; i < 1000; ++i) rows.push_back({NAN, values, i < 100 ? 0.9 : 0.1});
+  m.Observe(rows);
+  const auto& p = m.Latest()->performance;
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->rows, 1000);
+  EXPECT_NEAR(p->alarm_rate, 0.1, 1e-12);
+  EXPECT_NEAR(p->precision, 0.9, 1e-12);
+  EXPECT_NEAR(p->recall, 0.5, 1e-12);
+  EXPECT_NEAR(p->f1, 180.0 / 280.0, 1e-12);
+  EXPECT_NEAR(p->expected_positive_rate, 0.18, 1e-12);
+  const auto json = DriftReportJson(*m.Latest(), m.profile(), m.options(), true);
+  EXPECT_EQ(json["features"][0]["histogram"]["reference"].size(),
+            m.profile().features[0].coarse_bins());
+  EXPECT_EQ(json["window"]["span"], "1000r");
+}
+
+}  // namespace
+}  // namespace pdm::monitor

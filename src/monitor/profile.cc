@@ -1,0 +1,170 @@
+#include "monitor/profile.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/strings.h"
+
+namespace pdm::monitor {
+
+using json = nlohmann::json;
+
+size_t ColumnProfile::BinOf(double value) const {
+  // lower_bound without branches on the data (Khuong and Morin's form): the telemetry route calls
+  // this once per feature and reading, and a mispredicted branch per halving cost more than the
+  // rest of the drift bookkeeping together (bench/drift_benchmark).
+  if (edges.empty()) return 0;
+  const double* base = edges.data();
+  size_t n = edges.size();
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = base[half] < value ? base + half : base;
+    n -= half;
+  }
+  return static_cast<size_t>(base - edges.data()) + (*base < value ? 1 : 0);
+}
+
+ColumnProfile BuildColumnProfile(std::string name, std::vector<double> values) {
+  ColumnProfile column;
+  column.name = std::move(name);
+  const auto missing =
+      std::partition(values.begin(), values.end(), [](double v) { return !std::isnan(v); });
+  column.missing = values.end() - missing;
+  values.erase(missing, values.end());
+  column.values = static_cast<int64_t>(values.size());
+  if (!values.empty()) {
+    std::sort(values.begin(), values.end());
+    const size_t n = values.size();
+    for (int q = 1; q < kFineBins; ++q) {
+      const double edge = values[(n - 1) * static_cast<size_t>(q) / kFineBins];
+      if (column.edges.empty() || edge > column.edges.back()) column.edges.push_back(edge);
+    }
+    if (column.edges.empty() || values.back() > column.edges.back()) {
+      column.edges.push_back(values.back());  // the last bin then holds only values above max
+    }
+    column.counts.assign(column.bins(), 0);
+    column.means.assign(column.bins(), 0);
+    double sum = 0;
+    for (double v : values) {
+      const size_t bin = column.BinOf(v);
+      column.counts[bin] += 1;
+      column.means[bin] += v;
+      sum += v;
+    }
+    for (size_t b = 0; b < column.bins(); ++b) {
+      if (column.counts[b] > 0) column.means[b] /= column.counts[b];
+    }
+    column.mean = sum / static_cast<double>(n);
+    double var = 0;
+    for (double v : values) var += (v - column.mean) * (v - column.mean);
+    column.std = n > 1 ? std::sqrt(var / static_cast<double>(n - 1)) : 0;
+    column.min = values.front();
+    column.max = values.back();
+    column.median = values[(n - 1) / 2];
+  }
+  DeriveCoarseBins(&column);
+  return column;
+}
+
+void DeriveCoarseBins(ColumnProfile* column) {
+  const size_t bins = column->bins();
+  column->coarse_of.assign(bins, 0);
+  column->coarse_counts.clear();
+  const double total = static_cast<double>(column->values);
+  // Consecutive fine bins are merged until the group holds 1/kCoarseBins of the reference mass.
+  // The last fine bin (above the reference's maximum, empty in the reference) stays a bin of
+  // its own, so values beyond the training range always show, even for a constant column.
+  double group = 0;
+  uint16_t index = 0;
+  for (size_t b = 0; b + 1 < bins; ++b) {
+    column->coarse_of[b] = index;
+    group += column->counts.empty() ? 0 : column->counts[b];
+    if (total > 0 && group >= total / kCoarseBins && b + 2 < bins) {
+      column->coarse_counts.push_back(group);
+      group = 0;
+      ++index;
+    }
+  }
+  if (bins >= 2) {
+    column->coarse_counts.push_back(group);
+    ++index;
+  }
+  column->coarse_of[bins - 1] = index;
+  column->coarse_counts.push_back(column->counts.empty() ? 0 : column->counts[bins - 1]);
+}
+
+namespace {
+
+json ColumnJson(const ColumnProfile& c) {
+  return {{"name", c.name},   {"values", c.values}, {"missing", c.missing}, {"mean", c.mean},
+          {"std", c.std},     {"min", c.min},       {"max", c.max},         {"median", c.median},
+          {"edges", c.edges}, {"counts", c.counts}, {"means", c.means}};
+}
+
+absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& where) {
+  ColumnProfile c;
+  try {
+    c.name = j.at("name").get<std::string>();
+    c.values = j.at("values").get<int64_t>();
+    c.missing = j.at("missing").get<int64_t>();
+    c.mean = j.at("mean").get<double>();
+    c.std = j.at("std").get<double>();
+    c.min = j.at("min").get<double>();
+    c.max = j.at("max").get<double>();
+    c.median = j.value("median", 0.0);
+    c.edges = j.at("edges").get<std::vector<double>>();
+    c.counts = j.at("counts").get<std::vector<double>>();
+    c.means = j.at("means").get<std::vector<double>>();
+  } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(core::StrCat(where, ": ", e.what()));
+  }
+  const bool sorted = std::adjacent_find(c.edges.begin(), c.edges.end(), [](double a, double b) {
+                        return !(a < b);
+                      }) == c.edges.end();
+  const bool sized = c.values == 0 ? c.counts.empty() || c.counts.size() == c.bins()
+                                   : c.counts.size() == c.bins() && c.means.size() == c.bins();
+  if (!sorted || !sized || c.values < 0 || c.missing < 0) {
+    return absl::InvalidArgumentError(core::StrCat(
+        where, " (", c.name, "): edges must increase and counts and means have one entry per bin"));
+  }
+  if (c.counts.empty()) {
+    c.counts.assign(c.bins(), 0);
+    c.means.assign(c.bins(), 0);
+  }
+  DeriveCoarseBins(&c);
+  return c;
+}
+
+}  // namespace
+
+json ProfileToJson(const ReferenceProfile& profile) {
+  json features = json::array();
+  for (const ColumnProfile& c : profile.features) features.push_back(ColumnJson(c));
+  return {{"profile_version", 1},
+          {"fine_bins", kFineBins},
+          {"coarse_bins", kCoarseBins},
+          {"rows", profile.rows},
+          {"features", std::move(features)},
+          {"score", ColumnJson(profile.score)}};
+}
+
+absl::StatusOr<ReferenceProfile> ProfileFromJson(const json& j, const std::string& source) {
+  if (!j.is_object() || j.value("profile_version", 0) != 1 || !j.contains("features") ||
+      !j["features"].is_array() || !j.contains("score")) {
+    return absl::InvalidArgumentError(core::StrCat(
+        source, ": not a reference profile of version 1 (retrain the model with this pdm)"));
+  }
+  ReferenceProfile profile;
+  profile.rows = j.value("rows", int64_t{0});
+  for (size_t i = 0; i < j["features"].size(); ++i) {
+    auto column = ColumnFromJson(j["features"][i], core::StrCat(source, ": features[", i, "]"));
+    if (!column.ok()) return column.status();
+    profile.features.push_back(std::move(*column));
+  }
+  auto score = ColumnFromJson(j["score"], core::StrCat(source, ": score"));
+  if (!score.ok()) return score.status();
+  profile.score = std::move(*score);
+  return profile;
+}
+
+}  // namespace pdm::monitor
