@@ -6,9 +6,12 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "core/file.h"
+#include "core/hash.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "monitor/profile.h"
 
 namespace pdm::cli {
 namespace {
@@ -169,6 +172,37 @@ int RunList(const ModelsArgs& args) {
   return kExitOk;
 }
 
+// A summary of a version's reference profile (model/reference.json in its artifacts): what drift
+// monitoring compares production against. An error text when there is none this pdm reads.
+json ReferenceSummary(const std::filesystem::path& artifact_dir) {
+  const std::filesystem::path path = artifact_dir / "reference.json";
+  auto text = core::ReadFileToString(path, "reference profile");
+  if (!text.ok()) return {{"error", std::string(text.status().message())}};
+  auto profile = monitor::ProfileFromJson(json::parse(*text, nullptr, false), path.string());
+  if (!profile.ok()) return {{"error", std::string(profile.status().message())}};
+  int64_t with_missing = 0;
+  size_t bins = 0;
+  for (const monitor::ColumnProfile& c : profile->features) {
+    if (c.missing > 0) ++with_missing;
+    bins += c.bins();
+  }
+  const monitor::ColumnProfile& score = profile->score;
+  return {{"file", path.string()},
+          {"sha256", core::Sha256Hex(*text)},
+          {"rows", profile->rows},
+          {"features", profile->features.size()},
+          {"features_with_missing", with_missing},
+          {"fine_bins", bins},
+          {"score",
+           {{"name", score.name},
+            {"values", score.values},
+            {"mean", score.mean},
+            {"std", score.std},
+            {"median", score.median},
+            {"min", score.min},
+            {"max", score.max}}}};
+}
+
 int RunShow(const ModelsArgs& args) {
   auto reg = OpenRegistry(args.registry, /*create=*/false);
   if (!reg.ok()) return Fail(reg.status());
@@ -185,7 +219,8 @@ int RunShow(const ModelsArgs& args) {
   if (!version.ok()) return Fail(version.status());
   auto aliases = (*reg)->store().Aliases(args.name);
   if (!aliases.ok()) return Fail(aliases.status());
-  const json out = VersionJson(*version, *aliases, **reg, true);
+  json out = VersionJson(*version, *aliases, **reg, true);
+  out["reference_profile"] = ReferenceSummary((*reg)->ArtifactDir(*version));
   if (args.json) {
     fmt::print("{}\n", out.dump(2));
     return kExitOk;

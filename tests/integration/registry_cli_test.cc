@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "nlohmann/json.hpp"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/postgres.h"
 #include "tests/testing/test_paths.h"
@@ -127,6 +128,12 @@ TEST_P(RegistryCliTest, ChampionChallengerWithRealModels) {
   EXPECT_THAT(other.out, HasSubstr("\"dataset_fingerprint\": \""));
   EXPECT_THAT(other.out, HasSubstr("ai4i2020.csv"));  // the input files, in the spec lineage
   EXPECT_EQ(JsonInt(other.out, "seed"), 3);
+  // The reference profile drift monitoring uses, stored and hashed with the artifacts.
+  const nlohmann::json shown = nlohmann::json::parse(other.out);
+  EXPECT_EQ(shown["reference_profile"]["rows"], 10000) << other.out;
+  EXPECT_GT(shown["reference_profile"]["features"].get<int>(), 5);
+  EXPECT_EQ(shown["reference_profile"]["score"]["name"], "probability");
+  EXPECT_EQ(shown["reference_profile"]["sha256"].get<std::string>().size(), 64u);
 
   Result v1 = Models("register " + weak.string() + " --name pump --reason baseline --json");
   ASSERT_EQ(v1.code, 0) << v1.err;
