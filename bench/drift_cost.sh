@@ -6,6 +6,7 @@
 # stime from /proc) per accepted reading, so the client's speed does not enter; ROUNDS alternate
 # the order and the best round of each counts.
 #   MACHINES=20 DAYS=60 ROUNDS=3 bench/drift_cost.sh
+#   DRIFT_ARGS="--drift-every 1h" bench/drift_cost.sh     # the monitored server's drift flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -22,11 +23,11 @@ if [[ ! -d registry-$machines-$days ]]; then
   rm -rf sim run
   "$pdm" simulate --machines "$machines" --duration "${days}d" --interval 1h --seed 7 --out sim >/dev/null
   "$pdm" train --spec sim/spec.yaml --models xgb --cv 2 --out run --register --name fleet \
-    --registry "registry-$machines-$days" >train.log
+    --registry "registry-$machines-$days" >train.log 2>&1
   "$pdm" models promote fleet 1 --alias production --registry "registry-$machines-$days" >/dev/null
 fi
 
-result=$($python - "$pdm" "registry-$machines-$days" sim "$rounds" <<'PY'
+result=$(DRIFT_ARGS=${DRIFT_ARGS:-} $python - "$pdm" "registry-$machines-$days" sim "$rounds" <<'PY'
 import csv, http.client, json, os, subprocess, sys, time
 pdm, registry, sim, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 
@@ -43,7 +44,8 @@ for name, kind, key in (("maintenance.csv", "maintenance", "component"),
 events.sort(key=lambda e: e[0])
 attributes = {}
 for r in rows("machines.csv"):
-    attributes[r.pop("machine_id")] = {k: (v if k == "model" else float(v)) for k, v in r.items()}
+    m = r.pop("machine_id")
+    attributes[m] = {k: (v if k == "model" else float(v)) for k, v in r.items()}
 hours, seen = {}, set()
 for r in rows("telemetry.csv"):
     t, m = r.pop("timestamp"), r.pop("machine_id")
@@ -92,7 +94,8 @@ def replay(extra):
 best = {"on": None, "off": None}
 for r in range(rounds):
     for name in (("on", "off") if r % 2 == 0 else ("off", "on")):
-        used, wall, accepted, evaluations = replay([] if name == "on" else ["--drift-window", "off"])
+        used, wall, accepted, evaluations = replay(os.environ["DRIFT_ARGS"].split() if name == "on"
+                                                else ["--drift-window", "off"])
         if best[name] is None or used < best[name][0]:
             best[name] = (used, wall, accepted, evaluations)
 on, off = best["on"], best["off"]
@@ -107,7 +110,7 @@ cd "$root"
 mkdir -p bench/results
 {
   echo
-  echo "## $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD): MACHINES=$machines DAYS=$days ROUNDS=$rounds bench/drift_cost.sh"
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD): MACHINES=$machines DAYS=$days ROUNDS=$rounds DRIFT_ARGS=\"${DRIFT_ARGS:-}\" bench/drift_cost.sh"
   echo
   echo '```'
   echo "$result"

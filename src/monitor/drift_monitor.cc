@@ -37,6 +37,7 @@ DriftMonitor::DriftMonitor(ReferenceProfile profile, const DriftOptions& options
   status_.assign(columns_.size(), DriftStatus::kOk);
   candidate_.assign(columns_.size(), DriftStatus::kOk);
   run_.assign(columns_.size(), 0);
+  closed_ = NewBucket(0);
   auto empty = std::make_shared<DriftReport>();
   latest_ = std::move(empty);
 }
@@ -50,14 +51,29 @@ DriftMonitor::Bucket DriftMonitor::NewBucket(int64_t key) const {
   return b;
 }
 
+void DriftMonitor::Accumulate(Bucket* into, const Bucket& from, int sign) {
+  into->rows += sign * from.rows;
+  for (size_t k = 0; k < from.counts.size(); ++k) {
+    into->counts[k] += sign * from.counts[k];
+    into->sums[k] += sign * from.sums[k];
+  }
+  for (size_t c = 0; c < from.missing.size(); ++c) into->missing[c] += sign * from.missing[c];
+  into->scored += sign * from.scored;
+  into->alarms += sign * from.alarms;
+  into->p_alarms += sign * from.p_alarms;
+  into->p_rest += sign * from.p_rest;
+}
+
 DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
   const size_t keep = static_cast<size_t>(std::max(1, options_.buckets));
   if (bucket_seconds_ > 0) {
     if (std::isnan(time)) return nullptr;  // a time window needs timed rows
     const auto key = static_cast<int64_t>(std::floor(time / bucket_seconds_));
     if (buckets_.empty() || key > buckets_.back().key) {
+      if (!buckets_.empty()) Accumulate(&closed_, buckets_.back(), +1);
       buckets_.push_back(NewBucket(key));
-      while (!buckets_.empty() && buckets_.front().key <= key - static_cast<int64_t>(keep)) {
+      while (buckets_.front().key <= key - static_cast<int64_t>(keep)) {
+        Accumulate(&closed_, buckets_.front(), -1);
         buckets_.pop_front();
       }
       return &buckets_.back();
@@ -75,8 +91,12 @@ DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
     return nullptr;
   }
   if (buckets_.empty() || buckets_.back().rows >= bucket_rows_) {
+    if (!buckets_.empty()) Accumulate(&closed_, buckets_.back(), +1);
     buckets_.push_back(NewBucket(buckets_.empty() ? 0 : buckets_.back().key + 1));
-    while (buckets_.size() > keep) buckets_.pop_front();
+    while (buckets_.size() > keep) {
+      Accumulate(&closed_, buckets_.front(), -1);
+      buckets_.pop_front();
+    }
   }
   return &buckets_.back();
 }
@@ -98,17 +118,22 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
     ++late_rows_;
     return;
   }
-  ++bucket->rows;
-  const size_t n = profile_.features.size();
-  for (size_t j = 0; j < n && j < row.features.size(); ++j) Count(bucket, j, row.features[j]);
-  Count(bucket, n, row.score);
-  if (options_.probability_threshold && !std::isnan(row.score)) {
-    bucket->scored += 1;
-    if (row.score >= *options_.probability_threshold) {
-      bucket->alarms += 1;
-      bucket->p_alarms += row.score;
-    } else {
-      bucket->p_rest += row.score;
+  // A late row may land in a closed bucket: the closed sum takes it too.
+  Bucket* also = bucket == &buckets_.back() ? nullptr : &closed_;
+  for (Bucket* b : {bucket, also}) {
+    if (b == nullptr) continue;
+    ++b->rows;
+    const size_t n = profile_.features.size();
+    for (size_t j = 0; j < n && j < row.features.size(); ++j) Count(b, j, row.features[j]);
+    Count(b, n, row.score);
+    if (options_.probability_threshold && !std::isnan(row.score)) {
+      b->scored += 1;
+      if (row.score >= *options_.probability_threshold) {
+        b->alarms += 1;
+        b->p_alarms += row.score;
+      } else {
+        b->p_rest += row.score;
+      }
     }
   }
 }
@@ -163,12 +188,16 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
   if (options_.every.is_time() && !std::isnan(last_time_)) {
     next_evaluation_time_ = last_time_ + static_cast<double>(options_.every.amount);
   }
-  // The window's totals.
-  std::vector<double> counts(total_bins_, 0), sums(total_bins_, 0);
-  std::vector<int64_t> missing(columns_.size(), 0);
+  // The window's totals: the closed buckets' sum and the open one.
+  std::vector<double> counts(closed_.counts.begin(), closed_.counts.end());
+  std::vector<double> sums = closed_.sums;
+  std::vector<int64_t> missing(closed_.missing.begin(), closed_.missing.end());
   auto report = std::make_shared<DriftReport>();
-  double scored = 0, alarms = 0, p_alarms = 0, p_rest = 0;
-  for (const Bucket& b : buckets_) {
+  report->window_rows = closed_.rows;
+  double scored = closed_.scored, alarms = closed_.alarms, p_alarms = closed_.p_alarms,
+         p_rest = closed_.p_rest;
+  if (!buckets_.empty()) {
+    const Bucket& b = buckets_.back();
     report->window_rows += b.rows;
     for (size_t k = 0; k < total_bins_; ++k) {
       counts[k] += b.counts[k];

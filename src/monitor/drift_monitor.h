@@ -127,6 +127,8 @@ class DriftMonitor {
     // Score sums for the performance estimate.
     double scored = 0, alarms = 0, p_alarms = 0, p_rest = 0;
   };
+  // Adds `sign` x `from` to `into` (rows, counts, sums, missing, score sums).
+  static void Accumulate(Bucket* into, const Bucket& from, int sign);
   void ObserveLocked(const ObservedRow& row);
   Bucket* BucketFor(double time);
   Bucket NewBucket(int64_t key) const;
@@ -143,6 +145,9 @@ class DriftMonitor {
 
   mutable std::mutex mu_;
   std::deque<Bucket> buckets_;  // oldest first
+  // The sum of every bucket but the newest, kept as buckets open and leave, so an evaluation
+  // adds one bucket to it instead of summing the ring.
+  Bucket closed_;
   int64_t rows_seen_ = 0, late_rows_ = 0;
   int64_t rows_since_evaluation_ = 0;
   double last_time_ = NAN, next_evaluation_time_ = NAN;
