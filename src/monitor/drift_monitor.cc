@@ -70,6 +70,7 @@ DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
     if (std::isnan(time)) return nullptr;  // a time window needs timed rows
     const auto key = static_cast<int64_t>(std::floor(time / bucket_seconds_));
     if (buckets_.empty() || key > buckets_.back().key) {
+      FlushPending();
       if (!buckets_.empty()) Accumulate(&closed_, buckets_.back(), +1);
       buckets_.push_back(NewBucket(key));
       while (buckets_.front().key <= key - static_cast<int64_t>(keep)) {
@@ -84,6 +85,7 @@ DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
     }
     if (key > buckets_.back().key - static_cast<int64_t>(keep)) {
       // Within the window but between existing buckets: make it in order.
+      FlushPending();  // inserting moves the buckets
       auto at = std::find_if(buckets_.begin(), buckets_.end(),
                              [key](const Bucket& b) { return b.key > key; });
       return &*buckets_.insert(at, NewBucket(key));
@@ -91,6 +93,7 @@ DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
     return nullptr;
   }
   if (buckets_.empty() || buckets_.back().rows >= bucket_rows_) {
+    FlushPending();
     if (!buckets_.empty()) Accumulate(&closed_, buckets_.back(), +1);
     buckets_.push_back(NewBucket(buckets_.empty() ? 0 : buckets_.back().key + 1));
     while (buckets_.size() > keep) {
@@ -120,12 +123,13 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   }
   // A late row may land in a closed bucket: the closed sum takes it too.
   Bucket* also = bucket == &buckets_.back() ? nullptr : &closed_;
+  if (bucket != pending_bucket_ || also != pending_also_) FlushPending();
+  pending_bucket_ = bucket;
+  pending_also_ = also;
+  pending_rows_.push_back(&row);
   for (Bucket* b : {bucket, also}) {
     if (b == nullptr) continue;
     ++b->rows;
-    const size_t n = profile_.features.size();
-    for (size_t j = 0; j < n && j < row.features.size(); ++j) Count(b, j, row.features[j]);
-    Count(b, n, row.score);
     if (options_.probability_threshold && !std::isnan(row.score)) {
       b->scored += 1;
       if (row.score >= *options_.probability_threshold) {
@@ -136,6 +140,23 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
       }
     }
   }
+}
+
+void DriftMonitor::FlushPending() {
+  if (pending_rows_.empty()) return;
+  // Column by column over the pending rows: a column's edges and bins stay in cache for all of
+  // them (row by row, every reading touched a few hundred kilobytes of edges and bins).
+  const size_t n = profile_.features.size();
+  for (Bucket* b : {pending_bucket_, pending_also_}) {
+    if (b == nullptr) continue;
+    for (size_t j = 0; j < n; ++j) {
+      for (const ObservedRow* row : pending_rows_) {
+        if (j < row->features.size()) Count(b, j, row->features[j]);
+      }
+    }
+    for (const ObservedRow* row : pending_rows_) Count(b, n, row->score);
+  }
+  pending_rows_.clear();
 }
 
 void DriftMonitor::Observe(std::span<const ObservedRow> rows) {
@@ -157,6 +178,7 @@ void DriftMonitor::Observe(std::span<const ObservedRow> rows) {
     }
     if (due) EvaluateLocked();
   }
+  FlushPending();  // the rows are the caller's: nothing pending outlives the call
 }
 
 std::shared_ptr<const DriftReport> DriftMonitor::Latest() const {
@@ -184,6 +206,7 @@ DriftStatus LevelOf(const DriftOptions& o, double psi) {
 }  // namespace
 
 std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
+  FlushPending();
   rows_since_evaluation_ = 0;
   if (options_.every.is_time() && !std::isnan(last_time_)) {
     next_evaluation_time_ = last_time_ + static_cast<double>(options_.every.amount);

@@ -129,7 +129,11 @@ class DriftMonitor {
   };
   // Adds `sign` x `from` to `into` (rows, counts, sums, missing, score sums).
   static void Accumulate(Bucket* into, const Bucket& from, int sign);
+  // Takes a row's bucket, row count and score sums now; its column counts are deferred to
+  // FlushPending, which runs before the buckets change, before an evaluation and at the end of
+  // Observe.
   void ObserveLocked(const ObservedRow& row);
+  void FlushPending();
   Bucket* BucketFor(double time);
   Bucket NewBucket(int64_t key) const;
   std::shared_ptr<const DriftReport> EvaluateLocked();
@@ -148,6 +152,10 @@ class DriftMonitor {
   // The sum of every bucket but the newest, kept as buckets open and leave, so an evaluation
   // adds one bucket to it instead of summing the ring.
   Bucket closed_;
+  // Rows whose column counts are deferred, all into the same bucket(s).
+  std::vector<const ObservedRow*> pending_rows_;
+  Bucket* pending_bucket_ = nullptr;
+  Bucket* pending_also_ = nullptr;
   int64_t rows_seen_ = 0, late_rows_ = 0;
   int64_t rows_since_evaluation_ = 0;
   double last_time_ = NAN, next_evaluation_time_ = NAN;
