@@ -57,6 +57,16 @@ constexpr std::string_view kDocument = R"openapi({
      }
     }
    },
+   "NotMonitored": {
+    "description": "The served model has no reference profile, or drift monitoring is off",
+    "content": {
+     "application/json": {
+      "schema": {
+       "$ref": "#/components/schemas/Error"
+      }
+     }
+    }
+   },
    "NoModel": {
     "description": "No model loaded",
     "content": {
@@ -1469,14 +1479,7 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "409": {
-      "description": "The model has no reference profile, or drift monitoring is off",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotMonitored"
      },
      "503": {
       "$ref": "#/components/responses/NoModel"
@@ -1499,14 +1502,7 @@ constexpr std::string_view kDocument = R"openapi({
       }
      },
      "409": {
-      "description": "The model has no reference profile, or drift monitoring is off",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Error"
-        }
-       }
-      }
+      "$ref": "#/components/responses/NotMonitored"
      },
      "503": {
       "$ref": "#/components/responses/NoModel"

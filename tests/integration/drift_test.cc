@@ -13,9 +13,9 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "nlohmann/json.hpp"
+#include "tests/testing/csv.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
@@ -25,36 +25,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using testing::ReadCsv;
 using testing::Reply;
 using testing::Request;
 using testing::Send;
 
-using CsvRow = std::map<std::string, std::string>;
+using testing::CsvRow;
 
-std::vector<CsvRow> ReadCsv(const fs::path& path, std::string* header_line = nullptr) {
-  std::ifstream in(path);
-  std::string line;
-  std::vector<std::string> header;
-  std::vector<CsvRow> rows;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream split(line);
-    std::string cell;
-    while (std::getline(split, cell, ',')) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
-    if (header.empty()) {
-      header = cells;
-      if (header_line != nullptr) *header_line = line;
-      continue;
-    }
-    CsvRow row;
-    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-constexpr char kStart[] = "2025-01-01T00:00:00Z";       // the simulator's first timestamp
 constexpr char kTrainEnd[] = "2025-03-02T00:00:00Z";    // day 60
 constexpr char kDriftStart[] = "2025-03-17T00:00:00Z";  // day 75
 

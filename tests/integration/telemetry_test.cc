@@ -12,6 +12,7 @@
 
 #include "nlohmann/json.hpp"
 #include "store/store.h"
+#include "tests/testing/csv.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
@@ -22,32 +23,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
+using testing::ReadCsv;
 using testing::Reply;
 using testing::Request;
 using testing::Send;
-
-// A CSV file as rows of column -> text.
-std::vector<std::map<std::string, std::string>> ReadCsv(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::vector<std::string> header;
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream split(line);
-    std::string cell;
-    while (std::getline(split, cell, ',')) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
-    if (header.empty()) {
-      header = cells;
-      continue;
-    }
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
 
 class TelemetryTest : public ::testing::Test {
  protected:
