@@ -22,6 +22,8 @@ PACKAGES=(
   python3-flask python3-flask-cors python3-prometheus-client gunicorn wrk
   # the server's metrics, and the real Prometheus that scrapes them in a test
   prometheus-cpp-dev prometheus
+  # alert webhooks (HTTP(S) client), and Alertmanager's amtool that checks the shipped config
+  libcurl4-openssl-dev prometheus-alertmanager
 )
 
 missing=()

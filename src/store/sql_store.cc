@@ -1,5 +1,6 @@
 // The Store over a SqlConnection: schema migrations and every query, written once for both
 // dialects. Dialect differences are confined to the DDL (identity columns, append-only triggers).
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -24,6 +25,9 @@ namespace {
 // Every registry write and every migration takes this lock (PostgreSQL advisory lock key; SQLite
 // has one write lock per database anyway). Registry writes are rare: one lock is enough.
 constexpr int64_t kRegistryLock = 0x70646d0001;  // "pdm" 1
+// Alert lifecycle writes and outbox claims: serialised so that the one-active-alert rule and the
+// lease of a claimed notification hold across processes.
+constexpr int64_t kAlertLock = 0x70646d0002;
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -120,6 +124,62 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 CREATE TRIGGER model_versions_immutable BEFORE UPDATE ON model_versions
   FOR EACH ROW EXECUTE FUNCTION pdm_refuse_change();
 )sql"},
+    {2, "alert lifecycle, history and notification outbox",
+     R"sql(
+ALTER TABLE alerts ADD COLUMN failure_mode {KEY} NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE alerts ADD COLUMN score DOUBLE PRECISION;
+ALTER TABLE alerts ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN opened_us BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN updated_us BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN acknowledged_us BIGINT;
+ALTER TABLE alerts ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN resolved_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN resolved_us BIGINT;
+ALTER TABLE alerts ADD COLUMN note TEXT NOT NULL DEFAULT '';
+UPDATE alerts SET state = 'resolved', opened_us = time_us, updated_us = time_us;
+CREATE UNIQUE INDEX alerts_one_active ON alerts (machine, kind, failure_mode)
+  WHERE state <> 'resolved';
+CREATE INDEX alerts_by_state ON alerts (state, id);
+CREATE TABLE alert_history (
+  id {ID},
+  alert_id BIGINT NOT NULL,
+  time_us BIGINT NOT NULL,
+  event TEXT NOT NULL,
+  state TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  resolution TEXT NOT NULL,
+  note TEXT NOT NULL);
+CREATE INDEX alert_history_by_alert ON alert_history (alert_id, id);
+CREATE TABLE alert_notifications (
+  id {ID},
+  alert_id BIGINT NOT NULL,
+  history_id BIGINT NOT NULL,
+  target TEXT NOT NULL,
+  event TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL,
+  next_attempt_us BIGINT NOT NULL,
+  last_error TEXT NOT NULL,
+  created_us BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL,
+  UNIQUE (target, idempotency_key));
+CREATE INDEX alert_notifications_due ON alert_notifications (state, next_attempt_us);
+)sql",
+     R"sql(
+CREATE TRIGGER alert_history_no_update BEFORE UPDATE ON alert_history
+  BEGIN SELECT RAISE(ABORT, 'alert_history is append-only'); END;
+CREATE TRIGGER alert_history_no_delete BEFORE DELETE ON alert_history
+  BEGIN SELECT RAISE(ABORT, 'alert_history is append-only'); END;
+)sql",
+     R"sql(
+CREATE TRIGGER alert_history_append_only BEFORE UPDATE OR DELETE ON alert_history
+  FOR EACH ROW EXECUTE FUNCTION pdm_refuse_change();
+)sql"},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
@@ -149,6 +209,11 @@ std::optional<int64_t> OptionalInt(const SqlValue& v) {
   if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
   return Int(v);
 }
+std::optional<double> OptionalReal(const SqlValue& v) {
+  if (std::holds_alternative<std::monostate>(v)) return std::nullopt;
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  return static_cast<double>(Int(v));
+}
 double Real(const SqlValue& v) {
   if (const auto* d = std::get_if<double>(&v)) return *d;
   return static_cast<double>(Int(v));
@@ -159,6 +224,65 @@ std::string Text(const SqlValue& v) {
 }
 SqlValue Nullable(const std::optional<int64_t>& v) {
   return v ? SqlValue(*v) : SqlValue(std::monostate{});
+}
+SqlValue Nullable(const std::optional<double>& v) {
+  return v ? SqlValue(*v) : SqlValue(std::monostate{});
+}
+
+constexpr const char* kAlertColumns =
+    "id, machine, time_us, severity, kind, failure_mode, message, score, model, version, state, "
+    "opened_us, updated_us, acknowledged_by, acknowledged_us, resolution, resolved_by, "
+    "resolved_us, note";
+
+AlertRow AlertFromRow(const SqlRow& r) {
+  AlertRow a;
+  a.id = Int(r[0]);
+  a.machine = Text(r[1]);
+  a.time_us = Int(r[2]);
+  a.severity = Text(r[3]);
+  a.kind = Text(r[4]);
+  a.failure_mode = Text(r[5]);
+  a.message = Text(r[6]);
+  a.score = OptionalReal(r[7]);
+  a.model = Text(r[8]);
+  a.version = Int(r[9]);
+  a.state = Text(r[10]);
+  a.opened_us = Int(r[11]);
+  a.updated_us = Int(r[12]);
+  a.acknowledged_by = Text(r[13]);
+  a.acknowledged_us = OptionalInt(r[14]);
+  a.resolution = Text(r[15]);
+  a.resolved_by = Text(r[16]);
+  a.resolved_us = OptionalInt(r[17]);
+  a.note = Text(r[18]);
+  return a;
+}
+
+constexpr const char* kNotificationColumns =
+    "id, alert_id, history_id, target, event, idempotency_key, state, attempts, "
+    "next_attempt_us, last_error, created_us, updated_us";
+
+NotificationRow NotificationFromRow(const SqlRow& r) {
+  NotificationRow n;
+  n.id = Int(r[0]);
+  n.alert_id = Int(r[1]);
+  n.history_id = Int(r[2]);
+  n.target = Text(r[3]);
+  n.event = Text(r[4]);
+  n.idempotency_key = Text(r[5]);
+  n.state = Text(r[6]);
+  n.attempts = Int(r[7]);
+  n.next_attempt_us = Int(r[8]);
+  n.last_error = Text(r[9]);
+  n.created_us = Int(r[10]);
+  n.updated_us = Int(r[11]);
+  return n;
+}
+
+int SeverityRank(std::string_view severity) {
+  if (severity == "critical") return 2;
+  if (severity == "warning") return 1;
+  return 0;
 }
 
 constexpr const char* kVersionColumns =
@@ -463,34 +587,301 @@ class SqlStore final : public Store {
     return out;
   }
 
-  absl::StatusOr<int64_t> AppendAlert(const AlertRow& alert) override {
+  absl::StatusOr<OpenedAlert> OpenAlert(const AlertRow& alert,
+                                        std::span<const std::string> notify) override {
     std::lock_guard lock(mu_);
-    const SqlValue params[] = {alert.machine, alert.time_us, alert.severity, alert.kind,
-                               alert.message};
-    PDM_ASSIGN_OR_RETURN(auto rows,
-                         sql_->Query("INSERT INTO alerts (machine, time_us, severity, kind, "
-                                     "message) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                                     params));
-    return Int(rows[0][0]);
+    OpenedAlert result;
+    PDM_RETURN_IF_ERROR(InTransaction(
+        *sql_, [&] { return sql_->BeginExclusive(kAlertLock); },
+        [&]() -> absl::Status {
+          const SqlValue key[] = {alert.machine, alert.kind, alert.failure_mode};
+          PDM_ASSIGN_OR_RETURN(
+              auto active,
+              sql_->Query(core::StrCat("SELECT ", kAlertColumns,
+                                       " FROM alerts WHERE machine = $1 AND kind = $2 AND "
+                                       "failure_mode = $3 AND state <> 'resolved'"),
+                          key));
+          if (!active.empty()) {
+            result.alert = AlertFromRow(active[0]);
+            return absl::OkStatus();
+          }
+          AlertRow a = alert;
+          a.state = "open";
+          a.opened_us = alert.opened_us != 0 ? alert.opened_us : NowMicros();
+          a.updated_us = a.opened_us;
+          a.acknowledged_by.clear();
+          a.acknowledged_us.reset();
+          a.resolution.clear();
+          a.resolved_by.clear();
+          a.resolved_us.reset();
+          const SqlValue params[] = {a.machine,      a.time_us, a.severity,        a.kind,
+                                     a.failure_mode, a.message, Nullable(a.score), a.model,
+                                     a.version,      a.state,   a.opened_us,       a.updated_us,
+                                     a.note};
+          PDM_ASSIGN_OR_RETURN(
+              auto inserted,
+              sql_->Query("INSERT INTO alerts (machine, time_us, severity, kind, failure_mode, "
+                          "message, score, model, version, state, opened_us, updated_us, note) "
+                          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+                          "RETURNING id",
+                          params));
+          a.id = Int(inserted[0][0]);
+          PDM_RETURN_IF_ERROR(AppendAlertEvent(a, "opened", "pdm", "", a.note, notify));
+          result.alert = std::move(a);
+          result.opened = true;
+          return absl::OkStatus();
+        }));
+    return result;
   }
 
-  absl::StatusOr<std::vector<AlertRow>> RecentAlerts(std::string_view machine, int limit) override {
+  absl::StatusOr<std::optional<AlertRow>> GetAlert(int64_t id) override {
     std::lock_guard lock(mu_);
-    const SqlValue params[] = {std::string(machine), int64_t{limit}};
-    PDM_ASSIGN_OR_RETURN(auto rows,
-                         sql_->Query("SELECT id, machine, time_us, severity, kind, message FROM "
-                                     "alerts WHERE $1 = '' OR machine = $1 ORDER BY time_us "
-                                     "DESC, id DESC LIMIT $2",
-                                     params));
+    return FindAlert(id);
+  }
+
+  absl::StatusOr<std::vector<AlertRow>> ListAlerts(const AlertFilter& filter) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {filter.state, filter.machine, filter.kind, filter.before_id,
+                               int64_t{filter.limit}};
+    PDM_ASSIGN_OR_RETURN(
+        auto rows,
+        sql_->Query(core::StrCat("SELECT ", kAlertColumns,
+                                 " FROM alerts WHERE ($1 = '' OR state = $1 OR ($1 = 'active' "
+                                 "AND state <> 'resolved')) AND ($2 = '' OR machine = $2) AND "
+                                 "($3 = '' OR kind = $3) AND ($4 = 0 OR id < $4) ORDER BY id "
+                                 "DESC LIMIT $5"),
+                    params));
     std::vector<AlertRow> out;
     out.reserve(rows.size());
+    for (const SqlRow& r : rows) out.push_back(AlertFromRow(r));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<AlertHistoryRow>> AlertHistory(int64_t id) override {
+    std::lock_guard lock(mu_);
+    const SqlValue param = id;
+    PDM_ASSIGN_OR_RETURN(auto rows,
+                         sql_->Query("SELECT id, alert_id, time_us, event, state, severity, "
+                                     "actor, resolution, note FROM alert_history WHERE "
+                                     "alert_id = $1 ORDER BY id",
+                                     {&param, 1}));
+    std::vector<AlertHistoryRow> out;
+    out.reserve(rows.size());
     for (const SqlRow& r : rows) {
-      out.push_back({Int(r[0]), Text(r[1]), Int(r[2]), Text(r[3]), Text(r[4]), Text(r[5])});
+      out.push_back({Int(r[0]), Int(r[1]), Int(r[2]), Text(r[3]), Text(r[4]), Text(r[5]),
+                     Text(r[6]), Text(r[7]), Text(r[8])});
     }
     return out;
   }
 
+  absl::StatusOr<AlertRow> TransitionAlert(int64_t id, const AlertTransition& t,
+                                           std::span<const std::string> notify) override {
+    if (t.event != "acknowledged" && t.event != "resolved" && t.event != "escalated") {
+      return absl::InvalidArgumentError(
+          core::StrCat("unknown alert event '", t.event, "' (acknowledged, resolved, escalated)"));
+    }
+    if (t.event == "resolved" && std::find(std::begin(kResolutions), std::end(kResolutions),
+                                           t.resolution) == std::end(kResolutions)) {
+      return absl::InvalidArgumentError(
+          core::StrCat("resolution '", t.resolution,
+                       "': expected failure_confirmed, no_fault_found or maintenance_done"));
+    }
+    if (t.event == "escalated" && SeverityRank(t.severity) == 0) {
+      return absl::InvalidArgumentError(
+          core::StrCat("severity '", t.severity, "': expected warning or critical"));
+    }
+    std::lock_guard lock(mu_);
+    AlertRow a;
+    PDM_RETURN_IF_ERROR(InTransaction(
+        *sql_, [&] { return sql_->BeginExclusive(kAlertLock); },
+        [&]() -> absl::Status {
+          PDM_ASSIGN_OR_RETURN(std::optional<AlertRow> found, FindAlert(id));
+          if (!found) return absl::NotFoundError(core::StrCat("no alert ", id));
+          a = std::move(*found);
+          if (a.state == "resolved") {
+            return absl::FailedPreconditionError(core::StrCat("alert ", id, " is resolved (",
+                                                              a.resolution, " by ", a.resolved_by,
+                                                              "): it takes no more actions"));
+          }
+          const int64_t now = NowMicros();
+          if (t.event == "acknowledged") {
+            if (a.state == "acknowledged") {
+              return absl::FailedPreconditionError(
+                  core::StrCat("alert ", id, " is already acknowledged by ", a.acknowledged_by));
+            }
+            a.state = "acknowledged";
+            a.acknowledged_by = t.actor;
+            a.acknowledged_us = now;
+          } else if (t.event == "resolved") {
+            a.state = "resolved";
+            a.resolution = t.resolution;
+            a.resolved_by = t.actor;
+            a.resolved_us = now;
+          } else {
+            if (SeverityRank(t.severity) <= SeverityRank(a.severity)) {
+              return absl::FailedPreconditionError(core::StrCat(
+                  "alert ", id, " is already ", a.severity, ": escalation only raises severity"));
+            }
+            a.severity = t.severity;
+          }
+          if (!t.note.empty()) a.note = t.note;
+          a.updated_us = now;
+          const SqlValue params[] = {a.state,
+                                     a.severity,
+                                     a.updated_us,
+                                     a.acknowledged_by,
+                                     Nullable(a.acknowledged_us),
+                                     a.resolution,
+                                     a.resolved_by,
+                                     Nullable(a.resolved_us),
+                                     a.note,
+                                     a.id};
+          PDM_RETURN_IF_ERROR(
+              sql_->Query("UPDATE alerts SET state = $1, severity = $2, updated_us = $3, "
+                          "acknowledged_by = $4, acknowledged_us = $5, resolution = $6, "
+                          "resolved_by = $7, resolved_us = $8, note = $9 WHERE id = $10",
+                          params)
+                  .status());
+          return AppendAlertEvent(a, t.event, t.actor, t.resolution, t.note, notify);
+        }));
+    return a;
+  }
+
+  absl::StatusOr<std::map<std::string, int64_t>> CountActiveAlerts() override {
+    std::lock_guard lock(mu_);
+    PDM_ASSIGN_OR_RETURN(auto rows, sql_->Query("SELECT severity, COUNT(*) FROM alerts WHERE "
+                                                "state <> 'resolved' GROUP BY severity",
+                                                {}));
+    std::map<std::string, int64_t> counts;
+    for (const SqlRow& r : rows) counts[Text(r[0])] = Int(r[1]);
+    return counts;
+  }
+
+  absl::StatusOr<std::vector<NotificationRow>> ClaimNotifications(int64_t now_us, int64_t lease_us,
+                                                                  int limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<NotificationRow> out;
+    PDM_RETURN_IF_ERROR(InTransaction(
+        *sql_, [&] { return sql_->BeginExclusive(kAlertLock); },
+        [&]() -> absl::Status {
+          const SqlValue due[] = {now_us, int64_t{limit}};
+          PDM_ASSIGN_OR_RETURN(
+              auto rows,
+              sql_->Query(core::StrCat("SELECT ", kNotificationColumns,
+                                       " FROM alert_notifications WHERE state = 'pending' AND "
+                                       "next_attempt_us <= $1 ORDER BY next_attempt_us, id "
+                                       "LIMIT $2"),
+                          due));
+          for (const SqlRow& r : rows) {
+            out.push_back(NotificationFromRow(r));
+            const SqlValue lease[] = {now_us + lease_us, out.back().id};
+            PDM_RETURN_IF_ERROR(
+                sql_->Query("UPDATE alert_notifications SET next_attempt_us = $1 WHERE id = $2",
+                            lease)
+                    .status());
+          }
+          return absl::OkStatus();
+        }));
+    return out;
+  }
+
+  absl::Status FinishNotification(int64_t id, bool delivered, std::string_view error,
+                                  std::optional<int64_t> retry_at_us) override {
+    std::lock_guard lock(mu_);
+    const std::string state = delivered ? "delivered" : retry_at_us ? "pending" : "dead";
+    const SqlValue params[] = {state, std::string(error.substr(0, 1000)), retry_at_us.value_or(0),
+                               NowMicros(), id};
+    PDM_ASSIGN_OR_RETURN(
+        auto rows,
+        sql_->Query("UPDATE alert_notifications SET state = $1, attempts = attempts + 1, "
+                    "last_error = $2, next_attempt_us = $3, updated_us = $4 WHERE id = $5 AND "
+                    "state = 'pending' RETURNING id",
+                    params));
+    if (rows.empty()) {
+      return absl::NotFoundError(core::StrCat("no pending notification ", id));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<NotificationRow>> ListNotifications(std::string_view state,
+                                                                 int limit) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {std::string(state), int64_t{limit}};
+    PDM_ASSIGN_OR_RETURN(auto rows, sql_->Query(core::StrCat("SELECT ", kNotificationColumns,
+                                                             " FROM alert_notifications WHERE "
+                                                             "$1 = '' OR state = $1 ORDER BY "
+                                                             "id DESC LIMIT $2"),
+                                                params));
+    std::vector<NotificationRow> out;
+    out.reserve(rows.size());
+    for (const SqlRow& r : rows) out.push_back(NotificationFromRow(r));
+    return out;
+  }
+
+  absl::Status RetryNotification(int64_t id) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {NowMicros(), id};
+    PDM_ASSIGN_OR_RETURN(
+        auto rows,
+        sql_->Query("UPDATE alert_notifications SET state = 'pending', attempts = 0, "
+                    "next_attempt_us = $1, updated_us = $1 WHERE id = $2 AND state = 'dead' "
+                    "RETURNING id",
+                    params));
+    if (rows.empty()) return absl::NotFoundError(core::StrCat("no dead notification ", id));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::map<std::string, int64_t>> CountNotifications() override {
+    std::lock_guard lock(mu_);
+    PDM_ASSIGN_OR_RETURN(
+        auto rows,
+        sql_->Query("SELECT state, COUNT(*) FROM alert_notifications GROUP BY state", {}));
+    std::map<std::string, int64_t> counts;
+    for (const SqlRow& r : rows) counts[Text(r[0])] = Int(r[1]);
+    return counts;
+  }
+
  private:
+  absl::StatusOr<std::optional<AlertRow>> FindAlert(int64_t id) {
+    const SqlValue param = id;
+    PDM_ASSIGN_OR_RETURN(
+        auto rows, sql_->Query(core::StrCat("SELECT ", kAlertColumns, " FROM alerts WHERE id = $1"),
+                               {&param, 1}));
+    if (rows.empty()) return std::optional<AlertRow>();
+    return std::optional<AlertRow>(AlertFromRow(rows[0]));
+  }
+
+  // The history entry of an event of `a` (already in its new state) and its notifications.
+  absl::Status AppendAlertEvent(const AlertRow& a, std::string_view event, std::string_view actor,
+                                std::string_view resolution, std::string_view note,
+                                std::span<const std::string> notify) {
+    const SqlValue entry[] = {
+        a.id,       a.updated_us,       std::string(event),      a.state,
+        a.severity, std::string(actor), std::string(resolution), std::string(note)};
+    PDM_ASSIGN_OR_RETURN(
+        auto rows,
+        sql_->Query("INSERT INTO alert_history (alert_id, time_us, event, state, severity, actor, "
+                    "resolution, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                    entry));
+    const int64_t history_id = Int(rows[0][0]);
+    for (const std::string& target : notify) {
+      const SqlValue outbox[] = {a.id,
+                                 history_id,
+                                 target,
+                                 std::string(event),
+                                 core::StrCat("pdm-alert-", a.id, "-", history_id),
+                                 a.updated_us};
+      PDM_RETURN_IF_ERROR(
+          sql_->Query("INSERT INTO alert_notifications (alert_id, history_id, target, event, "
+                      "idempotency_key, state, attempts, next_attempt_us, last_error, "
+                      "created_us, updated_us) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, '', "
+                      "$6, $6)",
+                      outbox)
+              .status());
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<int> CurrentSchema() {
     PDM_ASSIGN_OR_RETURN(
         auto rows, sql_->Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));

@@ -28,7 +28,7 @@
 namespace pdm::store {
 
 // The schema version this binary creates and understands.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // One immutable registered model version. Times are microseconds since the Unix epoch (UTC).
 struct ModelVersion {
@@ -91,13 +91,86 @@ struct PredictionRow {
   bool alarm = false;
 };
 
+// A maintenance or drift alert and its lifecycle: open -> acknowledged -> resolved (or open ->
+// resolved). At most one alert per (machine, kind, failure_mode) is active (not resolved) at a
+// time: the store refuses a second one.
 struct AlertRow {
-  int64_t id = 0;  // assigned by AppendAlert
-  std::string machine;
-  int64_t time_us = 0;
-  std::string severity;  // "info", "warning", "critical"
-  std::string kind;
+  int64_t id = 0;        // assigned by OpenAlert
+  std::string machine;   // empty for a fleet-wide alert (drift)
+  int64_t time_us = 0;   // data time of the reading that opened it
+  std::string severity;  // "warning", "critical"
+  std::string kind;      // "failure_risk", "drift"
+  std::string failure_mode;
   std::string message;
+  std::optional<double> score;  // the opening reading's probability or RUL
+  std::string model;
+  int64_t version = 0;
+  std::string state = "open";  // "open", "acknowledged", "resolved"
+  int64_t opened_us = 0;       // wall clock; 0 in OpenAlert means now
+  int64_t updated_us = 0;
+  std::string acknowledged_by;
+  std::optional<int64_t> acknowledged_us;
+  std::string resolution;  // "failure_confirmed", "no_fault_found", "maintenance_done"
+  std::string resolved_by;
+  std::optional<int64_t> resolved_us;
+  std::string note;  // the latest action's note
+};
+
+// One entry of an alert's append-only history.
+struct AlertHistoryRow {
+  int64_t id = 0;
+  int64_t alert_id = 0;
+  int64_t time_us = 0;  // wall clock
+  std::string event;    // "opened", "escalated", "acknowledged", "resolved"
+  std::string state;    // the alert's state after the event
+  std::string severity;
+  std::string actor;
+  std::string resolution;
+  std::string note;
+};
+
+// An action on an active alert. "acknowledged": open alerts only. "resolved": needs one of
+// kResolutions. "escalated": raises the severity to `severity`.
+struct AlertTransition {
+  std::string event;
+  std::string actor;
+  std::string resolution;
+  std::string note;
+  std::string severity;
+};
+
+inline constexpr std::string_view kResolutions[] = {"failure_confirmed", "no_fault_found",
+                                                    "maintenance_done"};
+
+struct AlertFilter {
+  std::string state;  // "open", "acknowledged", "resolved", "active" (not resolved); "": all
+  std::string machine;
+  std::string kind;
+  int64_t before_id = 0;  // paging: only alerts with a smaller id (0: from the newest)
+  int limit = 100;
+};
+
+// What OpenAlert did: the new alert, or the active one that held its key.
+struct OpenedAlert {
+  AlertRow alert;
+  bool opened = false;
+};
+
+// One delivery of one alert event to one webhook target (the outbox). Delivered at least once:
+// a claimed row that is not finished within its lease is claimed again.
+struct NotificationRow {
+  int64_t id = 0;
+  int64_t alert_id = 0;
+  int64_t history_id = 0;
+  std::string target;  // the webhook URL
+  std::string event;
+  std::string idempotency_key;  // the same for every attempt of this delivery
+  std::string state;            // "pending", "delivered", "dead"
+  int64_t attempts = 0;
+  int64_t next_attempt_us = 0;
+  std::string last_error;
+  int64_t created_us = 0;
+  int64_t updated_us = 0;
 };
 
 class Store {
@@ -137,10 +210,41 @@ class Store {
   virtual absl::Status AppendPredictions(std::span<const PredictionRow> rows) = 0;
   virtual absl::StatusOr<std::vector<PredictionRow>> RecentPredictions(std::string_view machine,
                                                                        int limit) = 0;
-  virtual absl::StatusOr<int64_t> AppendAlert(const AlertRow& alert) = 0;
-  // Most recent first; every machine's when `machine` is empty.
-  virtual absl::StatusOr<std::vector<AlertRow>> RecentAlerts(std::string_view machine,
-                                                             int limit) = 0;
+
+  // Alerts. OpenAlert inserts `alert` (its id, state and times are assigned) with an "opened"
+  // history entry and one pending notification per `notify` target, in one transaction; when
+  // an alert of the same (machine, kind, failure_mode) is active it changes nothing and returns
+  // that one.
+  virtual absl::StatusOr<OpenedAlert> OpenAlert(const AlertRow& alert,
+                                                std::span<const std::string> notify) = 0;
+  virtual absl::StatusOr<std::optional<AlertRow>> GetAlert(int64_t id) = 0;
+  // Newest first.
+  virtual absl::StatusOr<std::vector<AlertRow>> ListAlerts(const AlertFilter& filter) = 0;
+  // Oldest first.
+  virtual absl::StatusOr<std::vector<AlertHistoryRow>> AlertHistory(int64_t id) = 0;
+  // Applies `t` with its history entry and notifications in one transaction; the alert after
+  // it. NotFound: no such alert; FailedPrecondition: not allowed in the alert's state (the
+  // message says why); InvalidArgument: an unknown event or resolution.
+  virtual absl::StatusOr<AlertRow> TransitionAlert(int64_t id, const AlertTransition& t,
+                                                   std::span<const std::string> notify) = 0;
+  // Active alerts by severity.
+  virtual absl::StatusOr<std::map<std::string, int64_t>> CountActiveAlerts() = 0;
+
+  // The notification outbox. ClaimNotifications takes up to `limit` pending rows due at
+  // `now_us` and hides them from other claimers for `lease_us`. FinishNotification records an
+  // attempt: delivered; or failed with `error`, pending again at `retry_at_us`, or dead (the
+  // dead-letter list) without it.
+  virtual absl::StatusOr<std::vector<NotificationRow>> ClaimNotifications(int64_t now_us,
+                                                                          int64_t lease_us,
+                                                                          int limit) = 0;
+  virtual absl::Status FinishNotification(int64_t id, bool delivered, std::string_view error,
+                                          std::optional<int64_t> retry_at_us) = 0;
+  // Newest first; every state when `state` is empty.
+  virtual absl::StatusOr<std::vector<NotificationRow>> ListNotifications(std::string_view state,
+                                                                         int limit) = 0;
+  // A dead notification goes back to pending with its attempts reset; NotFound otherwise.
+  virtual absl::Status RetryNotification(int64_t id) = 0;
+  virtual absl::StatusOr<std::map<std::string, int64_t>> CountNotifications() = 0;  // by state
 };
 
 // Opens (creating when needed) the store at `url` and brings its schema up to date.

@@ -212,17 +212,151 @@ TEST_P(StoreTest, PredictionsAndAlerts) {
   EXPECT_EQ((*recent)[0].score, 0.75);
   EXPECT_EQ((*recent)[1].model, "pump");
   EXPECT_FALSE((*recent)[1].alarm);
+}
 
-  auto first = store_->AppendAlert({0, "M-1", 20, "critical", "failure_risk", "p = 0.75"});
-  auto second = store_->AppendAlert({0, "M-2", 30, "warning", "drift", "s11 drifted"});
-  ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_GT(*second, *first);
-  auto alerts = store_->RecentAlerts("", 10);
-  ASSERT_TRUE(alerts.ok());
-  ASSERT_EQ(alerts->size(), 2u);
-  EXPECT_EQ((*alerts)[0].machine, "M-2");
-  EXPECT_EQ((*alerts)[1].message, "p = 0.75");
-  EXPECT_EQ(store_->RecentAlerts("M-1", 10)->size(), 1u);
+AlertRow RiskAlert(const std::string& machine, int64_t time_us, const std::string& severity) {
+  AlertRow a;
+  a.machine = machine;
+  a.time_us = time_us;
+  a.severity = severity;
+  a.kind = "failure_risk";
+  a.failure_mode = "failure";
+  a.message = "risk above the threshold";
+  a.score = 0.75;
+  a.model = "pump";
+  a.version = 2;
+  return a;
+}
+
+TEST_P(StoreTest, OneActiveAlertPerMachineKindAndModeThroughItsLifecycle) {
+  const std::vector<std::string> targets = {"http://127.0.0.1:9/hook"};
+  auto first = store_->OpenAlert(RiskAlert("M-1", 20, "warning"), targets);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->opened);
+  EXPECT_EQ(first->alert.state, "open");
+  EXPECT_EQ(first->alert.score, 0.75);
+  // The same key while the first is active: deduplicated, the active one comes back.
+  auto again = store_->OpenAlert(RiskAlert("M-1", 30, "critical"), targets);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->opened);
+  EXPECT_EQ(again->alert.id, first->alert.id);
+  // Another machine, or another kind, is another alert.
+  AlertRow drift = RiskAlert("", 30, "warning");
+  drift.kind = "drift";
+  drift.score.reset();
+  auto other = store_->OpenAlert(RiskAlert("M-2", 30, "warning"), {});
+  auto fleet = store_->OpenAlert(drift, {});
+  ASSERT_TRUE(other.ok() && fleet.ok());
+  EXPECT_TRUE(other->opened && fleet->opened);
+  EXPECT_FALSE(fleet->alert.score.has_value());
+
+  const int64_t id = first->alert.id;
+  auto escalated = store_->TransitionAlert(id, {"escalated", "pdm", "", "", "critical"}, targets);
+  ASSERT_TRUE(escalated.ok()) << escalated.status();
+  EXPECT_EQ(escalated->severity, "critical");
+  EXPECT_EQ(
+      store_->TransitionAlert(id, {"escalated", "pdm", "", "", "warning"}, {}).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  auto acked = store_->TransitionAlert(id, {"acknowledged", "ana", "", "on my way", ""}, targets);
+  ASSERT_TRUE(acked.ok()) << acked.status();
+  EXPECT_EQ(acked->state, "acknowledged");
+  EXPECT_EQ(acked->acknowledged_by, "ana");
+  EXPECT_TRUE(acked->acknowledged_us.has_value());
+  auto twice = store_->TransitionAlert(id, {"acknowledged", "bo", "", "", ""}, {});
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(twice.status().message()), HasSubstr("already acknowledged by ana"));
+  EXPECT_EQ(
+      store_->TransitionAlert(id, {"resolved", "ana", "fixed_it", "", ""}, {}).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  auto resolved = store_->TransitionAlert(
+      id, {"resolved", "ana", "no_fault_found", "bearing fine", ""}, targets);
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  EXPECT_EQ(resolved->state, "resolved");
+  EXPECT_EQ(resolved->resolution, "no_fault_found");
+  EXPECT_EQ(resolved->note, "bearing fine");
+  EXPECT_EQ(store_->TransitionAlert(id, {"acknowledged", "bo", "", "", ""}, {}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->TransitionAlert(999999, {"acknowledged", "bo", "", "", ""}, {}).status().code(),
+            absl::StatusCode::kNotFound);
+
+  auto history = store_->AlertHistory(id);
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->size(), 4u);
+  EXPECT_EQ((*history)[0].event, "opened");
+  EXPECT_EQ((*history)[1].event, "escalated");
+  EXPECT_EQ((*history)[2].event, "acknowledged");
+  EXPECT_EQ((*history)[2].note, "on my way");
+  EXPECT_EQ((*history)[3].event, "resolved");
+  EXPECT_EQ((*history)[3].resolution, "no_fault_found");
+  EXPECT_EQ((*history)[3].state, "resolved");
+
+  // Resolved: the key is free again.
+  auto reopened = store_->OpenAlert(RiskAlert("M-1", 40, "warning"), {});
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE(reopened->opened);
+  EXPECT_GT(reopened->alert.id, id);
+
+  AlertFilter active;
+  active.state = "active";
+  auto listed = store_->ListAlerts(active);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].id, reopened->alert.id);  // newest first
+  AlertFilter of_m1;
+  of_m1.machine = "M-1";
+  EXPECT_EQ(store_->ListAlerts(of_m1)->size(), 2u);
+  AlertFilter page;
+  page.before_id = reopened->alert.id;
+  page.limit = 1;
+  auto paged = store_->ListAlerts(page);
+  ASSERT_EQ(paged->size(), 1u);
+  EXPECT_LT((*paged)[0].id, reopened->alert.id);
+  auto counts = store_->CountActiveAlerts();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)["warning"], 3);
+  EXPECT_EQ(counts->count("critical"), 0u);
+}
+
+TEST_P(StoreTest, NotificationOutboxLeasesRetriesAndDeadLetters) {
+  const std::vector<std::string> targets = {"http://a/hook", "http://b/hook"};
+  auto opened = store_->OpenAlert(RiskAlert("M-1", 20, "warning"), targets);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto claimed = store_->ClaimNotifications(1'000, 60'000'000, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 0u) << "rows are due from their creation time (wall clock)";
+  const int64_t later = int64_t{1} << 60;
+  claimed = store_->ClaimNotifications(later, 60'000'000, 10);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  ASSERT_EQ(claimed->size(), 2u);
+  EXPECT_EQ((*claimed)[0].event, "opened");
+  EXPECT_EQ((*claimed)[0].idempotency_key, (*claimed)[1].idempotency_key);
+  EXPECT_NE((*claimed)[0].target, (*claimed)[1].target);
+  // Leased: a second claimer sees nothing until the lease ends.
+  EXPECT_TRUE(store_->ClaimNotifications(later + 1, 60'000'000, 10)->empty());
+  EXPECT_EQ(store_->ClaimNotifications(later + 60'000'001, 60'000'000, 10)->size(), 2u);
+
+  const NotificationRow a = (*claimed)[0], b = (*claimed)[1];
+  ASSERT_TRUE(store_->FinishNotification(a.id, true, "", std::nullopt).ok());
+  EXPECT_EQ(store_->FinishNotification(a.id, false, "late", std::nullopt).code(),
+            absl::StatusCode::kNotFound)
+      << "a delivered notification is finished";
+  ASSERT_TRUE(store_->FinishNotification(b.id, false, "HTTP 500", later + 5).ok());
+  auto retried = store_->ClaimNotifications(later + 200'000'000, 1, 10);
+  ASSERT_EQ(retried->size(), 1u);
+  EXPECT_EQ((*retried)[0].attempts, 1);
+  EXPECT_EQ((*retried)[0].last_error, "HTTP 500");
+  ASSERT_TRUE(store_->FinishNotification(b.id, false, "HTTP 503", std::nullopt).ok());
+  auto dead = store_->ListNotifications("dead", 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].attempts, 2);
+  EXPECT_EQ((*dead)[0].last_error, "HTTP 503");
+  auto counts = store_->CountNotifications();
+  EXPECT_EQ((*counts)["dead"], 1);
+  EXPECT_EQ((*counts)["delivered"], 1);
+  ASSERT_TRUE(store_->RetryNotification(b.id).ok());
+  EXPECT_EQ(store_->RetryNotification(b.id).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->ListNotifications("pending", 10)->size(), 1u);
 }
 
 TEST_P(StoreTest, ConcurrentRegistrationsGetDistinctVersions) {
