@@ -87,6 +87,13 @@ struct ServeOptions {
   std::string drift_every = "auto";
   int drift_consecutive = 3;
   int drift_min_rows = 1000;
+  // Maintenance alerts: "off" turns them off; "auto" high is halfway from the served threshold
+  // to 1 (half the horizon for RUL); "auto" cooldown is 24h for timestamped data, else 50r.
+  std::string alerts = "on";
+  std::string alert_high = "auto";
+  int alert_consecutive = 3;
+  std::string alert_m_of_k = "5/10";
+  std::string alert_cooldown = "auto";
 };
 // Serves until SIGTERM/SIGINT; the exit code.
 int Serve(const ServeOptions& options);

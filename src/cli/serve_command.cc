@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
+#include "alert/alert_policy.h"
 #include "cli/commands.h"
 #include "core/strings.h"
 #include "serving/api.h"
@@ -117,6 +118,16 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--drift-consecutive", &args->drift_consecutive);
     } else if (key == "drift_min_rows") {
       set(v, key, "--drift-min-rows", &args->drift_min_rows);
+    } else if (key == "alerts") {
+      set(v, key, "--alerts", &args->alerts);
+    } else if (key == "alert_high") {
+      set(v, key, "--alert-high", &args->alert_high);
+    } else if (key == "alert_consecutive") {
+      set(v, key, "--alert-consecutive", &args->alert_consecutive);
+    } else if (key == "alert_m_of_k") {
+      set(v, key, "--alert-m-of-k", &args->alert_m_of_k);
+    } else if (key == "alert_cooldown") {
+      set(v, key, "--alert-cooldown", &args->alert_cooldown);
     } else if (key == "token") {
       set(v, key, nullptr, &args->token);
     } else if (key == "cors" && v.IsMap()) {
@@ -188,6 +199,11 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--drift-every", "PDM_DRIFT_EVERY", &args.drift_every);
   env("--drift-consecutive", "PDM_DRIFT_CONSECUTIVE", &args.drift_consecutive);
   env("--drift-min-rows", "PDM_DRIFT_MIN_ROWS", &args.drift_min_rows);
+  env("--alerts", "PDM_ALERTS", &args.alerts);
+  env("--alert-high", "PDM_ALERT_HIGH", &args.alert_high);
+  env("--alert-consecutive", "PDM_ALERT_CONSECUTIVE", &args.alert_consecutive);
+  env("--alert-m-of-k", "PDM_ALERT_M_OF_K", &args.alert_m_of_k);
+  env("--alert-cooldown", "PDM_ALERT_COOLDOWN", &args.alert_cooldown);
   if (!env_ok) return kExitBadInput;
   if (args.port > 65535 || args.threads > 256 || args.max_batch == 0) {
     fmt::print(stderr, "pdm serve: port, threads or max_batch out of range\n");
@@ -291,6 +307,44 @@ int Serve(const ServeOptions& args) {
     api_options.drift.thresholds.min_rows = args.drift_min_rows;
     if (!(*loaded)->bundle.reference) {
       fmt::print("pdm serve: no drift monitoring: {}\n", (*loaded)->bundle.reference_error);
+    }
+  }
+  if (args.alerts != "on" && args.alerts != "off") {
+    fmt::print(stderr, "pdm serve: --alerts '{}': expected on or off\n", args.alerts);
+    return kExitBadInput;
+  }
+  api_options.alerts.enabled = args.alerts == "on";
+  if (api_options.alerts.enabled) {
+    alert::AlertRules& rules = api_options.alerts.rules;
+    rules.consecutive = args.alert_consecutive;
+    const size_t slash = args.alert_m_of_k.find('/');
+    if (slash == std::string::npos || !ParseValue(args.alert_m_of_k.substr(0, slash), &rules.m) ||
+        !ParseValue(args.alert_m_of_k.substr(slash + 1), &rules.k)) {
+      fmt::print(stderr, "pdm serve: --alert-m-of-k '{}': expected M/K, e.g. 5/10\n",
+                 args.alert_m_of_k);
+      return kExitBadInput;
+    }
+    if (args.alert_high != "auto") {
+      double high = 0;
+      if (!ParseValue(args.alert_high, &high)) {
+        fmt::print(stderr, "pdm serve: --alert-high '{}': expected a number or auto\n",
+                   args.alert_high);
+        return kExitBadInput;
+      }
+      api_options.alerts.high = high;
+      rules.high = high;
+    }
+    if (absl::Status s = alert::ValidateRules(rules); !s.ok()) {
+      fmt::print(stderr, "pdm serve: {}\n", s.message());
+      return kExitBadInput;
+    }
+    if (args.alert_cooldown != "auto") {
+      auto cooldown = ParseDriftSpan(args.alert_cooldown, "--alert-cooldown");
+      if (!cooldown.ok()) {
+        fmt::print(stderr, "pdm serve: {}\n", cooldown.status().message());
+        return kExitBadInput;
+      }
+      api_options.alerts.cooldown = *cooldown;
     }
   }
   serving::Api api(&models, &metrics, api_options);
@@ -415,6 +469,23 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Rows the drift window needs before statuses change")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000'000));
+  cmd->add_option("--alerts", args->alerts, "Maintenance alerts from the live risk: on or off")
+      ->capture_default_str();
+  cmd->add_option("--alert-high", args->alert_high,
+                  "One reading this risky opens a critical alert (a probability, or a RUL); "
+                  "'auto': halfway from the served threshold to 1, or half the horizon")
+      ->capture_default_str();
+  cmd->add_option("--alert-consecutive", args->alert_consecutive,
+                  "Alarms in a row that open a warning alert")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--alert-m-of-k", args->alert_m_of_k,
+                  "M alarms among a machine's last K readings open a warning alert (K <= 64)")
+      ->capture_default_str();
+  cmd->add_option("--alert-cooldown", args->alert_cooldown,
+                  "Quiet time after an acknowledgement, a resolution or a maintenance event, in "
+                  "data time ('24h') or readings ('50r'); 'auto': 24h, or 50r without timestamps")
+      ->capture_default_str();
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code, cmd] { *exit_code = RunServe(*args, cmd); });
 }

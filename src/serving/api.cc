@@ -133,6 +133,10 @@ enum RouteId : size_t {
   kMachine,
   kDrift,
   kPerformance,
+  kAlerts,
+  kAlert,
+  kAlertAck,
+  kAlertResolve,
   kRouteCount,
 };
 
@@ -159,6 +163,10 @@ constexpr std::array<RouteSpec, kRouteCount> kRoutes = {{
     {"GET", "/api/v1/machines/{id}"},
     {"GET", "/api/v1/drift"},
     {"GET", "/api/v1/performance"},
+    {"GET", "/api/v1/alerts"},
+    {"GET", "/api/v1/alerts/{id}"},
+    {"POST", "/api/v1/alerts/{id}/ack"},
+    {"POST", "/api/v1/alerts/{id}/resolve"},
 }};
 
 // Whether `path` matches `pattern`; the {param} segments' values go to `params`.
@@ -277,6 +285,14 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
       return Drift(request);
     case kPerformance:
       return Performance();
+    case kAlerts:
+      return Alerts(request);
+    case kAlert:
+      return AlertById(params[0]);
+    case kAlertAck:
+      return AlertAction(request, params[0], false);
+    case kAlertResolve:
+      return AlertAction(request, params[0], true);
     case kRouteCount:
       break;
   }
@@ -328,6 +344,9 @@ HttpResponse Api::Metrics() {
   const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(models_->current(), &why);
   const std::shared_ptr<const monitor::DriftReport> report = drift ? drift->Latest() : nullptr;
   metrics_->SetDrift(report && report->evaluations > 0 ? report.get() : nullptr);
+  if (auto active = models_->registry().store().CountActiveAlerts(); active.ok()) {
+    metrics_->SetOpenAlerts(*active);
+  }
   return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}};
 }
 
@@ -541,15 +560,21 @@ HttpResponse Api::Models() {
   return Json(200, {{"models", list}});
 }
 
-HttpResponse Api::Reload(const HttpRequest& request, std::string_view name) {
+std::optional<HttpResponse> Api::RequireToken(const HttpRequest& request, std::string_view what) {
   if (options_.token.empty()) {
-    return Error(403, "reload is disabled: no token is configured (PDM_SERVE_TOKEN)");
+    return Error(403,
+                 core::StrCat(what, " are disabled: no token is configured (PDM_SERVE_TOKEN)"));
   }
   if (!TokenMatches(request.authorization, options_.token)) {
     HttpResponse r = Error(401, "a valid bearer token is required");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
+  return std::nullopt;
+}
+
+HttpResponse Api::Reload(const HttpRequest& request, std::string_view name) {
+  if (auto refused = RequireToken(request, "reloads")) return std::move(*refused);
   if (name != models_->name()) {
     return Error(404, core::StrCat("model '", name.substr(0, 128), "' is not served"));
   }

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "alert/alert_policy.h"
 #include "core/time.h"
 #include "monitor/drift_monitor.h"
 #include "serving/fleet.h"
@@ -41,6 +42,16 @@ struct DriftConfig {
   monitor::DriftOptions thresholds;  // its window, every and probability_threshold are set here
 };
 
+// Maintenance alerts of the telemetry route (alert/alert_policy.h).
+struct AlertConfig {
+  bool enabled = true;
+  // Unset: halfway from the served threshold to 1 (probability), half the horizon (RUL).
+  std::optional<double> high;
+  // Unset: 24h for timestamped data, 50 readings otherwise.
+  std::optional<core::Span> cooldown;
+  alert::AlertRules rules;  // its consecutive, m and k are used; the rest is set per model
+};
+
 struct ApiOptions {
   size_t max_batch = 1000;
   bool allow_unknown_fields = false;
@@ -49,6 +60,7 @@ struct ApiOptions {
   size_t max_machines = 100'000;  // machines followed by the telemetry route
   bool store_telemetry = true;    // append accepted readings and their scores to the store
   DriftConfig drift;
+  AlertConfig alerts;
 };
 
 // One served route: its method and path pattern ({name} matches one non-empty segment).
@@ -92,6 +104,28 @@ class Api {
   HttpResponse Drift(const HttpRequest& request);
   HttpResponse Performance();
   HttpResponse Metrics();
+  HttpResponse Alerts(const HttpRequest& request);
+  HttpResponse AlertById(std::string_view id);
+  HttpResponse AlertAction(const HttpRequest& request, std::string_view id, bool resolve);
+  // The 401/403 to answer when `request` lacks the bearer token of mutating routes.
+  std::optional<HttpResponse> RequireToken(const HttpRequest& request, std::string_view what);
+
+  // An alert decision of one reading, applied to the Store after the request's readings.
+  struct PendingAlert {
+    std::string machine;
+    int64_t time_us = 0;
+    double score = 0;
+    alert::Decision decision;
+  };
+  // The alert policy of `served` (made, with the Store's active alerts, when the served model
+  // changed); null when alerts are off.
+  std::shared_ptr<alert::AlertPolicy> AlertsFor(const std::shared_ptr<const ServedModel>& served);
+  void RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
+                   std::span<const PendingAlert> pending);
+  // A maintenance or failure event resolves the machine's active alert (maintenance_done,
+  // failure_confirmed); maintenance also starts the cooldown.
+  void CloseAlertsOnEvent(const std::shared_ptr<const ServedModel>& served,
+                          const std::string& machine, features::EventType type, double time);
   // The drift monitor of `served` (made when the served model changed); null with the reason in
   // `why` when the model cannot be monitored or monitoring is off.
   std::shared_ptr<monitor::DriftMonitor> DriftFor(const std::shared_ptr<const ServedModel>& served,
@@ -109,6 +143,9 @@ class Api {
   std::mutex drift_mu_;  // guards the two below
   std::shared_ptr<monitor::DriftMonitor> drift_;
   std::string drift_model_;  // artifact hash of the model drift_ watches
+  std::mutex alerts_mu_;     // guards the two below
+  std::shared_ptr<alert::AlertPolicy> alerts_;
+  std::string alerts_model_;
 };
 
 }  // namespace pdm::serving

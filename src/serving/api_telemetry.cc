@@ -312,6 +312,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
                              {"value", Shown(record["time"])}});
         } else {
           ++events_applied;
+          CloseAlertsOnEvent(served, machine, event.type, event.time);
         }
       }
     }
@@ -330,6 +331,8 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
   std::vector<float> drift_features;
   std::vector<double> drift_times, drift_scores;
   const bool timed = layout.time_type == spec::TimeType::kTimestamp;
+  const std::shared_ptr<alert::AlertPolicy> alerts = AlertsFor(served);
+  std::vector<PendingAlert> pending_alerts;
   for (size_t i = 0; i < readings->size(); ++i) {
     const json& record = (*readings)[i];
     const std::string prefix = core::StrCat("readings[", i, "].");
@@ -382,6 +385,14 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
                                          ? point->score
                                          : std::nan(""));
         latest[reading.machine] = PointJson(*point, served->bundle.ensemble.task, layout.time_type);
+        if (alerts) {
+          alert::Decision decision =
+              alerts->Observe(reading.machine, reading.time, point->score, point->alarm);
+          if (decision.action != alert::Action::kNone) {
+            pending_alerts.push_back(
+                {reading.machine, TimeMicros(reading.time), point->score, std::move(decision)});
+          }
+        }
         if (options_.store_telemetry) {
           const int64_t time_us = TimeMicros(reading.time);
           for (size_t j = 0; j < layout.numeric.size(); ++j) {
@@ -425,6 +436,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
       out["store_error"] = std::string(stored.message());
     }
   }
+  RaiseAlerts(served, pending_alerts);
   json machines = json::array();
   for (auto& [machine, point] : latest.items()) {
     point["machine"] = machine;

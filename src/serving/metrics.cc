@@ -110,7 +110,32 @@ ServerMetrics::ServerMetrics()
                         .Name("pdm_estimated_f1")
                         .Help("Expected F1 of the served alarms over the drift window "
                               "(label-free)")
-                        .Register(*registry_)) {}
+                        .Register(*registry_)),
+      alerts_open_(BuildGauge()
+                       .Name("pdm_alerts_open")
+                       .Help("Active (open or acknowledged) alerts in the store, by severity")
+                       .Register(*registry_)),
+      alerts_opened_(BuildCounter()
+                         .Name("pdm_alerts_opened_total")
+                         .Help("Alerts this server opened, by severity")
+                         .Register(*registry_)) {
+  for (const char* severity : {"warning", "critical"}) {
+    alerts_open_.Add({{"severity", severity}});
+    alerts_opened_.Add({{"severity", severity}});
+  }
+}
+
+void ServerMetrics::SetOpenAlerts(const std::map<std::string, int64_t>& by_severity) {
+  for (const char* severity : {"warning", "critical"}) {
+    auto it = by_severity.find(severity);
+    alerts_open_.Add({{"severity", severity}})
+        .Set(it == by_severity.end() ? 0.0 : static_cast<double>(it->second));
+  }
+}
+
+void ServerMetrics::CountAlertOpened(const std::string& severity) {
+  alerts_opened_.Add({{"severity", severity}}).Increment();
+}
 
 void ServerMetrics::ObserveRequest(std::string_view route, std::string_view method, int status,
                                    double seconds) {

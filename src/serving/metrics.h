@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,6 +57,9 @@ class ServerMetrics {
   // from the latest one before rendering); null removes them (no monitor, or no evaluation yet).
   // Series of features that left the model are removed, so the label sets stay the model's.
   void SetDrift(const monitor::DriftReport* report);
+  // pdm_alerts_open{severity} from the Store's count of active alerts.
+  void SetOpenAlerts(const std::map<std::string, int64_t>& by_severity);
+  void CountAlertOpened(const std::string& severity);  // pdm_alerts_opened_total
 
   // The text exposition format (version 0.0.4).
   std::string Render() const;
@@ -81,6 +85,8 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& estimated_precision_;
   prometheus::Family<prometheus::Gauge>& estimated_recall_;
   prometheus::Family<prometheus::Gauge>& estimated_f1_;
+  prometheus::Family<prometheus::Gauge>& alerts_open_;
+  prometheus::Family<prometheus::Counter>& alerts_opened_;
 
   std::mutex drift_mu_;  // guards the drift series below
   struct DriftSeries {

@@ -1509,6 +1509,877 @@ constexpr std::string_view kDocument = R"openapi({
      }
     }
    }
+  },
+  "/api/v1/alerts": {
+   "get": {
+    "summary": "Alerts, newest first (paged by id)",
+    "parameters": [
+     {
+      "name": "state",
+      "in": "query",
+      "schema": {
+       "type": "string",
+       "enum": [
+        "open",
+        "acknowledged",
+        "resolved",
+        "active"
+       ]
+      }
+     },
+     {
+      "name": "machine",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "kind",
+      "in": "query",
+      "schema": {
+       "type": "string"
+      }
+     },
+     {
+      "name": "before",
+      "in": "query",
+      "description": "only alerts with a smaller id (the previous page's next_before)",
+      "schema": {
+       "type": "integer",
+       "minimum": 1
+      }
+     },
+     {
+      "name": "limit",
+      "in": "query",
+      "schema": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 1000,
+       "default": 100
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The alerts",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "alerts": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "properties": {
+             "id": {
+              "type": "integer"
+             },
+             "machine": {
+              "type": "string",
+              "description": "empty for a fleet-wide alert"
+             },
+             "kind": {
+              "type": "string",
+              "enum": [
+               "failure_risk",
+               "drift"
+              ]
+             },
+             "failure_mode": {
+              "type": "string"
+             },
+             "severity": {
+              "type": "string",
+              "enum": [
+               "warning",
+               "critical"
+              ]
+             },
+             "state": {
+              "type": "string",
+              "enum": [
+               "open",
+               "acknowledged",
+               "resolved"
+              ]
+             },
+             "message": {
+              "type": "string",
+              "description": "the rule that opened it"
+             },
+             "score": {
+              "type": [
+               "number",
+               "null"
+              ]
+             },
+             "model": {
+              "type": "string"
+             },
+             "version": {
+              "type": "integer"
+             },
+             "time": {
+              "description": "data time of the opening reading (ISO 8601, or a cycle)"
+             },
+             "opened_at": {
+              "type": "string"
+             },
+             "updated_at": {
+              "type": "string"
+             },
+             "acknowledged_by": {
+              "type": "string"
+             },
+             "acknowledged_at": {
+              "type": "string"
+             },
+             "resolution": {
+              "type": "string",
+              "enum": [
+               "failure_confirmed",
+               "no_fault_found",
+               "maintenance_done"
+              ]
+             },
+             "resolved_by": {
+              "type": "string"
+             },
+             "resolved_at": {
+              "type": "string"
+             },
+             "note": {
+              "type": "string"
+             },
+             "history": {
+              "type": "array",
+              "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
+              "items": {
+               "type": "object",
+               "properties": {
+                "id": {
+                 "type": "integer"
+                },
+                "time": {
+                 "type": "string"
+                },
+                "event": {
+                 "type": "string",
+                 "enum": [
+                  "opened",
+                  "escalated",
+                  "acknowledged",
+                  "resolved"
+                 ]
+                },
+                "state": {
+                 "type": "string"
+                },
+                "severity": {
+                 "type": "string"
+                },
+                "actor": {
+                 "type": "string"
+                },
+                "resolution": {
+                 "type": "string"
+                },
+                "note": {
+                 "type": "string"
+                }
+               }
+              }
+             }
+            }
+           }
+          },
+          "next_before": {
+           "type": "integer",
+           "description": "present when the page is full"
+          }
+         }
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "An invalid query parameter",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The store cannot be read",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/alerts/{id}": {
+   "get": {
+    "summary": "One alert and its history",
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "integer"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The alert with its history",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "id": {
+           "type": "integer"
+          },
+          "machine": {
+           "type": "string",
+           "description": "empty for a fleet-wide alert"
+          },
+          "kind": {
+           "type": "string",
+           "enum": [
+            "failure_risk",
+            "drift"
+           ]
+          },
+          "failure_mode": {
+           "type": "string"
+          },
+          "severity": {
+           "type": "string",
+           "enum": [
+            "warning",
+            "critical"
+           ]
+          },
+          "state": {
+           "type": "string",
+           "enum": [
+            "open",
+            "acknowledged",
+            "resolved"
+           ]
+          },
+          "message": {
+           "type": "string",
+           "description": "the rule that opened it"
+          },
+          "score": {
+           "type": [
+            "number",
+            "null"
+           ]
+          },
+          "model": {
+           "type": "string"
+          },
+          "version": {
+           "type": "integer"
+          },
+          "time": {
+           "description": "data time of the opening reading (ISO 8601, or a cycle)"
+          },
+          "opened_at": {
+           "type": "string"
+          },
+          "updated_at": {
+           "type": "string"
+          },
+          "acknowledged_by": {
+           "type": "string"
+          },
+          "acknowledged_at": {
+           "type": "string"
+          },
+          "resolution": {
+           "type": "string",
+           "enum": [
+            "failure_confirmed",
+            "no_fault_found",
+            "maintenance_done"
+           ]
+          },
+          "resolved_by": {
+           "type": "string"
+          },
+          "resolved_at": {
+           "type": "string"
+          },
+          "note": {
+           "type": "string"
+          },
+          "history": {
+           "type": "array",
+           "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
+           "items": {
+            "type": "object",
+            "properties": {
+             "id": {
+              "type": "integer"
+             },
+             "time": {
+              "type": "string"
+             },
+             "event": {
+              "type": "string",
+              "enum": [
+               "opened",
+               "escalated",
+               "acknowledged",
+               "resolved"
+              ]
+             },
+             "state": {
+              "type": "string"
+             },
+             "severity": {
+              "type": "string"
+             },
+             "actor": {
+              "type": "string"
+             },
+             "resolution": {
+              "type": "string"
+             },
+             "note": {
+              "type": "string"
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such alert",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The store cannot be read",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/alerts/{id}/ack": {
+   "post": {
+    "summary": "Acknowledge an open alert (starts the machine's cooldown) (bearer token required)",
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "integer"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "by"
+        ],
+        "properties": {
+         "by": {
+          "type": "string",
+          "maxLength": 128,
+          "description": "who acts"
+         },
+         "note": {
+          "type": "string",
+          "maxLength": 2000
+         }
+        },
+        "additionalProperties": false
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The alert with its history",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "id": {
+           "type": "integer"
+          },
+          "machine": {
+           "type": "string",
+           "description": "empty for a fleet-wide alert"
+          },
+          "kind": {
+           "type": "string",
+           "enum": [
+            "failure_risk",
+            "drift"
+           ]
+          },
+          "failure_mode": {
+           "type": "string"
+          },
+          "severity": {
+           "type": "string",
+           "enum": [
+            "warning",
+            "critical"
+           ]
+          },
+          "state": {
+           "type": "string",
+           "enum": [
+            "open",
+            "acknowledged",
+            "resolved"
+           ]
+          },
+          "message": {
+           "type": "string",
+           "description": "the rule that opened it"
+          },
+          "score": {
+           "type": [
+            "number",
+            "null"
+           ]
+          },
+          "model": {
+           "type": "string"
+          },
+          "version": {
+           "type": "integer"
+          },
+          "time": {
+           "description": "data time of the opening reading (ISO 8601, or a cycle)"
+          },
+          "opened_at": {
+           "type": "string"
+          },
+          "updated_at": {
+           "type": "string"
+          },
+          "acknowledged_by": {
+           "type": "string"
+          },
+          "acknowledged_at": {
+           "type": "string"
+          },
+          "resolution": {
+           "type": "string",
+           "enum": [
+            "failure_confirmed",
+            "no_fault_found",
+            "maintenance_done"
+           ]
+          },
+          "resolved_by": {
+           "type": "string"
+          },
+          "resolved_at": {
+           "type": "string"
+          },
+          "note": {
+           "type": "string"
+          },
+          "history": {
+           "type": "array",
+           "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
+           "items": {
+            "type": "object",
+            "properties": {
+             "id": {
+              "type": "integer"
+             },
+             "time": {
+              "type": "string"
+             },
+             "event": {
+              "type": "string",
+              "enum": [
+               "opened",
+               "escalated",
+               "acknowledged",
+               "resolved"
+              ]
+             },
+             "state": {
+              "type": "string"
+             },
+             "severity": {
+              "type": "string"
+             },
+             "actor": {
+              "type": "string"
+             },
+             "resolution": {
+              "type": "string"
+             },
+             "note": {
+              "type": "string"
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such alert",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The store cannot be read",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing or wrong token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "No token configured",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "Not allowed in the alert's state (already acknowledged, or resolved)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A missing, unknown or invalid field",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/api/v1/alerts/{id}/resolve": {
+   "post": {
+    "summary": "Resolve an active alert with a resolution (bearer token required)",
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "parameters": [
+     {
+      "name": "id",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "type": "integer"
+      }
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "by",
+         "resolution"
+        ],
+        "properties": {
+         "by": {
+          "type": "string",
+          "maxLength": 128,
+          "description": "who acts"
+         },
+         "note": {
+          "type": "string",
+          "maxLength": 2000
+         },
+         "resolution": {
+          "type": "string",
+          "enum": [
+           "failure_confirmed",
+           "no_fault_found",
+           "maintenance_done"
+          ]
+         }
+        },
+        "additionalProperties": false
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The alert with its history",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "id": {
+           "type": "integer"
+          },
+          "machine": {
+           "type": "string",
+           "description": "empty for a fleet-wide alert"
+          },
+          "kind": {
+           "type": "string",
+           "enum": [
+            "failure_risk",
+            "drift"
+           ]
+          },
+          "failure_mode": {
+           "type": "string"
+          },
+          "severity": {
+           "type": "string",
+           "enum": [
+            "warning",
+            "critical"
+           ]
+          },
+          "state": {
+           "type": "string",
+           "enum": [
+            "open",
+            "acknowledged",
+            "resolved"
+           ]
+          },
+          "message": {
+           "type": "string",
+           "description": "the rule that opened it"
+          },
+          "score": {
+           "type": [
+            "number",
+            "null"
+           ]
+          },
+          "model": {
+           "type": "string"
+          },
+          "version": {
+           "type": "integer"
+          },
+          "time": {
+           "description": "data time of the opening reading (ISO 8601, or a cycle)"
+          },
+          "opened_at": {
+           "type": "string"
+          },
+          "updated_at": {
+           "type": "string"
+          },
+          "acknowledged_by": {
+           "type": "string"
+          },
+          "acknowledged_at": {
+           "type": "string"
+          },
+          "resolution": {
+           "type": "string",
+           "enum": [
+            "failure_confirmed",
+            "no_fault_found",
+            "maintenance_done"
+           ]
+          },
+          "resolved_by": {
+           "type": "string"
+          },
+          "resolved_at": {
+           "type": "string"
+          },
+          "note": {
+           "type": "string"
+          },
+          "history": {
+           "type": "array",
+           "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
+           "items": {
+            "type": "object",
+            "properties": {
+             "id": {
+              "type": "integer"
+             },
+             "time": {
+              "type": "string"
+             },
+             "event": {
+              "type": "string",
+              "enum": [
+               "opened",
+               "escalated",
+               "acknowledged",
+               "resolved"
+              ]
+             },
+             "state": {
+              "type": "string"
+             },
+             "severity": {
+              "type": "string"
+             },
+             "actor": {
+              "type": "string"
+             },
+             "resolution": {
+              "type": "string"
+             },
+             "note": {
+              "type": "string"
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "No such alert",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The store cannot be read",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "Missing or wrong token",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "No token configured",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "409": {
+      "description": "Not allowed in the alert's state (already acknowledged, or resolved)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "422": {
+      "description": "A missing, unknown or invalid field",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
   }
  }
 })openapi";

@@ -265,3 +265,109 @@ TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
 
 }  // namespace
 }  // namespace pdm
+
+namespace pdm {
+namespace {
+
+// Maintenance alerts end to end: a server whose high threshold every reading reaches (so each
+// machine's first reading opens a critical alert), the lifecycle through the routes, and the
+// events that resolve an alert by themselves.
+TEST_F(TelemetryTest, AlertsOpenOncePerMachineAndFollowTheirLifecycle) {
+  const testing::ServeProcess served =
+      testing::StartServe({"--registry", (*dir_ / "registry").string(), "--model", "fleet",
+                           "--threads", "1", "--alert-high", "0", "--alert-cooldown", "2h"},
+                          "test-token");
+  ASSERT_NE(served.port, 0) << served.first_line;
+  auto send = [&](const std::string& method, const std::string& target, const json& body,
+                  const std::string& auth = "Authorization: Bearer test-token\r\n") {
+    return Send(served.port, Request(method, target, body.is_null() ? "" : body.dump(),
+                                     "application/json", auth));
+  };
+  auto reading = [](const std::string& machine, const std::string& time) {
+    return json{{"machine", machine},
+                {"time", time},
+                {"values", {{"vibration_rms", 2.5}, {"bearing_temperature", 45.0}}}};
+  };
+  const json batch = {
+      {"readings",
+       {reading("ALERT-1", "2025-03-01T00:00:00Z"), reading("ALERT-1", "2025-03-01T01:00:00Z"),
+        reading("ALERT-2", "2025-03-01T00:00:00Z")}}};
+  Reply r = send("POST", "/api/v1/telemetry", batch);
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = send("POST", "/api/v1/telemetry",
+           {{"readings", {reading("ALERT-1", "2025-03-01T02:00:00Z")}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+
+  r = send("GET", "/api/v1/alerts?state=open&machine=ALERT-1", nullptr);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json alerts = json::parse(r.body)["alerts"];
+  ASSERT_EQ(alerts.size(), 1u) << "three risky readings, one alert: " << r.body;
+  EXPECT_EQ(alerts[0]["severity"], "critical");
+  EXPECT_EQ(alerts[0]["kind"], "failure_risk");
+  EXPECT_EQ(alerts[0]["time"], "2025-03-01T00:00:00Z");
+  EXPECT_EQ(alerts[0]["model"], "fleet");
+  const std::string id = std::to_string(alerts[0]["id"].get<int64_t>());
+  EXPECT_EQ(
+      json::parse(send("GET", "/api/v1/alerts?machine=ALERT-2", nullptr).body)["alerts"].size(),
+      1u);
+
+  // Actions need the token and a valid body.
+  EXPECT_EQ(send("POST", "/api/v1/alerts/" + id + "/ack", {{"by", "ana"}}, "").status, 401);
+  EXPECT_EQ(send("POST", "/api/v1/alerts/" + id + "/ack", json::object()).status, 422);
+  EXPECT_EQ(send("POST", "/api/v1/alerts/" + id + "/ack", {{"by", "ana"}, {"extra", 1}}).status,
+            422);
+  EXPECT_EQ(send("POST", "/api/v1/alerts/999999/ack", {{"by", "ana"}}).status, 404);
+  EXPECT_EQ(send("POST", "/api/v1/alerts/x/ack", {{"by", "ana"}}).status, 404);
+  EXPECT_EQ(send("GET", "/api/v1/alerts?state=closed", nullptr).status, 422);
+  r = send("POST", "/api/v1/alerts/" + id + "/ack", {{"by", "ana"}, {"note", "on my way"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["state"], "acknowledged");
+  EXPECT_EQ(send("POST", "/api/v1/alerts/" + id + "/ack", {{"by", "bo"}}).status, 409);
+  EXPECT_EQ(send("POST", "/api/v1/alerts/" + id + "/resolve", {{"by", "ana"}, {"resolution", "ok"}})
+                .status,
+            422);
+  r = send("POST", "/api/v1/alerts/" + id + "/resolve",
+           {{"by", "ana"}, {"resolution", "no_fault_found"}, {"note", "sensor loose"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json resolved = json::parse(r.body);
+  EXPECT_EQ(resolved["state"], "resolved");
+  EXPECT_EQ(resolved["resolution"], "no_fault_found");
+  EXPECT_EQ(resolved["resolved_by"], "ana");
+  ASSERT_EQ(resolved["history"].size(), 3u);
+  EXPECT_EQ(resolved["history"][0]["event"], "opened");
+  EXPECT_EQ(resolved["history"][1]["event"], "acknowledged");
+  EXPECT_EQ(resolved["history"][2]["event"], "resolved");
+
+  // The cooldown (2h of data time from the latest reading, 02:00) holds new alerts until 04:00.
+  send("POST", "/api/v1/telemetry", {{"readings", {reading("ALERT-1", "2025-03-01T03:00:00Z")}}});
+  EXPECT_TRUE(
+      json::parse(
+          send("GET", "/api/v1/alerts?state=active&machine=ALERT-1", nullptr).body)["alerts"]
+          .empty());
+  send("POST", "/api/v1/telemetry", {{"readings", {reading("ALERT-1", "2025-03-01T04:00:00Z")}}});
+  alerts = json::parse(
+      send("GET", "/api/v1/alerts?state=active&machine=ALERT-1", nullptr).body)["alerts"];
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["time"], "2025-03-01T04:00:00Z");
+
+  // A maintenance event resolves it as maintenance_done.
+  r = send(
+      "POST", "/api/v1/telemetry",
+      {{"events",
+        {{{"machine", "ALERT-1"}, {"time", "2025-03-01T05:00:00Z"}, {"type", "maintenance"}}}}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json after = json::parse(
+      send("GET", "/api/v1/alerts/" + std::to_string(alerts[0]["id"].get<int64_t>()), nullptr)
+          .body);
+  EXPECT_EQ(after["state"], "resolved") << after.dump();
+  EXPECT_EQ(after["resolution"], "maintenance_done");
+
+  const std::string metrics = send("GET", "/metrics", nullptr).body;
+  EXPECT_THAT(metrics, HasSubstr("pdm_alerts_open{severity=\"critical\"}"));
+  EXPECT_THAT(metrics, HasSubstr("pdm_alerts_opened_total{severity=\"critical\"}"));
+  ::kill(served.pid, SIGKILL);
+  ::waitpid(served.pid, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace pdm

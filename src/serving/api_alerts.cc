@@ -1,0 +1,313 @@
+// Maintenance alerts of the live telemetry path (alert/alert_policy.h decides, the Store keeps
+// them) and their routes: GET /api/v1/alerts, GET /api/v1/alerts/{id},
+// POST /api/v1/alerts/{id}/ack and /resolve.
+#include <charconv>
+#include <cmath>
+
+#include "core/strings.h"
+#include "core/time.h"
+#include "serving/api.h"
+#include "serving/json_body.h"
+
+namespace pdm::serving {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxActorLength = 128;
+constexpr size_t kMaxNoteLength = 2000;
+
+std::string WallTime(int64_t us) { return core::FormatTimestamp(us / 1'000'000); }
+
+json AlertJson(const store::AlertRow& a, spec::TimeType time_type) {
+  json out = {{"id", a.id},
+              {"machine", a.machine},
+              {"kind", a.kind},
+              {"failure_mode", a.failure_mode},
+              {"severity", a.severity},
+              {"state", a.state},
+              {"message", a.message},
+              {"score", a.score ? json(*a.score) : json(nullptr)},
+              {"model", a.model},
+              {"version", a.version},
+              {"opened_at", WallTime(a.opened_us)},
+              {"updated_at", WallTime(a.updated_us)}};
+  const double data_time = static_cast<double>(a.time_us) / 1e6;
+  if (time_type == spec::TimeType::kTimestamp) {
+    out["time"] = core::FormatTimestamp(static_cast<int64_t>(std::floor(data_time)));
+  } else if (time_type == spec::TimeType::kCycle) {
+    out["time"] = data_time;
+  }
+  if (a.acknowledged_us) {
+    out["acknowledged_by"] = a.acknowledged_by;
+    out["acknowledged_at"] = WallTime(*a.acknowledged_us);
+  }
+  if (a.resolved_us) {
+    out["resolution"] = a.resolution;
+    out["resolved_by"] = a.resolved_by;
+    out["resolved_at"] = WallTime(*a.resolved_us);
+  }
+  if (!a.note.empty()) out["note"] = a.note;
+  return out;
+}
+
+json HistoryJson(const store::AlertHistoryRow& h) {
+  json out = {{"id", h.id},       {"time", WallTime(h.time_us)}, {"event", h.event},
+              {"state", h.state}, {"severity", h.severity},      {"actor", h.actor}};
+  if (!h.resolution.empty()) out["resolution"] = h.resolution;
+  if (!h.note.empty()) out["note"] = h.note;
+  return out;
+}
+
+// An alert id of the path: a positive integer.
+bool ParseId(std::string_view text, int64_t* id) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *id);
+  return ec == std::errc() && end == text.data() + text.size() && *id > 0;
+}
+
+spec::TimeType TimeTypeOf(const std::shared_ptr<const ServedModel>& served) {
+  return served && served->bundle.pipeline ? served->bundle.pipeline->layout().time_type
+                                           : spec::TimeType::kNone;
+}
+
+}  // namespace
+
+std::shared_ptr<alert::AlertPolicy> Api::AlertsFor(
+    const std::shared_ptr<const ServedModel>& served) {
+  if (!options_.alerts.enabled || !served) return nullptr;
+  std::lock_guard lock(alerts_mu_);
+  if (alerts_ && alerts_model_ == served->artifact_hash) return alerts_;
+  const model::Ensemble& e = served->bundle.ensemble;
+  alert::AlertRules rules = options_.alerts.rules;
+  rules.lower_is_riskier = e.task == model::Task::kRul;
+  if (options_.alerts.high) {
+    rules.high = *options_.alerts.high;
+  } else if (rules.lower_is_riskier) {
+    rules.high = e.horizon.value_or(0) / 2;  // half the horizon left
+  } else {
+    rules.high = e.combiner.threshold + (1 - e.combiner.threshold) / 2;  // halfway to certainty
+  }
+  const bool timed = TimeTypeOf(served) == spec::TimeType::kTimestamp;
+  rules.cooldown =
+      options_.alerts.cooldown.value_or(timed ? core::Span{core::Span::Kind::kTime, 86400}
+                                              : core::Span{core::Span::Kind::kRecords, 50});
+  if (!timed && rules.cooldown.is_time()) rules.cooldown = {core::Span::Kind::kRecords, 50};
+  auto policy = std::make_shared<alert::AlertPolicy>(rules);
+  // The alerts that are active already (another model's, or before a restart) hold their keys.
+  store::AlertFilter active;
+  active.state = "active";
+  active.kind = "failure_risk";
+  active.limit = 1'000'000;
+  if (auto rows = models_->registry().store().ListAlerts(active); rows.ok()) {
+    for (const store::AlertRow& a : *rows) policy->SetActive(a.machine, a.id, a.severity);
+  }
+  alerts_ = std::move(policy);
+  alerts_model_ = served->artifact_hash;
+  return alerts_;
+}
+
+void Api::RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
+                      std::span<const PendingAlert> pending) {
+  if (pending.empty()) return;
+  const std::shared_ptr<alert::AlertPolicy> policy = AlertsFor(served);
+  if (!policy) return;
+  store::Store& store = models_->registry().store();
+  const std::string failure_mode =
+      served->bundle.ensemble.task == model::Task::kRul ? "end_of_life" : "failure";
+  for (const PendingAlert& p : pending) {
+    absl::Status status;
+    if (p.decision.action == alert::Action::kOpen) {
+      store::AlertRow row;
+      row.machine = p.machine;
+      row.time_us = p.time_us;
+      row.severity = p.decision.severity;
+      row.kind = "failure_risk";
+      row.failure_mode = failure_mode;
+      row.message = p.decision.reason;
+      row.score = p.score;
+      row.model = served->name;
+      row.version = served->version;
+      auto opened = store.OpenAlert(row, {});
+      status = opened.status();
+      if (opened.ok()) {
+        policy->SetActive(p.machine, opened->alert.id, opened->alert.severity);
+        if (opened->opened) metrics_->CountAlertOpened(row.severity);
+      }
+    } else if (p.decision.action == alert::Action::kEscalate) {
+      auto escalated = store.TransitionAlert(
+          p.decision.alert_id, {"escalated", "pdm", "", p.decision.reason, p.decision.severity},
+          {});
+      status = escalated.status();
+      if (escalated.ok()) policy->SetActive(p.machine, escalated->id, escalated->severity);
+      // Resolved meanwhile (by a person, or another replica): nothing to escalate.
+      if (absl::IsFailedPrecondition(status)) status = absl::OkStatus();
+    }
+    if (!status.ok()) metrics_->CountValidationError("store_failed");
+  }
+}
+
+void Api::CloseAlertsOnEvent(const std::shared_ptr<const ServedModel>& served,
+                             const std::string& machine, features::EventType type, double time) {
+  const std::shared_ptr<alert::AlertPolicy> policy = AlertsFor(served);
+  if (!policy) return;
+  if (type == features::EventType::kError) return;
+  const int64_t active = policy->ActiveAlert(machine);
+  if (type == features::EventType::kMaintenance) policy->Maintained(machine, time);
+  if (active == 0) return;
+  const bool failed = type == features::EventType::kFailure;
+  auto resolved = models_->registry().store().TransitionAlert(
+      active,
+      {"resolved", "pdm", failed ? "failure_confirmed" : "maintenance_done",
+       failed ? "a failure event arrived" : "a maintenance event arrived", ""},
+      {});
+  if (resolved.ok() || absl::IsFailedPrecondition(resolved.status())) {
+    policy->Resolved(machine);
+    if (type == features::EventType::kMaintenance) policy->Maintained(machine, time);
+  } else {
+    metrics_->CountValidationError("store_failed");
+  }
+}
+
+HttpResponse Api::Alerts(const HttpRequest& request) {
+  store::AlertFilter filter;
+  json details = json::array();
+  if (auto state = QueryValue(request.query, "state")) {
+    if (*state != "open" && *state != "acknowledged" && *state != "resolved" &&
+        *state != "active") {
+      details.push_back({{"field", "state"},
+                         {"reason", "expected open, acknowledged, resolved or active"},
+                         {"value", std::string(state->substr(0, 32))}});
+    } else {
+      filter.state = std::string(*state);
+    }
+  }
+  if (auto machine = QueryValue(request.query, "machine")) {
+    filter.machine = std::string(machine->substr(0, 128));
+  }
+  if (auto kind = QueryValue(request.query, "kind")) filter.kind = std::string(kind->substr(0, 32));
+  for (const auto& [name, target, low, high] :
+       {std::tuple<std::string_view, int64_t*, int64_t, int64_t>{"before", &filter.before_id, 1,
+                                                                 INT64_MAX},
+        {"limit", nullptr, 1, 1000}}) {
+    auto text = QueryValue(request.query, name);
+    if (!text) continue;
+    int64_t value = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || end != text->data() + text->size() || value < low || value > high) {
+      details.push_back({{"field", std::string(name)},
+                         {"reason", core::StrCat("expected an integer from ", low, " to ", high)},
+                         {"value", std::string(text->substr(0, 32))}});
+    } else if (target != nullptr) {
+      *target = value;
+    } else {
+      filter.limit = static_cast<int>(value);
+    }
+  }
+  if (!details.empty()) return Error(422, "invalid query", std::move(details));
+  auto rows = models_->registry().store().ListAlerts(filter);
+  if (!rows.ok()) return Error(503, core::StrCat("the store: ", rows.status().message()));
+  const spec::TimeType time_type = TimeTypeOf(models_->current());
+  json list = json::array();
+  for (const store::AlertRow& a : *rows) list.push_back(AlertJson(a, time_type));
+  json out = {{"alerts", std::move(list)}};
+  if (static_cast<int>(rows->size()) == filter.limit) out["next_before"] = rows->back().id;
+  return Json(200, out);
+}
+
+HttpResponse Api::AlertById(std::string_view id_text) {
+  int64_t id = 0;
+  if (!ParseId(id_text, &id)) {
+    return Error(404, core::StrCat("no alert '", id_text.substr(0, 32), "' (ids are integers)"));
+  }
+  store::Store& store = models_->registry().store();
+  auto alert = store.GetAlert(id);
+  if (!alert.ok()) return Error(503, core::StrCat("the store: ", alert.status().message()));
+  if (!*alert) return Error(404, core::StrCat("no alert ", id));
+  auto history = store.AlertHistory(id);
+  if (!history.ok()) return Error(503, core::StrCat("the store: ", history.status().message()));
+  json out = AlertJson(**alert, TimeTypeOf(models_->current()));
+  json entries = json::array();
+  for (const store::AlertHistoryRow& h : *history) entries.push_back(HistoryJson(h));
+  out["history"] = std::move(entries);
+  return Json(200, out);
+}
+
+HttpResponse Api::AlertAction(const HttpRequest& request, std::string_view id_text, bool resolve) {
+  if (auto refused = RequireToken(request, "alert actions")) return std::move(*refused);
+  int64_t id = 0;
+  if (!ParseId(id_text, &id)) {
+    return Error(404, core::StrCat("no alert '", id_text.substr(0, 32), "' (ids are integers)"));
+  }
+  json body = json::object();
+  if (!request.body.empty()) {
+    if (auto refused = ParseJsonBody(request, &body)) {
+      return Refuse(refused->status, refused->reason, refused->message);
+    }
+  }
+  json details = json::array();
+  if (!body.is_object()) {
+    return Refuse(422, "not_an_object",
+                  "expected {\"by\": ..., \"resolution\": ..., \"note\": ...}");
+  }
+  auto text = [&](const char* field, size_t max, bool required) -> std::string {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+      if (required) details.push_back({{"field", field}, {"reason", "missing"}});
+      return {};
+    }
+    if (!it->is_string() || it->get_ref<const std::string&>().size() > max ||
+        (required && it->get_ref<const std::string&>().empty())) {
+      details.push_back({{"field", field},
+                         {"reason", core::StrCat("expected a string of ", required ? 1 : 0, " to ",
+                                                 max, " characters")},
+                         {"value", Shown(*it)}});
+      return {};
+    }
+    return it->get<std::string>();
+  };
+  store::AlertTransition t;
+  t.event = resolve ? "resolved" : "acknowledged";
+  t.actor = text("by", kMaxActorLength, true);
+  t.note = text("note", kMaxNoteLength, false);
+  if (resolve) {
+    t.resolution = text("resolution", 32, true);
+    if (!t.resolution.empty() &&
+        std::find(std::begin(store::kResolutions), std::end(store::kResolutions), t.resolution) ==
+            std::end(store::kResolutions)) {
+      details.push_back(
+          {{"field", "resolution"},
+           {"reason", "expected failure_confirmed, no_fault_found or maintenance_done"},
+           {"value", t.resolution}});
+    }
+  }
+  for (const auto& item : body.items()) {
+    const std::string& key = item.key();
+    if (key != "by" && key != "note" && !(resolve && key == "resolution")) {
+      details.push_back(
+          {{"field", key}, {"reason", "unknown field"}, {"value", Shown(item.value())}});
+    }
+  }
+  if (!details.empty()) {
+    for (const json& d : details) metrics_->CountValidationError(d["reason"].get<std::string>());
+    return Error(422, "invalid alert action", std::move(details));
+  }
+  auto updated = models_->registry().store().TransitionAlert(id, t, {});
+  if (absl::IsNotFound(updated.status()))
+    return Error(404, std::string(updated.status().message()));
+  if (absl::IsFailedPrecondition(updated.status())) {
+    return Error(409, std::string(updated.status().message()));
+  }
+  if (!updated.ok()) return Error(503, core::StrCat("the store: ", updated.status().message()));
+  if (updated->kind == "failure_risk") {
+    if (const std::shared_ptr<alert::AlertPolicy> policy = AlertsFor(models_->current())) {
+      if (resolve) {
+        policy->Resolved(updated->machine);
+      } else {
+        policy->Acknowledged(updated->machine);
+      }
+    }
+  }
+  return AlertById(std::to_string(id));
+}
+
+}  // namespace pdm::serving
