@@ -98,43 +98,155 @@ constexpr std::string_view kDocument = R"openapi({
   "schemas": {
    "DriftReport": {
     "type": "object",
-    "required": ["model", "version", "evaluations", "window", "dataset_drift", "features"],
+    "required": [
+     "model",
+     "version",
+     "evaluations",
+     "window",
+     "dataset_drift",
+     "features"
+    ],
     "properties": {
-     "model": {"type": "string"},
-     "version": {"type": "integer"},
-     "evaluations": {"type": "integer"},
-     "evaluated_at": {"description": "Data time of the latest evaluation"},
-     "window": {"type": "object", "properties": {"span": {"type": "string"}, "rows": {"type": "integer"}, "buckets": {"type": "integer"}}},
-     "every": {"type": "string"},
-     "warming_up": {"type": "boolean"},
-     "dataset_drift": {"type": "boolean"},
-     "features_in_drift": {"type": "integer"},
-     "drifted_share": {"type": "number"},
-     "thresholds": {"type": "object"},
-     "features": {"type": "array", "items": {"$ref": "#/components/schemas/ColumnDrift"}},
-     "score": {"$ref": "#/components/schemas/ColumnDrift"}
+     "model": {
+      "type": "string"
+     },
+     "version": {
+      "type": "integer"
+     },
+     "evaluations": {
+      "type": "integer"
+     },
+     "evaluated_at": {
+      "description": "Data time of the latest evaluation"
+     },
+     "window": {
+      "type": "object",
+      "properties": {
+       "span": {
+        "type": "string"
+       },
+       "rows": {
+        "type": "integer"
+       },
+       "buckets": {
+        "type": "integer"
+       }
+      }
+     },
+     "every": {
+      "type": "string"
+     },
+     "warming_up": {
+      "type": "boolean"
+     },
+     "dataset_drift": {
+      "type": "boolean"
+     },
+     "features_in_drift": {
+      "type": "integer"
+     },
+     "drifted_share": {
+      "type": "number"
+     },
+     "thresholds": {
+      "type": "object"
+     },
+     "features": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ColumnDrift"
+      }
+     },
+     "score": {
+      "$ref": "#/components/schemas/ColumnDrift"
+     }
     }
    },
    "ColumnDrift": {
     "type": "object",
     "properties": {
-     "name": {"type": "string"},
-     "status": {"type": "string", "enum": ["ok", "warning", "drift"]},
-     "rows": {"type": "integer"},
-     "statistics": {"type": "object", "properties": {"psi": {"type": "number"}, "ks": {"type": "number"}, "jensen_shannon": {"type": "number"}, "wasserstein": {"type": "number"}}},
-     "missing_share": {"type": "number"},
-     "reference_missing_share": {"type": "number"},
-     "histogram": {"type": "object", "properties": {"upper_edges": {"type": "array", "items": {"type": "number"}}, "reference": {"type": "array", "items": {"type": "number"}}, "current": {"type": "array", "items": {"type": "number"}}}}
+     "name": {
+      "type": "string"
+     },
+     "status": {
+      "type": "string",
+      "enum": [
+       "ok",
+       "warning",
+       "drift"
+      ]
+     },
+     "rows": {
+      "type": "integer"
+     },
+     "statistics": {
+      "type": "object",
+      "properties": {
+       "psi": {
+        "type": "number"
+       },
+       "ks": {
+        "type": "number"
+       },
+       "jensen_shannon": {
+        "type": "number"
+       },
+       "wasserstein": {
+        "type": "number"
+       }
+      }
+     },
+     "missing_share": {
+      "type": "number"
+     },
+     "reference_missing_share": {
+      "type": "number"
+     },
+     "histogram": {
+      "type": "object",
+      "properties": {
+       "upper_edges": {
+        "type": "array",
+        "items": {
+         "type": "number"
+        }
+       },
+       "reference": {
+        "type": "array",
+        "items": {
+         "type": "number"
+        }
+       },
+       "current": {
+        "type": "array",
+        "items": {
+         "type": "number"
+        }
+       }
+      }
+     }
     }
    },
    "Performance": {
     "type": "object",
     "properties": {
-     "model": {"type": "string"},
-     "version": {"type": "integer"},
-     "threshold": {"type": "number"},
-     "estimated": {"type": "object", "nullable": true},
-     "realised": {"type": "object", "nullable": true}
+     "model": {
+      "type": "string"
+     },
+     "version": {
+      "type": "integer"
+     },
+     "threshold": {
+      "type": "number"
+     },
+     "estimated": {
+      "type": "object",
+      "nullable": true
+     },
+     "realised": {
+      "type": "object",
+      "nullable": true
+     }
     }
    },
    "Error": {
@@ -680,6 +792,130 @@ constexpr std::string_view kDocument = R"openapi({
       }
      }
     ]
+   },
+   "Alert": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "integer"
+     },
+     "machine": {
+      "type": "string",
+      "description": "empty for a fleet-wide alert"
+     },
+     "kind": {
+      "type": "string",
+      "enum": [
+       "failure_risk",
+       "drift"
+      ]
+     },
+     "failure_mode": {
+      "type": "string"
+     },
+     "severity": {
+      "type": "string",
+      "enum": [
+       "warning",
+       "critical"
+      ]
+     },
+     "state": {
+      "type": "string",
+      "enum": [
+       "open",
+       "acknowledged",
+       "resolved"
+      ]
+     },
+     "message": {
+      "type": "string",
+      "description": "the rule that opened it"
+     },
+     "score": {
+      "type": [
+       "number",
+       "null"
+      ]
+     },
+     "model": {
+      "type": "string"
+     },
+     "version": {
+      "type": "integer"
+     },
+     "time": {
+      "description": "data time of the opening reading (ISO 8601, or a cycle)"
+     },
+     "opened_at": {
+      "type": "string"
+     },
+     "updated_at": {
+      "type": "string"
+     },
+     "acknowledged_by": {
+      "type": "string"
+     },
+     "acknowledged_at": {
+      "type": "string"
+     },
+     "resolution": {
+      "type": "string",
+      "enum": [
+       "failure_confirmed",
+       "no_fault_found",
+       "maintenance_done"
+      ]
+     },
+     "resolved_by": {
+      "type": "string"
+     },
+     "resolved_at": {
+      "type": "string"
+     },
+     "note": {
+      "type": "string"
+     },
+     "history": {
+      "type": "array",
+      "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
+      "items": {
+       "type": "object",
+       "properties": {
+        "id": {
+         "type": "integer"
+        },
+        "time": {
+         "type": "string"
+        },
+        "event": {
+         "type": "string",
+         "enum": [
+          "opened",
+          "escalated",
+          "acknowledged",
+          "resolved"
+         ]
+        },
+        "state": {
+         "type": "string"
+        },
+        "severity": {
+         "type": "string"
+        },
+        "actor": {
+         "type": "string"
+        },
+        "resolution": {
+         "type": "string"
+        },
+        "note": {
+         "type": "string"
+        }
+       }
+      }
+     }
+    }
    }
   }
  },
@@ -1572,128 +1808,7 @@ constexpr std::string_view kDocument = R"openapi({
           "alerts": {
            "type": "array",
            "items": {
-            "type": "object",
-            "properties": {
-             "id": {
-              "type": "integer"
-             },
-             "machine": {
-              "type": "string",
-              "description": "empty for a fleet-wide alert"
-             },
-             "kind": {
-              "type": "string",
-              "enum": [
-               "failure_risk",
-               "drift"
-              ]
-             },
-             "failure_mode": {
-              "type": "string"
-             },
-             "severity": {
-              "type": "string",
-              "enum": [
-               "warning",
-               "critical"
-              ]
-             },
-             "state": {
-              "type": "string",
-              "enum": [
-               "open",
-               "acknowledged",
-               "resolved"
-              ]
-             },
-             "message": {
-              "type": "string",
-              "description": "the rule that opened it"
-             },
-             "score": {
-              "type": [
-               "number",
-               "null"
-              ]
-             },
-             "model": {
-              "type": "string"
-             },
-             "version": {
-              "type": "integer"
-             },
-             "time": {
-              "description": "data time of the opening reading (ISO 8601, or a cycle)"
-             },
-             "opened_at": {
-              "type": "string"
-             },
-             "updated_at": {
-              "type": "string"
-             },
-             "acknowledged_by": {
-              "type": "string"
-             },
-             "acknowledged_at": {
-              "type": "string"
-             },
-             "resolution": {
-              "type": "string",
-              "enum": [
-               "failure_confirmed",
-               "no_fault_found",
-               "maintenance_done"
-              ]
-             },
-             "resolved_by": {
-              "type": "string"
-             },
-             "resolved_at": {
-              "type": "string"
-             },
-             "note": {
-              "type": "string"
-             },
-             "history": {
-              "type": "array",
-              "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
-              "items": {
-               "type": "object",
-               "properties": {
-                "id": {
-                 "type": "integer"
-                },
-                "time": {
-                 "type": "string"
-                },
-                "event": {
-                 "type": "string",
-                 "enum": [
-                  "opened",
-                  "escalated",
-                  "acknowledged",
-                  "resolved"
-                 ]
-                },
-                "state": {
-                 "type": "string"
-                },
-                "severity": {
-                 "type": "string"
-                },
-                "actor": {
-                 "type": "string"
-                },
-                "resolution": {
-                 "type": "string"
-                },
-                "note": {
-                 "type": "string"
-                }
-               }
-              }
-             }
-            }
+            "$ref": "#/components/schemas/Alert"
            }
           },
           "next_before": {
@@ -1747,128 +1862,7 @@ constexpr std::string_view kDocument = R"openapi({
       "content": {
        "application/json": {
         "schema": {
-         "type": "object",
-         "properties": {
-          "id": {
-           "type": "integer"
-          },
-          "machine": {
-           "type": "string",
-           "description": "empty for a fleet-wide alert"
-          },
-          "kind": {
-           "type": "string",
-           "enum": [
-            "failure_risk",
-            "drift"
-           ]
-          },
-          "failure_mode": {
-           "type": "string"
-          },
-          "severity": {
-           "type": "string",
-           "enum": [
-            "warning",
-            "critical"
-           ]
-          },
-          "state": {
-           "type": "string",
-           "enum": [
-            "open",
-            "acknowledged",
-            "resolved"
-           ]
-          },
-          "message": {
-           "type": "string",
-           "description": "the rule that opened it"
-          },
-          "score": {
-           "type": [
-            "number",
-            "null"
-           ]
-          },
-          "model": {
-           "type": "string"
-          },
-          "version": {
-           "type": "integer"
-          },
-          "time": {
-           "description": "data time of the opening reading (ISO 8601, or a cycle)"
-          },
-          "opened_at": {
-           "type": "string"
-          },
-          "updated_at": {
-           "type": "string"
-          },
-          "acknowledged_by": {
-           "type": "string"
-          },
-          "acknowledged_at": {
-           "type": "string"
-          },
-          "resolution": {
-           "type": "string",
-           "enum": [
-            "failure_confirmed",
-            "no_fault_found",
-            "maintenance_done"
-           ]
-          },
-          "resolved_by": {
-           "type": "string"
-          },
-          "resolved_at": {
-           "type": "string"
-          },
-          "note": {
-           "type": "string"
-          },
-          "history": {
-           "type": "array",
-           "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
-           "items": {
-            "type": "object",
-            "properties": {
-             "id": {
-              "type": "integer"
-             },
-             "time": {
-              "type": "string"
-             },
-             "event": {
-              "type": "string",
-              "enum": [
-               "opened",
-               "escalated",
-               "acknowledged",
-               "resolved"
-              ]
-             },
-             "state": {
-              "type": "string"
-             },
-             "severity": {
-              "type": "string"
-             },
-             "actor": {
-              "type": "string"
-             },
-             "resolution": {
-              "type": "string"
-             },
-             "note": {
-              "type": "string"
-             }
-            }
-           }
-          }
-         }
+         "$ref": "#/components/schemas/Alert"
         }
        }
       }
@@ -1945,128 +1939,7 @@ constexpr std::string_view kDocument = R"openapi({
       "content": {
        "application/json": {
         "schema": {
-         "type": "object",
-         "properties": {
-          "id": {
-           "type": "integer"
-          },
-          "machine": {
-           "type": "string",
-           "description": "empty for a fleet-wide alert"
-          },
-          "kind": {
-           "type": "string",
-           "enum": [
-            "failure_risk",
-            "drift"
-           ]
-          },
-          "failure_mode": {
-           "type": "string"
-          },
-          "severity": {
-           "type": "string",
-           "enum": [
-            "warning",
-            "critical"
-           ]
-          },
-          "state": {
-           "type": "string",
-           "enum": [
-            "open",
-            "acknowledged",
-            "resolved"
-           ]
-          },
-          "message": {
-           "type": "string",
-           "description": "the rule that opened it"
-          },
-          "score": {
-           "type": [
-            "number",
-            "null"
-           ]
-          },
-          "model": {
-           "type": "string"
-          },
-          "version": {
-           "type": "integer"
-          },
-          "time": {
-           "description": "data time of the opening reading (ISO 8601, or a cycle)"
-          },
-          "opened_at": {
-           "type": "string"
-          },
-          "updated_at": {
-           "type": "string"
-          },
-          "acknowledged_by": {
-           "type": "string"
-          },
-          "acknowledged_at": {
-           "type": "string"
-          },
-          "resolution": {
-           "type": "string",
-           "enum": [
-            "failure_confirmed",
-            "no_fault_found",
-            "maintenance_done"
-           ]
-          },
-          "resolved_by": {
-           "type": "string"
-          },
-          "resolved_at": {
-           "type": "string"
-          },
-          "note": {
-           "type": "string"
-          },
-          "history": {
-           "type": "array",
-           "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
-           "items": {
-            "type": "object",
-            "properties": {
-             "id": {
-              "type": "integer"
-             },
-             "time": {
-              "type": "string"
-             },
-             "event": {
-              "type": "string",
-              "enum": [
-               "opened",
-               "escalated",
-               "acknowledged",
-               "resolved"
-              ]
-             },
-             "state": {
-              "type": "string"
-             },
-             "severity": {
-              "type": "string"
-             },
-             "actor": {
-              "type": "string"
-             },
-             "resolution": {
-              "type": "string"
-             },
-             "note": {
-              "type": "string"
-             }
-            }
-           }
-          }
-         }
+         "$ref": "#/components/schemas/Alert"
         }
        }
       }
@@ -2192,128 +2065,7 @@ constexpr std::string_view kDocument = R"openapi({
       "content": {
        "application/json": {
         "schema": {
-         "type": "object",
-         "properties": {
-          "id": {
-           "type": "integer"
-          },
-          "machine": {
-           "type": "string",
-           "description": "empty for a fleet-wide alert"
-          },
-          "kind": {
-           "type": "string",
-           "enum": [
-            "failure_risk",
-            "drift"
-           ]
-          },
-          "failure_mode": {
-           "type": "string"
-          },
-          "severity": {
-           "type": "string",
-           "enum": [
-            "warning",
-            "critical"
-           ]
-          },
-          "state": {
-           "type": "string",
-           "enum": [
-            "open",
-            "acknowledged",
-            "resolved"
-           ]
-          },
-          "message": {
-           "type": "string",
-           "description": "the rule that opened it"
-          },
-          "score": {
-           "type": [
-            "number",
-            "null"
-           ]
-          },
-          "model": {
-           "type": "string"
-          },
-          "version": {
-           "type": "integer"
-          },
-          "time": {
-           "description": "data time of the opening reading (ISO 8601, or a cycle)"
-          },
-          "opened_at": {
-           "type": "string"
-          },
-          "updated_at": {
-           "type": "string"
-          },
-          "acknowledged_by": {
-           "type": "string"
-          },
-          "acknowledged_at": {
-           "type": "string"
-          },
-          "resolution": {
-           "type": "string",
-           "enum": [
-            "failure_confirmed",
-            "no_fault_found",
-            "maintenance_done"
-           ]
-          },
-          "resolved_by": {
-           "type": "string"
-          },
-          "resolved_at": {
-           "type": "string"
-          },
-          "note": {
-           "type": "string"
-          },
-          "history": {
-           "type": "array",
-           "description": "GET /api/v1/alerts/{id} and actions only; oldest first",
-           "items": {
-            "type": "object",
-            "properties": {
-             "id": {
-              "type": "integer"
-             },
-             "time": {
-              "type": "string"
-             },
-             "event": {
-              "type": "string",
-              "enum": [
-               "opened",
-               "escalated",
-               "acknowledged",
-               "resolved"
-              ]
-             },
-             "state": {
-              "type": "string"
-             },
-             "severity": {
-              "type": "string"
-             },
-             "actor": {
-              "type": "string"
-             },
-             "resolution": {
-              "type": "string"
-             },
-             "note": {
-              "type": "string"
-             }
-            }
-           }
-          }
-         }
+         "$ref": "#/components/schemas/Alert"
         }
        }
       }
