@@ -94,6 +94,15 @@ struct ServeOptions {
   int alert_consecutive = 3;
   std::string alert_m_of_k = "5/10";
   std::string alert_cooldown = "auto";
+  // Webhooks of the alert events: comma-separated URLs (server.yaml `webhooks`, a list, or
+  // PDM_WEBHOOKS) and the repeatable --webhook. The HMAC secret comes from PDM_WEBHOOK_SECRET
+  // or the file --webhook-secret-file names, never a flag.
+  std::string webhooks;
+  std::vector<std::string> webhook_flags;
+  std::string webhook_secret_file;
+  int webhook_max_attempts = 8;
+  int webhook_backoff_ms = 1000;
+  int webhook_timeout_ms = 10'000;
 };
 // Serves until SIGTERM/SIGINT; the exit code.
 int Serve(const ServeOptions& options);

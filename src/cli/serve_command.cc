@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -15,6 +17,7 @@
 #include "alert/alert_policy.h"
 #include "cli/commands.h"
 #include "core/strings.h"
+#include "notify/webhook_sender.h"
 #include "serving/api.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
@@ -128,6 +131,16 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--alert-m-of-k", &args->alert_m_of_k);
     } else if (key == "alert_cooldown") {
       set(v, key, "--alert-cooldown", &args->alert_cooldown);
+    } else if (key == "webhooks") {
+      set(v, key, "--webhook", &args->webhooks);
+    } else if (key == "webhook_secret_file") {
+      set(v, key, "--webhook-secret-file", &args->webhook_secret_file);
+    } else if (key == "webhook_max_attempts") {
+      set(v, key, "--webhook-max-attempts", &args->webhook_max_attempts);
+    } else if (key == "webhook_backoff_ms") {
+      set(v, key, "--webhook-backoff-ms", &args->webhook_backoff_ms);
+    } else if (key == "webhook_timeout_ms") {
+      set(v, key, "--webhook-timeout-ms", &args->webhook_timeout_ms);
     } else if (key == "token") {
       set(v, key, nullptr, &args->token);
     } else if (key == "cors" && v.IsMap()) {
@@ -204,6 +217,11 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--alert-consecutive", "PDM_ALERT_CONSECUTIVE", &args.alert_consecutive);
   env("--alert-m-of-k", "PDM_ALERT_M_OF_K", &args.alert_m_of_k);
   env("--alert-cooldown", "PDM_ALERT_COOLDOWN", &args.alert_cooldown);
+  env("--webhook", "PDM_WEBHOOKS", &args.webhooks);
+  env("--webhook-secret-file", "PDM_WEBHOOK_SECRET_FILE", &args.webhook_secret_file);
+  env("--webhook-max-attempts", "PDM_WEBHOOK_MAX_ATTEMPTS", &args.webhook_max_attempts);
+  env("--webhook-backoff-ms", "PDM_WEBHOOK_BACKOFF_MS", &args.webhook_backoff_ms);
+  env("--webhook-timeout-ms", "PDM_WEBHOOK_TIMEOUT_MS", &args.webhook_timeout_ms);
   if (!env_ok) return kExitBadInput;
   if (args.port > 65535 || args.threads > 256 || args.max_batch == 0) {
     fmt::print(stderr, "pdm serve: port, threads or max_batch out of range\n");
@@ -347,7 +365,54 @@ int Serve(const ServeOptions& args) {
       api_options.alerts.cooldown = *cooldown;
     }
   }
+  // Webhooks: the sender reads the outbox the Api writes; made after the Api (it builds the
+  // bodies), woken by it through `sender`.
+  std::unique_ptr<notify::WebhookSender> sender;
+  notify::WebhookOptions webhooks;
+  if (api_options.alerts.enabled) {
+    webhooks.targets = SplitList(args.webhooks);
+    for (const std::string& flag : args.webhook_flags) {
+      for (std::string& url : SplitList(flag)) webhooks.targets.push_back(std::move(url));
+    }
+    if (const char* secret = std::getenv("PDM_WEBHOOK_SECRET"); secret != nullptr) {
+      webhooks.secret = secret;
+    } else if (!args.webhook_secret_file.empty()) {
+      std::ifstream in(args.webhook_secret_file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        fmt::print(stderr, "pdm serve: --webhook-secret-file {}: cannot read it\n",
+                   args.webhook_secret_file);
+        return kExitBadInput;
+      }
+      webhooks.secret = std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+    }
+    webhooks.max_attempts = args.webhook_max_attempts;
+    webhooks.backoff = std::chrono::milliseconds(args.webhook_backoff_ms);
+    webhooks.max_backoff = std::max(webhooks.backoff, std::chrono::milliseconds(600'000));
+    webhooks.timeout = std::chrono::milliseconds(args.webhook_timeout_ms);
+    if (absl::Status s = notify::ValidateWebhookOptions(webhooks); !s.ok()) {
+      fmt::print(stderr, "pdm serve: {}\n", s.message());
+      return kExitBadInput;
+    }
+    api_options.alerts.webhooks = webhooks.targets;
+    api_options.alerts.wake_notifier = [&sender] {
+      if (sender) sender->Wake();
+    };
+  }
   serving::Api api(&models, &metrics, api_options);
+  if (!webhooks.targets.empty()) {
+    sender = std::make_unique<notify::WebhookSender>(
+        &(*registry)->store(), webhooks,
+        [&api](const store::NotificationRow& row) { return api.NotificationBody(row); },
+        [&metrics](std::string_view result) { metrics.CountNotification(result); });
+    sender->Start();
+    std::vector<std::string> shown;
+    for (const std::string& t : webhooks.targets) shown.push_back(notify::RedactedTarget(t));
+    fmt::print(
+        "pdm serve: alert webhooks: {} ({})\n", fmt::join(shown, ", "),
+        webhooks.secret.empty() ? "unsigned: set PDM_WEBHOOK_SECRET to sign them" : "signed");
+  }
 
   serving::HttpServerOptions options;
   options.address = args.address;
@@ -399,6 +464,8 @@ int Serve(const ServeOptions& args) {
   if (args.drain_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(args.drain_ms));
   models.StopWatching();
   (*server)->Shutdown(std::chrono::milliseconds(args.grace_ms));
+  // Undelivered notifications stay in the outbox for the next start (or another replica).
+  if (sender) sender->Stop();
   return kExitOk;
 }
 
@@ -486,6 +553,24 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Quiet time after an acknowledgement, a resolution or a maintenance event, in "
                   "data time ('24h') or readings ('50r'); 'auto': 24h, or 50r without timestamps")
       ->capture_default_str();
+  cmd->add_option("--webhook", args->webhook_flags,
+                  "A URL POSTed every alert event (JSON, signed with HMAC-SHA256 when "
+                  "PDM_WEBHOOK_SECRET is set, an Idempotency-Key, retried); repeatable");
+  cmd->add_option("--webhook-secret-file", args->webhook_secret_file,
+                  "A file holding the HMAC secret of the webhooks (PDM_WEBHOOK_SECRET wins)");
+  cmd->add_option("--webhook-max-attempts", args->webhook_max_attempts,
+                  "Attempts of one notification before it is dead (GET "
+                  "/api/v1/notifications?state=dead)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--webhook-backoff-ms", args->webhook_backoff_ms,
+                  "Delay after the first failed attempt; doubled each failure up to 10 min, "
+                  "with jitter")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600'000));
+  cmd->add_option("--webhook-timeout-ms", args->webhook_timeout_ms, "Timeout of one POST")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 120'000));
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code, cmd] { *exit_code = RunServe(*args, cmd); });
 }

@@ -137,6 +137,8 @@ enum RouteId : size_t {
   kAlert,
   kAlertAck,
   kAlertResolve,
+  kNotifications,
+  kNotificationRetry,
   kRouteCount,
 };
 
@@ -167,6 +169,8 @@ constexpr std::array<RouteSpec, kRouteCount> kRoutes = {{
     {"GET", "/api/v1/alerts/{id}"},
     {"POST", "/api/v1/alerts/{id}/ack"},
     {"POST", "/api/v1/alerts/{id}/resolve"},
+    {"GET", "/api/v1/notifications"},
+    {"POST", "/api/v1/notifications/{id}/retry"},
 }};
 
 // Whether `path` matches `pattern`; the {param} segments' values go to `params`.
@@ -293,6 +297,10 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
       return AlertAction(request, params[0], false);
     case kAlertResolve:
       return AlertAction(request, params[0], true);
+    case kNotifications:
+      return Notifications(request);
+    case kNotificationRetry:
+      return RetryNotification(request, params[0]);
     case kRouteCount:
       break;
   }
@@ -346,6 +354,9 @@ HttpResponse Api::Metrics() {
   metrics_->SetDrift(report && report->evaluations > 0 ? report.get() : nullptr);
   if (auto active = models_->registry().store().CountActiveAlerts(); active.ok()) {
     metrics_->SetOpenAlerts(*active);
+  }
+  if (auto notifications = models_->registry().store().CountNotifications(); notifications.ok()) {
+    metrics_->SetNotifications(*notifications);
   }
   return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}};
 }

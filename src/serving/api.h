@@ -6,6 +6,7 @@
 #define PDM_SERVING_API_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +51,10 @@ struct AlertConfig {
   // Unset: 24h for timestamped data, 50 readings otherwise.
   std::optional<core::Span> cooldown;
   alert::AlertRules rules;  // its consecutive, m and k are used; the rest is set per model
+  // Webhook URLs told of every alert event (through the Store's outbox); `wake_notifier` is
+  // called after events were written, so that the sender delivers them now.
+  std::vector<std::string> webhooks;
+  std::function<void()> wake_notifier;
 };
 
 struct ApiOptions {
@@ -82,6 +87,10 @@ class Api {
   // Readiness turns false (503) from now on: the server is shutting down.
   void StartDraining() { draining_.store(true); }
 
+  // The webhook body of an outbox row: {"text", "idempotency_key", "event", "alert", "entry"}
+  // with the alert as it is now and the history entry the row reports.
+  absl::StatusOr<std::string> NotificationBody(const store::NotificationRow& row);
+
   // Every route served, in the order they are matched.
   static std::span<const RouteSpec> Routes();
   // The OpenAPI 3 document of the routes (the body of GET /openapi.json).
@@ -107,6 +116,14 @@ class Api {
   HttpResponse Alerts(const HttpRequest& request);
   HttpResponse AlertById(std::string_view id);
   HttpResponse AlertAction(const HttpRequest& request, std::string_view id, bool resolve);
+  HttpResponse Notifications(const HttpRequest& request);
+  HttpResponse RetryNotification(const HttpRequest& request, std::string_view id);
+  // Tells the webhook sender that events were written.
+  void WakeNotifier() const {
+    if (!options_.alerts.webhooks.empty() && options_.alerts.wake_notifier) {
+      options_.alerts.wake_notifier();
+    }
+  }
   // The 401/403 to answer when `request` lacks the bearer token of mutating routes.
   std::optional<HttpResponse> RequireToken(const HttpRequest& request, std::string_view what);
 

@@ -3,9 +3,12 @@
 // POST /api/v1/alerts/{id}/ack and /resolve.
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
+#include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "notify/webhook_sender.h"
 #include "serving/api.h"
 #include "serving/json_body.h"
 
@@ -127,7 +130,7 @@ void Api::RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
       row.score = p.score;
       row.model = served->name;
       row.version = served->version;
-      auto opened = store.OpenAlert(row, {});
+      auto opened = store.OpenAlert(row, options_.alerts.webhooks);
       status = opened.status();
       if (opened.ok()) {
         policy->SetActive(p.machine, opened->alert.id, opened->alert.severity);
@@ -144,6 +147,7 @@ void Api::RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
     }
     if (!status.ok()) metrics_->CountValidationError("store_failed");
   }
+  WakeNotifier();
 }
 
 void Api::CloseAlertsOnEvent(const std::shared_ptr<const ServedModel>& served,
@@ -159,7 +163,8 @@ void Api::CloseAlertsOnEvent(const std::shared_ptr<const ServedModel>& served,
       active,
       {"resolved", "pdm", failed ? "failure_confirmed" : "maintenance_done",
        failed ? "a failure event arrived" : "a maintenance event arrived", ""},
-      {});
+      options_.alerts.webhooks);
+  if (resolved.ok()) WakeNotifier();
   if (resolved.ok() || absl::IsFailedPrecondition(resolved.status())) {
     policy->Resolved(machine);
     if (type == features::EventType::kMaintenance) policy->Maintained(machine, time);
@@ -291,13 +296,14 @@ HttpResponse Api::AlertAction(const HttpRequest& request, std::string_view id_te
     for (const json& d : details) metrics_->CountValidationError(d["reason"].get<std::string>());
     return Error(422, "invalid alert action", std::move(details));
   }
-  auto updated = models_->registry().store().TransitionAlert(id, t, {});
+  auto updated = models_->registry().store().TransitionAlert(id, t, options_.alerts.webhooks);
   if (absl::IsNotFound(updated.status()))
     return Error(404, std::string(updated.status().message()));
   if (absl::IsFailedPrecondition(updated.status())) {
     return Error(409, std::string(updated.status().message()));
   }
   if (!updated.ok()) return Error(503, core::StrCat("the store: ", updated.status().message()));
+  WakeNotifier();
   if (updated->kind == "failure_risk") {
     if (const std::shared_ptr<alert::AlertPolicy> policy = AlertsFor(models_->current())) {
       if (resolve) {
@@ -308,6 +314,107 @@ HttpResponse Api::AlertAction(const HttpRequest& request, std::string_view id_te
     }
   }
   return AlertById(std::to_string(id));
+}
+
+absl::StatusOr<std::string> Api::NotificationBody(const store::NotificationRow& row) {
+  store::Store& store = models_->registry().store();
+  PDM_ASSIGN_OR_RETURN(std::optional<store::AlertRow> alert, store.GetAlert(row.alert_id));
+  if (!alert) return absl::NotFoundError(core::StrCat("alert ", row.alert_id, " is gone"));
+  PDM_ASSIGN_OR_RETURN(std::vector<store::AlertHistoryRow> history,
+                       store.AlertHistory(row.alert_id));
+  auto entry = std::find_if(history.begin(), history.end(), [&](const store::AlertHistoryRow& h) {
+    return h.id == row.history_id;
+  });
+  if (entry == history.end()) {
+    return absl::NotFoundError(
+        core::StrCat("history entry ", row.history_id, " of alert ", row.alert_id, " is gone"));
+  }
+  const json alert_json = AlertJson(*alert, TimeTypeOf(models_->current()));
+  // "text" first: chat webhooks (Slack, Mattermost, Rocket.Chat) show it as the message.
+  std::string text = core::StrCat("[", entry->severity, "] ", alert->machine, ": ", alert->kind,
+                                  " alert ", alert->id, " ", entry->event);
+  if (alert->score) {
+    char score[32];
+    std::snprintf(score, sizeof(score), " (score %.3g)", *alert->score);
+    text += score;
+  }
+  if (!entry->resolution.empty()) text += core::StrCat(": ", entry->resolution);
+  if (!alert->message.empty() && entry->event == "opened") text += " - " + alert->message;
+  const json out = {{"text", text},
+                    {"idempotency_key", row.idempotency_key},
+                    {"event", row.event},
+                    {"alert", alert_json},
+                    {"entry", HistoryJson(*entry)}};
+  return out.dump();
+}
+
+namespace {
+
+json NotificationJson(const store::NotificationRow& n) {
+  json out = {{"id", n.id},
+              {"alert_id", n.alert_id},
+              {"event", n.event},
+              {"target", notify::RedactedTarget(n.target)},
+              {"idempotency_key", n.idempotency_key},
+              {"state", n.state},
+              {"attempts", n.attempts},
+              {"created_at", WallTime(n.created_us)},
+              {"updated_at", WallTime(n.updated_us)}};
+  if (n.state == "pending") out["next_attempt_at"] = WallTime(n.next_attempt_us);
+  if (!n.last_error.empty()) out["last_error"] = n.last_error;
+  return out;
+}
+
+}  // namespace
+
+HttpResponse Api::Notifications(const HttpRequest& request) {
+  std::string state;
+  json details = json::array();
+  if (auto given = QueryValue(request.query, "state")) {
+    if (*given != "pending" && *given != "delivered" && *given != "dead") {
+      details.push_back({{"field", "state"},
+                         {"reason", "expected pending, delivered or dead"},
+                         {"value", std::string(given->substr(0, 32))}});
+    } else {
+      state = std::string(*given);
+    }
+  }
+  int64_t limit = 100;
+  if (auto text = QueryValue(request.query, "limit")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > 1000) {
+      details.push_back({{"field", "limit"},
+                         {"reason", "expected an integer from 1 to 1000"},
+                         {"value", std::string(text->substr(0, 32))}});
+    }
+  }
+  if (!details.empty()) return Error(422, "invalid query", std::move(details));
+  store::Store& store = models_->registry().store();
+  auto rows = store.ListNotifications(state, static_cast<int>(limit));
+  if (!rows.ok()) return Error(503, core::StrCat("the store: ", rows.status().message()));
+  auto counts = store.CountNotifications();
+  if (!counts.ok()) return Error(503, core::StrCat("the store: ", counts.status().message()));
+  json list = json::array();
+  for (const store::NotificationRow& n : *rows) list.push_back(NotificationJson(n));
+  return Json(200, {{"notifications", std::move(list)},
+                    {"counts", *counts},
+                    {"webhooks", options_.alerts.webhooks.size()}});
+}
+
+HttpResponse Api::RetryNotification(const HttpRequest& request, std::string_view id_text) {
+  if (auto refused = RequireToken(request, "notification retries")) return std::move(*refused);
+  int64_t id = 0;
+  if (!ParseId(id_text, &id)) {
+    return Error(404,
+                 core::StrCat("no notification '", id_text.substr(0, 32), "' (ids are integers)"));
+  }
+  const absl::Status retried = models_->registry().store().RetryNotification(id);
+  if (absl::IsNotFound(retried)) {
+    return Error(404, core::StrCat("no dead notification ", id, " (only dead ones are retried)"));
+  }
+  if (!retried.ok()) return Error(503, core::StrCat("the store: ", retried.message()));
+  if (options_.alerts.wake_notifier) options_.alerts.wake_notifier();
+  return Json(202, {{"id", id}, {"state", "pending"}});
 }
 
 }  // namespace pdm::serving

@@ -118,10 +118,36 @@ ServerMetrics::ServerMetrics()
       alerts_opened_(BuildCounter()
                          .Name("pdm_alerts_opened_total")
                          .Help("Alerts this server opened, by severity")
+                         .Register(*registry_)),
+      notifications_total_(BuildCounter()
+                               .Name("pdm_alert_notifications_total")
+                               .Help("Webhook attempts of alert notifications, by result "
+                                     "(delivered, retried, dead)")
+                               .Register(*registry_)),
+      notifications_(BuildGauge()
+                         .Name("pdm_alert_notifications")
+                         .Help("Notifications in the store's outbox, by state (pending, "
+                               "delivered, dead: the dead-letter list)")
                          .Register(*registry_)) {
   for (const char* severity : {"warning", "critical"}) {
     alerts_open_.Add({{"severity", severity}});
     alerts_opened_.Add({{"severity", severity}});
+  }
+  for (const char* result : {"delivered", "retried", "dead"}) {
+    notifications_total_.Add({{"result", result}});
+  }
+  for (const char* state : {"pending", "delivered", "dead"}) notifications_.Add({{"state", state}});
+}
+
+void ServerMetrics::CountNotification(std::string_view result) {
+  notifications_total_.Add({{"result", std::string(result)}}).Increment();
+}
+
+void ServerMetrics::SetNotifications(const std::map<std::string, int64_t>& by_state) {
+  for (const char* state : {"pending", "delivered", "dead"}) {
+    auto it = by_state.find(state);
+    notifications_.Add({{"state", state}})
+        .Set(it == by_state.end() ? 0.0 : static_cast<double>(it->second));
   }
 }
 

@@ -60,6 +60,10 @@ class ServerMetrics {
   // pdm_alerts_open{severity} from the Store's count of active alerts.
   void SetOpenAlerts(const std::map<std::string, int64_t>& by_severity);
   void CountAlertOpened(const std::string& severity);  // pdm_alerts_opened_total
+  // pdm_alert_notifications_total{result}: delivered, retried, dead (one per webhook attempt).
+  void CountNotification(std::string_view result);
+  // pdm_alert_notifications{state} from the Store's outbox: pending, delivered, dead.
+  void SetNotifications(const std::map<std::string, int64_t>& by_state);
 
   // The text exposition format (version 0.0.4).
   std::string Render() const;
@@ -87,6 +91,8 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& estimated_f1_;
   prometheus::Family<prometheus::Gauge>& alerts_open_;
   prometheus::Family<prometheus::Counter>& alerts_opened_;
+  prometheus::Family<prometheus::Counter>& notifications_total_;
+  prometheus::Family<prometheus::Gauge>& notifications_;
 
   std::mutex drift_mu_;  // guards the drift series below
   struct DriftSeries {

@@ -2132,6 +2132,64 @@ constexpr std::string_view kDocument = R"openapi({
      }
     }
    }
+  },
+  "/api/v1/notifications": {
+   "get": {
+    "summary": "The webhook outbox of the alert events, newest first: pending, delivered and dead (the dead-letter list) notifications, targets shown by origin only",
+    "parameters": [
+     {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]}},
+     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+    ],
+    "responses": {
+     "200": {
+      "description": "Notifications and the outbox's counts by state",
+      "content": {"application/json": {"schema": {
+       "type": "object",
+       "required": ["notifications", "counts", "webhooks"],
+       "properties": {
+        "notifications": {"type": "array", "items": {
+         "type": "object",
+         "required": ["id", "alert_id", "event", "target", "idempotency_key", "state", "attempts", "created_at", "updated_at"],
+         "properties": {
+          "id": {"type": "integer"},
+          "alert_id": {"type": "integer"},
+          "event": {"type": "string", "enum": ["opened", "escalated", "acknowledged", "resolved"]},
+          "target": {"type": "string", "description": "scheme://host[:port] of the webhook URL"},
+          "idempotency_key": {"type": "string", "description": "sent as the Idempotency-Key header of every attempt"},
+          "state": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+          "attempts": {"type": "integer"},
+          "next_attempt_at": {"type": "string", "format": "date-time"},
+          "last_error": {"type": "string"},
+          "created_at": {"type": "string", "format": "date-time"},
+          "updated_at": {"type": "string", "format": "date-time"}
+         }
+        }},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "webhooks": {"type": "integer", "description": "webhook targets this server sends to"}
+       }
+      }}}
+     },
+     "422": {"description": "An invalid query parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "503": {"description": "The store cannot be read", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/api/v1/notifications/{id}/retry": {
+   "post": {
+    "summary": "Send a dead notification again (its attempts start over; bearer token required)",
+    "security": [{"bearer": []}],
+    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+    "responses": {
+     "202": {
+      "description": "Pending again",
+      "content": {"application/json": {"schema": {"type": "object", "required": ["id", "state"], "properties": {"id": {"type": "integer"}, "state": {"type": "string", "enum": ["pending"]}}}}}
+     },
+     "401": {"description": "Missing or wrong token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "403": {"description": "No token configured", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "404": {"description": "No dead notification of that id", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "503": {"description": "The store cannot be written", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
   }
  }
 })openapi";

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "nlohmann/json.hpp"
@@ -16,6 +17,7 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
+#include "tests/testing/webhook_receiver.h"
 
 namespace pdm {
 namespace {
@@ -365,6 +367,105 @@ TEST_F(TelemetryTest, AlertsOpenOncePerMachineAndFollowTheirLifecycle) {
   const std::string metrics = send("GET", "/metrics", nullptr).body;
   EXPECT_THAT(metrics, HasSubstr("pdm_alerts_open{severity=\"critical\"}"));
   EXPECT_THAT(metrics, HasSubstr("pdm_alerts_opened_total{severity=\"critical\"}"));
+  ::kill(served.pid, SIGKILL);
+  ::waitpid(served.pid, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace pdm
+
+namespace pdm {
+namespace {
+
+// Alert webhooks end to end: a receiver that fails each delivery twice, then accepts, gets every
+// alert event exactly once by idempotency key, signed with the server's secret; the outbox, the
+// notifications route and the metrics agree.
+TEST_F(TelemetryTest, WebhooksDeliverEachAlertEventOnceByKeyThroughFailures) {
+  testing::WebhookReceiver receiver(testing::FailEachKeyFirst(2));
+  ::setenv("PDM_WEBHOOK_SECRET", "hook-secret", 1);
+  const testing::ServeProcess served =
+      testing::StartServe({"--registry", (*dir_ / "registry").string(), "--model", "fleet",
+                           "--threads", "1", "--alert-high", "0", "--webhook",
+                           receiver.url("/hooks/T0/secret-part"), "--webhook-backoff-ms", "20"},
+                          "test-token");
+  ::unsetenv("PDM_WEBHOOK_SECRET");
+  ASSERT_NE(served.port, 0) << served.first_line;
+  auto send = [&](const std::string& method, const std::string& target, const json& body) {
+    return Send(served.port, Request(method, target, body.is_null() ? "" : body.dump(),
+                                     "application/json", "Authorization: Bearer test-token\r\n"));
+  };
+  json readings = json::array();
+  for (const char* machine : {"HOOK-1", "HOOK-2", "HOOK-3"}) {
+    readings.push_back({{"machine", machine},
+                        {"time", "2025-04-01T00:00:00Z"},
+                        {"values", {{"vibration_rms", 2.5}}}});
+  }
+  ASSERT_EQ(send("POST", "/api/v1/telemetry", {{"readings", readings}}).status, 200);
+  json alerts = json::parse(send("GET", "/api/v1/alerts?state=open", nullptr).body)["alerts"];
+  std::map<std::string, int64_t> alert_of;  // machine -> alert id
+  for (const json& a : alerts) {
+    if (a["machine"].get<std::string>().starts_with("HOOK-")) alert_of[a["machine"]] = a["id"];
+  }
+  ASSERT_EQ(alert_of.size(), 3u);
+  // A resolution is an event too: four events in all.
+  ASSERT_EQ(send("POST", "/api/v1/alerts/" + std::to_string(alert_of["HOOK-1"]) + "/resolve",
+                 {{"by", "ana"}, {"resolution", "no_fault_found"}})
+                .status,
+            200);
+
+  json outbox;
+  for (int i = 0; i < 300; ++i) {
+    outbox = json::parse(send("GET", "/api/v1/notifications?state=delivered", nullptr).body);
+    if (outbox["counts"].value("delivered", 0) >= 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(outbox["counts"].value("delivered", 0), 4) << outbox.dump();
+  EXPECT_EQ(outbox["counts"].value("pending", 0), 0) << outbox.dump();
+  EXPECT_EQ(outbox["webhooks"], 1);
+  for (const json& n : outbox["notifications"]) {
+    EXPECT_EQ(n["attempts"], 3) << n.dump();
+    EXPECT_EQ(n["target"], "http://127.0.0.1:" + std::to_string(receiver.port()))
+        << "the URL's path may hold a secret: only the origin is shown";
+  }
+
+  std::map<std::string, int> accepted;  // idempotency key -> accepted deliveries
+  std::map<std::string, std::string> event_of;
+  std::set<int64_t> alerts_seen;
+  for (const testing::ReceivedWebhook& r : receiver.received()) {
+    const int64_t timestamp = std::stoll(r.headers.at("x-pdm-timestamp"));
+    std::string message = std::to_string(timestamp) + "." + r.body;
+    // The receiver's check: HMAC-SHA256 over "timestamp.body", here through openssl(1).
+    const fs::path body_file = *dir_ / "webhook_body";
+    std::ofstream(body_file, std::ios::binary) << message;
+    const testing::Result mac =
+        testing::Run("openssl dgst -sha256 -hmac hook-secret -r " + body_file.string());
+    ASSERT_EQ(mac.code, 0) << mac.err;
+    EXPECT_EQ(r.headers.at("x-pdm-signature"), "sha256=" + mac.out.substr(0, 64));
+    const json body = json::parse(r.body);
+    EXPECT_EQ(body["idempotency_key"], r.headers.at("idempotency-key"));
+    EXPECT_EQ(body["event"], r.headers.at("x-pdm-event"));
+    EXPECT_THAT(body["text"].get<std::string>(), HasSubstr(body["alert"]["machine"]));
+    if (r.answered == 200) {
+      ++accepted[r.headers.at("idempotency-key")];
+      event_of[r.headers.at("idempotency-key")] = body["event"];
+      alerts_seen.insert(body["alert"]["id"].get<int64_t>());
+    }
+  }
+  ASSERT_EQ(accepted.size(), 4u);
+  for (const auto& [key, n] : accepted) EXPECT_EQ(n, 1) << key;
+  std::multiset<std::string> events;
+  for (const auto& [key, event] : event_of) events.insert(event);
+  EXPECT_EQ(events.count("opened"), 3u);
+  EXPECT_EQ(events.count("resolved"), 1u);
+  EXPECT_EQ(alerts_seen.size(), 3u);
+
+  const std::string metrics = send("GET", "/metrics", nullptr).body;
+  EXPECT_THAT(metrics, HasSubstr("pdm_alert_notifications_total{result=\"delivered\"} 4"));
+  EXPECT_THAT(metrics, HasSubstr("pdm_alert_notifications_total{result=\"retried\"} 8"));
+  EXPECT_THAT(metrics, HasSubstr("pdm_alert_notifications{state=\"dead\"} 0"));
+  EXPECT_EQ(send("POST", "/api/v1/notifications/1/retry", nullptr).status, 404)
+      << "only a dead notification is retried";
+  EXPECT_EQ(send("GET", "/api/v1/notifications?state=lost", nullptr).status, 422);
   ::kill(served.pid, SIGKILL);
   ::waitpid(served.pid, nullptr, 0);
 }

@@ -20,12 +20,11 @@ struct Result {
   std::string err;
 };
 
-// Runs `pdm <args>` through the shell (args are shell words) and collects its exit code, stdout
-// and stderr. Shipped specs find the datasets in data/ (or $PDM_SHARED_DATA, inherited).
-inline Result Pdm(const std::string& args) {
+// Runs a shell command line and collects its exit code, stdout and stderr.
+inline Result Run(const std::string& command_line) {
   const std::filesystem::path err_file =
       std::filesystem::temp_directory_path() / ("pdm_cli_err_" + std::to_string(::getpid()));
-  const std::string command = std::string(PDM_BINARY) + " " + args + " 2>" + err_file.string();
+  const std::string command = command_line + " 2>" + err_file.string();
   FILE* pipe = ::popen(command.c_str(), "r");
   Result result{-1, "", ""};
   std::array<char, 4096> buffer;
@@ -38,6 +37,10 @@ inline Result Pdm(const std::string& args) {
   result.err = ReadFile(err_file);
   return result;
 }
+
+// Runs `pdm <args>` through the shell (args are shell words). Shipped specs find the datasets
+// in data/ (or $PDM_SHARED_DATA, inherited).
+inline Result Pdm(const std::string& args) { return Run(std::string(PDM_BINARY) + " " + args); }
 
 // The first integer value of `key` in a pretty-printed JSON text, or -1.
 inline int64_t JsonInt(const std::string& json, const std::string& key) {
