@@ -66,7 +66,7 @@ std::string HmacSha256Hex(std::string_view key, std::string_view message) {
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(2 * length);
+  hex.reserve(2 * static_cast<std::size_t>(length));
   for (unsigned int i = 0; i < length; ++i) {
     hex += kHex[digest[i] >> 4];
     hex += kHex[digest[i] & 15];
