@@ -24,6 +24,8 @@ PACKAGES=(
   prometheus-cpp-dev prometheus
   # alert webhooks (HTTP(S) client), and Alertmanager's amtool that checks the shipped config
   libcurl4-openssl-dev prometheus-alertmanager
+  # the deploy checks read the alert rules and the dashboard (tests/deploy/check_monitoring.sh)
+  python3-yaml
 )
 
 missing=()

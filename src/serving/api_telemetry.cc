@@ -409,6 +409,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
     if (!details.empty()) refuse("readings", i, reading.machine, std::move(details));
   }
   metrics_->SetOnlineMachines(static_cast<int64_t>(fleet_.size()));
+  metrics_->CountTelemetry(accepted, readings->size() - accepted);
   if (drift && !drift_scores.empty()) {
     const size_t width = drift_features.size() / drift_scores.size();
     std::vector<monitor::ObservedRow> rows(drift_scores.size());

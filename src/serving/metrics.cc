@@ -76,6 +76,16 @@ ServerMetrics::ServerMetrics()
                            .Help("Machines with online feature state in this server")
                            .Register(*registry_)
                            .Add({})),
+      telemetry_readings_(BuildCounter()
+                              .Name("pdm_telemetry_readings_total")
+                              .Help("Telemetry readings received, by result (accepted, refused)")
+                              .Register(*registry_)),
+      telemetry_last_accepted_(BuildGauge()
+                                   .Name("pdm_telemetry_last_accepted_timestamp_seconds")
+                                   .Help("Wall-clock time (Unix seconds) a telemetry reading was "
+                                         "last accepted; 0 before the first")
+                                   .Register(*registry_)
+                                   .Add({})),
       feature_drift_(BuildGauge()
                          .Name("pdm_feature_drift")
                          .Help("Drift of a feature (or the score, feature=\"score\") in the "
@@ -137,6 +147,13 @@ ServerMetrics::ServerMetrics()
     notifications_total_.Add({{"result", result}});
   }
   for (const char* state : {"pending", "delivered", "dead"}) notifications_.Add({{"state", state}});
+  for (const char* result : {"accepted", "refused"}) telemetry_readings_.Add({{"result", result}});
+}
+
+void ServerMetrics::CountTelemetry(size_t accepted, size_t refused) {
+  telemetry_readings_.Add({{"result", "accepted"}}).Increment(static_cast<double>(accepted));
+  telemetry_readings_.Add({{"result", "refused"}}).Increment(static_cast<double>(refused));
+  if (accepted > 0) telemetry_last_accepted_.SetToCurrentTime();
 }
 
 void ServerMetrics::CountNotification(std::string_view result) {

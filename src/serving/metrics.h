@@ -53,6 +53,9 @@ class ServerMetrics {
   void SetModelState(const std::string& name, ModelState state);
   void CountReload(bool ok);
   void SetOnlineMachines(int64_t machines);
+  // pdm_telemetry_readings_total{result} for one telemetry request; when any reading was accepted,
+  // pdm_telemetry_last_accepted_timestamp_seconds becomes now (wall clock, for staleness alerts).
+  void CountTelemetry(size_t accepted, size_t refused);
   // The drift and estimated-performance gauges from a drift evaluation (GET /metrics sets them
   // from the latest one before rendering); null removes them (no monitor, or no evaluation yet).
   // Series of features that left the model are removed, so the label sets stay the model's.
@@ -82,6 +85,8 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& model_state_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& online_machines_;
+  prometheus::Family<prometheus::Counter>& telemetry_readings_;
+  prometheus::Gauge& telemetry_last_accepted_;
   prometheus::Family<prometheus::Gauge>& feature_drift_;
   prometheus::Family<prometheus::Gauge>& drift_status_;
   prometheus::Family<prometheus::Gauge>& dataset_drift_;

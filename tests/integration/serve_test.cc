@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -478,7 +480,10 @@ TEST_F(ServeTest, RealPrometheusScrapesTheSeries) {
   fs::create_directories(work);
   {
     std::ofstream config(work / "prometheus.yml");
-    config << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+    config << "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+           << "rule_files:\n  - '"
+           << (testing::SourceDir() / "deploy/prometheus/alerts.yml").string()
+           << "'\nscrape_configs:\n"
            << "  - job_name: pdm\n    static_configs:\n      - targets: ['127.0.0.1:" << port_
            << "']\n";
   }
@@ -510,6 +515,93 @@ TEST_F(ServeTest, RealPrometheusScrapesTheSeries) {
   const json up = query("up%7Bjob%3D%22pdm%22%7D");
   const json requests = query("pdm_http_requests_total%7Broute%3D%22%2Fapi%2Fv1%2Fpredict%22%7D");
   const json probability = query("pdm_prediction_probability_count");
+
+  // The shipped alert rules load and evaluate against the real series without error, and none of
+  // the service's alerts is pending or firing on this healthy server.
+  json rules = json::array();
+  bool evaluated = false;
+  while (!evaluated && std::chrono::steady_clock::now() < deadline) {
+    const Reply r = Send(web, Request("GET", "/api/v1/rules", "", ""));
+    rules = r.status == 200 ? json::parse(r.body)["data"]["groups"] : json::array();
+    evaluated = !rules.empty();
+    for (const json& group : rules) {
+      for (const json& rule : group["rules"]) {
+        if (rule["lastEvaluation"].get<std::string>().starts_with("0001")) evaluated = false;
+      }
+    }
+    if (!evaluated) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  size_t rule_count = 0;
+  for (const json& group : rules) {
+    for (const json& rule : group["rules"]) {
+      ++rule_count;
+      EXPECT_EQ(rule["health"], "ok") << rule["name"] << ": " << rule.value("lastError", "");
+      if (rule["name"] == "PdmModelNotReady" || rule["name"] == "PdmHighErrorRate") {
+        EXPECT_EQ(rule["state"], "inactive") << rule["name"];
+      }
+    }
+  }
+  EXPECT_GE(rule_count, 10u) << "deploy/prometheus/alerts.yml did not load";
+  // pdm_model_state{state="available"} is 1, so the rule's expression is empty; with it
+  // inverted the same query must find the series (the rule watches a real series).
+  const json available = query("pdm_model_state%7Bstate%3D%22available%22%7D");
+  ASSERT_EQ(available.size(), 1u);
+  EXPECT_EQ(available[0]["value"][1], "1");
+
+  // Every query of the shipped dashboard runs on the real series (with Grafana's variables
+  // substituted as Grafana would): success, and most of them return data.
+  const json dashboard =
+      json::parse(testing::ReadFile(testing::SourceDir() / "deploy/grafana/dashboards/pdm.json"));
+  auto encode = [](const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+      if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        constexpr char kHex[] = "0123456789ABCDEF";
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+    return out;
+  };
+  // Rates need two samples in their window: wait for a few scrapes.
+  for (json samples = json::array();
+       std::chrono::steady_clock::now() < deadline &&
+       (samples.empty() || std::stod(samples[0]["value"][1].get<std::string>()) < 4);) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    samples = query("count_over_time(up%7Bjob%3D%22pdm%22%7D%5B1m%5D)");
+  }
+  // The series this server has without telemetry, drift or alerts: a query over them is not empty.
+  const std::vector<std::string> present = {"pdm_http_request", "pdm_prediction", "pdm_model_",
+                                            "up{"};
+  size_t queries = 0, with_data = 0;  // with_data: queries expected to have data
+  for (const json& panel : dashboard["panels"]) {
+    for (const json& target : panel.value("targets", json::array())) {
+      std::string expr = target["expr"];
+      for (const auto& [variable, value] :
+           {std::pair<std::string, std::string>{"$__rate_interval", "1m"}, {"$instance", ".+"}}) {
+        for (size_t at = expr.find(variable); at != std::string::npos; at = expr.find(variable)) {
+          expr.replace(at, variable.size(), value);
+        }
+      }
+      const Reply r = Send(web, Request("GET", "/api/v1/query?query=" + encode(expr), "", ""));
+      ++queries;
+      ASSERT_EQ(r.status, 200) << panel["title"] << ": " << expr << "\n" << r.body;
+      const json answer = json::parse(r.body);
+      EXPECT_EQ(answer["status"], "success") << expr;
+      const bool expected = std::any_of(present.begin(), present.end(), [&](const auto& name) {
+        return expr.find(name) != std::string::npos;
+      });
+      if (expected) {
+        ++with_data;
+        EXPECT_FALSE(answer["data"]["result"].empty()) << panel["title"] << ": " << expr;
+      }
+    }
+  }
+  EXPECT_GE(queries, 20u);
+  EXPECT_GE(with_data, 8u) << "the service and prediction panels";
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   ASSERT_EQ(info.size(), 1u) << "Prometheus did not scrape pdm within 60 s";

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cmath>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
@@ -168,7 +170,22 @@ TEST_F(TelemetryTest, LiveRiskEqualsTheScoreOfTheBatchFeatures) {
   EXPECT_TRUE(machine["last_readings"]["vibration_rms"].is_number());
 }
 
+// The value of one series (`name{labels}` exactly as rendered) in a scrape; NaN when absent.
+double SeriesValue(const std::string& scrape, const std::string& series) {
+  std::istringstream lines(scrape);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nan("");
+}
+
 TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
+  const std::string accepted_series = R"(pdm_telemetry_readings_total{result="accepted"})";
+  const std::string refused_series = R"(pdm_telemetry_readings_total{result="refused"})";
+  const std::string before = Get("/metrics").body;
   const json good = {{"machine", "M0002"},
                      {"time", "2025-03-01T00:00:00Z"},
                      {"values", {{"vibration_rms", 2.5}, {"bearing_temperature", 45.0}}}};
@@ -192,6 +209,11 @@ TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
   EXPECT_EQ(out["refused"], 5);
   EXPECT_EQ(out["events_refused"], 1);
   EXPECT_EQ(out["stored"], true);
+  const std::string after = Get("/metrics").body;
+  EXPECT_EQ(SeriesValue(after, accepted_series) - SeriesValue(before, accepted_series), 2.0);
+  EXPECT_EQ(SeriesValue(after, refused_series) - SeriesValue(before, refused_series), 5.0);
+  const double last_accepted = SeriesValue(after, "pdm_telemetry_last_accepted_timestamp_seconds");
+  EXPECT_NEAR(last_accepted, static_cast<double>(std::time(nullptr)), 60.0);
   std::map<std::string, std::string> reasons;  // field -> reason
   for (const json& e : out["errors"]) {
     for (const json& d : e["details"]) reasons[d["field"]] = d["reason"];
