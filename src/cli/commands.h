@@ -87,6 +87,9 @@ struct ServeOptions {
   std::string drift_every = "auto";
   int drift_consecutive = 3;
   int drift_min_rows = 1000;
+  // "calibrated": per-feature thresholds from the profile's null PSI where it was calibrated
+  // for the window (the fixed ones are floors); "fixed": 0.1 / 0.25 for every feature.
+  std::string drift_thresholds = "calibrated";
   // Maintenance alerts: "off" turns them off; "auto" high is halfway from the served threshold
   // to 1 (half the horizon for RUL); "auto" cooldown is 24h for timestamped data, else 50r.
   std::string alerts = "on";

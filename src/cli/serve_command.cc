@@ -121,6 +121,8 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--drift-consecutive", &args->drift_consecutive);
     } else if (key == "drift_min_rows") {
       set(v, key, "--drift-min-rows", &args->drift_min_rows);
+    } else if (key == "drift_thresholds") {
+      set(v, key, "--drift-thresholds", &args->drift_thresholds);
     } else if (key == "alerts") {
       set(v, key, "--alerts", &args->alerts);
     } else if (key == "alert_high") {
@@ -212,6 +214,7 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--drift-every", "PDM_DRIFT_EVERY", &args.drift_every);
   env("--drift-consecutive", "PDM_DRIFT_CONSECUTIVE", &args.drift_consecutive);
   env("--drift-min-rows", "PDM_DRIFT_MIN_ROWS", &args.drift_min_rows);
+  env("--drift-thresholds", "PDM_DRIFT_THRESHOLDS", &args.drift_thresholds);
   env("--alerts", "PDM_ALERTS", &args.alerts);
   env("--alert-high", "PDM_ALERT_HIGH", &args.alert_high);
   env("--alert-consecutive", "PDM_ALERT_CONSECUTIVE", &args.alert_consecutive);
@@ -323,6 +326,12 @@ int Serve(const ServeOptions& args) {
     }
     api_options.drift.thresholds.consecutive = args.drift_consecutive;
     api_options.drift.thresholds.min_rows = args.drift_min_rows;
+    if (args.drift_thresholds != "calibrated" && args.drift_thresholds != "fixed") {
+      fmt::print(stderr, "pdm serve: --drift-thresholds: expected calibrated or fixed, got '{}'\n",
+                 args.drift_thresholds);
+      return kExitBadInput;
+    }
+    api_options.drift.thresholds.calibrated_thresholds = args.drift_thresholds == "calibrated";
     if (!(*loaded)->bundle.reference) {
       fmt::print("pdm serve: no drift monitoring: {}\n", (*loaded)->bundle.reference_error);
     }
@@ -536,6 +545,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Rows the drift window needs before statuses change")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000'000));
+  cmd->add_option("--drift-thresholds", args->drift_thresholds,
+                  "PSI thresholds per feature: 'calibrated' (above the training period's own "
+                  "windowed PSI, for the window the model was calibrated for; 0.1 and 0.25 are "
+                  "floors) or 'fixed' (0.1 and 0.25 for every feature)")
+      ->capture_default_str();
   cmd->add_option("--alerts", args->alerts, "Maintenance alerts from the live risk: on or off")
       ->capture_default_str();
   cmd->add_option("--alert-high", args->alert_high,

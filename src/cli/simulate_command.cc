@@ -16,6 +16,8 @@ struct SimulateArgs {
   std::string start = "2025-01-01T00:00:00Z";
   std::string out;
   int threads = 0;
+  std::vector<std::string> drifts;
+  double seasonal_amplitude = 8;
 };
 
 }  // namespace
@@ -79,6 +81,15 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
                   "Worker threads (0: all cores); never changes the output")
       ->capture_default_str()
       ->check(CLI::Range(0, 256));
+  cmd->add_option("--drift", args->drifts,
+                  "Inject a change, repeatable: TARGET:CHANGE@START[:MACHINES], e.g. "
+                  "vibration_rms:+20%@75d (a recalibrated sensor on every machine), "
+                  "ambient:+5@60d:25% (a warmer ambient on a quarter of the fleet), "
+                  "pressure:-0.3@30d:M0001,M0002 (added, in the sensor's unit)");
+  cmd->add_option("--seasonal-amplitude", args->seasonal_amplitude,
+                  "Yearly swing of the ambient temperature, degC (0: no season)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 50.0));
   cmd->add_option("--out", args->out, "Output directory (created if needed)")->required();
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
@@ -87,6 +98,16 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
                              args->start, args->threads, &options)) {
       *exit_code = kExitUsage;
       return;
+    }
+    options.seasonal_amplitude = args->seasonal_amplitude;
+    for (const std::string& text : args->drifts) {
+      auto change = sim::ParseDriftChange(text);
+      if (!change.ok()) {
+        fmt::print(stderr, "pdm simulate: {}\n", change.status().message());
+        *exit_code = kExitUsage;
+        return;
+      }
+      options.drifts.push_back(std::move(*change));
     }
     auto summary = sim::Simulate(options, args->out);
     if (!summary.ok()) {

@@ -161,6 +161,20 @@ double FeaturePipeline::time_unit() const {
   return layout_.time_type == spec::TimeType::kCycle ? 1.0 : 3600.0;
 }
 
+const char* FeatureKindName(FeatureFacts::Kind kind) {
+  switch (kind) {
+    case FeatureFacts::Kind::kCurrent:
+      return "current";
+    case FeatureFacts::Kind::kWindow:
+      return "window";
+    case FeatureFacts::Kind::kEventCount:
+      return "event_count";
+    case FeatureFacts::Kind::kClock:
+      return "clock";
+  }
+  return "current";
+}
+
 absl::Status FeaturePipeline::Finish() {
   const InputLayout& in = layout_;
   auto input_index = [&](const std::string& name) -> int {
@@ -170,6 +184,7 @@ absl::Status FeaturePipeline::Finish() {
     return -1;
   };
   names_.clear();
+  facts_.clear();
   raw_inputs_.clear();
   derived_.clear();
   windowed_.clear();
@@ -247,17 +262,33 @@ absl::Status FeaturePipeline::Finish() {
         }
       }
       windowed_.push_back(std::move(ws));
-      for (const std::string& window : features_.window_names) {
+      for (size_t w = 0; w < features_.window_names.size(); ++w) {
+        const core::Span& span = features_.windows[w];
         for (spec::WindowStat stat : features_.stats) {
-          names_.push_back(core::StrCat(sensor, "_", spec::WindowStatName(stat), "_", window));
+          names_.push_back(core::StrCat(sensor, "_", spec::WindowStatName(stat), "_",
+                                        features_.window_names[w]));
+          FeatureFacts facts{FeatureFacts::Kind::kWindow, std::nullopt, sensor};
+          if (span.is_time()) facts.warmup = span;
+          if (stat == spec::WindowStat::kDelta && features_.baseline &&
+              features_.baseline->is_time() && features_.baseline->amount > span.amount) {
+            facts.warmup = *features_.baseline;
+          }
+          facts_.resize(names_.size() - 1);  // the current-value features before these
+          facts_.push_back(facts);
         }
       }
     }
   }
-  for (const std::string& w : features_.event_window_names) {
-    names_.push_back(core::StrCat("errors_count_", w));
+  facts_.resize(names_.size());  // current values, unless windows came after them
+  for (size_t w = 0; w < features_.event_window_names.size(); ++w) {
+    const core::Span& span = features_.event_windows[w];
+    const FeatureFacts facts{FeatureFacts::Kind::kEventCount,
+                             span.is_time() ? std::optional(span) : std::nullopt, "errors"};
+    names_.push_back(core::StrCat("errors_count_", features_.event_window_names[w]));
+    facts_.push_back(facts);
     for (const std::string& kind : in.error_kinds) {
-      names_.push_back(core::StrCat("errors_", kind, "_count_", w));
+      names_.push_back(core::StrCat("errors_", kind, "_count_", features_.event_window_names[w]));
+      facts_.push_back(facts);
     }
   }
   if (features_.time_since && in.time_type != spec::TimeType::kNone) {
@@ -269,6 +300,11 @@ absl::Status FeaturePipeline::Finish() {
       }
     }
     if (in.has_failures) names_.push_back("time_since_failure");
+  }
+  facts_.resize(names_.size(), FeatureFacts{FeatureFacts::Kind::kClock, std::nullopt, ""});
+  // Current values come from the input of their name (one-hot columns: before the '=').
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (facts_[i].source.empty()) facts_[i].source = names_[i].substr(0, names_[i].find('='));
   }
   std::vector<std::string> sorted = names_;
   std::sort(sorted.begin(), sorted.end());

@@ -61,6 +61,25 @@ struct Event {
   int32_t kind = -1;
 };
 
+// What one output feature is, for those who watch it (the drift monitor's reference profile).
+struct FeatureFacts {
+  enum class Kind {
+    kCurrent,     // a current value: raw input, derived, categorical, static attribute, regime
+    kWindow,      // a statistic of a sensor over a window
+    kEventCount,  // error events over a window
+    kClock,       // grows with time by construction: age, time since maintenance or failure
+  };
+  Kind kind = Kind::kCurrent;
+  // Data time after an entity's first reading before the feature is in steady state (its
+  // window; for `delta`, its window or the baseline, whichever is longer). None: at once, or
+  // a row window.
+  std::optional<core::Span> warmup;
+  // The input it is computed from: a sensor, setting or attribute name for current values and
+  // windows, "errors" for event counts, the feature's own name otherwise.
+  std::string source;
+};
+const char* FeatureKindName(FeatureFacts::Kind kind);
+
 class FeaturePipeline {
  public:
   // Builds the (unfitted) pipeline of a spec. Errors name the spec key.
@@ -79,6 +98,8 @@ class FeaturePipeline {
   const std::optional<RegimeModel>& regimes() const { return regimes_; }
   const std::vector<std::string>& feature_names() const { return names_; }
   size_t feature_count() const { return names_.size(); }
+  // One per feature name, in the same order.
+  const std::vector<FeatureFacts>& feature_facts() const { return facts_; }
 
   // Canonical JSON of everything that determines the features (inputs, configuration, fitted
   // regimes, names), and its SHA-256 in hex: the feature-spec hash every model records.
@@ -119,6 +140,7 @@ class FeaturePipeline {
   std::vector<int> raw_inputs_;
   std::vector<DerivedInput> derived_;
   std::vector<std::string> names_;
+  std::vector<FeatureFacts> facts_;
   std::string hash_;
 };
 

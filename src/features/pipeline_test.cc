@@ -157,6 +157,44 @@ TEST(FeaturePipelineTest, NamesFollowSensorStatWindow) {
   EXPECT_EQ(names.size(), 3u + 2 + 1 + 2 + 1 + 60 + 3 + 1 + 3 + 1);
 }
 
+// The facts the drift monitor's profile reads: one per feature, its kind and warm-up.
+TEST(FeaturePipelineTest, FactsNameEachFeaturesKindAndWarmUp) {
+  absl::StatusOr<FeaturePipeline> p = FeaturePipeline::Create(testing::FleetSpec());
+  ASSERT_TRUE(p.ok()) << p.status();
+  const auto& names = p->feature_names();
+  const auto& facts = p->feature_facts();
+  ASSERT_EQ(facts.size(), names.size());
+  auto of = [&](const std::string& name) {
+    const auto it = std::find(names.begin(), names.end(), name);
+    EXPECT_NE(it, names.end()) << name;
+    return facts[static_cast<size_t>(it - names.begin())];
+  };
+  using Kind = FeatureFacts::Kind;
+  const core::Span h3{core::Span::Kind::kTime, 3 * 3600}, d1{core::Span::Kind::kTime, 86400},
+      d7{core::Span::Kind::kTime, 7 * 86400};
+  for (const char* name : {"temp", "mode=run", "rated_kw", "model=B", "regime"}) {
+    EXPECT_EQ(of(name).kind, Kind::kCurrent) << name;
+    EXPECT_FALSE(of(name).warmup) << name;
+  }
+  EXPECT_EQ(of("temp_mean_3h").kind, Kind::kWindow);
+  EXPECT_EQ(of("temp_mean_3h").warmup, h3);
+  EXPECT_EQ(of("vib_std_24h").warmup, d1);
+  EXPECT_EQ(of("vib_slope_5r").kind, Kind::kWindow);
+  EXPECT_FALSE(of("vib_slope_5r").warmup) << "a row window has no warm-up in data time";
+  EXPECT_EQ(of("temp_delta_3h").warmup, d7) << "delta compares with the 7d baseline";
+  EXPECT_EQ(of("errors_E2_count_24h").kind, Kind::kEventCount);
+  EXPECT_EQ(of("errors_count_24h").warmup, d1);
+  for (const char* name : {"age", "time_since_maintenance_bearing", "time_since_failure"}) {
+    EXPECT_EQ(of(name).kind, Kind::kClock) << name;
+  }
+  EXPECT_STREQ(FeatureKindName(Kind::kClock), "clock");
+  EXPECT_EQ(of("vib_std_24h").source, "vib");
+  EXPECT_EQ(of("temp").source, "temp");
+  EXPECT_EQ(of("model=B").source, "model");
+  EXPECT_EQ(of("errors_E2_count_24h").source, "errors");
+  EXPECT_EQ(of("age").source, "age");
+}
+
 TEST(FeaturePipelineTest, JsonRoundTripKeepsHashAndRefusesTampering) {
   const spec::DatasetSpec spec = testing::FleetSpec();
   absl::StatusOr<FeaturePipeline> p = FeaturePipeline::Create(spec);

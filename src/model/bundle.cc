@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_map>
 
 #include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
+#include "monitor/calibration.h"
 
 namespace pdm::model {
 namespace fs = std::filesystem;
@@ -31,23 +33,109 @@ json BinaryJson(const BinaryMetrics& m) {
           {"confusion_matrix", {{m.tn, m.fp}, {m.fn, m.tp}}}};
 }
 
-// The reference profile (monitor/profile.h) of the training features, over up to 100,000 rows
-// evenly spread over the table, and of the out-of-fold scores: what drift detection compares
-// production against.
-monitor::ReferenceProfile BuildReference(const TrainingTable& table, const TrainReport& report,
-                                         Task task) {
+// The reference profile (monitor/profile.h) of the training features and of the out-of-fold
+// scores: what drift detection compares production against. Each column leaves out the rows
+// within each entity's first warm-up of data time (its window, or the baseline for `delta`,
+// while it is still filling), as a running fleet's production rows are past it, unless that
+// would leave fewer than a third of the rows; the score the longest warm-up any column kept.
+// Up to 100,000 rows per column, evenly spread, are profiled; every kept row then calibrates
+// the column's null PSI for the server's default window (monitor/calibration.h). Clocks (age,
+// time since maintenance) are profiled but not monitored.
+monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
+  const TrainingTable& table = *facts.table;
+  const TrainReport& report = *facts.report;
   const size_t n = table.x.rows;
-  const size_t stride = std::max<size_t>(1, n / 100000);
-  monitor::ReferenceProfile profile;
-  std::vector<double> values;
-  for (size_t j = 0; j < table.x.cols; ++j) {
-    values.clear();
-    for (size_t r = 0; r < n; r += stride) values.push_back(table.x.row(r)[j]);
-    profile.features.push_back(monitor::BuildColumnProfile(table.feature_names[j], values));
+  const bool timed = facts.spec->data.time_type == spec::TimeType::kTimestamp &&
+                     table.time.size() == n && table.entity.size() == n;
+  // Data time since each row's entity began.
+  std::vector<double> since_start;
+  if (timed) {
+    std::unordered_map<uint32_t, double> first;
+    for (size_t r = 0; r < n; ++r) {
+      auto [it, inserted] = first.emplace(table.entity[r], table.time[r]);
+      if (!inserted) it->second = std::min(it->second, table.time[r]);
+    }
+    since_start.resize(n);
+    for (size_t r = 0; r < n; ++r) since_start[r] = table.time[r] - first[table.entity[r]];
   }
-  profile.rows = static_cast<int64_t>((n + stride - 1) / stride);
-  profile.score =
-      monitor::BuildColumnProfile(task != Task::kRul ? "probability" : "rul", report.oof_score);
+  std::unordered_map<std::string, const features::FeatureFacts*> facts_of;
+  const auto& names = facts.pipeline->feature_names();
+  for (size_t i = 0; i < names.size() && i < facts.pipeline->feature_facts().size(); ++i) {
+    facts_of[names[i]] = &facts.pipeline->feature_facts()[i];
+  }
+  // Rows past `warmup` seconds, or none when fewer than a third of the rows are.
+  auto rows_past = [&](double warmup, std::vector<uint32_t>* rows) {
+    rows->clear();
+    for (size_t r = 0; r < n; ++r) {
+      if (since_start.empty() || since_start[r] >= warmup)
+        rows->push_back(static_cast<uint32_t>(r));
+    }
+    return rows->size() * 3 >= n;
+  };
+  monitor::ReferenceProfile profile;
+  std::vector<double> warmups;  // seconds per column: features, then the score
+  std::vector<uint32_t> rows;
+  std::vector<double> values;
+  double longest = 0;
+  for (size_t j = 0; j < table.x.cols; ++j) {
+    const auto it = facts_of.find(table.feature_names[j]);
+    const features::FeatureFacts* f = it == facts_of.end() ? nullptr : it->second;
+    double warmup = 0;
+    if (timed && f != nullptr && f->warmup && f->warmup->is_time()) {
+      warmup = static_cast<double>(f->warmup->amount);
+      if (!rows_past(warmup, &rows)) warmup = 0;
+    }
+    if (warmup == 0) rows_past(0, &rows);
+    const size_t stride = std::max<size_t>(1, rows.size() / 100000);
+    values.clear();
+    for (size_t k = 0; k < rows.size(); k += stride) values.push_back(table.x.row(rows[k])[j]);
+    monitor::ColumnProfile column = monitor::BuildColumnProfile(table.feature_names[j], values);
+    if (warmup > 0) {
+      column.warmup = core::Span{core::Span::Kind::kTime, static_cast<int64_t>(warmup)};
+      column.warmup_rows = static_cast<int64_t>(n - rows.size());
+    }
+    if (f != nullptr) {
+      column.kind = features::FeatureKindName(f->kind);
+      column.source = f->source;
+      column.monitored = f->kind != features::FeatureFacts::Kind::kClock;
+    }
+    profile.features.push_back(std::move(column));
+    profile.rows = std::max(profile.rows, static_cast<int64_t>(values.size()));
+    warmups.push_back(warmup);
+    longest = std::max(longest, warmup);
+  }
+  // The out-of-fold score of each table row (NaN where no fold tested it).
+  std::vector<double> score(n, std::numeric_limits<double>::quiet_NaN());
+  for (size_t i = 0; i < report.oof_row.size() && i < report.oof_score.size(); ++i) {
+    score[report.oof_row[i]] = report.oof_score[i];
+  }
+  rows_past(longest, &rows);
+  values.clear();
+  for (uint32_t r : rows) {
+    if (!std::isnan(score[r])) values.push_back(score[r]);
+  }
+  profile.score = monitor::BuildColumnProfile(
+      facts.options->task != Task::kRul ? "probability" : "rul", values);
+  if (longest > 0) {
+    profile.score.warmup = core::Span{core::Span::Kind::kTime, static_cast<int64_t>(longest)};
+    profile.score.warmup_rows = static_cast<int64_t>(n - rows.size());
+  }
+  warmups.push_back(longest);
+  std::vector<uint32_t> order(n);
+  for (size_t r = 0; r < n; ++r) order[r] = static_cast<uint32_t>(r);
+  if (timed) {
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return table.time[a] < table.time[b]; });
+  }
+  monitor::CalibrationRows calibration;
+  calibration.cols = table.x.cols;
+  calibration.x = table.x.values.data();
+  calibration.score = score;
+  if (timed) calibration.time = table.time;
+  calibration.order = order;
+  calibration.since_start = since_start;
+  calibration.warmup = warmups;
+  monitor::CalibrateNullPsi(calibration, monitor::DefaultDriftWindow(timed), &profile);
   return profile;
 }
 
@@ -258,10 +346,7 @@ absl::Status SaveBundle(const fs::path& dir, const Ensemble& ensemble, const Tra
   PDM_RETURN_IF_ERROR(
       core::WriteStringToFile(dir / "pipeline.json", facts.pipeline->ToStoredJson() + "\n"));
   PDM_RETURN_IF_ERROR(core::WriteStringToFile(
-      dir / "reference.json",
-      monitor::ProfileToJson(BuildReference(*facts.table, *facts.report, facts.options->task))
-              .dump() +
-          "\n"));
+      dir / "reference.json", monitor::ProfileToJson(BuildReference(facts)).dump() + "\n"));
   PDM_ASSIGN_OR_RETURN(const std::string spec_text,
                        core::ReadFileToString(facts.spec->spec_path, "spec file"));
   return core::WriteStringToFile(dir / "spec.yaml", spec_text);

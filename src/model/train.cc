@@ -511,6 +511,7 @@ absl::StatusOr<TrainResult> Train(const TrainingTable& table, const TrainOptions
     report.oof_target.push_back(options.task == Task::kMode ? (table.target[r] > 0 ? 1 : 0)
                                                             : table.target[r]);
     report.oof_score.push_back(classifies ? ensemble_oof[r].probability : ensemble_oof[r].margin);
+    report.oof_row.push_back(r);
     report.oof_rank.push_back(ensemble_oof[r].margin);
     report.oof_alarm.push_back(ensemble_oof[r].alarm);
     report.oof_fold.push_back(fold_of[r]);

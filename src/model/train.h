@@ -84,6 +84,7 @@ struct TrainReport {
   // Out-of-fold rows (every row a fold tested): target, ensemble score (probability, or the
   // predicted RUL), decision, fold.
   std::vector<double> oof_target, oof_score;
+  std::vector<uint32_t> oof_row;  // the training table's row of each out-of-fold entry
   // The score the ranking metrics and curves use: the combined margin (for classification; see
   // ScoreDecisions), else the score.
   std::vector<double> oof_rank;

@@ -27,12 +27,29 @@ DriftMonitor::DriftMonitor(ReferenceProfile profile, const DriftOptions& options
   for (const ColumnProfile* c : columns_) {
     offsets_.push_back(total_bins_);
     total_bins_ += c->bins();
+    warmup_.push_back(c->warmup && c->warmup->is_time() ? static_cast<double>(c->warmup->amount)
+                                                        : 0.0);
   }
   const int buckets = std::max(1, options_.buckets);
   if (options_.window.is_time()) {
     bucket_seconds_ = static_cast<double>(options_.window.amount) / buckets;
   } else {
     bucket_rows_ = std::max<int64_t>(1, (options_.window.amount + buckets - 1) / buckets);
+  }
+  const bool calibrated = options_.calibrated_thresholds && options_.buckets == kDriftBuckets &&
+                          profile_.calibration_window == options_.window;
+  for (const ColumnProfile* c : columns_) {
+    const ColumnThresholds fixed{options_.warning_psi, options_.drift_psi, false};
+    if (!calibrated) {
+      thresholds_.push_back(fixed);
+      fast_thresholds_.emplace_back();
+      continue;
+    }
+    thresholds_.push_back(ThresholdsFor(c->null_psi.full, options_.warning_psi, options_.drift_psi,
+                                        options_.calibration_margin));
+    const ColumnThresholds fast = ThresholdsFor(c->null_psi.fast, options_.warning_psi,
+                                                options_.drift_psi, options_.calibration_margin);
+    fast_thresholds_.push_back(fast.calibrated ? std::optional(fast) : std::nullopt);
   }
   status_.assign(columns_.size(), DriftStatus::kOk);
   candidate_.assign(columns_.size(), DriftStatus::kOk);
@@ -150,11 +167,16 @@ void DriftMonitor::FlushPending() {
   for (Bucket* b : {pending_bucket_, pending_also_}) {
     if (b == nullptr) continue;
     for (size_t j = 0; j < n; ++j) {
+      const double warmup = warmup_[j];
       for (const ObservedRow* row : pending_rows_) {
-        if (j < row->features.size()) Count(b, j, row->features[j]);
+        if (j < row->features.size() && !(row->since_start < warmup)) {
+          Count(b, j, row->features[j]);
+        }
       }
     }
-    for (const ObservedRow* row : pending_rows_) Count(b, n, row->score);
+    for (const ObservedRow* row : pending_rows_) {
+      if (!(row->since_start < warmup_[n])) Count(b, n, row->score);
+    }
   }
   pending_rows_.clear();
 }
@@ -193,13 +215,13 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateNow() {
 
 namespace {
 
-double Threshold(const DriftOptions& o, DriftStatus level) {
-  return level == DriftStatus::kDrift ? o.drift_psi : o.warning_psi;
+double Threshold(const ColumnThresholds& t, DriftStatus level) {
+  return level == DriftStatus::kDrift ? t.drift : t.warning;
 }
 
-DriftStatus LevelOf(const DriftOptions& o, double psi) {
-  if (psi >= o.drift_psi) return DriftStatus::kDrift;
-  if (psi >= o.warning_psi) return DriftStatus::kWarning;
+DriftStatus LevelOf(const ColumnThresholds& t, double psi) {
+  if (psi >= t.drift) return DriftStatus::kDrift;
+  if (psi >= t.warning) return DriftStatus::kWarning;
   return DriftStatus::kOk;
 }
 
@@ -232,6 +254,20 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
     p_alarms += b.p_alarms;
     p_rest += b.p_rest;
   }
+  // The fast window: the newest kFastBuckets buckets of the ring (the open one included).
+  std::vector<double> fast_counts(total_bins_, 0.0);
+  int64_t fast_window_rows = 0;
+  {
+    const int64_t newest = buckets_.empty() ? 0 : buckets_.back().key;
+    for (auto it = buckets_.rbegin(); it != buckets_.rend(); ++it) {
+      if (bucket_seconds_ > 0 ? it->key <= newest - kFastBuckets
+                              : it - buckets_.rbegin() >= kFastBuckets) {
+        break;
+      }
+      fast_window_rows += it->rows;
+      for (size_t k = 0; k < total_bins_; ++k) fast_counts[k] += it->counts[k];
+    }
+  }
   report->evaluations = ++evaluations_;
   report->evaluated_at = last_time_;
   report->rows_seen = rows_seen_;
@@ -262,11 +298,35 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       d.wasserstein = ref.std > 0 ? w / ref.std : w;
     }
     d.current = current_coarse;
-    // Hysteresis on PSI.
-    if (!report->warming_up) {
-      const DriftStatus now = status_[c];
-      DriftStatus target = LevelOf(options_, d.psi);
-      if (target < now && d.psi >= options_.exit_factor * Threshold(options_, now)) target = now;
+    const ColumnThresholds& limits = thresholds_[c];
+    d.thresholds = limits;
+    DriftStatus level = LevelOf(limits, d.psi);
+    bool holds = false;  // a PSI still at or above exit_factor x the current level's threshold
+    const DriftStatus now = status_[c];
+    if (now != DriftStatus::kOk) holds = d.psi >= options_.exit_factor * Threshold(limits, now);
+    const std::optional<ColumnThresholds>& fast_limits = fast_thresholds_[c];
+    if (fast_limits && fast_window_rows > 0) {
+      std::fill(current_coarse.begin(), current_coarse.end(), 0.0);
+      for (size_t b = 0; b < ref.bins(); ++b) {
+        d.fast_rows += static_cast<int64_t>(fast_counts[offsets_[c] + b]);
+        current_coarse[ref.coarse_of[b]] += fast_counts[offsets_[c] + b];
+      }
+      // The fast window is judged once it holds a quarter of the values the window needs.
+      if (d.fast_rows * 4 >= options_.min_rows && ref.values > 0) {
+        d.fast_psi = Psi(ref.coarse_counts, current_coarse);
+        d.fast_thresholds = *fast_limits;
+        level = std::max(level, LevelOf(*fast_limits, *d.fast_psi));
+        if (now != DriftStatus::kOk) {
+          holds = holds || *d.fast_psi >= options_.exit_factor * Threshold(*fast_limits, now);
+        }
+      }
+    }
+    d.monitored = ref.monitored;
+    // Hysteresis on PSI, once the window holds min_rows rows and min_rows values of the column
+    // (past its warm-up; a machine new to the server fills its windows first).
+    if (!report->warming_up && d.monitored && d.rows >= options_.min_rows) {
+      DriftStatus target = level;
+      if (target < now && holds) target = now;
       if (target != now && target == candidate_[c]) {
         ++run_[c];
       } else {
@@ -280,6 +340,7 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
     }
     d.status = status_[c];
     if (c + 1 < columns_.size()) {
+      if (d.monitored) ++report->features_monitored;
       if (d.status == DriftStatus::kDrift) ++report->features_in_drift;
       if (d.status == DriftStatus::kWarning) ++report->features_in_warning;
       report->features.push_back(std::move(d));
@@ -287,9 +348,9 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       report->score = std::move(d);
     }
   }
-  if (!report->features.empty()) {
+  if (report->features_monitored > 0) {
     report->drifted_share = static_cast<double>(report->features_in_drift) /
-                            static_cast<double>(report->features.size());
+                            static_cast<double>(report->features_monitored);
   }
   report->dataset_drift =
       !report->warming_up && report->drifted_share >= options_.dataset_drift_share;
@@ -314,9 +375,17 @@ namespace {
 
 json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+json ThresholdsJson(const ColumnThresholds& t) {
+  return {{"warning", Number(t.warning)},
+          {"drift", Number(t.drift)},
+          {"source", t.calibrated ? "calibrated" : "fixed"}};
+}
+
 json ColumnJson(const ColumnDrift& d, const ColumnProfile& ref, bool histograms) {
   json out = {{"name", d.name},
-              {"status", DriftStatusName(d.status)},
+              {"status", d.monitored ? DriftStatusName(d.status) : "not_monitored"},
+              {"kind", ref.kind.empty() ? json(nullptr) : json(ref.kind)},
+              {"source", ref.source.empty() ? json(nullptr) : json(ref.source)},
               {"rows", d.rows},
               {"statistics",
                {{"psi", Number(d.psi)},
@@ -324,7 +393,13 @@ json ColumnJson(const ColumnDrift& d, const ColumnProfile& ref, bool histograms)
                 {"jensen_shannon", Number(d.jensen_shannon)},
                 {"wasserstein", Number(d.wasserstein)}}},
               {"missing_share", Number(d.missing_share)},
-              {"reference_missing_share", Number(d.reference_missing_share)}};
+              {"reference_missing_share", Number(d.reference_missing_share)},
+              {"thresholds", ThresholdsJson(d.thresholds)}};
+  if (d.fast_psi) {
+    out["fast_window"] = {{"psi", Number(*d.fast_psi)},
+                          {"rows", d.fast_rows},
+                          {"thresholds", ThresholdsJson(d.fast_thresholds)}};
+  }
   if (histograms) {
     // The coarse bins' upper edges (the last bin is open above the reference's maximum).
     json edges = json::array();
@@ -360,12 +435,20 @@ json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
                {{"statistic", "psi"},
                 {"warning", options.warning_psi},
                 {"drift", options.drift_psi},
+                // Per column in features[].thresholds: calibrated ones are at least these.
+                {"calibrated", options.calibrated_thresholds},
+                {"calibrated_for", profile.calibration_window
+                                       ? json(core::FormatSpan(*profile.calibration_window))
+                                       : json(nullptr)},
+                {"calibration_margin", options.calibration_margin},
+                {"fast_window_buckets", kFastBuckets},
                 {"exit_factor", options.exit_factor},
                 {"consecutive", options.consecutive},
                 {"dataset_drift_share", options.dataset_drift_share}}},
               {"dataset_drift", report.dataset_drift},
               {"features_in_drift", report.features_in_drift},
               {"features_in_warning", report.features_in_warning},
+              {"features_monitored", report.features_monitored},
               {"drifted_share", report.drifted_share},
               {"features", std::move(features)}};
   if (std::isfinite(report.evaluated_at)) out["evaluated_at"] = report.evaluated_at;

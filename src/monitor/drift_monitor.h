@@ -13,7 +13,11 @@
 // (drift_stats.h states how far each binned estimate can be from the exact one), the missing
 // share. The status of a column follows its PSI with hysteresis: it rises to a level after
 // `consecutive` evaluations at or above the level's threshold, and falls back after
-// `consecutive` evaluations below `exit_factor` times it.
+// `consecutive` evaluations below `exit_factor` times it. The thresholds are per column: the
+// profile's calibrated ones when it was calibrated for this window (calibration.h), else the
+// fixed ones of the options. A calibrated column is also watched on the window's newest quarter
+// (the fast window, with its own calibrated thresholds), which a change fills four times
+// sooner; its level counts as the column's when higher.
 //
 // Thread-safe: one lock; Observe takes it once per call, so callers pass whole batches.
 #ifndef PDM_MONITOR_DRIFT_MONITOR_H_
@@ -30,6 +34,7 @@
 #include <vector>
 
 #include "core/time.h"
+#include "monitor/calibration.h"
 #include "monitor/profile.h"
 #include "nlohmann/json.hpp"
 
@@ -51,6 +56,13 @@ struct DriftOptions {
   // above 0.25 a significant one.
   double warning_psi = 0.1;
   double drift_psi = 0.25;
+  // Per-column thresholds from the profile's null distribution (calibration.h) when it was
+  // calibrated for this window; the two above are then floors. Off: the two above for every
+  // column.
+  bool calibrated_thresholds = true;
+  // Calibrated thresholds sit this far above the training period's own windowed PSI
+  // (warning: x its 95th percentile, drift: x its maximum). ADR 0014 says why 2.
+  double calibration_margin = 2.0;
   double exit_factor = 0.8;  // a level is left below exit_factor x its threshold
   int consecutive = 3;       // evaluations in a row before a status changes
   // Dataset drift when at least this share of the features is in drift (Evidently's default).
@@ -66,6 +78,13 @@ struct ColumnDrift {
   double missing_share = 0, reference_missing_share = 0;
   int64_t rows = 0;  // non-missing values in the window
   DriftStatus status = DriftStatus::kOk;
+  bool monitored = true;        // false: a clock (profile.h); status stays ok and is shown as such
+  ColumnThresholds thresholds;  // on psi
+  // The window's newest quarter (a change fills it first), watched when the profile was
+  // calibrated for this window: its PSI, non-missing values and thresholds.
+  std::optional<double> fast_psi;
+  int64_t fast_rows = 0;
+  ColumnThresholds fast_thresholds;
   std::vector<double> current;  // coarse histogram of the window (counts)
 };
 
@@ -90,16 +109,20 @@ struct DriftReport {
   ColumnDrift score;
   int64_t features_in_drift = 0;
   int64_t features_in_warning = 0;
-  double drifted_share = 0;
+  int64_t features_monitored = 0;
+  double drifted_share = 0;  // of the monitored features
   bool dataset_drift = false;
   std::optional<PerformanceEstimate> performance;
 };
 
-// One production row: the model's feature vector, its score, the data time (NaN: untimed).
+// One production row: the model's feature vector, its score, the data time (NaN: untimed), and
+// the data time since its machine's feature state began (NaN: unknown). A column leaves out
+// the rows still within its profile's warm-up (profile.h), as the profile did.
 struct ObservedRow {
   double time = NAN;
   std::span<const float> features;
   double score = NAN;
+  double since_start = NAN;
 };
 
 class DriftMonitor {
@@ -143,6 +166,7 @@ class DriftMonitor {
   const DriftOptions options_;
   std::vector<const ColumnProfile*> columns_;  // features, then the score
   std::vector<size_t> offsets_;                // first fine bin of each column
+  std::vector<double> warmup_;                 // seconds per column (0: none)
   size_t total_bins_ = 0;
   double bucket_seconds_ = 0;  // time mode
   int64_t bucket_rows_ = 0;    // row mode
@@ -161,6 +185,9 @@ class DriftMonitor {
   double last_time_ = NAN, next_evaluation_time_ = NAN;
   int64_t evaluations_ = 0;
   // Hysteresis per column: the current status, the candidate level and its run length.
+  // Per column: thresholds of the window and of the fast window (none: not watched).
+  std::vector<ColumnThresholds> thresholds_;
+  std::vector<std::optional<ColumnThresholds>> fast_thresholds_;
   std::vector<DriftStatus> status_;
   std::vector<DriftStatus> candidate_;
   std::vector<int> run_;

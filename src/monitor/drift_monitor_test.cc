@@ -117,7 +117,34 @@ TEST(DriftMonitorTest, WarmingUpHoldsStatusesAndMissingSharesAreReported) {
   EXPECT_DOUBLE_EQ(report->features[0].reference_missing_share, 0);
   Feed(&m, &rng, NAN, 200, 1, 3.0);
   EXPECT_FALSE(m.Latest()->warming_up);
+  // 1,100 rows but only about 875 values of x: its own status is still held.
+  EXPECT_LT(m.Latest()->features[0].rows, 1000);
+  EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kOk);
+  Feed(&m, &rng, NAN, 200, 1, 3.0);
+  EXPECT_GE(m.Latest()->features[0].rows, 1000);
   EXPECT_EQ(m.Latest()->features[0].status, DriftStatus::kDrift);
+}
+
+// A column with a warm-up leaves out the rows of machines still within it; one without takes
+// every row.
+TEST(DriftMonitorTest, RowsWithinAColumnsWarmUpAreLeftOut) {
+  ReferenceProfile profile = TwoFeatureProfile();
+  profile.features[0].warmup = core::Span{core::Span::Kind::kTime, 7 * 86400};
+  DriftOptions options;
+  options.every = {core::Span::Kind::kTime, 3600};
+  options.min_rows = 10;
+  DriftMonitor m(profile, options);
+  std::vector<float> values = {5.0f, 1.0f};
+  for (int i = 0; i < 100; ++i) {
+    // Half the rows from machines 2 days into their history, half 10 days.
+    const ObservedRow row{1.7e9 + i * 60.0, values, 0.1, i % 2 == 0 ? 2 * 86400.0 : 10 * 86400.0};
+    m.Observe({&row, 1});
+  }
+  const auto report = m.EvaluateNow();
+  EXPECT_EQ(report->window_rows, 100);
+  EXPECT_EQ(report->features[0].rows, 50);
+  EXPECT_EQ(report->features[1].rows, 100);
+  EXPECT_EQ(report->score.rows, 100);  // the score's profile has no warm-up here
 }
 
 TEST(DriftMonitorTest, TimeWindowDropsOldBucketsAndCountsLateRows) {

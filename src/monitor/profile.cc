@@ -96,9 +96,33 @@ void DeriveCoarseBins(ColumnProfile* column) {
 namespace {
 
 json ColumnJson(const ColumnProfile& c) {
-  return {{"name", c.name},   {"values", c.values}, {"missing", c.missing}, {"mean", c.mean},
-          {"std", c.std},     {"min", c.min},       {"max", c.max},         {"median", c.median},
-          {"edges", c.edges}, {"counts", c.counts}, {"means", c.means}};
+  json out = {{"name", c.name},     {"values", c.values}, {"missing", c.missing},
+              {"mean", c.mean},     {"std", c.std},       {"min", c.min},
+              {"max", c.max},       {"median", c.median}, {"edges", c.edges},
+              {"counts", c.counts}, {"means", c.means}};
+  if (c.warmup) {
+    out["warmup"] = {{"span", core::FormatSpan(*c.warmup)}, {"rows_excluded", c.warmup_rows}};
+  }
+  if (!c.monitored) out["monitored"] = false;
+  if (!c.kind.empty()) out["kind"] = c.kind;
+  if (!c.source.empty()) out["source"] = c.source;
+  auto null_json = [](const NullPsi& n) {
+    return json{{"windows", n.windows}, {"median", n.median}, {"q95", n.q95}, {"max", n.max}};
+  };
+  if (c.null_psi.full.windows > 0 || c.null_psi.fast.windows > 0) {
+    out["null_psi"] = {{"window", null_json(c.null_psi.full)},
+                       {"fast_window", null_json(c.null_psi.fast)}};
+  }
+  return out;
+}
+
+NullPsi NullFromJson(const json& n) {
+  NullPsi out;
+  out.windows = n.at("windows").get<int64_t>();
+  out.median = n.at("median").get<double>();
+  out.q95 = n.at("q95").get<double>();
+  out.max = n.at("max").get<double>();
+  return out;
 }
 
 absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& where) {
@@ -115,6 +139,22 @@ absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& w
     c.edges = j.at("edges").get<std::vector<double>>();
     c.counts = j.at("counts").get<std::vector<double>>();
     c.means = j.at("means").get<std::vector<double>>();
+    if (j.contains("null_psi")) {
+      c.null_psi.full = NullFromJson(j.at("null_psi").at("window"));
+      c.null_psi.fast = NullFromJson(j.at("null_psi").at("fast_window"));
+    }
+    c.monitored = j.value("monitored", true);
+    c.kind = j.value("kind", "");
+    c.source = j.value("source", "");
+    if (j.contains("warmup")) {
+      auto span = core::ParseSpan(j.at("warmup").at("span").get<std::string>());
+      if (!span.ok()) {
+        return absl::InvalidArgumentError(
+            core::StrCat(where, " (", c.name, "): warmup.span: ", span.status().message()));
+      }
+      c.warmup = *span;
+      c.warmup_rows = j.at("warmup").value("rows_excluded", int64_t{0});
+    }
   } catch (const json::exception& e) {
     return absl::InvalidArgumentError(core::StrCat(where, ": ", e.what()));
   }
@@ -123,6 +163,14 @@ absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& w
                       }) == c.edges.end();
   const bool sized = c.values == 0 ? c.counts.empty() || c.counts.size() == c.bins()
                                    : c.counts.size() == c.bins() && c.means.size() == c.bins();
+  auto null_ok = [](const NullPsi& n) {
+    return n.windows >= 0 && std::isfinite(n.max) && 0 <= n.median && n.median <= n.q95 &&
+           n.q95 <= n.max;
+  };
+  if (!null_ok(c.null_psi.full) || !null_ok(c.null_psi.fast)) {
+    return absl::InvalidArgumentError(core::StrCat(
+        where, " (", c.name, "): null_psi must have 0 <= median <= q95 <= max, all finite"));
+  }
   if (!sorted || !sized || c.values < 0 || c.missing < 0) {
     return absl::InvalidArgumentError(core::StrCat(
         where, " (", c.name, "): edges must increase and counts and means have one entry per bin"));
@@ -140,12 +188,16 @@ absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& w
 json ProfileToJson(const ReferenceProfile& profile) {
   json features = json::array();
   for (const ColumnProfile& c : profile.features) features.push_back(ColumnJson(c));
-  return {{"profile_version", 1},
-          {"fine_bins", kFineBins},
-          {"coarse_bins", kCoarseBins},
-          {"rows", profile.rows},
-          {"features", std::move(features)},
-          {"score", ColumnJson(profile.score)}};
+  json out = {{"profile_version", 1},
+              {"fine_bins", kFineBins},
+              {"coarse_bins", kCoarseBins},
+              {"rows", profile.rows},
+              {"features", std::move(features)},
+              {"score", ColumnJson(profile.score)}};
+  if (profile.calibration_window) {
+    out["calibration"] = {{"window", core::FormatSpan(*profile.calibration_window)}};
+  }
+  return out;
 }
 
 absl::StatusOr<ReferenceProfile> ProfileFromJson(const json& j, const std::string& source) {
@@ -156,6 +208,18 @@ absl::StatusOr<ReferenceProfile> ProfileFromJson(const json& j, const std::strin
   }
   ReferenceProfile profile;
   profile.rows = j.value("rows", int64_t{0});
+  // Absent in profiles written before calibration.
+  if (j.contains("calibration")) {
+    const json& c = j["calibration"];
+    auto span = c.is_object() && c.contains("window") && c["window"].is_string()
+                    ? core::ParseSpan(c["window"].get<std::string>())
+                    : absl::InvalidArgumentError("missing");
+    if (!span.ok()) {
+      return absl::InvalidArgumentError(
+          core::StrCat(source, ": calibration.window: expected a span such as '24h'"));
+    }
+    profile.calibration_window = *span;
+  }
   for (size_t i = 0; i < j["features"].size(); ++i) {
     auto column = ColumnFromJson(j["features"][i], core::StrCat(source, ": features[", i, "]"));
     if (!column.ok()) return column.status();

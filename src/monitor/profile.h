@@ -13,17 +13,29 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/time.h"
 #include "nlohmann/json.hpp"
 
 namespace pdm::monitor {
 
 inline constexpr int kFineBins = 100;
 inline constexpr int kCoarseBins = 20;
+
+// The null distribution of a column's windowed PSI on the training rows (calibration.h).
+struct NullPsi {
+  int64_t windows = 0;  // windows sampled; 0: not calibrated
+  double median = 0, q95 = 0, max = 0;
+};
+// For the drift window and for its newest quarter (the fast window, which sees a change first).
+struct NullPsiPair {
+  NullPsi full, fast;
+};
 
 struct ColumnProfile {
   std::string name;
@@ -35,6 +47,17 @@ struct ColumnProfile {
   int64_t values = 0;          // non-missing reference values
   int64_t missing = 0;
   double mean = 0, std = 0, min = 0, max = 0, median = 0;
+  NullPsiPair null_psi;
+  // Rows left out as each entity's warm-up: its first `warmup` of data time, while the
+  // column's window (or baseline) was still filling; production rows of a running fleet are
+  // past it.
+  std::optional<core::Span> warmup;
+  int64_t warmup_rows = 0;
+  // False for a column that grows with time by construction (age, time since maintenance):
+  // its statistics are reported, but it never gets a drift status (it would always have one).
+  bool monitored = true;
+  std::string kind;    // what the feature is (features::FeatureKindName), when known
+  std::string source;  // the input it is computed from (drift alerts group by it), when known
   // Derived on build and load: the coarse bin of each fine bin, and the coarse histogram.
   std::vector<uint16_t> coarse_of;
   std::vector<double> coarse_counts;
@@ -54,6 +77,8 @@ struct ReferenceProfile {
   std::vector<ColumnProfile> features;  // in the model's feature order
   ColumnProfile score;                  // "score": probability, or predicted RUL
   int64_t rows = 0;                     // training rows the profile was built from
+  // The drift window the columns' null_psi was calibrated for; none: not calibrated.
+  std::optional<core::Span> calibration_window;
 };
 
 // The profile of one column from its values (NaN = missing); `values` is reordered.

@@ -329,13 +329,12 @@ std::shared_ptr<monitor::DriftMonitor> Api::DriftFor(
   const bool timed = served->bundle.pipeline &&
                      served->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
   monitor::DriftOptions o = options_.drift.thresholds;
-  o.window = options_.drift.window.value_or(timed ? core::Span{core::Span::Kind::kTime, 86400}
-                                                  : core::Span{core::Span::Kind::kRecords, 10000});
+  o.window = options_.drift.window.value_or(monitor::DefaultDriftWindow(timed));
   o.every = options_.drift.every.value_or(timed ? core::Span{core::Span::Kind::kTime, 60}
                                                 : core::Span{core::Span::Kind::kRecords, 1000});
   if (!timed) {
     // Untimed rows cannot fill a time window: such a model is watched over rows.
-    if (o.window.is_time()) o.window = {core::Span::Kind::kRecords, 10000};
+    if (o.window.is_time()) o.window = monitor::DefaultDriftWindow(false);
     if (o.every.is_time()) o.every = {core::Span::Kind::kRecords, 1000};
   }
   o.probability_threshold.reset();

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -143,6 +144,14 @@ class Api {
   // failure_confirmed); maintenance also starts the cooldown.
   void CloseAlertsOnEvent(const std::shared_ptr<const ServedModel>& served,
                           const std::string& machine, features::EventType type, double time);
+  // Drift alerts, from the latest drift evaluation of `served`: one active per served model and
+  // input (kind "drift", no machine, failure mode "<model>/<input>", the input being the sensor
+  // the drifted features are computed from, or "errors" for error counts). It opens when a
+  // monitored feature of that input enters drift (a warning; critical on dataset drift, to
+  // which open ones escalate) and is resolved as "drift_ended" when none of the input's
+  // features is in drift any more. Delivered like the maintenance alerts.
+  void WatchDrift(const std::shared_ptr<const ServedModel>& served,
+                  const monitor::DriftReport& report);
   // The drift monitor of `served` (made when the served model changed); null with the reason in
   // `why` when the model cannot be monitored or monitoring is off.
   std::shared_ptr<monitor::DriftMonitor> DriftFor(const std::shared_ptr<const ServedModel>& served,
@@ -163,6 +172,14 @@ class Api {
   std::mutex alerts_mu_;     // guards the two below
   std::shared_ptr<alert::AlertPolicy> alerts_;
   std::string alerts_model_;
+  std::mutex drift_alert_mu_;            // guards the three below
+  std::string drift_alert_model_;        // artifact hash of the model the fields below are about
+  int64_t drift_alert_evaluation_ = -1;  // the evaluation last looked at
+  struct ActiveDriftAlert {
+    int64_t id = 0;
+    std::string severity;
+  };
+  std::map<std::string, ActiveDriftAlert> drift_alerts_;  // by failure mode "<model>/<input>"
 };
 
 }  // namespace pdm::serving

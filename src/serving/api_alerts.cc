@@ -1,9 +1,11 @@
 // Maintenance alerts of the live telemetry path (alert/alert_policy.h decides, the Store keeps
 // them) and their routes: GET /api/v1/alerts, GET /api/v1/alerts/{id},
 // POST /api/v1/alerts/{id}/ack and /resolve.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "core/status.h"
 #include "core/strings.h"
@@ -139,7 +141,7 @@ void Api::RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
     } else if (p.decision.action == alert::Action::kEscalate) {
       auto escalated = store.TransitionAlert(
           p.decision.alert_id, {"escalated", "pdm", "", p.decision.reason, p.decision.severity},
-          {});
+          options_.alerts.webhooks);
       status = escalated.status();
       if (escalated.ok()) policy->SetActive(p.machine, escalated->id, escalated->severity);
       // Resolved meanwhile (by a person, or another replica): nothing to escalate.
@@ -147,6 +149,118 @@ void Api::RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
     }
     if (!status.ok()) metrics_->CountValidationError("store_failed");
   }
+  WakeNotifier();
+}
+
+void Api::WatchDrift(const std::shared_ptr<const ServedModel>& served,
+                     const monitor::DriftReport& report) {
+  if (!options_.alerts.enabled || !served || !served->bundle.reference || report.evaluations == 0) {
+    return;
+  }
+  std::lock_guard lock(drift_alert_mu_);
+  if (drift_alert_model_ == served->artifact_hash &&
+      drift_alert_evaluation_ == report.evaluations) {
+    return;
+  }
+  store::Store& store = models_->registry().store();
+  const std::string prefix = served->name + "/";
+  if (drift_alert_model_ != served->artifact_hash) {
+    // A new model (or the first look): its drift alerts still active, if a previous run of the
+    // server, or the model's previous version, left some.
+    drift_alert_model_ = served->artifact_hash;
+    drift_alerts_.clear();
+    auto active = store.ListAlerts({"active", "", "drift", 0, 1000});
+    if (!active.ok()) {
+      metrics_->CountValidationError("store_failed");
+      drift_alert_model_.clear();  // look again at the next evaluation
+      return;
+    }
+    for (const store::AlertRow& a : *active) {
+      if (a.machine.empty() && a.failure_mode.starts_with(prefix)) {
+        drift_alerts_[a.failure_mode] = {a.id, a.severity};
+      }
+    }
+  }
+  drift_alert_evaluation_ = report.evaluations;
+  if (report.warming_up) return;
+  // The features in drift by input, the furthest beyond their drift threshold first.
+  const std::vector<monitor::ColumnProfile>& columns = served->bundle.reference->features;
+  std::map<std::string, std::vector<const monitor::ColumnDrift*>> drifted;
+  for (size_t j = 0; j < report.features.size() && j < columns.size(); ++j) {
+    const monitor::ColumnDrift& f = report.features[j];
+    if (!f.monitored || f.status != monitor::DriftStatus::kDrift) continue;
+    drifted[prefix + (columns[j].source.empty() ? f.name : columns[j].source)].push_back(&f);
+  }
+  auto excess = [](const monitor::ColumnDrift* f) {
+    double e = f->psi / f->thresholds.drift;
+    if (f->fast_psi) e = std::max(e, *f->fast_psi / f->fast_thresholds.drift);
+    return e;
+  };
+  const std::string severity = report.dataset_drift ? "critical" : "warning";
+  bool failed = false;
+  for (auto& [mode, features] : drifted) {
+    std::stable_sort(features.begin(), features.end(),
+                     [&](const auto* a, const auto* b) { return excess(a) > excess(b); });
+    std::string message = core::StrCat(mode.substr(prefix.size()), ": ", features.size(),
+                                       features.size() == 1 ? " feature" : " features", " in drift",
+                                       report.dataset_drift ? " (dataset drift)" : "", ": ");
+    for (size_t i = 0; i < features.size() && i < 5; ++i) {
+      char psi[32];
+      std::snprintf(psi, sizeof(psi), "%.2f",
+                    std::max(features[i]->psi, features[i]->fast_psi.value_or(0.0)));
+      core::StrAppend(&message, i == 0 ? "" : ", ", features[i]->name, " (PSI ", psi, ")");
+    }
+    if (features.size() > 5) core::StrAppend(&message, ", ...");
+    auto active = drift_alerts_.find(mode);
+    if (active == drift_alerts_.end()) {
+      store::AlertRow row;
+      row.time_us = std::isfinite(report.evaluated_at)
+                        ? static_cast<int64_t>(std::llround(report.evaluated_at * 1e6))
+                        : 0;
+      row.severity = severity;
+      row.kind = "drift";
+      row.failure_mode = mode;
+      row.message = message;
+      row.score = report.drifted_share;
+      row.model = served->name;
+      row.version = served->version;
+      auto opened = store.OpenAlert(row, options_.alerts.webhooks);
+      if (!opened.ok()) {
+        failed = true;
+        continue;
+      }
+      drift_alerts_[mode] = {opened->alert.id, opened->alert.severity};
+      if (opened->opened) metrics_->CountAlertOpened(severity);
+    } else if (severity == "critical" && active->second.severity != "critical") {
+      auto escalated =
+          store.TransitionAlert(active->second.id, {"escalated", "pdm", "", message, "critical"},
+                                options_.alerts.webhooks);
+      if (escalated.ok()) {
+        active->second.severity = "critical";
+      } else if (absl::IsFailedPrecondition(escalated.status())) {
+        drift_alerts_.erase(active);  // resolved by a person meanwhile
+      } else {
+        failed = true;
+      }
+    }
+  }
+  for (auto it = drift_alerts_.begin(); it != drift_alerts_.end();) {
+    if (drifted.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    auto resolved = store.TransitionAlert(it->second.id,
+                                          {"resolved", "pdm", std::string(store::kDriftEnded),
+                                           "none of its features is in drift any more", ""},
+                                          options_.alerts.webhooks);
+    if (resolved.ok() || absl::IsFailedPrecondition(resolved.status())) {
+      it = drift_alerts_.erase(it);
+    } else {
+      failed = true;
+      ++it;
+    }
+  }
+  if (failed) metrics_->CountValidationError("store_failed");
   WakeNotifier();
 }
 

@@ -329,7 +329,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
   std::string no_drift;
   const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(served, &no_drift);
   std::vector<float> drift_features;
-  std::vector<double> drift_times, drift_scores;
+  std::vector<double> drift_times, drift_scores, drift_since_start;
   const bool timed = layout.time_type == spec::TimeType::kTimestamp;
   const std::shared_ptr<alert::AlertPolicy> alerts = AlertsFor(served);
   std::vector<PendingAlert> pending_alerts;
@@ -380,6 +380,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
         if (drift) {
           drift_times.push_back(timed ? reading.time : std::nan(""));
           drift_scores.push_back(point->score);
+          drift_since_start.push_back(timed ? point->since_start : std::nan(""));
         }
         series.Observe(point->alarm, served->bundle.ensemble.task != model::Task::kRul
                                          ? point->score
@@ -415,9 +416,11 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
     std::vector<monitor::ObservedRow> rows(drift_scores.size());
     for (size_t r = 0; r < rows.size(); ++r) {
       rows[r] = {drift_times[r], std::span<const float>(drift_features.data() + r * width, width),
-                 drift_scores[r]};
+                 drift_scores[r], drift_since_start[r]};
     }
     drift->Observe(rows);
+    const std::shared_ptr<const monitor::DriftReport> report = drift->Latest();
+    WatchDrift(served, *report);
   }
 
   json out = {{"model", served->name},

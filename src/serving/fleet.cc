@@ -29,6 +29,7 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
   }
   m->pipeline_owner = model;
   m->state.emplace(&pipeline, m->statics, /*compact_values=*/true);  // memory per machine
+  m->first_time = std::nan("");
 }
 
 absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
@@ -63,8 +64,9 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   if (features_out != nullptr) {
     features_out->insert(features_out->end(), x.values.begin(), x.values.end());
   }
+  if (std::isnan(m->first_time)) m->first_time = reading.time;
   RiskPoint point{reading.time, ensemble.task != model::Task::kRul ? p.probability : p.margin,
-                  p.alarm, model->version};
+                  p.alarm, model->version, reading.time - m->first_time};
   ++m->view.readings;
   m->view.latest = point;
   m->view.last_numeric = reading.numeric;

@@ -7,6 +7,7 @@
 #ifndef PDM_SERVING_FLEET_H_
 #define PDM_SERVING_FLEET_H_
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,9 @@ struct RiskPoint {
   double score = 0;  // failure probability, or remaining useful life
   bool alarm = false;
   int64_t version = 0;
+  // Data time since the machine's feature state began (its first reading to this server, or
+  // the last state reset): rolling windows are still filling while it is shorter than them.
+  double since_start = 0;
 };
 
 // One validated reading, in the pipeline's input layout.
@@ -74,6 +78,7 @@ class Fleet {
     std::shared_ptr<const ServedModel> pipeline_owner;
     std::optional<features::OnlineFeatureState> state;
     features::EntityStatic statics;
+    double first_time = std::nan("");  // of the state's first reading
     MachineView view;
   };
   // The machine, created when absent (nullptr beyond max_machines_).

@@ -162,6 +162,25 @@ constexpr std::string_view kDocument = R"openapi({
      }
     }
    },
+   "Thresholds": {
+    "type": "object",
+    "description": "PSI thresholds of one window: calibrated on the training data's own windows, or the fixed 0.1 / 0.25",
+    "properties": {
+     "warning": {
+      "type": "number"
+     },
+     "drift": {
+      "type": "number"
+     },
+     "source": {
+      "type": "string",
+      "enum": [
+       "calibrated",
+       "fixed"
+      ]
+     }
+    }
+   },
    "ColumnDrift": {
     "type": "object",
     "properties": {
@@ -173,8 +192,43 @@ constexpr std::string_view kDocument = R"openapi({
       "enum": [
        "ok",
        "warning",
-       "drift"
+       "drift",
+       "not_monitored"
       ]
+     },
+     "kind": {
+      "type": "string",
+      "nullable": true,
+      "enum": [
+       "current",
+       "window",
+       "event_count",
+       "clock",
+       null
+      ]
+     },
+     "source": {
+      "type": "string",
+      "nullable": true,
+      "description": "the input the feature is computed from"
+     },
+     "thresholds": {
+      "$ref": "#/components/schemas/Thresholds"
+     },
+     "fast_window": {
+      "type": "object",
+      "description": "the window's newest quarter, when the thresholds are calibrated",
+      "properties": {
+       "psi": {
+        "type": "number"
+       },
+       "rows": {
+        "type": "integer"
+       },
+       "thresholds": {
+        "$ref": "#/components/schemas/Thresholds"
+       }
+      }
      },
      "rows": {
       "type": "integer"
@@ -864,7 +918,8 @@ constexpr std::string_view kDocument = R"openapi({
       "enum": [
        "failure_confirmed",
        "no_fault_found",
-       "maintenance_done"
+       "maintenance_done",
+       "drift_ended"
       ]
      },
      "resolved_by": {

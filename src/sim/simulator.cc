@@ -102,7 +102,16 @@ struct ErrorEvent {
 
 // Simulates one machine over the whole span. Everything it draws comes from its own stream, so
 // machines can be simulated in any order and on any thread.
-void SimulateMachine(const SimulationOptions& options, int index, MachineOutput* out) {
+// The drifts that apply to one machine, resolved: target sensor (-1: ambient), start time.
+struct MachineDrift {
+  int sensor = -1;
+  bool relative = false;
+  double amount = 0;
+  int64_t from = 0;
+};
+
+void SimulateMachine(const SimulationOptions& options, int index,
+                     const std::vector<MachineDrift>& drifts, MachineOutput* out) {
   Random rng(MixSeed(options.seed, static_cast<uint64_t>(index)));
   const std::string id = fmt::format("M{:04d}", index + 1);
   const MachineModel& model = kModels[rng.Int(0, 2)];
@@ -195,9 +204,18 @@ void SimulateMachine(const SimulationOptions& options, int index, MachineOutput*
     const double day_of_year = static_cast<double>((t / 86400) % 365);
     const double hour = static_cast<double>((t % 86400) / 3600.0);
     double v[kSensorCount];
-    v[kAirTemperature] = 16 + site_offset +
-                         8 * std::sin(2 * std::numbers::pi * (day_of_year - 110) / 365) +
-                         4 * std::sin(2 * std::numbers::pi * (hour - 9) / 24) + rng.Normal(0, 0.3);
+    v[kAirTemperature] =
+        16 + site_offset +
+        options.seasonal_amplitude * std::sin(2 * std::numbers::pi * (day_of_year - 110) / 365) +
+        4 * std::sin(2 * std::numbers::pi * (hour - 9) / 24) + rng.Normal(0, 0.3);
+    // A changed ambient, before the temperatures that follow it (draws nothing: a drifted
+    // fleet is the same fleet, changed only where the drift says).
+    for (const MachineDrift& d : drifts) {
+      if (d.sensor < 0 && t >= d.from) {
+        v[kAirTemperature] =
+            d.relative ? v[kAirTemperature] * (1 + d.amount) : v[kAirTemperature] + d.amount;
+      }
+    }
     v[kProcessTemperature] = v[kAirTemperature] + 12 + 18 * load + 15 * sig[3] + rng.Normal(0, 0.5);
     v[kBearingTemperature] =
         v[kAirTemperature] + 18 + 22 * load + 12 * sig[0] + 4 * sig[2] + rng.Normal(0, 0.7);
@@ -210,6 +228,12 @@ void SimulateMachine(const SimulationOptions& options, int index, MachineOutput*
         std::max(0.0, model.rated_torque_nm * load * (1 + 0.05 * sig[0]) + rng.Normal(0, 0.8));
     v[kCurrent] =
         model.rated_current_a * (0.25 + 0.75 * load) * (1 + 0.3 * sig[2]) + rng.Normal(0, 0.3);
+    // A changed measurement: only the sensor's own column.
+    for (const MachineDrift& d : drifts) {
+      if (d.sensor >= 0 && t >= d.from) {
+        v[d.sensor] = d.relative ? v[d.sensor] * (1 + d.amount) : v[d.sensor] + d.amount;
+      }
+    }
 
     // Error events: background codes plus symptom codes that grow with the signatures.
     if (rng.Bernoulli(0.002 * dt_h))
@@ -274,7 +298,13 @@ std::string SpecYaml(const SimulationOptions& options) {
       options.machines,
       " duration=", core::FormatSpan({core::Span::Kind::kTime, options.duration_seconds}),
       " interval=", core::FormatSpan({core::Span::Kind::kTime, options.interval_seconds}),
-      " seed=", options.seed, "\n",
+      " seed=", options.seed, "\n");
+  if (options.seasonal_amplitude != 8) {
+    core::StrAppend(&y, "# seasonal_amplitude=", options.seasonal_amplitude, "\n");
+  }
+  for (const DriftChange& d : options.drifts) core::StrAppend(&y, "# drift ", d.text, "\n");
+  core::StrAppend(
+      &y,
       "version: 1\n"
       "name: simulated-fleet\n"
       "description: Simulated fleet of rotating machines (pdm simulate)\n"
@@ -381,6 +411,71 @@ class OutputFile {
 
 }  // namespace
 
+absl::StatusOr<DriftChange> ParseDriftChange(std::string_view text) {
+  DriftChange change;
+  change.text = std::string(text);
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        core::StrCat("--drift '", text, "': ", why,
+                     " (expected TARGET:CHANGE@START[:MACHINES], e.g. vibration_rms:+20%@75d or "
+                     "ambient:+5@60d:25%)"));
+  };
+  const size_t colon = text.find(':');
+  const size_t at = text.find('@');
+  if (colon == std::string_view::npos || colon == 0) return bad("no TARGET before ':'");
+  if (at == std::string_view::npos || at < colon) return bad("no '@START'");
+  change.target = std::string(text.substr(0, colon));
+  std::string_view amount = text.substr(colon + 1, at - colon - 1);
+  const size_t machines_at = text.find(':', at);
+  const std::string_view start =
+      text.substr(at + 1, machines_at == std::string_view::npos ? std::string_view::npos
+                                                                : machines_at - at - 1);
+  if (amount.empty() || (amount[0] != '+' && amount[0] != '-')) {
+    return bad("CHANGE must start with + or -");
+  }
+  change.relative = amount.back() == '%';
+  if (change.relative) amount.remove_suffix(1);
+  const bool negative = amount[0] == '-';
+  amount.remove_prefix(1);
+  double value = 0;
+  const auto [end, ec] = std::from_chars(amount.data(), amount.data() + amount.size(), value);
+  if (ec != std::errc() || end != amount.data() + amount.size() || !std::isfinite(value)) {
+    return bad("CHANGE is not a number");
+  }
+  change.amount = (negative ? -value : value) / (change.relative ? 100 : 1);
+  if (change.relative && change.amount <= -1) return bad("a relative CHANGE must stay above -100%");
+  auto offset = core::ParseDurationSeconds(start);
+  if (!offset.ok()) return bad(core::StrCat("START: ", offset.status().message()));
+  change.start_offset_seconds = *offset;
+  if (machines_at != std::string_view::npos) {
+    std::string_view machines = text.substr(machines_at + 1);
+    if (machines.empty()) return bad("MACHINES is empty");
+    if (machines == "all") {
+      // every machine
+    } else if (machines.back() == '%') {
+      machines.remove_suffix(1);
+      double share = 0;
+      const auto [e, c] =
+          std::from_chars(machines.data(), machines.data() + machines.size(), share);
+      if (c != std::errc() || e != machines.data() + machines.size() || !(share > 0) ||
+          share > 100) {
+        return bad("a share of MACHINES must be within (0, 100]%");
+      }
+      change.fraction = share / 100;
+    } else {
+      for (std::string_view rest = machines; !rest.empty();) {
+        const size_t comma = rest.find(',');
+        const std::string_view id = rest.substr(0, comma);
+        if (id.empty()) return bad("an empty machine id in MACHINES");
+        change.machines.emplace_back(id);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+    }
+  }
+  return change;
+}
+
 const char* FailureModeName(FailureMode mode) {
   switch (mode) {
     case FailureMode::kBearing:
@@ -409,6 +504,55 @@ absl::StatusOr<SimulationSummary> Simulate(const SimulationOptions& options,
   for (double rate : {options.dropout_rate, options.outlier_rate, options.gap_rate,
                       options.duplicate_rate, options.stuck_rate}) {
     if (!(rate >= 0 && rate <= 1)) return absl::InvalidArgumentError("rates must be in [0, 1]");
+  }
+  if (!(options.seasonal_amplitude >= 0 && options.seasonal_amplitude <= 50)) {
+    return absl::InvalidArgumentError("--seasonal-amplitude must be between 0 and 50 degC");
+  }
+  // Each machine's drifts; a share of the fleet is a seeded choice of exactly that many.
+  std::vector<std::vector<MachineDrift>> drifts(static_cast<size_t>(options.machines));
+  for (size_t k = 0; k < options.drifts.size(); ++k) {
+    const DriftChange& change = options.drifts[k];
+    MachineDrift d{-1, change.relative, change.amount,
+                   options.start_epoch_seconds + change.start_offset_seconds};
+    if (change.target != "ambient") {
+      auto it = std::find_if(std::begin(kSensors), std::end(kSensors),
+                             [&](const SensorInfo& info) { return change.target == info.name; });
+      if (it == std::end(kSensors)) {
+        return absl::InvalidArgumentError(
+            core::StrCat("--drift '", change.text, "': no sensor '", change.target,
+                         "' (ambient, air_temperature, process_temperature, bearing_temperature, "
+                         "vibration_rms, pressure, rotational_speed, torque, current)"));
+      }
+      d.sensor = static_cast<int>(it - std::begin(kSensors));
+    }
+    std::vector<char> on(static_cast<size_t>(options.machines), change.machines.empty() ? 1 : 0);
+    for (const std::string& id : change.machines) {
+      int number = 0;
+      const auto [end, err] = std::from_chars(id.data() + 1, id.data() + id.size(), number);
+      if (id.size() < 2 || id[0] != 'M' || err != std::errc() || end != id.data() + id.size() ||
+          number < 1 || number > options.machines) {
+        return absl::InvalidArgumentError(core::StrCat(
+            "--drift '", change.text, "': machine '", id, "' is not in the fleet (M0001..M",
+            fmt::format("{:04d}", options.machines), ")"));
+      }
+      on[static_cast<size_t>(number - 1)] = 1;
+    }
+    if (change.machines.empty() && change.fraction < 1) {
+      std::vector<int> order(static_cast<size_t>(options.machines));
+      for (int i = 0; i < options.machines; ++i) order[static_cast<size_t>(i)] = i;
+      Random pick(MixSeed(options.seed ^ 0x5eed'd71f'7000'0000ULL, k));
+      for (size_t i = order.size(); i > 1; --i) {
+        std::swap(order[i - 1],
+                  order[static_cast<size_t>(pick.Int(0, static_cast<int64_t>(i) - 1))]);
+      }
+      const auto chosen = static_cast<size_t>(
+          std::llround(change.fraction * static_cast<double>(options.machines)));
+      std::fill(on.begin(), on.end(), 0);
+      for (size_t i = 0; i < chosen; ++i) on[static_cast<size_t>(order[i])] = 1;
+    }
+    for (size_t m = 0; m < on.size(); ++m) {
+      if (on[m]) drifts[m].push_back(d);
+    }
   }
   std::error_code ec;
   fs::create_directories(out_dir, ec);
@@ -441,8 +585,11 @@ absl::StatusOr<SimulationSummary> Simulate(const SimulationOptions& options,
     outputs.assign(static_cast<size_t>(count), MachineOutput{});
     std::atomic<int> next{0};
     auto work = [&] {
-      for (int i = next++; i < count; i = next++)
-        SimulateMachine(options, first + i, &outputs[static_cast<size_t>(i)]);
+      for (int i = next++; i < count; i = next++) {
+        const int machine = first + i;
+        SimulateMachine(options, machine, drifts[static_cast<size_t>(machine)],
+                        &outputs[static_cast<size_t>(i)]);
+      }
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < std::min(threads, count); ++t) pool.emplace_back(work);

@@ -9,10 +9,31 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace pdm::sim {
+
+// An injected change (docs/simulator.md, "Injected drift"): from `start_offset_seconds` after
+// the simulation's start, on the chosen machines, either one sensor's measurement (a
+// recalibrated or fouled sensor: only that column changes) or the ambient air temperature (a
+// physical change: every temperature follows it, as the machine's heat balance does).
+struct DriftChange {
+  std::string target;     // a sensor column name, or "ambient"
+  bool relative = false;  // amount is a fraction (+0.2 = +20%); else it is added, in units
+  double amount = 0;
+  int64_t start_offset_seconds = 0;
+  std::vector<std::string> machines;  // ids; empty with fraction 1: every machine
+  double fraction = 1;                // of the machines (seeded choice) when `machines` is empty
+  std::string text;                   // as given
+};
+
+// Parses "TARGET:CHANGE@START[:MACHINES]": CHANGE is +20% or -5% (relative) or +3.5 / -2
+// (added, in the sensor's unit); START a span from the start ("75d", "12h"); MACHINES "all",
+// a share of the fleet ("25%") or ids ("M0001,M0007"). InvalidArgument names the part.
+absl::StatusOr<DriftChange> ParseDriftChange(std::string_view text);
 
 struct SimulationOptions {
   int machines = 20;                               // fleet size; >= 1
@@ -31,6 +52,10 @@ struct SimulationOptions {
   double duplicate_rate = 0.0002;
   // Probability per reading that one sensor sticks at its last value for 6-48 readings.
   double stuck_rate = 0.0002;
+  // Amplitude of the ambient temperature's yearly swing, degC (0: no season, a stationary
+  // ambient apart from the daily cycle).
+  double seasonal_amplitude = 8;
+  std::vector<DriftChange> drifts;
 };
 
 // Failure modes, each tied to a component.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
@@ -52,6 +53,146 @@ TEST(SimulatorTest, SameSeedSameBytesWhateverTheThreadCount) {
   options.seed = 43;
   ASSERT_TRUE(Simulate(options, c).ok());
   EXPECT_NE(ReadFile(a / "telemetry.csv"), ReadFile(c / "telemetry.csv"));
+}
+
+TEST(SimulatorTest, ParsesDriftChangesAndRefusesBadOnes) {
+  auto a = ParseDriftChange("vibration_rms:+20%@75d");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->target, "vibration_rms");
+  EXPECT_TRUE(a->relative);
+  EXPECT_DOUBLE_EQ(a->amount, 0.2);
+  EXPECT_EQ(a->start_offset_seconds, 75 * 86400);
+  EXPECT_TRUE(a->machines.empty());
+  EXPECT_EQ(a->fraction, 1);
+  auto b = ParseDriftChange("ambient:-2.5@12h:25%");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_FALSE(b->relative);
+  EXPECT_DOUBLE_EQ(b->amount, -2.5);
+  EXPECT_EQ(b->start_offset_seconds, 12 * 3600);
+  EXPECT_DOUBLE_EQ(b->fraction, 0.25);
+  auto c = ParseDriftChange("pressure:+1@1d:M0001,M0003");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->machines, (std::vector<std::string>{"M0001", "M0003"}));
+  for (const char* bad :
+       {"vibration_rms", "vibration_rms:20%@1d", "vibration_rms:+x%@1d", ":+1@1d",
+        "vibration_rms:+1@", "vibration_rms:+1@1q", "vibration_rms:-100%@1d",
+        "vibration_rms:+1@1d:0%", "vibration_rms:+1@1d:M1,,M2", "vibration_rms:+1@1d:"}) {
+    auto parsed = ParseDriftChange(bad);
+    EXPECT_FALSE(parsed.ok()) << bad;
+    if (!parsed.ok()) {
+      EXPECT_NE(parsed.status().message().find(bad), std::string::npos) << bad;
+    }
+  }
+}
+
+// A drifted fleet is the same fleet: only the drifted column of the chosen machines changes,
+// from the start of the drift on, by the amount given.
+TEST(SimulatorTest, DriftChangesOnlyItsColumnOnItsMachinesFromItsStart) {
+  SimulationOptions options;
+  options.machines = 8;
+  options.duration_seconds = 6 * 86400;
+  options.seed = 5;
+  options.threads = 1;
+  const fs::path plain = TempDir("drift_plain"), drifted = TempDir("drift_on");
+  ASSERT_TRUE(Simulate(options, plain).ok());
+  options.drifts = {*ParseDriftChange("vibration_rms:+20%@3d:50%"),
+                    *ParseDriftChange("pressure:-0.5@4d:M0002")};
+  ASSERT_TRUE(Simulate(options, drifted).ok());
+  for (const char* file : {"failures.csv", "maintenance.csv", "errors.csv", "machines.csv"}) {
+    EXPECT_EQ(ReadFile(plain / file), ReadFile(drifted / file)) << file;
+  }
+  const auto a = ReadCsv(plain / "telemetry.csv"), b = ReadCsv(drifted / "telemetry.csv");
+  ASSERT_EQ(a.size(), b.size());
+  const size_t vibration = 6, pressure = 7;  // timestamp, machine_id, load_setpoint, 8 sensors
+  ASSERT_EQ(a[0][vibration], "vibration_rms");
+  ASSERT_EQ(a[0][pressure], "pressure");
+  std::set<std::string> vibrated;
+  int pressure_changed = 0;
+  for (size_t r = 1; r < a.size(); ++r) {
+    const std::string& time = a[r][0];
+    const std::string& machine = a[r][1];
+    for (size_t col = 0; col < a[r].size(); ++col) {
+      if (a[r][col] == b[r][col]) continue;
+      ASSERT_TRUE(col == vibration || col == pressure) << "row " << r << " column " << a[0][col];
+      const double before = std::stod(a[r][col]), after = std::stod(b[r][col]);
+      if (col == vibration) {
+        EXPECT_GE(time, "2025-01-04T00:00:00Z");
+        EXPECT_NEAR(after, before * 1.2, 0.0011) << time << " " << machine;
+        vibrated.insert(machine);
+      } else {
+        EXPECT_GE(time, "2025-01-05T00:00:00Z");
+        EXPECT_EQ(machine, "M0002");
+        EXPECT_NEAR(after, before - 0.5, 0.0011);
+        ++pressure_changed;
+      }
+    }
+  }
+  EXPECT_EQ(vibrated.size(), 4u) << "50% of 8 machines";
+  EXPECT_GT(pressure_changed, 20);
+  EXPECT_NE(ReadFile(drifted / "spec.yaml").find("# drift vibration_rms:+20%@3d:50%"),
+            std::string::npos);
+  options.drifts = {*ParseDriftChange("oil_level:+1@1d")};
+  EXPECT_FALSE(Simulate(options, TempDir("drift_bad")).ok());
+  options.drifts = {*ParseDriftChange("pressure:+1@1d:M0009")};
+  EXPECT_FALSE(Simulate(options, TempDir("drift_bad2")).ok());
+}
+
+// A warmer ambient is physical: every temperature follows it; the other sensors do not move.
+TEST(SimulatorTest, AmbientDriftWarmsEveryTemperature) {
+  SimulationOptions options;
+  options.machines = 3;
+  options.duration_seconds = 3 * 86400;
+  options.threads = 1;
+  const fs::path plain = TempDir("ambient_plain"), warm = TempDir("ambient_warm");
+  ASSERT_TRUE(Simulate(options, plain).ok());
+  options.drifts = {*ParseDriftChange("ambient:+5@1d")};
+  ASSERT_TRUE(Simulate(options, warm).ok());
+  const auto a = ReadCsv(plain / "telemetry.csv"), b = ReadCsv(warm / "telemetry.csv");
+  ASSERT_EQ(a.size(), b.size());
+  int shifted = 0, compared = 0;
+  for (size_t r = 1; r < a.size(); ++r) {
+    if (a[r][0] < "2025-01-02T00:00:00Z") {
+      EXPECT_EQ(a[r], b[r]);
+      continue;
+    }
+    for (size_t col = 3; col < 6; ++col) {  // the three temperatures
+      if (a[r][col].empty() || b[r][col].empty()) continue;
+      ++compared;
+      const double delta = std::stod(b[r][col]) - std::stod(a[r][col]);
+      // Outliers and stuck values do not follow the ambient; the rest moves by 5 degC.
+      if (std::fabs(delta - 5) < 0.011) ++shifted;
+    }
+    for (size_t col = 6; col < a[r].size(); ++col) EXPECT_EQ(a[r][col], b[r][col]);
+  }
+  EXPECT_GT(compared, 200);
+  EXPECT_GE(shifted, compared * 95 / 100);
+}
+
+TEST(SimulatorTest, NoSeasonKeepsTheAmbientLevel) {
+  SimulationOptions options;
+  options.machines = 4;
+  options.duration_seconds = 120 * 86400;
+  options.interval_seconds = 6 * 3600;
+  options.seasonal_amplitude = 0;
+  options.threads = 1;
+  const fs::path dir = TempDir("no_season");
+  ASSERT_TRUE(Simulate(options, dir).ok());
+  // Mean ambient of January against April: the season moves it by about 8 degC; none here.
+  double sum[2] = {0, 0};
+  int n[2] = {0, 0};
+  const auto rows = ReadCsv(dir / "telemetry.csv");
+  for (size_t r = 1; r < rows.size(); ++r) {
+    if (rows[r][3].empty()) continue;
+    const int half = rows[r][0] < "2025-02-01" ? 0 : rows[r][0] >= "2025-04-01" ? 1 : -1;
+    if (half < 0) continue;
+    const double v = std::stod(rows[r][3]);
+    if (v < -30 || v > 50) continue;  // outliers
+    sum[half] += v;
+    ++n[half];
+  }
+  ASSERT_GT(n[0], 100);
+  ASSERT_GT(n[1], 100);
+  EXPECT_NEAR(sum[0] / n[0], sum[1] / n[1], 1.0);
 }
 
 TEST(SimulatorTest, RefusesBadOptions) {

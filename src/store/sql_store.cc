@@ -680,8 +680,9 @@ class SqlStore final : public Store {
       return absl::InvalidArgumentError(
           core::StrCat("unknown alert event '", t.event, "' (acknowledged, resolved, escalated)"));
     }
-    if (t.event == "resolved" && std::find(std::begin(kResolutions), std::end(kResolutions),
-                                           t.resolution) == std::end(kResolutions)) {
+    if (t.event == "resolved" && t.resolution != kDriftEnded &&
+        std::find(std::begin(kResolutions), std::end(kResolutions), t.resolution) ==
+            std::end(kResolutions)) {
       return absl::InvalidArgumentError(
           core::StrCat("resolution '", t.resolution,
                        "': expected failure_confirmed, no_fault_found or maintenance_done"));
@@ -698,6 +699,11 @@ class SqlStore final : public Store {
           PDM_ASSIGN_OR_RETURN(std::optional<AlertRow> found, FindAlert(id));
           if (!found) return absl::NotFoundError(core::StrCat("no alert ", id));
           a = std::move(*found);
+          if (t.event == "resolved" && t.resolution == kDriftEnded && a.kind != "drift") {
+            return absl::InvalidArgumentError(core::StrCat("resolution '", kDriftEnded,
+                                                           "' is for drift alerts; alert ", id,
+                                                           " is a ", a.kind, " alert"));
+          }
           if (a.state == "resolved") {
             return absl::FailedPreconditionError(core::StrCat("alert ", id, " is resolved (",
                                                               a.resolution, " by ", a.resolved_by,

@@ -110,7 +110,7 @@ struct AlertRow {
   int64_t updated_us = 0;
   std::string acknowledged_by;
   std::optional<int64_t> acknowledged_us;
-  std::string resolution;  // "failure_confirmed", "no_fault_found", "maintenance_done"
+  std::string resolution;  // one of kResolutions, or kDriftEnded (drift alerts)
   std::string resolved_by;
   std::optional<int64_t> resolved_us;
   std::string note;  // the latest action's note
@@ -141,6 +141,9 @@ struct AlertTransition {
 
 inline constexpr std::string_view kResolutions[] = {"failure_confirmed", "no_fault_found",
                                                     "maintenance_done"};
+// The resolution the server gives a drift alert when no feature is in drift any more (drift
+// alerts only; people resolve with one of kResolutions).
+inline constexpr std::string_view kDriftEnded = "drift_ended";
 
 struct AlertFilter {
   std::string state;  // "open", "acknowledged", "resolved", "active" (not resolved); "": all

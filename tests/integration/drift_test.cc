@@ -1,24 +1,32 @@
-// Drift monitoring end to end: a simulated fleet trained on its first 60 days, served by the
-// real binary, its whole history replayed through POST /api/v1/telemetry in time order (events
-// included); the drift route, the performance estimate and the Prometheus series read back.
-// A +20% vibration calibration on every machine puts vibration_rms in drift within a day while
-// the same replay without it keeps it ok; the simulator's spring warming (training on January
-// and February) is reported as the real ambient drift it is. (Feature-level false alarms on the
-// fleet's slow features are measured in docs/monitoring.md: not yet solved.)
+// Drift monitoring end to end: three fleets of one seed simulated without a season (a stationary
+// ambient), one unchanged, one with vibration_rms recalibrated +20% on every machine from day 75,
+// one with the ambient 5 degC warmer from day 75 (`pdm simulate --drift`). A model trained on the
+// unchanged fleet's first 60 days is served by the real binary three times, and each fleet's
+// whole history is replayed to its server through POST /api/v1/telemetry in time order (events
+// included). The stationary fleet puts no sensor feature in drift; each change puts the features
+// computed from its sensors, and only those, in drift; the drift route, the performance
+// estimate and the Prometheus series read back. docs/monitoring.md has the figures.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
+#include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/csv.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
+#include "tests/testing/webhook_receiver.h"
 
 namespace pdm {
 namespace {
@@ -34,6 +42,10 @@ using testing::CsvRow;
 
 constexpr char kTrainEnd[] = "2025-03-02T00:00:00Z";    // day 60
 constexpr char kDriftStart[] = "2025-03-17T00:00:00Z";  // day 75
+// The fleets' shared arguments: no season, so that the ambient is stationary.
+constexpr char kFleet[] =
+    "simulate --machines 20 --duration 120d --interval 1h --seed 7 "
+    "--seasonal-amplitude 0 ";
 
 class DriftTest : public ::testing::Test {
  protected:
@@ -41,10 +53,13 @@ class DriftTest : public ::testing::Test {
     dir_ = new fs::path(testing::TempDir("drift"));
     const fs::path sim = *dir_ / "sim";
     registry_ = new std::string((*dir_ / "registry").string());
-    ASSERT_EQ(testing::Pdm("simulate --machines 20 --duration 120d --interval 1h --seed 7 --out " +
-                           sim.string())
-                  .code,
-              0);
+    for (const auto& [out, drift] : {std::pair<std::string, std::string>{"sim", ""},
+                                     {"vibration", "--drift vibration_rms:+20%@75d "},
+                                     {"ambient", "--drift ambient:+5@75d "}}) {
+      const testing::Result made =
+          testing::Pdm(std::string(kFleet) + drift + "--out " + (*dir_ / out).string());
+      ASSERT_EQ(made.code, 0) << made.err;
+    }
     // The first 60 days are the training data.
     std::ifstream in(sim / "telemetry.csv");
     std::ofstream train(*dir_ / "train.csv");
@@ -65,12 +80,12 @@ class DriftTest : public ::testing::Test {
   }
 
   // One request per hour of data: that hour's readings of every machine, after the events since
-  // the previous hour. `scale` multiplies vibration_rms from kDriftStart on.
+  // the previous hour, from the fleet simulated into *dir_ / `fleet`.
   struct Replay {
     std::vector<std::pair<std::string, json>> hours;  // time -> request body
   };
-  static Replay MakeReplay(double vibration_scale) {
-    const fs::path sim = *dir_ / "sim";
+  static Replay MakeReplay(const std::string& fleet) {
+    const fs::path sim = *dir_ / fleet;
     struct Event {
       std::string time;
       json body;
@@ -105,8 +120,7 @@ class DriftTest : public ::testing::Test {
       json values = json::object();
       for (const auto& [column, text] : row) {
         if (column == "timestamp" || column == "machine_id") continue;
-        double v = text.empty() ? NAN : std::stod(text);
-        if (column == "vibration_rms" && row.at("timestamp") >= kDriftStart) v *= vibration_scale;
+        const double v = text.empty() ? NAN : std::stod(text);
         values[column] = std::isnan(v) ? json(nullptr) : json(v);
       }
       json reading = {
@@ -172,72 +186,323 @@ const json* Column(const json& drift, const std::string& name) {
   return nullptr;
 }
 
-// Two servers on the same model replay the same fleet hour by hour, one with vibration_rms
-// multiplied by 1.2 on every machine from day 75 (a recalibrated sensor). Both use the defaults
-// (a 24h window of data time, evaluated every minute of it, 3 evaluations to change a status).
-TEST_F(DriftTest, AVibrationCalibrationDriftsVibrationAndTheSameReplayWithoutItDoesNot) {
-  const std::vector<std::string> args = {
-      "--registry",           *registry_,         "--model", "fleet", "--threads", "1",
-      "--no-store-telemetry", "--drift-min-rows", "200"};
-  Server plain(args), shifted(args);
-  ASSERT_NE(plain.served.port, 0) << plain.served.first_line;
-  ASSERT_NE(shifted.served.port, 0) << shifted.served.first_line;
-  const Replay a = MakeReplay(1.0), b = MakeReplay(1.2);
+// Which features are in drift at each evaluation of one server, and since when.
+struct DriftLog {
+  std::map<std::string, std::string> first;  // feature -> first time in drift (from day 60)
+  std::map<std::string, int> hours;          // feature -> hours in drift
+  std::map<std::string, std::string> kind;   // feature -> kind (window, current, ...)
+  int evaluations = 0;
+
+  void Add(const std::string& time, const json& drift) {
+    ++evaluations;
+    for (const json& f : drift["features"]) {
+      const std::string name = f["name"];
+      if (f["kind"].is_string()) kind[name] = f["kind"];
+      if (f["status"] != "drift") continue;
+      first.emplace(name, time);
+      ++hours[name];
+    }
+  }
+  // The features in drift at some point that `expected` does not accept, with when.
+  std::vector<std::string> Unexpected(const std::function<bool(const std::string&)>& expected) {
+    std::vector<std::string> out;
+    for (const auto& [name, time] : first) {
+      if (!expected(name)) out.push_back(name + " (" + kind[name] + ", from " + time + ")");
+    }
+    return out;
+  }
+  // The earliest time a feature that `match` accepts entered drift at or after `from`.
+  std::string FirstOf(const std::function<bool(const std::string&)>& match,
+                      const std::string& from) {
+    std::string earliest;
+    for (const auto& [name, time] : first) {
+      if (match(name) && time >= from && (earliest.empty() || time < earliest)) earliest = time;
+    }
+    return earliest;
+  }
+};
+
+std::string HoursAfter(const std::string& timestamp, int hours) {
+  double t = 0;
+  EXPECT_TRUE(core::ParseTimestamp(timestamp, &t));
+  return core::FormatTimestamp(static_cast<int64_t>(t) + hours * 3600);
+}
+
+// Three servers on the same model, each fed one fleet hour by hour with the defaults (a 24h
+// window of data time evaluated every minute of it, thresholds calibrated on the training data,
+// 3 evaluations to change a status).
+TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
+  // Each server on its own copy of the registry: its alerts in its own store.
+  auto args_for = [&](const std::string& name) {
+    const fs::path copy = *dir_ / ("registry_" + name);
+    fs::remove_all(copy);
+    fs::copy(*registry_, copy, fs::copy_options::recursive);
+    return std::vector<std::string>{
+        "--registry", copy.string(),          "--model",          "fleet", "--threads",
+        "1",          "--no-store-telemetry", "--drift-min-rows", "200"};
+  };
+  // The unchanged and the vibration fleet's servers tell a webhook receiver of their alerts.
+  auto accept = [](const testing::ReceivedWebhook&, const std::vector<testing::ReceivedWebhook>&) {
+    return 200;
+  };
+  testing::WebhookReceiver plain_hooks(accept), vibration_hooks(accept);
+  auto with_webhook = [&](const std::string& name, const testing::WebhookReceiver& receiver) {
+    std::vector<std::string> a = args_for(name);
+    a.insert(a.end(), {"--webhook", receiver.url(), "--webhook-backoff-ms", "20"});
+    return a;
+  };
+  Server plain(with_webhook("plain", plain_hooks)),
+      vibration(with_webhook("vibration", vibration_hooks)), ambient(args_for("ambient"));
+  // The stationary fleet once more with the fixed thresholds (PSI 0.1 / 0.25 for every feature).
+  std::vector<std::string> fixed_args = args_for("fixed");
+  fixed_args.insert(fixed_args.end(), {"--drift-thresholds", "fixed"});
+  Server fixed(fixed_args);
+  for (const Server* s : {&plain, &vibration, &ambient, &fixed}) {
+    ASSERT_NE(s->served.port, 0) << s->served.first_line;
+  }
+  const Replay a = MakeReplay("sim"), b = MakeReplay("vibration"), c = MakeReplay("ambient");
   ASSERT_EQ(a.hours.size(), b.hours.size());
+  ASSERT_EQ(a.hours.size(), c.hours.size());
   size_t accepted = 0, refused = 0, posted = 0;
-  std::string vibration_drift_at;
-  double plain_psi = 0, shifted_psi = 0;
-  std::string plain_vibration_status;
+  DriftLog plain_log, vibration_log, ambient_log, fixed_log;
+  json at_day_76;  // the vibration server's report a day after the change
+  std::map<std::string, std::vector<std::string>> alarms;  // machine -> times of alarm readings
   for (size_t h = 0; h < a.hours.size(); ++h) {
     const std::string& time = a.hours[h].first;
-    PostHour(plain, time, a.hours[h].second, &accepted, &refused);
+    const json answer = PostHour(plain, time, a.hours[h].second, &accepted, &refused);
+    for (const json& m : answer["machines"]) {
+      if (m["alarm"] == true) alarms[m["machine"]].push_back(m["time"]);
+    }
     posted += a.hours[h].second["readings"].size();
     size_t ignored = 0;
-    PostHour(shifted, time, b.hours[h].second, &ignored, &ignored);
-    if (time < kDriftStart) continue;
-    const json drift_a = plain.Get("/api/v1/drift?histograms=false");
-    const json drift_b = shifted.Get("/api/v1/drift?histograms=false");
-    const json* va = Column(drift_a, "vibration_rms");
-    const json* vb = Column(drift_b, "vibration_rms");
-    ASSERT_TRUE(va != nullptr && vb != nullptr);
-    if (vibration_drift_at.empty() && (*vb)["status"] == "drift") vibration_drift_at = time;
-    if (time == "2025-03-18T00:00:00Z") {  // a day after the change
-      plain_psi = (*va)["statistics"]["psi"].get<double>();
-      shifted_psi = (*vb)["statistics"]["psi"].get<double>();
-      plain_vibration_status = (*va)["status"].get<std::string>();
-      // The spring warming from the January-February training data is real covariate drift:
-      // both servers see the ambient temperature in drift.
-      EXPECT_EQ((*Column(drift_a, "air_temperature"))["status"], "drift");
-      EXPECT_EQ((*Column(drift_b, "air_temperature"))["status"], "drift");
-      break;
-    }
+    PostHour(vibration, time, b.hours[h].second, &ignored, &ignored);
+    PostHour(ambient, time, c.hours[h].second, &ignored, &ignored);
+    PostHour(fixed, time, a.hours[h].second, &ignored, &ignored);
+    if (time < kTrainEnd) continue;
+    fixed_log.Add(time, fixed.Get("/api/v1/drift?histograms=false"));
+    plain_log.Add(time, plain.Get("/api/v1/drift?histograms=false"));
+    const json drift_b = vibration.Get("/api/v1/drift?histograms=false");
+    vibration_log.Add(time, drift_b);
+    ambient_log.Add(time, ambient.Get("/api/v1/drift?histograms=false"));
+    if (time == "2025-03-18T00:00:00Z") at_day_76 = drift_b;
   }
   // Every reading accounted for: the simulator writes some out-of-range values on purpose.
   EXPECT_EQ(accepted + refused, posted);
-  EXPECT_GT(posted, 20u * 24 * 70);
+  EXPECT_GT(posted, 20u * 24 * 110);
   EXPECT_LT(refused, accepted / 100);
-  ASSERT_FALSE(vibration_drift_at.empty()) << "vibration_rms never drifted after the change";
-  EXPECT_LE(vibration_drift_at, "2025-03-18T00:00:00Z");
-  EXPECT_NE(plain_vibration_status, "drift");
-  EXPECT_GT(shifted_psi, 4 * plain_psi) << shifted_psi << " vs " << plain_psi;
-  RecordProperty("vibration_drift_at", vibration_drift_at);
+  EXPECT_GE(plain_log.evaluations, 24 * 59);
 
-  // The drift route's shape: statistics, histograms of the coarse bins, the window.
-  const json drift = shifted.Get("/api/v1/drift");
+  // Sensor features: the windows and current values of the sensors. Event counts and clocks are
+  // judged apart: clocks are not monitored, and the fleet's own failure episodes move the error
+  // counts (docs/monitoring.md).
+  auto sensor_feature = [&](DriftLog& log, const std::string& name) {
+    return log.kind[name] == "window" || log.kind[name] == "current";
+  };
+  ASSERT_FALSE(plain_log.kind.empty());
+  EXPECT_EQ(plain_log.kind["age"], "clock");
+  EXPECT_EQ(plain_log.hours.count("age"), 0u) << "a clock is never in drift";
+  const std::vector<std::string> plain_unexpected = plain_log.Unexpected(
+      [&](const std::string& name) { return !sensor_feature(plain_log, name); });
+  EXPECT_THAT(plain_unexpected, ::testing::IsEmpty())
+      << "sensor features in drift on the stationary fleet";
+  // With fixed thresholds the same replay puts dozens of sensor features in drift: slow windows
+  // of 20 machines vary more than PSI's fixed thresholds assume (docs/monitoring.md).
+  const size_t fixed_sensor_features =
+      fixed_log
+          .Unexpected([&](const std::string& name) { return !sensor_feature(fixed_log, name); })
+          .size();
+  EXPECT_GE(fixed_sensor_features, 20u);
+  RecordProperty("stationary_sensor_features_in_drift_fixed", fixed_sensor_features);
+  // Event counts in drift on the stationary fleet: reported, bounded.
+  int event_hours = 0, event_features = 0;
+  for (const auto& [name, kind] : plain_log.kind) {
+    if (kind == "event_count") ++event_features;
+  }
+  for (const auto& [name, hours] : plain_log.hours) event_hours += hours;
+  ASSERT_GT(event_features, 0);
+  EXPECT_LT(event_hours, event_features * plain_log.evaluations / 20)
+      << "error-count features in drift over 5% of the time";
+  RecordProperty("stationary_event_count_drift_hours", event_hours);
+
+  // A recalibrated vibration sensor: features computed from vibration_rms enter drift; no
+  // feature of another sensor does.
+  auto from_vibration = [](const std::string& name) { return name.starts_with("vibration_rms"); };
+  const std::string vibration_at = vibration_log.FirstOf(from_vibration, kDriftStart);
+  ASSERT_FALSE(vibration_at.empty()) << "no vibration feature drifted after the change";
+  EXPECT_LE(vibration_at, HoursAfter(kDriftStart, 48));
+  EXPECT_EQ(vibration_log.FirstOf(from_vibration, kTrainEnd), vibration_at)
+      << "a vibration feature drifted before the change";
+  EXPECT_THAT(vibration_log.Unexpected([&](const std::string& name) {
+    return from_vibration(name) || !sensor_feature(vibration_log, name);
+  }),
+              ::testing::IsEmpty());
+  RecordProperty("vibration_drift_at", vibration_at);
+
+  // A warmer ambient: the temperatures' features enter drift within hours; nothing else does.
+  auto from_temperature = [](const std::string& name) {
+    return name.find("temperature") != std::string::npos;
+  };
+  const std::string ambient_at = ambient_log.FirstOf(from_temperature, kDriftStart);
+  ASSERT_FALSE(ambient_at.empty()) << "no temperature feature drifted after the change";
+  EXPECT_LE(ambient_at, HoursAfter(kDriftStart, 12));
+  EXPECT_EQ(ambient_log.FirstOf(from_temperature, kTrainEnd), ambient_at);
+  EXPECT_THAT(ambient_log.Unexpected([&](const std::string& name) {
+    return from_temperature(name) || !sensor_feature(ambient_log, name);
+  }),
+              ::testing::IsEmpty());
+  RecordProperty("ambient_drift_at", ambient_at);
+  std::printf(
+      "drift: vibration +20%% from %s found at %s; ambient +5 degC found at %s; "
+      "stationary: %d event-count feature-hours in drift, and %zu sensor features with "
+      "fixed thresholds\n",
+      kDriftStart, vibration_at.c_str(), ambient_at.c_str(), event_hours, fixed_sensor_features);
+
+  // Drift alerts, one per model and input: the vibration server opened one for vibration_rms
+  // (fleet-wide: no machine) when its first feature drifted, and its webhook told of it. The
+  // other servers' drift alerts are of their own change's inputs or of the error counts.
+  const json vibration_alerts = vibration.Get("/api/v1/alerts?kind=drift&limit=1000");
+  const json* first_alert = nullptr;
+  std::set<std::string> vibration_modes;
+  // Only those opened from day 60 on: the replay of the training period starts with every
+  // simulated machine in the same regime, which its first hours of windows show.
+  auto watched = [](const json& a) { return a["time"].get<std::string>() >= kTrainEnd; };
+  for (const json& a : vibration_alerts["alerts"]) {  // newest first
+    if (!watched(a)) continue;
+    vibration_modes.insert(a["failure_mode"].get<std::string>());
+    if (a["failure_mode"] == "fleet/vibration_rms") first_alert = &a;
+  }
+  ASSERT_NE(first_alert, nullptr) << vibration_alerts.dump();
+  EXPECT_EQ((*first_alert)["kind"], "drift");
+  EXPECT_EQ((*first_alert)["machine"], "");
+  EXPECT_EQ((*first_alert)["time"], vibration_at) << "opened by the evaluation that found it";
+  EXPECT_THAT((*first_alert)["message"].get<std::string>(),
+              ::testing::StartsWith("vibration_rms: "));
+  EXPECT_THAT(vibration_modes, ::testing::IsSubsetOf({"fleet/vibration_rms", "fleet/errors"}));
+  std::set<std::string> plain_modes, ambient_modes;
+  // (Each list held in a variable: a temporary's member does not outlive the loop's header.)
+  const json plain_alerts = plain.Get("/api/v1/alerts?kind=drift&limit=1000");
+  for (const json& a : plain_alerts["alerts"]) {
+    if (!watched(a)) continue;
+    plain_modes.insert(a["failure_mode"].get<std::string>());
+    if (a["state"] == "resolved") {
+      EXPECT_EQ(a["resolution"], "drift_ended");
+    }
+  }
+  EXPECT_THAT(plain_modes, ::testing::IsSubsetOf({"fleet/errors"}));
+  const json ambient_alerts = ambient.Get("/api/v1/alerts?kind=drift&limit=1000");
+  for (const json& a : ambient_alerts["alerts"]) {
+    if (!watched(a)) continue;
+    ambient_modes.insert(a["failure_mode"].get<std::string>());
+  }
+  EXPECT_THAT(ambient_modes, ::testing::Contains("fleet/air_temperature"));
+  EXPECT_THAT(ambient_modes,
+              ::testing::IsSubsetOf({"fleet/air_temperature", "fleet/process_temperature",
+                                     "fleet/bearing_temperature", "fleet/errors"}));
+  bool told = false;
+  for (int tries = 0; tries < 100 && !told; ++tries) {
+    for (const testing::ReceivedWebhook& r : vibration_hooks.received()) {
+      const json body = json::parse(r.body, nullptr, false);
+      if (body.is_object() && body["alert"]["id"] == (*first_alert)["id"] &&
+          body["event"] == "opened") {
+        told = true;
+      }
+    }
+    if (!told) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(told) << "the drift alert's webhook never arrived";
+
+  // Maintenance alerts on the unchanged fleet: every failure that the served threshold caught
+  // (an alarm reading of the machine in the 48 h horizon before it) opened exactly one alert
+  // before it, since the machine's previous maintenance or failure, and the webhook told of it
+  // once.
+  std::map<std::string, std::vector<std::string>> resets;  // machine -> event times
+  for (const char* file : {"failures.csv", "maintenance.csv"}) {
+    for (const CsvRow& row : ReadCsv(*dir_ / "sim" / file)) {
+      resets[row.at("machine_id")].push_back(row.at("timestamp"));
+    }
+  }
+  json risk_alerts = json::array();
+  for (std::string before; risk_alerts.size() < 5000;) {  // pages of 500, newest first
+    const json page = plain.Get("/api/v1/alerts?kind=failure_risk&limit=500" +
+                                (before.empty() ? "" : "&before=" + before));
+    for (const json& alert : page["alerts"]) risk_alerts.push_back(alert);
+    if (!page.contains("next_before") || page["next_before"].is_null()) break;
+    before = std::to_string(page["next_before"].get<int64_t>());
+  }
+  std::map<int64_t, int> told_opened;  // alert id -> "opened" webhooks received
+  for (int tries = 0; tries < 100; ++tries) {
+    told_opened.clear();
+    for (const testing::ReceivedWebhook& r : plain_hooks.received()) {
+      const json body = json::parse(r.body, nullptr, false);
+      if (body.is_object() && body["event"] == "opened" &&
+          body["alert"]["kind"] == "failure_risk") {
+        ++told_opened[body["alert"]["id"].get<int64_t>()];
+      }
+    }
+    if (told_opened.size() >= risk_alerts.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  int caught = 0, missed = 0;
+  for (const CsvRow& failure : ReadCsv(*dir_ / "sim" / "failures.csv")) {
+    const std::string& machine = failure.at("machine_id");
+    const std::string& at = failure.at("timestamp");
+    if (at < kTrainEnd) continue;
+    const std::string horizon_start = HoursAfter(at, -48);
+    const auto& times = alarms[machine];
+    const bool alarmed = std::any_of(times.begin(), times.end(), [&](const std::string& t) {
+      return t >= horizon_start && t < at;
+    });
+    if (!alarmed) {
+      ++missed;
+      continue;
+    }
+    ++caught;
+    std::string since;  // the machine's last maintenance or failure before this failure
+    for (const std::string& t : resets[machine]) {
+      if (t < at && t > since) since = t;
+    }
+    std::vector<int64_t> opened;
+    for (const json& alert : risk_alerts) {
+      const std::string t = alert["time"];
+      if (alert["machine"] == machine && t >= since && t <= at) opened.push_back(alert["id"]);
+    }
+    EXPECT_EQ(opened.size(), 1u) << machine << " failed at " << at << " after " << since;
+    for (int64_t id : opened) EXPECT_EQ(told_opened[id], 1) << "alert " << id;
+  }
+  EXPECT_GT(caught, 3) << "failures caught by the threshold in days 60-120";
+  std::printf(
+      "alerts: %d failures caught by the served threshold, each with one alert before "
+      "it; %d not caught; %zu failure-risk alerts in all\n",
+      caught, missed, risk_alerts.size());
+  RecordProperty("failures_caught_with_one_alert", caught);
+
+  // The drift route's shape: statistics, thresholds, the fast window, histograms, the window.
+  ASSERT_TRUE(at_day_76.is_object());
+  EXPECT_EQ(at_day_76["evaluated_at"], "2025-03-18T00:00:00Z");
+  const json drift = vibration.Get("/api/v1/drift");
   EXPECT_EQ(drift["model"], "fleet");
   EXPECT_EQ(drift["window"]["span"], "1d");
   EXPECT_GE(drift["window"]["rows"].get<int>(), 22 * 20);
   EXPECT_LE(drift["window"]["rows"].get<int>(), 24 * 20);
-  EXPECT_EQ(drift["evaluated_at"], "2025-03-18T00:00:00Z");
-  const json& first = drift["features"][0];
+  EXPECT_EQ(drift["thresholds"]["calibrated_for"], "1d");
+  const json* raw = Column(drift, "vibration_rms");
+  ASSERT_NE(raw, nullptr);
   for (const char* key : {"psi", "ks", "jensen_shannon", "wasserstein"}) {
-    EXPECT_TRUE(first["statistics"][key].is_number()) << key;
+    EXPECT_TRUE((*raw)["statistics"][key].is_number()) << key;
   }
-  EXPECT_EQ(first["histogram"]["reference"].size(), first["histogram"]["current"].size());
-  EXPECT_EQ(first["histogram"]["upper_edges"].size() + 1, first["histogram"]["reference"].size());
+  EXPECT_EQ((*raw)["kind"], "current");
+  EXPECT_EQ((*raw)["thresholds"]["source"], "calibrated");
+  EXPECT_GE((*raw)["thresholds"]["drift"].get<double>(), 0.25);
+  EXPECT_TRUE((*raw)["fast_window"]["psi"].is_number());
+  EXPECT_GT((*raw)["fast_window"]["rows"].get<int>(), 5 * 20 - 1);
+  EXPECT_EQ((*raw)["histogram"]["reference"].size(), (*raw)["histogram"]["current"].size());
+  EXPECT_EQ((*raw)["histogram"]["upper_edges"].size() + 1, (*raw)["histogram"]["reference"].size());
+  EXPECT_EQ((*Column(drift, "age"))["status"], "not_monitored");
+  EXPECT_EQ(drift["features_monitored"].get<int>() + 7, static_cast<int>(drift["features"].size()))
+      << "all but the 7 clocks";
   EXPECT_TRUE(drift["score"]["statistics"]["psi"].is_number());
 
-  const json performance = shifted.Get("/api/v1/performance");
+  const json performance = vibration.Get("/api/v1/performance");
   ASSERT_TRUE(performance["estimated"].is_object()) << performance.dump();
   EXPECT_EQ(performance["estimated"]["method"], "cbpe");
   EXPECT_GT(performance["estimated"]["rows"].get<int>(), 400);
@@ -245,10 +510,10 @@ TEST_F(DriftTest, AVibrationCalibrationDriftsVibrationAndTheSameReplayWithoutItD
   EXPECT_GT(rate, 0);
   EXPECT_LT(rate, 0.5);
 
-  const Reply metrics = Send(shifted.served.port, Request("GET", "/metrics", "", ""));
+  const Reply metrics = Send(vibration.served.port, Request("GET", "/metrics", "", ""));
   EXPECT_THAT(metrics.body,
               ::testing::HasSubstr("pdm_feature_drift{feature=\"score\",statistic=\"psi\"}"));
-  EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_drift_status{feature=\"vibration_rms\"} 2"));
+  EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_drift_status{feature=\"vibration_rms"));
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_dataset_drift "));
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_estimated_f1 "));
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_drift_window_rows "));
