@@ -1,5 +1,8 @@
 // `pdm evaluate` (held-out metrics in the shape of metrics.json) and `pdm predict` (scores of a
-// file), both through a trained model directory.
+// file), both through a trained model directory; `pdm monitor` (drift of a file against the
+// model's reference profile).
+
+#include <unordered_map>
 
 #include "cli/commands.h"
 #include "core/file.h"
@@ -8,12 +11,14 @@
 #include "features/batch_builder.h"
 #include "features/dataset.h"
 #include "model/bundle.h"
+#include "monitor/batch_drift.h"
 #include "spec/dataset_spec.h"
 
 namespace pdm::cli {
 namespace {
 
 struct ScoreArgs {
+  std::string drift_thresholds = "calibrated";  // pdm monitor
   std::string model;
   std::string spec;
   std::string data;
@@ -208,6 +213,85 @@ int RunPredict(const ScoreArgs& args) {
   return kExitOk;
 }
 
+int RunMonitor(const ScoreArgs& args) {
+  if (args.drift_thresholds != "calibrated" && args.drift_thresholds != "fixed") {
+    fmt::print(stderr, "pdm monitor: --drift-thresholds: expected calibrated or fixed, got '{}'\n",
+               args.drift_thresholds);
+    return kExitUsage;
+  }
+  auto scored = Prepare(args, false);
+  if (!scored.ok()) return Fail("monitor", scored.status());
+  if (!scored->bundle.reference) {
+    return Fail("monitor", absl::InvalidArgumentError(core::StrCat(
+                               args.model, ": no reference profile this pdm reads (retrain it): ",
+                               scored->bundle.reference_error)));
+  }
+  const monitor::ReferenceProfile& profile = *scored->bundle.reference;
+  const model::TrainingTable table = Select(*scored);
+  if (table.x.cols != profile.features.size()) {
+    return Fail("monitor", absl::InvalidArgumentError(core::StrCat(
+                               args.model, ": the profile has ", profile.features.size(),
+                               " features, the pipeline makes ", table.x.cols)));
+  }
+  auto predictions = scored->bundle.ensemble.Predict(table.x, args.threads);
+  if (!predictions.ok()) return Fail("monitor", predictions.status());
+  std::vector<double> score;
+  for (const model::Prediction& p : *predictions) {
+    score.push_back(scored->bundle.ensemble.task == model::Task::kRul ? p.margin : p.probability);
+  }
+  // Data time since each row's entity began, for the columns' warm-ups (timestamped data).
+  std::vector<double> since_start;
+  const features::FeatureTable& t = scored->table;
+  if (scored->spec.data.time_type == spec::TimeType::kTimestamp && t.time.size() == t.rows()) {
+    std::unordered_map<uint32_t, double> first;
+    for (uint32_t r : scored->rows) {
+      auto [it, inserted] = first.emplace(t.entity[r], t.time[r]);
+      if (!inserted) it->second = std::min(it->second, t.time[r]);
+    }
+    for (uint32_t r : scored->rows) since_start.push_back(t.time[r] - first[t.entity[r]]);
+  }
+  monitor::BatchRows rows;
+  rows.rows = table.x.rows;
+  rows.cols = table.x.cols;
+  rows.x = table.x.values.data();
+  rows.score = score;
+  rows.since_start = since_start;
+  monitor::BatchDriftOptions options;
+  options.calibrated_thresholds = args.drift_thresholds == "calibrated";
+  const monitor::DriftReport report = monitor::CompareWithProfile(profile, rows, options);
+  nlohmann::json out = monitor::BatchDriftJson(report, profile, options);
+  out["model"] = args.model;
+  out["data"] = args.data.empty() ? scored->spec.data.path.string() : args.data;
+  out["rows_read"] = scored->report.rows_read;
+  out["rows_quarantined"] = scored->report.rows_quarantined;
+  if (!args.out.empty()) {
+    monitor::BatchDriftSource source{args.model, out["data"], scored->spec.spec_path.string(),
+                                     scored->report.rows_read, scored->report.rows_quarantined};
+    const std::string html = monitor::BatchDriftHtml(report, profile, source, options);
+    if (auto s = core::WriteStringToFile(args.out, html); !s.ok()) return Fail("monitor", s);
+  }
+  if (args.json) {
+    fmt::print("{}\n", out.dump(2));
+  } else {
+    std::vector<std::string> drifted;
+    for (const monitor::ColumnDrift& d : report.features) {
+      if (d.status == monitor::DriftStatus::kDrift) {
+        drifted.push_back(fmt::format("{} (PSI {:.2f})", d.name, d.psi));
+      }
+    }
+    fmt::print(
+        "{} rows compared with the training profile: {} of {} monitored features in drift"
+        "{}, {} in warning; score PSI {:.3f} ({})\n",
+        report.window_rows, report.features_in_drift, report.features_monitored,
+        report.dataset_drift ? " (dataset drift)" : "", report.features_in_warning,
+        report.score.psi, monitor::DriftStatusName(report.score.status));
+    for (size_t i = 0; i < drifted.size() && i < 10; ++i) fmt::print("  drift: {}\n", drifted[i]);
+    if (drifted.size() > 10) fmt::print("  ... and {} more\n", drifted.size() - 10);
+    if (!args.out.empty()) fmt::print("report: {}\n", args.out);
+  }
+  return report.features_in_drift > 0 ? kExitDataRefused : kExitOk;
+}
+
 void CommonOptions(CLI::App* cmd, ScoreArgs* args) {
   cmd->add_option("--model", args->model, "Model directory (DIR/model from pdm train)")->required();
   cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
@@ -246,6 +330,24 @@ void AddEvaluateCommands(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", eval->out, "Write the metrics JSON here (else print it)");
   cmd->add_flag("--json", eval->json, "Print the metrics JSON");
   cmd->callback([eval, exit_code] { *exit_code = RunEvaluate(*eval); });
+
+  auto drift = std::make_shared<ScoreArgs>();
+  CLI::App* m = app.add_subcommand(
+      "monitor",
+      "Drift of a data file against a trained model's reference profile (the training data): "
+      "PSI, Jensen-Shannon, KS and Wasserstein per feature and for the score, with the "
+      "thresholds the server uses, as an HTML report and JSON. Exits 1 when a feature is in "
+      "drift.");
+  CommonOptions(m, drift.get());
+  m->get_option("--data")->required();
+  m->add_option("--spec", drift->spec, "Dataset spec (default: the one the model was trained on)");
+  m->add_option("--out", drift->out, "Write the HTML report here");
+  m->add_flag("--json", drift->json, "Print the report as JSON");
+  m->add_option("--drift-thresholds", drift->drift_thresholds,
+                "'calibrated' (the profile's, above its training windows' own PSI; 0.1 and 0.25 "
+                "as floors) or 'fixed' (0.1 and 0.25)")
+      ->capture_default_str();
+  m->callback([drift, exit_code] { *exit_code = RunMonitor(*drift); });
 
   auto predict = std::make_shared<ScoreArgs>();
   CLI::App* p = app.add_subcommand(

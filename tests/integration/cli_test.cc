@@ -7,8 +7,12 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
+#include "nlohmann/json.hpp"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
 
@@ -288,6 +292,46 @@ TEST(CliTest, TrainEvaluatePredictOnAi4iMeetTheQualityBar) {
   const std::string preds = ReadFile(dir / "preds.csv");
   EXPECT_EQ(preds.substr(0, preds.find('\n')), "probability,alarm");
   EXPECT_EQ(Lines(preds), 10001u);
+
+  // Drift of a file against the model's reference profile: the training data itself has none;
+  // the same data with the torque gauge reading 20% high drifts the torque and what is computed
+  // from it (power, strain), and nothing else.
+  Result same = Pdm("monitor --threads 1 --json --model " + (dir / "model").string() + " --data " +
+                    data.string() + " --out " + (dir / "drift.html").string());
+  ASSERT_EQ(same.code, 0) << same.err;
+  EXPECT_NE(same.out.find("\"features_in_drift\": 0"), std::string::npos)
+      << same.out.substr(0, 400);
+  EXPECT_NE(ReadFile(dir / "drift.html").find("0 of "), std::string::npos);
+  {
+    std::istringstream in(ReadFile(data));
+    std::ofstream out(dir / "torque_high.csv");
+    std::string line;
+    std::getline(in, line);
+    out << line << "\n";
+    while (std::getline(in, line)) {
+      std::vector<std::string> cells;
+      std::stringstream fields(line);
+      for (std::string cell; std::getline(fields, cell, ',');) cells.push_back(cell);
+      cells[6] = std::to_string(std::stod(cells[6]) * 1.2);  // Torque [Nm]
+      for (size_t i = 0; i < cells.size(); ++i) out << (i ? "," : "") << cells[i];
+      out << "\n";
+    }
+  }
+  Result high = Pdm("monitor --threads 1 --json --model " + (dir / "model").string() + " --data " +
+                    (dir / "torque_high.csv").string());
+  EXPECT_EQ(high.code, 1) << high.err;
+  const auto drift = nlohmann::json::parse(high.out, nullptr, false);
+  ASSERT_TRUE(drift.is_object()) << high.out.substr(0, 400);
+  std::set<std::string> drifted;
+  for (const auto& f : drift["features"]) {
+    if (f["status"] == "drift") drifted.insert(f["name"].get<std::string>());
+  }
+  EXPECT_TRUE(drifted.contains("Torque [Nm]")) << drift.dump().substr(0, 400);
+  for (const std::string& name : drifted) {
+    EXPECT_TRUE(name == "Torque [Nm]" || name == "power" || name == "strain") << name;
+  }
+  Result no_data = Pdm("monitor --model " + (dir / "model").string());
+  EXPECT_EQ(no_data.code, 2) << "--data is required";
 
   // Bad input: one line naming the problem, exit 3.
   Result rul = Pdm("train --spec " + spec + " --task rul --out " + (dir / "x").string());
