@@ -342,6 +342,9 @@ absl::Status SaveBundle(const fs::path& dir, const Ensemble& ensemble, const Tra
                 {"cv", CvModeName(facts.report->cv)},
                 {"seed", facts.options->seed},
                 {"class_weight", ClassWeightName(facts.options->class_weight)}};
+  // The label's failure horizon (data time unit), so that the server can label readings by the
+  // failures that follow them as training did (realised performance).
+  if (facts.spec->labels.horizon) extra["label_horizon"] = *facts.spec->labels.horizon;
   PDM_RETURN_IF_ERROR(ensemble.Save(dir, extra.dump()));
   PDM_RETURN_IF_ERROR(
       core::WriteStringToFile(dir / "pipeline.json", facts.pipeline->ToStoredJson() + "\n"));

@@ -346,8 +346,45 @@ std::shared_ptr<monitor::DriftMonitor> Api::DriftFor(
   return drift_;
 }
 
+std::shared_ptr<monitor::RealisedPerformance> Api::RealisedFor(
+    const std::shared_ptr<const ServedModel>& served, std::string* why) {
+  if (!served) {
+    *why = "no model loaded";
+    return nullptr;
+  }
+  const model::Task task = served->bundle.ensemble.task;
+  const json& horizon = served->bundle.manifest.contains("label_horizon")
+                            ? served->bundle.manifest["label_horizon"]
+                            : json(nullptr);
+  if (task == model::Task::kRul) {
+    *why = "a remaining-useful-life model: realised performance is for alarm decisions";
+    return nullptr;
+  }
+  if (!served->bundle.pipeline ||
+      served->bundle.pipeline->layout().time_type != spec::TimeType::kTimestamp ||
+      !horizon.is_number() || !(horizon.get<double>() > 0)) {
+    *why = core::StrCat(served->name, " v", served->version,
+                        " has no failure horizon in data time (labels.horizon of timestamped "
+                        "data, stored by pdm train from this version on): readings cannot be "
+                        "labelled by failure events");
+    return nullptr;
+  }
+  std::lock_guard lock(realised_mu_);
+  if (realised_ && realised_model_ == served->artifact_hash) return realised_;
+  realised_ = std::make_shared<monitor::RealisedPerformance>(horizon.get<double>());
+  realised_model_ = served->artifact_hash;
+  return realised_;
+}
+
 HttpResponse Api::Metrics() {
   std::string why;
+  {
+    const std::shared_ptr<monitor::RealisedPerformance> realised =
+        RealisedFor(models_->current(), &why);
+    const monitor::RealisedCounts counts =
+        realised ? realised->Counts() : monitor::RealisedCounts{};
+    metrics_->SetRealised(realised ? &counts : nullptr);
+  }
   const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(models_->current(), &why);
   const std::shared_ptr<const monitor::DriftReport> report = drift ? drift->Latest() : nullptr;
   metrics_->SetDrift(report && report->evaluations > 0 ? report.get() : nullptr);
@@ -404,8 +441,13 @@ HttpResponse Api::Performance() {
                         {"recall", number(p.recall)},
                         {"f1", number(p.f1)}};
   }
-  out["realised"] = nullptr;
-  out["realised_reason"] = "labels (failure events, alert resolutions) are not joined yet";
+  std::string no_labels;
+  if (const auto realised = RealisedFor(served, &no_labels)) {
+    out["realised"] = monitor::RealisedJson(realised->Counts(), realised->horizon());
+  } else {
+    out["realised"] = nullptr;
+    out["realised_reason"] = no_labels;
+  }
   return Json(200, out);
 }
 

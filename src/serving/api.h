@@ -19,6 +19,7 @@
 #include "alert/alert_policy.h"
 #include "core/time.h"
 #include "monitor/drift_monitor.h"
+#include "monitor/realised.h"
 #include "serving/fleet.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
@@ -152,6 +153,11 @@ class Api {
   // features is in drift any more. Delivered like the maintenance alerts.
   void WatchDrift(const std::shared_ptr<const ServedModel>& served,
                   const monitor::DriftReport& report);
+  // The realised performance of `served` (made when the served model changed): labels joined
+  // from failure events; null with the reason in `why` when they cannot be (not a classifier of
+  // timestamped data with a failure horizon, or a model trained before the horizon was stored).
+  std::shared_ptr<monitor::RealisedPerformance> RealisedFor(
+      const std::shared_ptr<const ServedModel>& served, std::string* why);
   // The drift monitor of `served` (made when the served model changed); null with the reason in
   // `why` when the model cannot be monitored or monitoring is off.
   std::shared_ptr<monitor::DriftMonitor> DriftFor(const std::shared_ptr<const ServedModel>& served,
@@ -172,6 +178,9 @@ class Api {
   std::mutex alerts_mu_;     // guards the two below
   std::shared_ptr<alert::AlertPolicy> alerts_;
   std::string alerts_model_;
+  std::mutex realised_mu_;  // guards the two below
+  std::shared_ptr<monitor::RealisedPerformance> realised_;
+  std::string realised_model_;           // artifact hash of the model realised_ follows
   std::mutex drift_alert_mu_;            // guards the three below
   std::string drift_alert_model_;        // artifact hash of the model the fields below are about
   int64_t drift_alert_evaluation_ = -1;  // the evaluation last looked at

@@ -289,6 +289,9 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
     errors.push_back(std::move(e));
   };
 
+  // Realised performance: failure events label the readings scored before them.
+  std::string no_labels;
+  const std::shared_ptr<monitor::RealisedPerformance> realised = RealisedFor(served, &no_labels);
   // Events first: an event at a reading's time belongs before it.
   size_t events_applied = 0;
   for (size_t i = 0; i < events->size(); ++i) {
@@ -313,6 +316,9 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
         } else {
           ++events_applied;
           CloseAlertsOnEvent(served, machine, event.type, event.time);
+          if (realised && event.type == features::EventType::kFailure) {
+            realised->Failure(machine, event.time);
+          }
         }
       }
     }
@@ -386,6 +392,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
                                          ? point->score
                                          : std::nan(""));
         latest[reading.machine] = PointJson(*point, served->bundle.ensemble.task, layout.time_type);
+        if (realised) realised->Scored(reading.machine, reading.time, point->alarm);
         if (alerts) {
           alert::Decision decision =
               alerts->Observe(reading.machine, reading.time, point->score, point->alarm);

@@ -121,6 +121,23 @@ ServerMetrics::ServerMetrics()
                         .Help("Expected F1 of the served alarms over the drift window "
                               "(label-free)")
                         .Register(*registry_)),
+      realised_precision_(BuildGauge()
+                              .Name("pdm_realised_precision")
+                              .Help("Precision of the served alarms on readings whose label is "
+                                    "known (a failure within the horizon, or none)")
+                              .Register(*registry_)),
+      realised_recall_(BuildGauge()
+                           .Name("pdm_realised_recall")
+                           .Help("Recall of the served alarms on readings whose label is known")
+                           .Register(*registry_)),
+      realised_f1_(BuildGauge()
+                       .Name("pdm_realised_f1")
+                       .Help("F1 of the served alarms on readings whose label is known")
+                       .Register(*registry_)),
+      realised_labelled_(BuildGauge()
+                             .Name("pdm_realised_labelled")
+                             .Help("Scored readings whose label is known")
+                             .Register(*registry_)),
       alerts_open_(BuildGauge()
                        .Name("pdm_alerts_open")
                        .Help("Active (open or acknowledged) alerts in the store, by severity")
@@ -316,6 +333,21 @@ void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
   set(estimated_precision_, p ? p->precision : NAN);
   set(estimated_recall_, p ? p->recall : NAN);
   set(estimated_f1_, p ? p->f1 : NAN);
+}
+
+void ServerMetrics::SetRealised(const monitor::RealisedCounts* counts) {
+  auto set = [counts](prometheus::Family<prometheus::Gauge>& family, double value) {
+    prometheus::Gauge& g = family.Add({});
+    if (counts == nullptr || std::isnan(value)) {
+      family.Remove(&g);
+    } else {
+      g.Set(value);
+    }
+  };
+  set(realised_precision_, counts ? counts->precision : NAN);
+  set(realised_recall_, counts ? counts->recall : NAN);
+  set(realised_f1_, counts ? counts->f1 : NAN);
+  set(realised_labelled_, counts ? static_cast<double>(counts->labelled()) : NAN);
 }
 
 std::string ServerMetrics::Render() const {

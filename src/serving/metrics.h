@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "monitor/drift_monitor.h"
+#include "monitor/realised.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -56,6 +57,9 @@ class ServerMetrics {
   // pdm_telemetry_readings_total{result} for one telemetry request; when any reading was accepted,
   // pdm_telemetry_last_accepted_timestamp_seconds becomes now (wall clock, for staleness alerts).
   void CountTelemetry(size_t accepted, size_t refused);
+  // pdm_realised_{precision,recall,f1} and pdm_realised_labelled from the realised performance
+  // (null removes them: no labels can be joined for the served model).
+  void SetRealised(const monitor::RealisedCounts* counts);
   // The drift and estimated-performance gauges from a drift evaluation (GET /metrics sets them
   // from the latest one before rendering); null removes them (no monitor, or no evaluation yet).
   // Series of features that left the model are removed, so the label sets stay the model's.
@@ -94,6 +98,10 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& estimated_precision_;
   prometheus::Family<prometheus::Gauge>& estimated_recall_;
   prometheus::Family<prometheus::Gauge>& estimated_f1_;
+  prometheus::Family<prometheus::Gauge>& realised_precision_;
+  prometheus::Family<prometheus::Gauge>& realised_recall_;
+  prometheus::Family<prometheus::Gauge>& realised_f1_;
+  prometheus::Family<prometheus::Gauge>& realised_labelled_;
   prometheus::Family<prometheus::Gauge>& alerts_open_;
   prometheus::Family<prometheus::Counter>& alerts_opened_;
   prometheus::Family<prometheus::Counter>& notifications_total_;

@@ -299,7 +299,53 @@ constexpr std::string_view kDocument = R"openapi({
      },
      "realised": {
       "type": "object",
-      "nullable": true
+      "nullable": true,
+      "description": "the served alarms on readings labelled by failure events: positive when a failure followed within the horizon, negative once the horizon passed without one; null with realised_reason when the model cannot be labelled so",
+      "properties": {
+       "method": {
+        "type": "string"
+       },
+       "horizon": {
+        "type": "number"
+       },
+       "labelled": {
+        "type": "integer"
+       },
+       "pending": {
+        "type": "integer"
+       },
+       "dropped": {
+        "type": "integer"
+       },
+       "failures": {
+        "type": "integer"
+       },
+       "confusion_matrix": {
+        "type": "array",
+        "description": "[[tn, fp], [fn, tp]]",
+        "items": {
+         "type": "array",
+         "items": {
+          "type": "integer"
+         }
+        }
+       },
+       "precision": {
+        "type": "number",
+        "nullable": true
+       },
+       "recall": {
+        "type": "number",
+        "nullable": true
+       },
+       "f1": {
+        "type": "number",
+        "nullable": true
+       }
+      }
+     },
+     "realised_reason": {
+      "type": "string"
      }
     }
    },

@@ -476,6 +476,42 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
       caught, missed, risk_alerts.size());
   RecordProperty("failures_caught_with_one_alert", caught);
 
+  // Realised performance: failure events label the readings before them. Every scored reading
+  // is labelled or waiting, and the true positives are the alarms that a failure followed within
+  // the 48 h horizon, counted here independently.
+  const json realised = plain.Get("/api/v1/performance")["realised"];
+  ASSERT_TRUE(realised.is_object()) << plain.Get("/api/v1/performance").dump();
+  EXPECT_EQ(realised["horizon"], 48 * 3600);
+  EXPECT_EQ(realised["labelled"].get<size_t>() + realised["pending"].get<size_t>() +
+                realised["dropped"].get<size_t>(),
+            accepted);
+  int64_t expected_tp = 0;
+  std::map<std::string, std::vector<std::string>> failures_of;
+  for (const CsvRow& row : ReadCsv(*dir_ / "sim" / "failures.csv")) {
+    failures_of[row.at("machine_id")].push_back(row.at("timestamp"));
+  }
+  for (const auto& [machine, times] : alarms) {
+    for (const std::string& t : times) {
+      const std::string until = HoursAfter(t, 48);
+      for (const std::string& f : failures_of[machine]) {
+        if (f > t && f <= until) {
+          ++expected_tp;
+          break;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(realised["confusion_matrix"][1][1].get<int64_t>(), expected_tp);
+  EXPECT_GT(expected_tp, 0);
+  EXPECT_EQ(realised["failures"].get<size_t>(), ReadCsv(*dir_ / "sim" / "failures.csv").size());
+  std::printf("realised: precision %.3f recall %.3f f1 %.3f over %lld labelled readings\n",
+              realised["precision"].get<double>(), realised["recall"].get<double>(),
+              realised["f1"].get<double>(),
+              static_cast<long long>(realised["labelled"].get<int64_t>()));
+  const Reply scrape = Send(plain.served.port, Request("GET", "/metrics", "", ""));
+  EXPECT_THAT(scrape.body, ::testing::HasSubstr("pdm_realised_f1 "));
+  EXPECT_THAT(scrape.body, ::testing::HasSubstr("pdm_realised_labelled "));
+
   // The drift route's shape: statistics, thresholds, the fast window, histograms, the window.
   ASSERT_TRUE(at_day_76.is_object());
   EXPECT_EQ(at_day_76["evaluated_at"], "2025-03-18T00:00:00Z");
