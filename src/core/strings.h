@@ -35,6 +35,31 @@ void StrAppend(std::string* out, const Args&... args) {
   (fmt::format_to(std::back_inserter(*out), "{}", args), ...);
 }
 
+// `text` with &, <, > and " as HTML entities: safe inside an element or a quoted attribute.
+inline std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 // Transparent hash and equality so that hash maps keyed by std::string accept std::string_view
 // lookups without a copy.
 struct StringHash {

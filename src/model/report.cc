@@ -10,29 +10,6 @@
 namespace pdm::model {
 namespace {
 
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Fixed(double v, int digits = 3) {
   return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "n/a";
 }
@@ -63,8 +40,9 @@ class Chart {
   std::string Svg() const {
     std::string svg = fmt::format(
         R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="{}">)~",
-        kWidth, kHeight, Escape(title_));
-    svg += fmt::format(R"~(<text x="{}" y="16" class="t">{}</text>)~", kWidth / 2, Escape(title_));
+        kWidth, kHeight, core::HtmlEscape(title_));
+    svg += fmt::format(R"~(<text x="{}" y="16" class="t">{}</text>)~", kWidth / 2,
+                       core::HtmlEscape(title_));
     svg += fmt::format(R"~(<rect x="{}" y="{}" width="{}" height="{}" class="frame"/>)~", kLeft,
                        kTop, kWidth - kLeft - kRight, kHeight - kTop - kBottom);
     for (int i = 0; i <= 4; ++i) {
@@ -75,10 +53,10 @@ class Chart {
                          kLeft - 4, Y(fy) + 4, Tick(fy));
     }
     svg += fmt::format(R"~(<text x="{}" y="{}" class="axis">{}</text>)~", kWidth / 2, kHeight - 4,
-                       Escape(x_label_));
+                       core::HtmlEscape(x_label_));
     svg +=
         fmt::format(R"~(<text x="12" y="{}" class="axis" transform="rotate(-90 12 {})">{}</text>)~",
-                    kHeight / 2, kHeight / 2, Escape(y_label_));
+                    kHeight / 2, kHeight / 2, core::HtmlEscape(y_label_));
     int legend = 0;
     for (const Series& s : series_) {
       if (s.dots) {
@@ -97,13 +75,13 @@ class Chart {
       }
       if (!s.name.empty()) {
         svg += fmt::format(R"~(<text x="{}" y="{}" class="legend" fill="{}">{}</text>)~", kLeft + 8,
-                           kTop + 14 + 14 * legend++, s.colour, Escape(s.name));
+                           kTop + 14 + 14 * legend++, s.colour, core::HtmlEscape(s.name));
       }
     }
     for (const auto& [x, label] : marks_) {
       svg += fmt::format(
           R"~(<line x1="{0:.1f}" x2="{0:.1f}" y1="{1}" y2="{2}" class="mark"/><text x="{0:.1f}" y="{3}" class="tick">{4}</text>)~",
-          X(x), kTop, kHeight - kBottom, kTop - 2, Escape(label));
+          X(x), kTop, kHeight - kBottom, kTop - 2, core::HtmlEscape(label));
     }
     return svg + "</svg>";
   }
@@ -150,9 +128,9 @@ std::string ImportanceBars(const TrainingFacts& facts) {
     const int y = static_cast<int>(i) * row + 4;
     svg += fmt::format(
         R"~(<text x="{}" y="{}" class="tick" text-anchor="end">{}</text><rect x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/><text x="{:.1f}" y="{}" class="tick">{}</text>)~",
-        label_width - 6, y + 12, Escape(facts.table->feature_names[order[i]]), label_width, y,
-        v / top * bar_width, row - 5, kBlue, label_width + v / top * bar_width + 4, y + 12,
-        fmt::format("{:.3g}", v));
+        label_width - 6, y + 12, core::HtmlEscape(facts.table->feature_names[order[i]]),
+        label_width, y, v / top * bar_width, row - 5, kBlue, label_width + v / top * bar_width + 4,
+        y + 12, fmt::format("{:.3g}", v));
   }
   return svg + "</svg>";
 }
@@ -198,10 +176,10 @@ std::string ModeTables(const TrainReport& r, const std::vector<std::string>& cla
   if (!r.ensemble.multiclass) return "";
   const MulticlassMetrics& m = *r.ensemble.multiclass;
   std::string html = "<h2>Failure modes (out of fold)</h2><table><tr><th>true \\ predicted</th>";
-  for (const std::string& c : classes) html += fmt::format("<th>{}</th>", Escape(c));
+  for (const std::string& c : classes) html += fmt::format("<th>{}</th>", core::HtmlEscape(c));
   html += "<th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>";
   for (size_t t = 0; t < m.confusion.size(); ++t) {
-    html += fmt::format("<tr><th>{}</th>", Escape(t < classes.size() ? classes[t] : ""));
+    html += fmt::format("<tr><th>{}</th>", core::HtmlEscape(t < classes.size() ? classes[t] : ""));
     for (int64_t v : m.confusion[t]) html += fmt::format("<td>{}</td>", v);
     const ClassMetrics& k = m.classes[t];
     html += fmt::format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", k.support,
@@ -371,7 +349,7 @@ svg{{background:#fff;border:1px solid #e3e3e3}} .t{{font-size:13px;text-anchor:m
 </style></head><body>
 <h1>Training report: {0}</h1>
 )~",
-      Escape(facts.spec->name));
+      core::HtmlEscape(facts.spec->name));
   html += fmt::format(
       "<p>Task <b>{}</b>; {} rows, {} features; cross-validation <b>{}</b> with {} folds; seed "
       "{}; search budget {}; trained in {:.1f} s. Feature spec hash <code>{}</code>.</p>",
@@ -379,7 +357,7 @@ svg{{background:#fff;border:1px solid #e3e3e3}} .t{{font-size:13px;text-anchor:m
       CvModeName(r.cv), r.folds.size(), facts.options->seed, facts.options->search, r.seconds,
       facts.pipeline->hash());
   for (const std::string& w : r.warnings) {
-    html += fmt::format("<p class=\"warn\">Warning: {}</p>", Escape(w));
+    html += fmt::format("<p class=\"warn\">Warning: {}</p>", core::HtmlEscape(w));
   }
   html += "<h2>Ensemble and members (out of fold)</h2><table><tr><th>model</th><th>weight</th>" +
           MetricHeader(task) + "</tr>";

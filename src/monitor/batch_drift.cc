@@ -101,29 +101,6 @@ json BatchDriftJson(const DriftReport& report, const ReferenceProfile& profile,
 
 namespace {
 
-std::string Escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string Fixed(double v, int digits = 3) {
   return std::isfinite(v) ? fmt::format("{:.{}f}", v, digits) : "n/a";
 }
@@ -146,9 +123,9 @@ std::string HistogramSvg(const ColumnDrift& d, const ColumnProfile& ref) {
   const double plot = kHeight - kTop - kBottom;
   std::string svg = fmt::format(
       R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="{}: reference and current share per bin">)~",
-      kWidth, kHeight, Escape(d.name));
+      kWidth, kHeight, core::HtmlEscape(d.name));
   svg += fmt::format(R"~(<text x="{}" y="14" class="t">{} (PSI {})</text>)~", kWidth / 2,
-                     Escape(d.name), Fixed(d.psi, 2));
+                     core::HtmlEscape(d.name), Fixed(d.psi, 2));
   for (int i = 0; i <= 2; ++i) {
     const double v = top * i / 2;
     const double y = kTop + plot - plot * i / 2;
@@ -224,8 +201,8 @@ std::string BatchDriftHtml(const DriftReport& report, const ReferenceProfile& pr
   html += fmt::format(
       "<p>Model <code>{}</code>, data <code>{}</code> (spec <code>{}</code>): {} rows read, {} "
       "quarantined, {} compared with the {} training rows of the model's reference profile.</p>",
-      Escape(source.model), Escape(source.data), Escape(source.spec), source.rows_read,
-      source.rows_quarantined, report.window_rows, profile.rows);
+      core::HtmlEscape(source.model), core::HtmlEscape(source.data), core::HtmlEscape(source.spec),
+      source.rows_read, source.rows_quarantined, report.window_rows, profile.rows);
   html += fmt::format(
       "<p class=\"{}\">{} of {} monitored features in drift, {} in warning{}.</p>",
       report.dataset_drift ? "drift" : (report.features_in_drift > 0 ? "warning" : "ok"),
@@ -265,8 +242,8 @@ std::string BatchDriftHtml(const DriftReport& report, const ReferenceProfile& pr
     html += fmt::format(
         "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}{}</td><td>{}</td>"
         "<td>{}</td><td>{}</td><td>{}</td><td>{:.1f}%</td><td>{:.1f}%</td></tr>",
-        Escape(d.name), Escape(ref.kind), StatusClass(d), StatusText(d), Fixed(d.psi),
-        Fixed(d.thresholds.drift, 2), d.thresholds.calibrated ? "" : " (fixed)",
+        core::HtmlEscape(d.name), core::HtmlEscape(ref.kind), StatusClass(d), StatusText(d),
+        Fixed(d.psi), Fixed(d.thresholds.drift, 2), d.thresholds.calibrated ? "" : " (fixed)",
         Fixed(d.jensen_shannon), Fixed(d.ks), Fixed(d.wasserstein), d.rows, d.missing_share * 100,
         d.reference_missing_share * 100);
   };
