@@ -50,6 +50,7 @@ DriftMonitor::DriftMonitor(ReferenceProfile profile, const DriftOptions& options
     const ColumnThresholds fast = ThresholdsFor(c->null_psi.fast, options_.warning_psi,
                                                 options_.drift_psi, options_.calibration_margin);
     fast_thresholds_.push_back(fast.calibrated ? std::optional(fast) : std::nullopt);
+    watch_fast_ = watch_fast_ || fast.calibrated;
   }
   status_.assign(columns_.size(), DriftStatus::kOk);
   candidate_.assign(columns_.size(), DriftStatus::kOk);
@@ -255,9 +256,10 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
     p_rest += b.p_rest;
   }
   // The fast window: the newest kFastBuckets buckets of the ring (the open one included).
-  std::vector<double> fast_counts(total_bins_, 0.0);
+  std::vector<double> fast_counts;
   int64_t fast_window_rows = 0;
-  {
+  if (watch_fast_) {
+    fast_counts.assign(total_bins_, 0.0);
     const int64_t newest = buckets_.empty() ? 0 : buckets_.back().key;
     for (auto it = buckets_.rbegin(); it != buckets_.rend(); ++it) {
       if (bucket_seconds_ > 0 ? it->key <= newest - kFastBuckets

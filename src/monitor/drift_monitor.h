@@ -188,6 +188,7 @@ class DriftMonitor {
   // Per column: thresholds of the window and of the fast window (none: not watched).
   std::vector<ColumnThresholds> thresholds_;
   std::vector<std::optional<ColumnThresholds>> fast_thresholds_;
+  bool watch_fast_ = false;  // some column has fast-window thresholds
   std::vector<DriftStatus> status_;
   std::vector<DriftStatus> candidate_;
   std::vector<int> run_;
