@@ -2,8 +2,8 @@
 //   build/release/bench/drift_benchmark
 // BM_DriftEvaluate: one evaluation of 228 features and the score over a full window of 10,000
 // rows (the target: under 50 ms); BM_DriftEvaluateCalibrated the same with calibrated
-// thresholds, so that the fast window (the newest quarter) is evaluated too. BM_DriftObserve: the per-row bookkeeping the telemetry
-// route adds, in requests of 20 rows.
+// thresholds, so that the fast window (the newest quarter) is evaluated too. BM_DriftObserve: the
+// per-row bookkeeping the telemetry route adds, in requests of 20 rows.
 #include <benchmark/benchmark.h>
 
 #include <random>
