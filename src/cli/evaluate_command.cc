@@ -2,8 +2,6 @@
 // file), both through a trained model directory; `pdm monitor` (drift of a file against the
 // model's reference profile).
 
-#include <unordered_map>
-
 #include "cli/commands.h"
 #include "core/file.h"
 #include "core/status.h"
@@ -243,12 +241,7 @@ int RunMonitor(const ScoreArgs& args) {
   std::vector<double> since_start;
   const features::FeatureTable& t = scored->table;
   if (scored->spec.data.time_type == spec::TimeType::kTimestamp && t.time.size() == t.rows()) {
-    std::unordered_map<uint32_t, double> first;
-    for (uint32_t r : scored->rows) {
-      auto [it, inserted] = first.emplace(t.entity[r], t.time[r]);
-      if (!inserted) it->second = std::min(it->second, t.time[r]);
-    }
-    for (uint32_t r : scored->rows) since_start.push_back(t.time[r] - first[t.entity[r]]);
+    since_start = model::TimeSinceEntityStart(t.time, t.entity, scored->rows);
   }
   monitor::BatchRows rows;
   rows.rows = table.x.rows;

@@ -47,17 +47,11 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
   const size_t n = table.x.rows;
   const bool timed = facts.spec->data.time_type == spec::TimeType::kTimestamp &&
                      table.time.size() == n && table.entity.size() == n;
+  std::vector<uint32_t> order(n);  // every row: later sorted into time order
+  for (size_t r = 0; r < n; ++r) order[r] = static_cast<uint32_t>(r);
   // Data time since each row's entity began.
-  std::vector<double> since_start;
-  if (timed) {
-    std::unordered_map<uint32_t, double> first;
-    for (size_t r = 0; r < n; ++r) {
-      auto [it, inserted] = first.emplace(table.entity[r], table.time[r]);
-      if (!inserted) it->second = std::min(it->second, table.time[r]);
-    }
-    since_start.resize(n);
-    for (size_t r = 0; r < n; ++r) since_start[r] = table.time[r] - first[table.entity[r]];
-  }
+  const std::vector<double> since_start =
+      timed ? TimeSinceEntityStart(table.time, table.entity, order) : std::vector<double>();
   std::unordered_map<std::string, const features::FeatureFacts*> facts_of;
   const auto& names = facts.pipeline->feature_names();
   for (size_t i = 0; i < names.size() && i < facts.pipeline->feature_facts().size(); ++i) {
@@ -121,8 +115,6 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
     profile.score.warmup_rows = static_cast<int64_t>(n - rows.size());
   }
   warmups.push_back(longest);
-  std::vector<uint32_t> order(n);
-  for (size_t r = 0; r < n; ++r) order[r] = static_cast<uint32_t>(r);
   if (timed) {
     std::stable_sort(order.begin(), order.end(),
                      [&](uint32_t a, uint32_t b) { return table.time[a] < table.time[b]; });
@@ -140,6 +132,20 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
 }
 
 }  // namespace
+
+std::vector<double> TimeSinceEntityStart(std::span<const double> time,
+                                         std::span<const uint32_t> entity,
+                                         std::span<const uint32_t> rows) {
+  std::unordered_map<uint32_t, double> first;
+  for (uint32_t r : rows) {
+    auto [it, inserted] = first.emplace(entity[r], time[r]);
+    if (!inserted) it->second = std::min(it->second, time[r]);
+  }
+  std::vector<double> out;
+  out.reserve(rows.size());
+  for (uint32_t r : rows) out.push_back(time[r] - first[entity[r]]);
+  return out;
+}
 
 absl::StatusOr<Task> ResolveTask(const std::string& flag, const spec::DatasetSpec& spec) {
   std::string name = flag.empty() ? spec.training.task : flag;

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,12 @@ absl::StatusOr<TrainingTable> TrainingRows(const features::FeatureTable& table, 
 // when the data has a time column.
 TrainingTable SelectRows(const features::FeatureTable& table, Task task, bool has_time,
                          const std::vector<uint32_t>& rows);
+
+// Per row of `rows`, its time minus the earliest time among `rows` of its entity: how far into
+// the entity's history it is (the drift profile's and `pdm monitor`'s warm-ups).
+std::vector<double> TimeSinceEntityStart(std::span<const double> time,
+                                         std::span<const uint32_t> entity,
+                                         std::span<const uint32_t> rows);
 
 struct Bundle {
   Ensemble ensemble;

@@ -280,6 +280,20 @@ void ServerMetrics::SetOnlineMachines(int64_t machines) {
   online_machines_.Set(static_cast<double>(machines));
 }
 
+namespace {
+
+// A single-valued series: set to `value`, or removed when it is NaN (nothing to report).
+void SetOrRemove(prometheus::Family<prometheus::Gauge>& family, double value) {
+  prometheus::Gauge& g = family.Add({});
+  if (std::isnan(value)) {
+    family.Remove(&g);
+  } else {
+    g.Set(value);
+  }
+}
+
+}  // namespace
+
 void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
   static constexpr std::array<const char*, 4> kStatistics = {"psi", "ks", "jensen_shannon",
                                                              "wasserstein"};
@@ -318,36 +332,20 @@ void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
     drift_series_[i].status->Set(static_cast<double>(c.status));
   }
   // The single-valued series exist only while a report does.
-  auto set = [report](prometheus::Family<prometheus::Gauge>& family, double value) {
-    prometheus::Gauge& g = family.Add({});
-    if (report == nullptr || std::isnan(value)) {
-      family.Remove(&g);
-    } else {
-      g.Set(value);
-    }
-  };
-  set(dataset_drift_, report ? (report->dataset_drift ? 1.0 : 0.0) : NAN);
-  set(drift_window_rows_, report ? static_cast<double>(report->window_rows) : NAN);
+  SetOrRemove(dataset_drift_, report ? (report->dataset_drift ? 1.0 : 0.0) : NAN);
+  SetOrRemove(drift_window_rows_, report ? static_cast<double>(report->window_rows) : NAN);
   const monitor::PerformanceEstimate* p =
       report && report->performance ? &*report->performance : nullptr;
-  set(estimated_precision_, p ? p->precision : NAN);
-  set(estimated_recall_, p ? p->recall : NAN);
-  set(estimated_f1_, p ? p->f1 : NAN);
+  SetOrRemove(estimated_precision_, p ? p->precision : NAN);
+  SetOrRemove(estimated_recall_, p ? p->recall : NAN);
+  SetOrRemove(estimated_f1_, p ? p->f1 : NAN);
 }
 
 void ServerMetrics::SetRealised(const monitor::RealisedCounts* counts) {
-  auto set = [counts](prometheus::Family<prometheus::Gauge>& family, double value) {
-    prometheus::Gauge& g = family.Add({});
-    if (counts == nullptr || std::isnan(value)) {
-      family.Remove(&g);
-    } else {
-      g.Set(value);
-    }
-  };
-  set(realised_precision_, counts ? counts->precision : NAN);
-  set(realised_recall_, counts ? counts->recall : NAN);
-  set(realised_f1_, counts ? counts->f1 : NAN);
-  set(realised_labelled_, counts ? static_cast<double>(counts->labelled()) : NAN);
+  SetOrRemove(realised_precision_, counts ? counts->precision : NAN);
+  SetOrRemove(realised_recall_, counts ? counts->recall : NAN);
+  SetOrRemove(realised_f1_, counts ? counts->f1 : NAN);
+  SetOrRemove(realised_labelled_, counts ? static_cast<double>(counts->labelled()) : NAN);
 }
 
 std::string ServerMetrics::Render() const {
