@@ -40,7 +40,8 @@ json BinaryJson(const BinaryMetrics& m) {
 // would leave fewer than a third of the rows; the score the longest warm-up any column kept.
 // Up to 100,000 rows per column, evenly spread, are profiled; every kept row then calibrates
 // the column's null PSI for the server's default window (monitor/calibration.h). Clocks (age,
-// time since maintenance) are profiled but not monitored.
+// time since maintenance) are profiled but not monitored. With operating regimes, each column
+// is also profiled per regime (monitor/profile.h MixedReference).
 monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
   const TrainingTable& table = *facts.table;
   const TrainReport& report = *facts.report;
@@ -67,6 +68,34 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
     return rows->size() * 3 >= n;
   };
   monitor::ReferenceProfile profile;
+  // Operating regimes: each row's from the pipeline's `regime` feature (-1: unknown).
+  std::vector<int> regime;
+  if (facts.pipeline->regimes()) {
+    for (size_t j = 0; j < table.x.cols; ++j) {
+      if (table.feature_names[j] == "regime") profile.regime_feature = j;
+    }
+    profile.regimes = static_cast<int>(facts.pipeline->regimes()->centres.size());
+    if (profile.regime_feature && profile.regimes > 0) {
+      regime.resize(n);
+      for (size_t r = 0; r < n; ++r) regime[r] = profile.RegimeOf({table.x.row(r), table.x.cols});
+    } else {
+      profile.regime_feature.reset();
+      profile.regimes = 0;
+    }
+  }
+  // A column's reference histogram per regime, from the rows it was profiled on.
+  auto count_regimes = [&](monitor::ColumnProfile* column, const std::vector<uint32_t>& of_rows,
+                           size_t stride, auto value_of) {
+    if (regime.empty()) return;
+    column->regime_counts.assign(static_cast<size_t>(profile.regimes),
+                                 std::vector<double>(column->bins(), 0.0));
+    for (size_t k = 0; k < of_rows.size(); k += stride) {
+      const double v = value_of(of_rows[k]);
+      const int g = regime[of_rows[k]];
+      if (g >= 0 && !std::isnan(v))
+        column->regime_counts[static_cast<size_t>(g)][column->BinOf(v)] += 1;
+    }
+  };
   std::vector<double> warmups;  // seconds per column: features, then the score
   std::vector<uint32_t> rows;
   std::vector<double> values;
@@ -84,6 +113,8 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
     values.clear();
     for (size_t k = 0; k < rows.size(); k += stride) values.push_back(table.x.row(rows[k])[j]);
     monitor::ColumnProfile column = monitor::BuildColumnProfile(table.feature_names[j], values);
+    count_regimes(&column, rows, stride,
+                  [&](uint32_t r) { return static_cast<double>(table.x.row(r)[j]); });
     if (warmup > 0) {
       column.warmup = core::Span{core::Span::Kind::kTime, static_cast<int64_t>(warmup)};
       column.warmup_rows = static_cast<int64_t>(n - rows.size());
@@ -110,6 +141,7 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
   }
   profile.score = monitor::BuildColumnProfile(
       facts.options->task != Task::kRul ? "probability" : "rul", values);
+  count_regimes(&profile.score, rows, 1, [&](uint32_t r) { return score[r]; });
   if (longest > 0) {
     profile.score.warmup = core::Span{core::Span::Kind::kTime, static_cast<int64_t>(longest)};
     profile.score.warmup_rows = static_cast<int64_t>(n - rows.size());
@@ -127,6 +159,7 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
   calibration.order = order;
   calibration.since_start = since_start;
   calibration.warmup = warmups;
+  calibration.regime = regime;
   monitor::CalibrateNullPsi(calibration, monitor::DefaultDriftWindow(timed), &profile);
   return profile;
 }

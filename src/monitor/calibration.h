@@ -49,10 +49,15 @@ struct CalibrationRows {
   // features, then the score), a column skips the rows still within its warm-up. Empty: none.
   std::span<const double> since_start;
   std::span<const double> warmup;
+  // Per row, its operating regime (-1: unknown) when the profile has regimes: each window is
+  // then compared against the reference mixed in its own shares of the regimes, as the monitor
+  // does (MixedReference). Empty: the pooled reference.
+  std::span<const int> regime;
 };
 
-// Fills every column's `null_psi` (features in order, then the score) and the profile's
-// `calibration_window` with the null distributions of the windowed PSI over `rows`. A time
+// Fills every column's `null_psi` and `null_shift` (features in order, then the score) and the
+// profile's `calibration_window` with the null distributions of the windowed PSI and |median
+// shift| over `rows`. A time
 // window is cut into kDriftBuckets buckets of data time, a row window into kDriftBuckets
 // buckets of rows; each full window (kDriftBuckets buckets; for the fast window the newest
 // kFastBuckets) ending at a bucket boundary with at least kMinCalibrationRows values of the
@@ -60,7 +65,7 @@ struct CalibrationRows {
 // column (past its warm-up).
 void CalibrateNullPsi(const CalibrationRows& rows, core::Span window, ReferenceProfile* profile);
 
-// The thresholds a column's status follows, on one window's PSI.
+// The thresholds a column's status follows, on one window's PSI or |median shift|.
 struct ColumnThresholds {
   double warning = 0.1;
   double drift = 0.25;

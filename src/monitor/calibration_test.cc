@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "monitor/drift_monitor.h"
 
@@ -158,7 +159,7 @@ TEST(CalibrationTest, CalibratedThresholdsSilenceTheSlowFeatureAndKeepRealShifts
   const ReferenceProfile p = ProfileOf(MakeTraining(60, 4));
   const Training served = MakeTraining(30, 5);  // another stretch of the same process
   auto replay = [&](bool calibrated, double shift_from_day, int* drift_evaluations_slow,
-                    double* first_noise_drift) {
+                    double* first_noise_drift, float shift = 1.0f, std::string* trigger = nullptr) {
     DriftOptions o;
     o.every = {core::Span::Kind::kTime, 3600};
     o.min_rows = 200;
@@ -171,7 +172,7 @@ TEST(CalibrationTest, CalibratedThresholdsSilenceTheSlowFeatureAndKeepRealShifts
       row[0] = served.x[r * 2];
       row[1] = served.x[r * 2 + 1];
       const double day = (served.time[r] - 1.7e9) / 86400;
-      if (day >= shift_from_day) row[0] += 1.0f;
+      if (day >= shift_from_day) row[0] += shift;
       const ObservedRow observed{served.time[r], row, served.score[r]};
       const int64_t before = m.Latest()->evaluations;
       m.Observe({&observed, 1});
@@ -180,6 +181,7 @@ TEST(CalibrationTest, CalibratedThresholdsSilenceTheSlowFeatureAndKeepRealShifts
       if (report->features[1].status == DriftStatus::kDrift) ++*drift_evaluations_slow;
       if (std::isnan(*first_noise_drift) && report->features[0].status == DriftStatus::kDrift) {
         *first_noise_drift = day;
+        if (trigger != nullptr) *trigger = report->features[0].trigger;
       }
     }
   };
@@ -194,6 +196,29 @@ TEST(CalibrationTest, CalibratedThresholdsSilenceTheSlowFeatureAndKeepRealShifts
   replay(true, 20, &calibrated_slow, &calibrated_noise);
   EXPECT_GE(calibrated_noise, 20);
   EXPECT_LT(calibrated_noise, 20.5) << "a 1-std shift is caught within 12 hours";
+  // The drift report names the statistic that found it: one of the fast window's, which a
+  // change fills first.
+  std::string trigger;
+  replay(true, 20, &calibrated_slow, &calibrated_noise, 1.0f, &trigger);
+  EXPECT_EQ(trigger.rfind("fast_window.", 0), 0u) << trigger;
+}
+
+TEST(CalibrationTest, NullMedianShiftIsCalibratedAndRoundTrips) {
+  const ReferenceProfile p = ProfileOf(MakeTraining(60, 4));
+  for (const ColumnProfile& c : p.features) {
+    EXPECT_GE(c.null_shift.full.windows, kMinCalibrationWindows) << c.name;
+    EXPECT_GE(c.null_shift.fast.windows, c.null_shift.full.windows) << c.name;
+    // The fast window (6 hours) is noisier than the whole one; both far below 1 std for noise.
+    EXPECT_GT(c.null_shift.fast.q95, c.null_shift.full.q95 * 0.99) << c.name;
+  }
+  EXPECT_LT(p.features[0].null_shift.full.max, 0.15) << "480 draws of noise: a median near 0.5";
+  EXPECT_GT(p.features[1].null_shift.full.max, 0.2) << "the slow feature's level wanders";
+  auto back = ProfileFromJson(ProfileToJson(p), "reference.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->features[1].null_shift.fast.q95, p.features[1].null_shift.fast.q95);
+  nlohmann::json broken = ProfileToJson(p);
+  broken["features"][0]["null_median_shift"]["window"]["max"] = -1;
+  EXPECT_FALSE(ProfileFromJson(broken, "reference.json").ok());
 }
 
 }  // namespace

@@ -43,14 +43,32 @@ DriftMonitor::DriftMonitor(ReferenceProfile profile, const DriftOptions& options
     if (!calibrated) {
       thresholds_.push_back(fixed);
       fast_thresholds_.emplace_back();
+      shift_thresholds_.emplace_back();
+      fast_shift_thresholds_.emplace_back();
       continue;
     }
     thresholds_.push_back(ThresholdsFor(c->null_psi.full, options_.warning_psi, options_.drift_psi,
                                         options_.calibration_margin));
-    const ColumnThresholds fast = ThresholdsFor(c->null_psi.fast, options_.warning_psi,
-                                                options_.drift_psi, options_.calibration_margin);
-    fast_thresholds_.push_back(fast.calibrated ? std::optional(fast) : std::nullopt);
-    watch_fast_ = watch_fast_ || fast.calibrated;
+    auto calibrated_only = [&](const NullPsi& null, double warning, double drift) {
+      const ColumnThresholds t = ThresholdsFor(null, warning, drift, options_.calibration_margin);
+      return t.calibrated ? std::optional(t) : std::nullopt;
+    };
+    fast_thresholds_.push_back(
+        calibrated_only(c->null_psi.fast, options_.warning_psi, options_.drift_psi));
+    // The median moves with the level only where values are spread: a column whose median
+    // value alone holds a tenth of the reference (a count that is nearly always full, a
+    // flag) is watched by PSI only.
+    if (!c->SpreadAtMedian()) {
+      shift_thresholds_.emplace_back();
+      fast_shift_thresholds_.emplace_back();
+      watch_fast_ = watch_fast_ || fast_thresholds_.back();
+      continue;
+    }
+    shift_thresholds_.push_back(calibrated_only(c->null_shift.full, options_.warning_median_shift,
+                                                options_.drift_median_shift));
+    fast_shift_thresholds_.push_back(calibrated_only(
+        c->null_shift.fast, options_.warning_median_shift, options_.drift_median_shift));
+    watch_fast_ = watch_fast_ || fast_thresholds_.back() || fast_shift_thresholds_.back();
   }
   status_.assign(columns_.size(), DriftStatus::kOk);
   candidate_.assign(columns_.size(), DriftStatus::kOk);
@@ -66,6 +84,7 @@ DriftMonitor::Bucket DriftMonitor::NewBucket(int64_t key) const {
   b.counts.assign(total_bins_, 0);
   b.sums.assign(total_bins_, 0);
   b.missing.assign(columns_.size(), 0);
+  if (profile_.regime_feature) b.regime_rows.assign(static_cast<size_t>(profile_.regimes) + 1, 0);
   return b;
 }
 
@@ -76,6 +95,9 @@ void DriftMonitor::Accumulate(Bucket* into, const Bucket& from, int sign) {
     into->sums[k] += sign * from.sums[k];
   }
   for (size_t c = 0; c < from.missing.size(); ++c) into->missing[c] += sign * from.missing[c];
+  for (size_t g = 0; g < from.regime_rows.size(); ++g) {
+    into->regime_rows[g] += sign * from.regime_rows[g];
+  }
   into->scored += sign * from.scored;
   into->alarms += sign * from.alarms;
   into->p_alarms += sign * from.p_alarms;
@@ -145,9 +167,13 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   pending_bucket_ = bucket;
   pending_also_ = also;
   pending_rows_.push_back(&row);
+  const int regime = profile_.RegimeOf(row.features);
   for (Bucket* b : {bucket, also}) {
     if (b == nullptr) continue;
     ++b->rows;
+    if (!b->regime_rows.empty()) {
+      ++b->regime_rows[regime >= 0 ? static_cast<size_t>(regime) : b->regime_rows.size() - 1];
+    }
     if (options_.probability_threshold && !std::isnan(row.score)) {
       b->scored += 1;
       if (row.score >= *options_.probability_threshold) {
@@ -238,6 +264,7 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
   std::vector<double> counts(closed_.counts.begin(), closed_.counts.end());
   std::vector<double> sums = closed_.sums;
   std::vector<int64_t> missing(closed_.missing.begin(), closed_.missing.end());
+  std::vector<double> regimes(closed_.regime_rows.begin(), closed_.regime_rows.end());
   auto report = std::make_shared<DriftReport>();
   report->window_rows = closed_.rows;
   double scored = closed_.scored, alarms = closed_.alarms, p_alarms = closed_.p_alarms,
@@ -250,13 +277,14 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       sums[k] += b.sums[k];
     }
     for (size_t c = 0; c < columns_.size(); ++c) missing[c] += b.missing[c];
+    for (size_t g = 0; g < regimes.size(); ++g) regimes[g] += static_cast<double>(b.regime_rows[g]);
     scored += b.scored;
     alarms += b.alarms;
     p_alarms += b.p_alarms;
     p_rest += b.p_rest;
   }
   // The fast window: the newest kFastBuckets buckets of the ring (the open one included).
-  std::vector<double> fast_counts;
+  std::vector<double> fast_counts, fast_regimes(regimes.size(), 0.0);
   int64_t fast_window_rows = 0;
   if (watch_fast_) {
     fast_counts.assign(total_bins_, 0.0);
@@ -268,6 +296,9 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       }
       fast_window_rows += it->rows;
       for (size_t k = 0; k < total_bins_; ++k) fast_counts[k] += it->counts[k];
+      for (size_t g = 0; g < fast_regimes.size(); ++g) {
+        fast_regimes[g] += static_cast<double>(it->regime_rows[g]);
+      }
     }
   }
   report->evaluations = ++evaluations_;
@@ -275,7 +306,15 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
   report->rows_seen = rows_seen_;
   report->late_rows = late_rows_;
   report->warming_up = report->window_rows < options_.min_rows;
+  report->regime_rows.assign(regimes.begin(), regimes.end());
 
+  // The reference of a column for a window's regime shares, on the fine and the coarse bins.
+  std::vector<double> reference_fine, reference_coarse;
+  auto mix = [&](const ColumnProfile& ref, const std::vector<double>& shares) {
+    MixedReference(ref, shares, &reference_fine);
+    reference_coarse.assign(ref.coarse_bins(), 0.0);
+    for (size_t b = 0; b < ref.bins(); ++b) reference_coarse[ref.coarse_of[b]] += reference_fine[b];
+  };
   std::vector<double> means, current_coarse;
   for (size_t c = 0; c < columns_.size(); ++c) {
     const ColumnProfile& ref = *columns_[c];
@@ -292,22 +331,32 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
     const double all = static_cast<double>(d.rows + missing[c]);
     d.missing_share = all > 0 ? static_cast<double>(missing[c]) / all : 0;
     d.reference_missing_share = ref.missing_share();
+    mix(ref, regimes);
     if (d.rows > 0 && ref.values > 0) {
-      d.psi = Psi(ref.coarse_counts, current_coarse);
-      d.jensen_shannon = JensenShannonDistance(ref.coarse_counts, current_coarse);
-      d.ks = BinnedKs(ref.counts, fine);
-      const double w = BinnedWasserstein(ref.counts, ref.means, fine, means);
+      d.psi = Psi(reference_coarse, current_coarse);
+      d.jensen_shannon = JensenShannonDistance(reference_coarse, current_coarse);
+      d.ks = BinnedKs(reference_fine, fine);
+      const double w = BinnedWasserstein(reference_fine, ref.means, fine, means);
       d.wasserstein = ref.std > 0 ? w / ref.std : w;
     }
     d.current = current_coarse;
-    const ColumnThresholds& limits = thresholds_[c];
-    d.thresholds = limits;
-    DriftStatus level = LevelOf(limits, d.psi);
-    bool holds = false;  // a PSI still at or above exit_factor x the current level's threshold
-    const DriftStatus now = status_[c];
-    if (now != DriftStatus::kOk) holds = d.psi >= options_.exit_factor * Threshold(limits, now);
-    const std::optional<ColumnThresholds>& fast_limits = fast_thresholds_[c];
-    if (fast_limits && fast_window_rows > 0) {
+    d.reference = reference_coarse;
+    d.median_shift = ref.MedianShift(fine, reference_fine);
+    d.thresholds = thresholds_[c];
+    d.median_shift_thresholds = shift_thresholds_[c];
+    // Each watched statistic with its thresholds: the column's level is the highest of theirs,
+    // and a raised level holds while any of them stays at or above exit_factor x its threshold.
+    struct Watched {
+      const char* name;
+      double value;
+      const ColumnThresholds* limits;
+    };
+    std::vector<Watched> watched = {{"psi", d.psi, &d.thresholds}};
+    if (d.median_shift_thresholds && std::isfinite(d.median_shift)) {
+      watched.push_back({"median_shift", std::abs(d.median_shift), &*d.median_shift_thresholds});
+    }
+    const bool fast_watched = fast_thresholds_[c] || fast_shift_thresholds_[c];
+    if (fast_watched && fast_window_rows > 0) {
       std::fill(current_coarse.begin(), current_coarse.end(), 0.0);
       for (size_t b = 0; b < ref.bins(); ++b) {
         d.fast_rows += static_cast<int64_t>(fast_counts[offsets_[c] + b]);
@@ -315,12 +364,36 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       }
       // The fast window is judged once it holds a quarter of the values the window needs.
       if (d.fast_rows * 4 >= options_.min_rows && ref.values > 0) {
-        d.fast_psi = Psi(ref.coarse_counts, current_coarse);
-        d.fast_thresholds = *fast_limits;
-        level = std::max(level, LevelOf(*fast_limits, *d.fast_psi));
-        if (now != DriftStatus::kOk) {
-          holds = holds || *d.fast_psi >= options_.exit_factor * Threshold(*fast_limits, now);
+        mix(ref, fast_regimes);
+        if (fast_thresholds_[c]) {
+          d.fast_psi = Psi(reference_coarse, current_coarse);
+          d.fast_thresholds = *fast_thresholds_[c];
+          watched.push_back({"fast_window.psi", *d.fast_psi, &d.fast_thresholds});
         }
+        const double shift =
+            ref.MedianShift({fast_counts.data() + offsets_[c], ref.bins()}, reference_fine);
+        if (std::isfinite(shift)) {
+          d.fast_median_shift = shift;
+          d.fast_median_shift_thresholds = fast_shift_thresholds_[c];
+          if (d.fast_median_shift_thresholds) {
+            watched.push_back(
+                {"fast_window.median_shift", std::abs(shift), &*d.fast_median_shift_thresholds});
+          }
+        }
+      }
+    }
+    const DriftStatus now = status_[c];
+    DriftStatus level = DriftStatus::kOk;
+    bool holds =
+        false;  // a statistic still at or above exit_factor x the current level's threshold
+    for (const Watched& w : watched) {
+      const DriftStatus l = LevelOf(*w.limits, w.value);
+      if (l > level) {
+        level = l;
+        d.trigger = w.name;
+      }
+      if (now != DriftStatus::kOk) {
+        holds = holds || w.value >= options_.exit_factor * Threshold(*w.limits, now);
       }
     }
     d.monitored = ref.monitored;
@@ -393,14 +466,26 @@ json ColumnJson(const ColumnDrift& d, const ColumnProfile& ref, bool histograms)
                {{"psi", Number(d.psi)},
                 {"ks", Number(d.ks)},
                 {"jensen_shannon", Number(d.jensen_shannon)},
-                {"wasserstein", Number(d.wasserstein)}}},
+                {"wasserstein", Number(d.wasserstein)},
+                {"median_shift", Number(d.median_shift)}}},
               {"missing_share", Number(d.missing_share)},
               {"reference_missing_share", Number(d.reference_missing_share)},
-              {"thresholds", ThresholdsJson(d.thresholds)}};
-  if (d.fast_psi) {
-    out["fast_window"] = {{"psi", Number(*d.fast_psi)},
-                          {"rows", d.fast_rows},
-                          {"thresholds", ThresholdsJson(d.fast_thresholds)}};
+              {"thresholds", ThresholdsJson(d.thresholds)},
+              {"trigger", d.trigger.empty() ? json(nullptr) : json(d.trigger)}};
+  if (d.median_shift_thresholds) {
+    out["median_shift_thresholds"] = ThresholdsJson(*d.median_shift_thresholds);
+  }
+  if (d.fast_psi || d.fast_median_shift) {
+    json fast = {{"rows", d.fast_rows}};
+    if (d.fast_psi) {
+      fast["psi"] = Number(*d.fast_psi);
+      fast["thresholds"] = ThresholdsJson(d.fast_thresholds);
+    }
+    if (d.fast_median_shift) fast["median_shift"] = Number(*d.fast_median_shift);
+    if (d.fast_median_shift_thresholds) {
+      fast["median_shift_thresholds"] = ThresholdsJson(*d.fast_median_shift_thresholds);
+    }
+    out["fast_window"] = std::move(fast);
   }
   if (histograms) {
     // The coarse bins' upper edges (the last bin is open above the reference's maximum).
@@ -409,7 +494,7 @@ json ColumnJson(const ColumnDrift& d, const ColumnProfile& ref, bool histograms)
       if (ref.coarse_of[b] != ref.coarse_of[b + 1]) edges.push_back(ref.edges[b]);
     }
     out["histogram"] = {{"upper_edges", std::move(edges)},
-                        {"reference", ref.coarse_counts},
+                        {"reference", d.reference.empty() ? ref.coarse_counts : d.reference},
                         {"current", d.current}};
   }
   return out;
@@ -443,6 +528,10 @@ json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
                                        ? json(core::FormatSpan(*profile.calibration_window))
                                        : json(nullptr)},
                 {"calibration_margin", options.calibration_margin},
+                {"median_shift",
+                 {{"warning", options.warning_median_shift},
+                  {"drift", options.drift_median_shift},
+                  {"unit", "reference quantile"}}},
                 {"fast_window_buckets", kFastBuckets},
                 {"exit_factor", options.exit_factor},
                 {"consecutive", options.consecutive},
@@ -455,6 +544,14 @@ json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
               {"features", std::move(features)}};
   if (std::isfinite(report.evaluated_at)) out["evaluated_at"] = report.evaluated_at;
   if (report.evaluations > 0) out["score"] = ColumnJson(report.score, profile.score, histograms);
+  if (profile.regime_feature) {
+    json rows = json::array();
+    for (size_t g = 0; g + 1 < report.regime_rows.size(); ++g)
+      rows.push_back(report.regime_rows[g]);
+    out["regimes"] = {{"feature", profile.features[*profile.regime_feature].name},
+                      {"window_rows", std::move(rows)},
+                      {"unknown_rows", report.regime_rows.empty() ? 0 : report.regime_rows.back()}};
+  }
   return out;
 }
 

@@ -17,7 +17,12 @@
 // profile's calibrated ones when it was calibrated for this window (calibration.h), else the
 // fixed ones of the options. A calibrated column is also watched on the window's newest quarter
 // (the fast window, with its own calibrated thresholds), which a change fills four times
-// sooner; its level counts as the column's when higher.
+// sooner, and on the median shift of both windows (ColumnProfile::MedianShift: where the
+// window's median lies in the reference distribution, which sees a change of level in a hundred
+// values where PSI needs thousands), with thresholds calibrated the same way. The highest level of
+// the four counts as the column's (DriftReport names which statistic set it). When the profile has
+// operating regimes, every statistic compares the window against the reference mixed in the
+// window's own shares of the regimes (profile.h MixedReference).
 //
 // Thread-safe: one lock; Observe takes it once per call, so callers pass whole batches.
 #ifndef PDM_MONITOR_DRIFT_MONITOR_H_
@@ -56,6 +61,11 @@ struct DriftOptions {
   // above 0.25 a significant one.
   double warning_psi = 0.1;
   double drift_psi = 0.25;
+  // Floors of the calibrated thresholds on |median shift| (in reference quantiles): a median
+  // moved by a tenth of the reference distribution is the smallest change of level worth an
+  // alert. The median shift sets a status only when calibrated.
+  double warning_median_shift = 0.05;
+  double drift_median_shift = 0.1;
   // Per-column thresholds from the profile's null distribution (calibration.h) when it was
   // calibrated for this window; the two above are then floors. Off: the two above for every
   // column.
@@ -85,7 +95,16 @@ struct ColumnDrift {
   std::optional<double> fast_psi;
   int64_t fast_rows = 0;
   ColumnThresholds fast_thresholds;
-  std::vector<double> current;  // coarse histogram of the window (counts)
+  // The median shift (signed, in reference quantiles) of the window and of the fast window, and
+  // their thresholds on its absolute value when calibrated (else only shown).
+  double median_shift = NAN;
+  std::optional<double> fast_median_shift;
+  std::optional<ColumnThresholds> median_shift_thresholds, fast_median_shift_thresholds;
+  // The statistic whose level is the highest of this evaluation ("psi", "median_shift",
+  // "fast_window.psi", "fast_window.median_shift"); empty when all are below their warning.
+  std::string trigger;
+  std::vector<double> current;    // coarse histogram of the window (counts)
+  std::vector<double> reference;  // the reference it was compared against (mixed by regime)
 };
 
 // CBPE-style expectation of the served decisions' quality on the window, assuming calibrated
@@ -113,6 +132,9 @@ struct DriftReport {
   double drifted_share = 0;  // of the monitored features
   bool dataset_drift = false;
   std::optional<PerformanceEstimate> performance;
+  // The window's rows per operating regime, then of no known regime (profiles with regimes):
+  // the shares the reference was mixed in.
+  std::vector<int64_t> regime_rows;
 };
 
 // One production row: the model's feature vector, its score, the data time (NaN: untimed), and
@@ -146,7 +168,8 @@ class DriftMonitor {
     int64_t rows = 0;
     std::vector<int32_t> counts;  // per fine bin of every column (features, then the score)
     std::vector<double> sums;
-    std::vector<int32_t> missing;  // per column
+    std::vector<int32_t> missing;      // per column
+    std::vector<int64_t> regime_rows;  // per regime, then no known regime (profiles with regimes)
     // Score sums for the performance estimate.
     double scored = 0, alarms = 0, p_alarms = 0, p_rest = 0;
   };
@@ -188,6 +211,8 @@ class DriftMonitor {
   // Per column: thresholds of the window and of the fast window (none: not watched).
   std::vector<ColumnThresholds> thresholds_;
   std::vector<std::optional<ColumnThresholds>> fast_thresholds_;
+  // Per column, on |median shift| (none: calibration too thin or off; shown, not watched).
+  std::vector<std::optional<ColumnThresholds>> shift_thresholds_, fast_shift_thresholds_;
   bool watch_fast_ = false;  // some column has fast-window thresholds
   std::vector<DriftStatus> status_;
   std::vector<DriftStatus> candidate_;

@@ -262,5 +262,51 @@ TEST(ProfileTest, ContinuousValuesGetAboutTwentyCoarseBinsOfEqualMass) {
   EXPECT_NEAR(p.std, 1, 0.03);
 }
 
+TEST(ProfileTest, MedianShiftIsWhereTheSamplesMedianLiesInTheReference) {
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> skewed(1, 0.4);
+  std::vector<double> reference(5000);
+  for (double& x : reference) x = skewed(rng);
+  const ColumnProfile p = BuildColumnProfile("vibration", reference);
+  EXPECT_NEAR(p.MedianShift(p.counts), 0, 1e-12) << "the reference against itself";
+  std::vector<double> sorted = reference;
+  std::sort(sorted.begin(), sorted.end());
+  auto histogram = [&](const std::vector<double>& sample) {
+    std::vector<double> counts(p.bins(), 0);
+    for (double x : sample) counts[p.BinOf(x)] += 1;
+    return counts;
+  };
+  // The exact statistic: the reference's empirical CDF at the sample's median, minus 0.5.
+  auto exact = [&](std::vector<double> sample) {
+    std::sort(sample.begin(), sample.end());
+    const double median = sample[sample.size() / 2];
+    const auto below = std::upper_bound(sorted.begin(), sorted.end(), median) - sorted.begin();
+    return static_cast<double>(below) / static_cast<double>(sorted.size()) - 0.5;
+  };
+  for (double factor : {1.0, 1.05, 1.2, 0.8}) {
+    std::vector<double> window(400);
+    for (double& x : window) x = factor * skewed(rng);
+    const double shift = p.MedianShift(histogram(window));
+    // Within one fine bin (a hundredth of the reference) of the exact statistic.
+    EXPECT_NEAR(shift, exact(window), 1.0 / kFineBins + 1e-9) << factor;
+    if (factor == 1.0) {
+      EXPECT_LT(std::fabs(shift), 0.06);
+    } else if (factor == 1.2) {
+      EXPECT_GT(shift, 0.15) << "a 20% rise of level";
+    } else if (factor == 0.8) {
+      EXPECT_LT(shift, -0.15);
+    }
+  }
+  // Robust: a twentieth of the sample running away (machines before a failure) moves it little.
+  std::vector<double> window(400);
+  for (double& x : window) x = skewed(rng);
+  const double before = p.MedianShift(histogram(window));
+  for (size_t i = 0; i < 20; ++i) window[i] = 1000;
+  EXPECT_LT(p.MedianShift(histogram(window)) - before, 0.04);
+
+  EXPECT_TRUE(std::isnan(p.MedianShift(std::vector<double>(p.bins(), 0))));
+  EXPECT_TRUE(std::isnan(p.MedianShift(std::vector<double>(3, 1))));
+}
+
 }  // namespace
 }  // namespace pdm::monitor

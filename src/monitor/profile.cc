@@ -24,6 +24,75 @@ size_t ColumnProfile::BinOf(double value) const {
   return static_cast<size_t>(base - edges.data()) + (*base < value ? 1 : 0);
 }
 
+double ColumnProfile::MedianShift(std::span<const double> counts,
+                                  std::span<const double> reference) const {
+  if (counts.size() != bins() || reference.size() != bins()) return NAN;
+  double n = 0, total = 0;
+  for (size_t b = 0; b < bins(); ++b) {
+    n += counts[b];
+    total += reference[b];
+  }
+  if (n <= 0 || total <= 0) return NAN;
+  double below = 0, reference_below = 0;
+  for (size_t b = 0; b < bins(); ++b) {
+    if (counts[b] > 0 && below + counts[b] >= n / 2) {
+      const double within = (n / 2 - below) / counts[b];
+      return (reference_below + within * reference[b]) / total - 0.5;
+    }
+    below += counts[b];
+    reference_below += reference[b];
+  }
+  return NAN;  // not reached: the bins hold n
+}
+
+bool ColumnProfile::SpreadAtMedian() const {
+  if (values == 0 || counts.size() != bins()) return false;
+  const double half = static_cast<double>(values) / 2;
+  double below = 0;
+  for (double c : counts) {
+    if (below + c >= half) return c <= static_cast<double>(values) / 10;
+    below += c;
+  }
+  return false;
+}
+
+int ReferenceProfile::RegimeOf(std::span<const float> row) const {
+  if (!regime_feature || *regime_feature >= row.size()) return -1;
+  const float v = row[*regime_feature];
+  if (!(v >= 0) || v >= static_cast<float>(regimes)) return -1;
+  return static_cast<int>(v);
+}
+
+void MixedReference(const ColumnProfile& column, std::span<const double> rows_per_regime,
+                    std::vector<double>* out) {
+  const size_t bins = column.bins();
+  out->assign(column.counts.begin(), column.counts.end());
+  if (column.regime_counts.empty() || column.values == 0) return;
+  double rows = 0;
+  for (double r : rows_per_regime) rows += r;
+  if (rows <= 0) return;
+  std::fill(out->begin(), out->end(), 0.0);
+  const auto values = static_cast<double>(column.values);
+  double pooled_share = 0;
+  for (size_t g = 0; g < rows_per_regime.size(); ++g) {
+    const double share = rows_per_regime[g] / rows;
+    if (share == 0) continue;
+    double in_regime = 0;
+    if (g < column.regime_counts.size()) {
+      for (double c : column.regime_counts[g]) in_regime += c;
+    }
+    if (in_regime == 0) {
+      pooled_share += share;
+      continue;
+    }
+    const double scale = share * values / in_regime;
+    for (size_t b = 0; b < bins; ++b) (*out)[b] += scale * column.regime_counts[g][b];
+  }
+  if (pooled_share > 0) {
+    for (size_t b = 0; b < bins; ++b) (*out)[b] += pooled_share * column.counts[b];
+  }
+}
+
 ColumnProfile BuildColumnProfile(std::string name, std::vector<double> values) {
   ColumnProfile column;
   column.name = std::move(name);
@@ -113,6 +182,11 @@ json ColumnJson(const ColumnProfile& c) {
     out["null_psi"] = {{"window", null_json(c.null_psi.full)},
                        {"fast_window", null_json(c.null_psi.fast)}};
   }
+  if (!c.regime_counts.empty()) out["regime_counts"] = c.regime_counts;
+  if (c.null_shift.full.windows > 0 || c.null_shift.fast.windows > 0) {
+    out["null_median_shift"] = {{"window", null_json(c.null_shift.full)},
+                                {"fast_window", null_json(c.null_shift.fast)}};
+  }
   return out;
 }
 
@@ -143,6 +217,14 @@ absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& w
       c.null_psi.full = NullFromJson(j.at("null_psi").at("window"));
       c.null_psi.fast = NullFromJson(j.at("null_psi").at("fast_window"));
     }
+    // Absent in profiles written before the median shift: then only PSI sets the status.
+    if (j.contains("null_median_shift")) {
+      c.null_shift.full = NullFromJson(j.at("null_median_shift").at("window"));
+      c.null_shift.fast = NullFromJson(j.at("null_median_shift").at("fast_window"));
+    }
+    if (j.contains("regime_counts")) {
+      c.regime_counts = j.at("regime_counts").get<std::vector<std::vector<double>>>();
+    }
     c.monitored = j.value("monitored", true);
     c.kind = j.value("kind", "");
     c.source = j.value("source", "");
@@ -167,13 +249,20 @@ absl::StatusOr<ColumnProfile> ColumnFromJson(const json& j, const std::string& w
     return n.windows >= 0 && std::isfinite(n.max) && 0 <= n.median && n.median <= n.q95 &&
            n.q95 <= n.max;
   };
-  if (!null_ok(c.null_psi.full) || !null_ok(c.null_psi.fast)) {
-    return absl::InvalidArgumentError(core::StrCat(
-        where, " (", c.name, "): null_psi must have 0 <= median <= q95 <= max, all finite"));
+  if (!null_ok(c.null_psi.full) || !null_ok(c.null_psi.fast) || !null_ok(c.null_shift.full) ||
+      !null_ok(c.null_shift.fast)) {
+    return absl::InvalidArgumentError(
+        core::StrCat(where, " (", c.name,
+                     "): null_psi and null_median_shift must have 0 <= median <= q95 <= max, all "
+                     "finite"));
   }
-  if (!sorted || !sized || c.values < 0 || c.missing < 0) {
+  const bool regimes_sized =
+      std::all_of(c.regime_counts.begin(), c.regime_counts.end(),
+                  [&](const std::vector<double>& r) { return r.size() == c.bins(); });
+  if (!sorted || !sized || !regimes_sized || c.values < 0 || c.missing < 0) {
     return absl::InvalidArgumentError(core::StrCat(
-        where, " (", c.name, "): edges must increase and counts and means have one entry per bin"));
+        where, " (", c.name,
+        "): edges must increase and counts, means and regime_counts have one entry per bin"));
   }
   if (c.counts.empty()) {
     c.counts.assign(c.bins(), 0);
@@ -196,6 +285,10 @@ json ProfileToJson(const ReferenceProfile& profile) {
               {"score", ColumnJson(profile.score)}};
   if (profile.calibration_window) {
     out["calibration"] = {{"window", core::FormatSpan(*profile.calibration_window)}};
+  }
+  if (profile.regime_feature) {
+    out["regimes"] = {{"feature", profile.features[*profile.regime_feature].name},
+                      {"count", profile.regimes}};
   }
   return out;
 }
@@ -228,6 +321,21 @@ absl::StatusOr<ReferenceProfile> ProfileFromJson(const json& j, const std::strin
   auto score = ColumnFromJson(j["score"], core::StrCat(source, ": score"));
   if (!score.ok()) return score.status();
   profile.score = std::move(*score);
+  if (j.contains("regimes")) {
+    const json& r = j["regimes"];
+    const std::string feature =
+        r.is_object() && r.contains("feature") && r["feature"].is_string() ? r["feature"] : "";
+    for (size_t i = 0; i < profile.features.size(); ++i) {
+      if (profile.features[i].name == feature) profile.regime_feature = i;
+    }
+    profile.regimes = r.is_object() && r.contains("count") && r["count"].is_number_integer()
+                          ? r["count"].get<int>()
+                          : 0;
+    if (!profile.regime_feature || profile.regimes < 1 || profile.regimes > 64) {
+      return absl::InvalidArgumentError(core::StrCat(
+          source, ": regimes: expected {feature: <a feature's name>, count: 1 to 64}"));
+    }
+  }
   return profile;
 }
 

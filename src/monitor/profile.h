@@ -48,6 +48,9 @@ struct ColumnProfile {
   int64_t missing = 0;
   double mean = 0, std = 0, min = 0, max = 0, median = 0;
   NullPsiPair null_psi;
+  // The same for |median shift| (MedianShift below) in the same windows: a change of level shows
+  // in the window's median long before it moves a 20-bin histogram of a few hundred values.
+  NullPsiPair null_shift;
   // Rows left out as each entity's warm-up: its first `warmup` of data time, while the
   // column's window (or baseline) was still filling; production rows of a running fleet are
   // past it.
@@ -58,14 +61,30 @@ struct ColumnProfile {
   bool monitored = true;
   std::string kind;    // what the feature is (features::FeatureKindName), when known
   std::string source;  // the input it is computed from (drift alerts group by it), when known
+  // Per operating regime (ReferenceProfile::regimes), the reference values per fine bin; empty
+  // when the profile has no regimes.
+  std::vector<std::vector<double>> regime_counts;
   // Derived on build and load: the coarse bin of each fine bin, and the coarse histogram.
   std::vector<uint16_t> coarse_of;
   std::vector<double> coarse_counts;
-
   size_t bins() const { return edges.size() + 1; }
   size_t coarse_bins() const { return coarse_counts.size(); }
   // The bin a value falls in. REQUIRES: !isnan(value).
   size_t BinOf(double value) const;
+  // Where a sample's median lies in the reference distribution, minus where the reference's own
+  // does (so within [-0.5, 0.5]; 0 for a sample distributed as the reference), from the
+  // sample's histogram over the fine bins: the reference's cumulative share at the sample's
+  // median, interpolating within its bin as if both spread alike there. NaN for an empty
+  // histogram. A robust change of level: a few machines of a fleet running away (as before a
+  // failure) move the median little, a recalibrated sensor or a warmer hall moves it at once.
+  double MedianShift(std::span<const double> counts) const {
+    return MedianShift(counts, this->counts);
+  }
+  // Whether the reference's median lies in a fine bin that holds at most a tenth of the
+  // reference: else the median shift measures the share of one value, not a level.
+  bool SpreadAtMedian() const;
+  // The same against another reference histogram over the fine bins (MixedReference).
+  double MedianShift(std::span<const double> counts, std::span<const double> reference) const;
   double missing_share() const {
     return values + missing > 0
                ? static_cast<double>(missing) / static_cast<double>(values + missing)
@@ -79,7 +98,25 @@ struct ReferenceProfile {
   int64_t rows = 0;                     // training rows the profile was built from
   // The drift window the columns' null_psi was calibrated for; none: not calibrated.
   std::optional<core::Span> calibration_window;
+  // Operating regimes (the spec's `features.regimes`): the feature holding each row's regime
+  // index and how many there are; none: no regimes. Each column then has its reference per
+  // regime, and a window is compared against the reference mixed in the window's own shares of
+  // the regimes (MixedReference): a fleet moving between loads is not drift, while a change
+  // within the loads is, and shows sooner once the load mix no longer hides it.
+  std::optional<size_t> regime_feature;
+  int regimes = 0;
+
+  // The regime of a row from its features: -1 when unknown (no regimes, missing, out of range).
+  int RegimeOf(std::span<const float> features) const;
 };
+
+// The reference histogram over `column`'s fine bins for a window whose rows fall into the
+// regimes as `rows_per_regime` says (one entry per regime, then one for rows of no known
+// regime): each regime's histogram weighted by the window's share of it; the share of unknown
+// rows, and of regimes the training rows never saw, takes the pooled histogram. Scaled to sum
+// to `column.values`. Without regime counts, the pooled histogram.
+void MixedReference(const ColumnProfile& column, std::span<const double> rows_per_regime,
+                    std::vector<double>* out);
 
 // The profile of one column from its values (NaN = missing); `values` is reordered.
 ColumnProfile BuildColumnProfile(std::string name, std::vector<double> values);

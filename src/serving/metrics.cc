@@ -86,12 +86,15 @@ ServerMetrics::ServerMetrics()
                                          "last accepted; 0 before the first")
                                    .Register(*registry_)
                                    .Add({})),
-      feature_drift_(BuildGauge()
-                         .Name("pdm_feature_drift")
-                         .Help("Drift of a feature (or the score, feature=\"score\") in the "
-                               "window against the reference profile, by statistic: psi, ks, "
-                               "jensen_shannon, wasserstein (in reference standard deviations)")
-                         .Register(*registry_)),
+      feature_drift_(
+          BuildGauge()
+              .Name("pdm_feature_drift")
+              .Help("Drift of a feature (or the score, feature=\"score\") in the "
+                    "window against the reference profile, by statistic: psi, ks, "
+                    "jensen_shannon, wasserstein (in reference standard deviations), "
+                    "median_shift (signed: where the window's median lies in the reference, "
+                    "minus 0.5)")
+              .Register(*registry_)),
       drift_status_(BuildGauge()
                         .Name("pdm_drift_status")
                         .Help("Drift status of a feature after hysteresis: 0 ok, 1 warning, "
@@ -295,8 +298,8 @@ void SetOrRemove(prometheus::Family<prometheus::Gauge>& family, double value) {
 }  // namespace
 
 void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
-  static constexpr std::array<const char*, 4> kStatistics = {"psi", "ks", "jensen_shannon",
-                                                             "wasserstein"};
+  static constexpr std::array<const char*, 5> kStatistics = {"psi", "ks", "jensen_shannon",
+                                                             "wasserstein", "median_shift"};
   std::lock_guard lock(drift_mu_);
   std::vector<const monitor::ColumnDrift*> columns;
   if (report != nullptr) {
@@ -327,7 +330,8 @@ void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
   }
   for (size_t i = 0; i < columns.size(); ++i) {
     const monitor::ColumnDrift& c = *columns[i];
-    const std::array<double, 4> values = {c.psi, c.ks, c.jensen_shannon, c.wasserstein};
+    const std::array<double, 5> values = {c.psi, c.ks, c.jensen_shannon, c.wasserstein,
+                                          c.median_shift};
     for (size_t k = 0; k < values.size(); ++k) drift_series_[i].statistics[k]->Set(values[k]);
     drift_series_[i].status->Set(static_cast<double>(c.status));
   }

@@ -110,7 +110,8 @@ class ServerMetrics {
   std::mutex drift_mu_;  // guards the drift series below
   struct DriftSeries {
     std::string feature;
-    std::array<prometheus::Gauge*, 4> statistics;  // psi, ks, jensen_shannon, wasserstein
+    // psi, ks, jensen_shannon, wasserstein, median_shift
+    std::array<prometheus::Gauge*, 5> statistics;
     prometheus::Gauge* status;
   };
   std::vector<DriftSeries> drift_series_;  // the features (and "score") of the last report

@@ -191,6 +191,8 @@ struct DriftLog {
   std::map<std::string, std::string> first;  // feature -> first time in drift (from day 60)
   std::map<std::string, int> hours;          // feature -> hours in drift
   std::map<std::string, std::string> kind;   // feature -> kind (window, current, ...)
+  std::map<std::string, std::string>
+      trigger;  // feature -> the statistic that first put it in drift
   int evaluations = 0;
 
   void Add(const std::string& time, const json& drift) {
@@ -199,7 +201,8 @@ struct DriftLog {
       const std::string name = f["name"];
       if (f["kind"].is_string()) kind[name] = f["kind"];
       if (f["status"] != "drift") continue;
-      first.emplace(name, time);
+      if (first.emplace(name, time).second && f["trigger"].is_string())
+        trigger[name] = f["trigger"];
       ++hours[name];
     }
   }
@@ -266,12 +269,13 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   size_t accepted = 0, refused = 0, posted = 0;
   DriftLog plain_log, vibration_log, ambient_log, fixed_log;
   json at_day_76;  // the vibration server's report a day after the change
-  std::map<std::string, std::vector<std::string>> alarms;  // machine -> times of alarm readings
+  // machine -> its readings' times and whether the served threshold alarmed
+  std::map<std::string, std::vector<std::pair<std::string, bool>>> readings;
   for (size_t h = 0; h < a.hours.size(); ++h) {
     const std::string& time = a.hours[h].first;
     const json answer = PostHour(plain, time, a.hours[h].second, &accepted, &refused);
     for (const json& m : answer["machines"]) {
-      if (m["alarm"] == true) alarms[m["machine"]].push_back(m["time"]);
+      readings[m["machine"]].push_back({m["time"], m["alarm"] == true});
     }
     posted += a.hours[h].second["readings"].size();
     size_t ignored = 0;
@@ -329,7 +333,7 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   auto from_vibration = [](const std::string& name) { return name.starts_with("vibration_rms"); };
   const std::string vibration_at = vibration_log.FirstOf(from_vibration, kDriftStart);
   ASSERT_FALSE(vibration_at.empty()) << "no vibration feature drifted after the change";
-  EXPECT_LE(vibration_at, HoursAfter(kDriftStart, 48));
+  EXPECT_LE(vibration_at, HoursAfter(kDriftStart, 12));
   EXPECT_EQ(vibration_log.FirstOf(from_vibration, kTrainEnd), vibration_at)
       << "a vibration feature drifted before the change";
   EXPECT_THAT(vibration_log.Unexpected([&](const std::string& name) {
@@ -351,11 +355,27 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   }),
               ::testing::IsEmpty());
   RecordProperty("ambient_drift_at", ambient_at);
+  // The statistics that found each change first.
+  std::set<std::string> vibration_by, ambient_by;
+  for (const auto& [name, time] : vibration_log.first) {
+    if (time == vibration_at && from_vibration(name))
+      vibration_by.insert(name + " by " + vibration_log.trigger[name]);
+  }
+  for (const auto& [name, time] : ambient_log.first) {
+    if (time == ambient_at && from_temperature(name))
+      ambient_by.insert(name + " by " + ambient_log.trigger[name]);
+  }
+  auto join = [](const std::set<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
   std::printf(
-      "drift: vibration +20%% from %s found at %s; ambient +5 degC found at %s; "
+      "drift: vibration +20%% from %s found at %s (%s); ambient +5 degC found at %s (%s); "
       "stationary: %d event-count feature-hours in drift, and %zu sensor features with "
       "fixed thresholds\n",
-      kDriftStart, vibration_at.c_str(), ambient_at.c_str(), event_hours, fixed_sensor_features);
+      kDriftStart, vibration_at.c_str(), join(vibration_by).c_str(), ambient_at.c_str(),
+      join(ambient_by).c_str(), event_hours, fixed_sensor_features);
 
   // Drift alerts, one per model and input: the vibration server opened one for vibration_rms
   // (fleet-wide: no machine) when its first feature drifted, and its webhook told of it. The
@@ -417,9 +437,10 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   EXPECT_TRUE(told) << "the drift alert's webhook never arrived";
 
   // Maintenance alerts on the unchanged fleet: every failure that the served threshold caught
-  // (an alarm reading of the machine in the 48 h horizon before it) opened exactly one alert
-  // before it, since the machine's previous maintenance or failure, and the webhook told of it
-  // once.
+  // (the alert rules' persistence met in the 48 h horizon before it: three alarm readings of the
+  // machine in a row) opened exactly one alert before it, since the machine's previous
+  // maintenance or failure, and the webhook told of it once. A failure with only scattered
+  // alarms opens at most one.
   std::map<std::string, std::vector<std::string>> resets;  // machine -> event times
   for (const char* file : {"failures.csv", "maintenance.csv"}) {
     for (const CsvRow& row : ReadCsv(*dir_ / "sim" / file)) {
@@ -453,15 +474,18 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
     const std::string& at = failure.at("timestamp");
     if (at < kTrainEnd) continue;
     const std::string horizon_start = HoursAfter(at, -48);
-    const auto& times = alarms[machine];
-    const bool alarmed = std::any_of(times.begin(), times.end(), [&](const std::string& t) {
-      return t >= horizon_start && t < at;
-    });
-    if (!alarmed) {
-      ++missed;
-      continue;
+    int run = 0, longest = 0;  // alarm readings in a row within the horizon
+    for (const auto& [t, alarm] : readings[machine]) {
+      if (t < horizon_start || t >= at) continue;
+      run = alarm ? run + 1 : 0;
+      longest = std::max(longest, run);
     }
-    ++caught;
+    const bool persisted = longest >= 3;  // the default --alert-consecutive
+    if (persisted) {
+      ++caught;
+    } else {
+      ++missed;
+    }
     std::string since;  // the machine's last maintenance or failure before this failure
     for (const std::string& t : resets[machine]) {
       if (t < at && t > since) since = t;
@@ -471,13 +495,17 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
       const std::string t = alert["time"];
       if (alert["machine"] == machine && t >= since && t <= at) opened.push_back(alert["id"]);
     }
-    EXPECT_EQ(opened.size(), 1u) << machine << " failed at " << at << " after " << since;
+    if (persisted) {
+      EXPECT_EQ(opened.size(), 1u) << machine << " failed at " << at << " after " << since;
+    } else {
+      EXPECT_LE(opened.size(), 1u) << machine << " failed at " << at << " after " << since;
+    }
     for (int64_t id : opened) EXPECT_EQ(told_opened[id], 1) << "alert " << id;
   }
   EXPECT_GT(caught, 3) << "failures caught by the threshold in days 60-120";
   std::printf(
-      "alerts: %d failures caught by the served threshold, each with one alert before "
-      "it; %d not caught; %zu failure-risk alerts in all\n",
+      "alerts: %d failures caught by the served threshold (3 alarms in a row), each with one "
+      "alert before it; %d not caught; %zu failure-risk alerts in all\n",
       caught, missed, risk_alerts.size());
   RecordProperty("failures_caught_with_one_alert", caught);
 
@@ -495,8 +523,9 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   for (const CsvRow& row : ReadCsv(*dir_ / "sim" / "failures.csv")) {
     failures_of[row.at("machine_id")].push_back(row.at("timestamp"));
   }
-  for (const auto& [machine, times] : alarms) {
-    for (const std::string& t : times) {
+  for (const auto& [machine, list] : readings) {
+    for (const auto& [t, alarm] : list) {
+      if (!alarm) continue;
       const std::string until = HoursAfter(t, 48);
       for (const std::string& f : failures_of[machine]) {
         if (f > t && f <= until) {
