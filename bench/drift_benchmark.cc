@@ -2,7 +2,8 @@
 //   build/release/bench/drift_benchmark
 // BM_DriftEvaluate: one evaluation of 228 features and the score over a full window of 10,000
 // rows (the target: under 50 ms); BM_DriftEvaluateCalibrated the same with calibrated
-// thresholds, so that the fast window (the newest quarter) is evaluated too. BM_DriftObserve: the
+// thresholds, so that the fast window (the newest quarter) is evaluated too;
+// BM_DriftEvaluateRegimes with three operating regimes and the median shift. BM_DriftObserve: the
 // per-row bookkeeping the telemetry route adds, in requests of 20 rows.
 #include <benchmark/benchmark.h>
 
@@ -84,6 +85,32 @@ void BM_DriftEvaluateCalibrated(benchmark::State& state) {
   state.counters["fast_psi"] = m.Latest()->features[0].fast_psi.value_or(-1);
 }
 BENCHMARK(BM_DriftEvaluateCalibrated)->Unit(benchmark::kMillisecond);
+
+// As BM_DriftEvaluateCalibrated, with three operating regimes (the last feature holds the
+// regime): every column's reference is mixed in the window's regime shares, twice (the window
+// and the fast window), and the median shift is watched too.
+void BM_DriftEvaluateRegimes(benchmark::State& state) {
+  constexpr int kRegimes = 3;
+  pdm::monitor::ReferenceProfile profile = Profile();
+  profile.calibration_window = Options().window;
+  profile.regime_feature = kFeatures - 1;
+  profile.regimes = kRegimes;
+  std::vector<float> x = Rows(10000, 0.1);
+  for (size_t r = 0; r < 10000; ++r) x[r * kFeatures + kFeatures - 1] = static_cast<float>(r % 3);
+  for (pdm::monitor::ColumnProfile& c : profile.features) {
+    c.null_psi.full = {100, 0.02, 0.04, 0.05};
+    c.null_psi.fast = {100, 0.08, 0.15, 0.2};
+    c.null_shift.full = {100, 0.01, 0.02, 0.03};
+    c.null_shift.fast = {100, 0.02, 0.04, 0.06};
+    // Each regime a third of the reference, shaped alike.
+    c.regime_counts.assign(kRegimes, c.counts);
+  }
+  pdm::monitor::DriftMonitor m(profile, Options());
+  Feed(&m, x, 10000);
+  for (auto _ : state) benchmark::DoNotOptimize(m.EvaluateNow());
+  state.counters["regime_rows_0"] = static_cast<double>(m.Latest()->regime_rows.at(0));
+}
+BENCHMARK(BM_DriftEvaluateRegimes)->Unit(benchmark::kMillisecond);
 
 void BM_DriftObserve(benchmark::State& state) {
   pdm::monitor::DriftMonitor m(Profile(), Options());

@@ -7,6 +7,13 @@
 # the order and the best round of each counts.
 #   MACHINES=20 DAYS=60 ROUNDS=3 bench/drift_cost.sh
 #   DRIFT_ARGS="--drift-every 1h" bench/drift_cost.sh     # the monitored server's drift flags
+# DENSE=N replays a dense fleet instead, as a loaded server sees one: N copies of each simulated
+# machine (so MACHINES x N machines), each reporting every second, one request per second of
+# data holding every machine's reading (REQUESTS of them, default 300), after one reading per
+# machine 8 days earlier so that every feature is past its warm-up. The values are the simulated
+# machines' hourly readings in turn. Data time then runs faster than wall time, so the server
+# evaluates at least as often as it would live.
+#   DENSE=50 bench/drift_cost.sh                           # 1,000 machines at 1 Hz
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -19,17 +26,24 @@ pdm=$(bench/build_pdm.sh)
 python=/usr/bin/python3
 
 cd "$work"
-if [[ ! -d registry-$machines-$days ]]; then
-  rm -rf sim run
-  "$pdm" simulate --machines "$machines" --duration "${days}d" --interval 1h --seed 7 --out sim >/dev/null
+# The trained model is kept per simulated fleet (its spec and data), so a change of the simulator
+# retrains.
+rm -rf sim
+"$pdm" simulate --machines "$machines" --duration "${days}d" --interval 1h --seed 7 --out sim >/dev/null
+registry=registry-$(cat sim/spec.yaml sim/telemetry.csv | sha256sum | cut -c1-16)
+if [[ ! -f $registry/complete ]]; then
+  rm -rf run "$registry"
   "$pdm" train --spec sim/spec.yaml --models xgb --cv 2 --out run --register --name fleet \
-    --registry "registry-$machines-$days" >train.log 2>&1
-  "$pdm" models promote fleet 1 --alias production --registry "registry-$machines-$days" >/dev/null
+    --registry "$registry" >train.log 2>&1
+  "$pdm" models promote fleet 1 --alias production --registry "$registry" >/dev/null
+  touch "$registry/complete"
 fi
 
-result=$(DRIFT_ARGS=${DRIFT_ARGS:-} $python - "$pdm" "registry-$machines-$days" sim "$rounds" <<'PY'
-import csv, http.client, json, os, subprocess, sys, time
+result=$(DRIFT_ARGS=${DRIFT_ARGS:-} DENSE=${DENSE:-0} REQUESTS=${REQUESTS:-300} \
+  $python - "$pdm" "$registry" sim "$rounds" <<'PY'
+import csv, datetime, http.client, json, os, subprocess, sys, time
 pdm, registry, sim, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+dense, requests = int(os.environ["DENSE"]), int(os.environ["REQUESTS"])
 
 def rows(name):
     with open(os.path.join(sim, name)) as f:
@@ -65,6 +79,24 @@ for t in sorted(hours):
         body["events"] = sent
     bodies.append(json.dumps(body).encode())
 
+if dense > 0:
+    # Each simulated machine's readings in time order, then its copies at 1 Hz.
+    history = {}
+    for t in sorted(hours):
+        for reading in hours[t]:
+            history.setdefault(reading["machine"], []).append(reading["values"])
+    stamp = lambda s: datetime.datetime.fromtimestamp(s, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    start = 1.8e9  # 2027-01-15: any time; data time is all the server sees
+    first = [{"machine": f"{m}-{k}", "time": stamp(start - 8 * 86400), "values": rows[0],
+              "attributes": attributes[m]} for m, rows in history.items() for k in range(dense)]
+    bodies = [json.dumps({"readings": first}).encode()]
+    for i in range(requests):
+        readings = [{"machine": f"{m}-{k}", "time": stamp(start + i),
+                     "values": rows[(i * 7 + k) % len(rows)]}
+                    for m, rows in history.items() for k in range(dense)]
+        bodies.append(json.dumps({"readings": readings}).encode())
+
 def cpu(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -89,17 +121,18 @@ def replay(extra):
     conn.request("GET", "/api/v1/drift?histograms=false")
     drift = json.loads(conn.getresponse().read())
     proc.terminate(); proc.wait()
-    return used, wall, accepted, drift.get("evaluations", 0)
+    return used, wall, accepted, drift.get("evaluations", 0), drift.get("window", {})
 
 best = {"on": None, "off": None}
 for r in range(rounds):
     for name in (("on", "off") if r % 2 == 0 else ("off", "on")):
-        used, wall, accepted, evaluations = replay(os.environ["DRIFT_ARGS"].split() if name == "on"
-                                                else ["--drift-window", "off"])
+        used, wall, accepted, evaluations, window = replay(
+            os.environ["DRIFT_ARGS"].split() if name == "on" else ["--drift-window", "off"])
         if best[name] is None or used < best[name][0]:
-            best[name] = (used, wall, accepted, evaluations)
+            best[name] = (used, wall, accepted, evaluations, window)
 on, off = best["on"], best["off"]
 print(json.dumps({"readings": on[2], "requests": len(bodies), "evaluations": on[3],
+                  "window_rows": on[4].get("rows"), "sampled_rows": on[4].get("sampled_rows"),
                   "cpu_on_s": on[0], "cpu_off_s": off[0],
                   "us_per_reading_on": 1e6 * on[0] / on[2], "us_per_reading_off": 1e6 * off[0] / off[2],
                   "throughput_ratio": off[0] / on[0]}))
@@ -110,7 +143,7 @@ cd "$root"
 mkdir -p bench/results
 {
   echo
-  echo "## $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD): MACHINES=$machines DAYS=$days ROUNDS=$rounds DRIFT_ARGS=\"${DRIFT_ARGS:-}\" bench/drift_cost.sh"
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD): MACHINES=$machines DAYS=$days ROUNDS=$rounds DENSE=${DENSE:-0} DRIFT_ARGS=\"${DRIFT_ARGS:-}\" bench/drift_cost.sh"
   echo
   echo '```'
   echo "$result"

@@ -87,6 +87,7 @@ struct ServeOptions {
   std::string drift_every = "auto";
   int drift_consecutive = 3;
   int drift_min_rows = 1000;
+  int64_t drift_sample_above = 1000;
   // "calibrated": per-feature thresholds from the profile's null PSI where it was calibrated
   // for the window (the fixed ones are floors); "fixed": 0.1 / 0.25 for every feature.
   std::string drift_thresholds = "calibrated";

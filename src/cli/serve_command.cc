@@ -121,6 +121,8 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--drift-consecutive", &args->drift_consecutive);
     } else if (key == "drift_min_rows") {
       set(v, key, "--drift-min-rows", &args->drift_min_rows);
+    } else if (key == "drift_sample_above") {
+      set(v, key, "--drift-sample-above", &args->drift_sample_above);
     } else if (key == "drift_thresholds") {
       set(v, key, "--drift-thresholds", &args->drift_thresholds);
     } else if (key == "alerts") {
@@ -214,6 +216,7 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--drift-every", "PDM_DRIFT_EVERY", &args.drift_every);
   env("--drift-consecutive", "PDM_DRIFT_CONSECUTIVE", &args.drift_consecutive);
   env("--drift-min-rows", "PDM_DRIFT_MIN_ROWS", &args.drift_min_rows);
+  env("--drift-sample-above", "PDM_DRIFT_SAMPLE_ABOVE", &args.drift_sample_above);
   env("--drift-thresholds", "PDM_DRIFT_THRESHOLDS", &args.drift_thresholds);
   env("--alerts", "PDM_ALERTS", &args.alerts);
   env("--alert-high", "PDM_ALERT_HIGH", &args.alert_high);
@@ -326,6 +329,7 @@ int Serve(const ServeOptions& args) {
     }
     api_options.drift.thresholds.consecutive = args.drift_consecutive;
     api_options.drift.thresholds.min_rows = args.drift_min_rows;
+    api_options.drift.thresholds.sample_above = args.drift_sample_above;
     if (args.drift_thresholds != "calibrated" && args.drift_thresholds != "fixed") {
       fmt::print(stderr, "pdm serve: --drift-thresholds: expected calibrated or fixed, got '{}'\n",
                  args.drift_thresholds);
@@ -545,6 +549,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Rows the drift window needs before statuses change")
       ->capture_default_str()
       ->check(CLI::Range(1, 100'000'000));
+  cmd->add_option("--drift-sample-above", args->drift_sample_above,
+                  "Rows an hour of the drift window counts in full before it samples them "
+                  "(each sampled row then stands for as many as it was sampled from); 0: never")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
   cmd->add_option("--drift-thresholds", args->drift_thresholds,
                   "PSI thresholds per feature: 'calibrated' (above the training period's own "
                   "windowed PSI, for the window the model was calibrated for; 0.1 and 0.25 are "

@@ -40,6 +40,7 @@ DriftReport CompareWithProfile(const ReferenceProfile& profile, const BatchRows&
   o.min_rows = 1;
   o.consecutive = 1;
   o.calibrated_thresholds = false;
+  o.sample_above = 0;  // a batch is counted in full
   o.dataset_drift_share = options.dataset_drift_share;
   DriftMonitor monitor(profile, o);
   std::vector<ObservedRow> observed(rows.rows);

@@ -90,6 +90,7 @@ DriftMonitor::Bucket DriftMonitor::NewBucket(int64_t key) const {
 
 void DriftMonitor::Accumulate(Bucket* into, const Bucket& from, int sign) {
   into->rows += sign * from.rows;
+  into->sampled += sign * from.sampled;
   for (size_t k = 0; k < from.counts.size(); ++k) {
     into->counts[k] += sign * from.counts[k];
     into->sums[k] += sign * from.sums[k];
@@ -144,14 +145,29 @@ DriftMonitor::Bucket* DriftMonitor::BucketFor(double time) {
   return &buckets_.back();
 }
 
-void DriftMonitor::Count(Bucket* bucket, size_t column, double value) {
+void DriftMonitor::Count(Bucket* bucket, size_t column, double value, double weight) {
   if (std::isnan(value)) {
-    ++bucket->missing[column];
+    bucket->missing[column] += weight;
     return;
   }
   const size_t bin = offsets_[column] + columns_[column]->BinOf(value);
-  ++bucket->counts[bin];
-  bucket->sums[bin] += value;
+  bucket->counts[bin] += weight;
+  bucket->sums[bin] += weight * value;
+}
+
+double DriftMonitor::Sample(Bucket* bucket) {
+  const int64_t cap = options_.sample_above;
+  if (cap <= 0) return 1;
+  while (bucket->rows > cap * static_cast<int64_t>(bucket->stride) && bucket->stride < (1u << 30)) {
+    bucket->stride *= 2;
+  }
+  if (bucket->stride == 1) return 1;
+  // SplitMix64 of a sequence number: rows are sampled alike whatever the machines' order.
+  uint64_t z = (sample_sequence_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  return (z & (bucket->stride - 1)) == 0 ? static_cast<double>(bucket->stride) : 0;
 }
 
 void DriftMonitor::ObserveLocked(const ObservedRow& row) {
@@ -163,10 +179,6 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   }
   // A late row may land in a closed bucket: the closed sum takes it too.
   Bucket* also = bucket == &buckets_.back() ? nullptr : &closed_;
-  if (bucket != pending_bucket_ || also != pending_also_) FlushPending();
-  pending_bucket_ = bucket;
-  pending_also_ = also;
-  pending_rows_.push_back(&row);
   const int regime = profile_.RegimeOf(row.features);
   for (Bucket* b : {bucket, also}) {
     if (b == nullptr) continue;
@@ -184,6 +196,14 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
       }
     }
   }
+  const double weight = Sample(bucket);
+  if (weight == 0) return;
+  if (bucket != pending_bucket_ || also != pending_also_) FlushPending();
+  pending_bucket_ = bucket;
+  pending_also_ = also;
+  pending_rows_.emplace_back(&row, weight);
+  ++bucket->sampled;
+  if (also != nullptr) ++also->sampled;
 }
 
 void DriftMonitor::FlushPending() {
@@ -195,14 +215,14 @@ void DriftMonitor::FlushPending() {
     if (b == nullptr) continue;
     for (size_t j = 0; j < n; ++j) {
       const double warmup = warmup_[j];
-      for (const ObservedRow* row : pending_rows_) {
+      for (const auto& [row, weight] : pending_rows_) {
         if (j < row->features.size() && !(row->since_start < warmup)) {
-          Count(b, j, row->features[j]);
+          Count(b, j, row->features[j], weight);
         }
       }
     }
-    for (const ObservedRow* row : pending_rows_) {
-      if (!(row->since_start < warmup_[n])) Count(b, n, row->score);
+    for (const auto& [row, weight] : pending_rows_) {
+      if (!(row->since_start < warmup_[n])) Count(b, n, row->score, weight);
     }
   }
   pending_rows_.clear();
@@ -261,17 +281,19 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
     next_evaluation_time_ = last_time_ + static_cast<double>(options_.every.amount);
   }
   // The window's totals: the closed buckets' sum and the open one.
-  std::vector<double> counts(closed_.counts.begin(), closed_.counts.end());
+  std::vector<double> counts = closed_.counts;
   std::vector<double> sums = closed_.sums;
-  std::vector<int64_t> missing(closed_.missing.begin(), closed_.missing.end());
+  std::vector<double> missing = closed_.missing;
   std::vector<double> regimes(closed_.regime_rows.begin(), closed_.regime_rows.end());
   auto report = std::make_shared<DriftReport>();
   report->window_rows = closed_.rows;
+  report->sampled_rows = closed_.sampled;
   double scored = closed_.scored, alarms = closed_.alarms, p_alarms = closed_.p_alarms,
          p_rest = closed_.p_rest;
   if (!buckets_.empty()) {
     const Bucket& b = buckets_.back();
     report->window_rows += b.rows;
+    report->sampled_rows += b.sampled;
     for (size_t k = 0; k < total_bins_; ++k) {
       counts[k] += b.counts[k];
       sums[k] += b.sums[k];
@@ -328,8 +350,8 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       if (fine[b] > 0) means[b] = sums[offsets_[c] + b] / fine[b];
       current_coarse[ref.coarse_of[b]] += fine[b];
     }
-    const double all = static_cast<double>(d.rows + missing[c]);
-    d.missing_share = all > 0 ? static_cast<double>(missing[c]) / all : 0;
+    const double all = static_cast<double>(d.rows) + missing[c];
+    d.missing_share = all > 0 ? missing[c] / all : 0;
     d.reference_missing_share = ref.missing_share();
     mix(ref, regimes);
     if (d.rows > 0 && ref.values > 0) {
@@ -512,6 +534,8 @@ json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
               {"window",
                {{"span", core::FormatSpan(options.window)},
                 {"rows", report.window_rows},
+                {"sampled_rows", report.sampled_rows},
+                {"sample_above", options.sample_above},
                 {"buckets", options.buckets}}},
               {"every", core::FormatSpan(options.every)},
               {"rows_seen", report.rows_seen},

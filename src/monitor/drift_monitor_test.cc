@@ -167,6 +167,57 @@ TEST(DriftMonitorTest, TimeWindowDropsOldBucketsAndCountsLateRows) {
 
 // The window's running sums (buckets added when they close, subtracted when they leave) give
 // what a monitor that saw only the window's rows computes.
+TEST(DriftMonitorTest, BucketsAboveTheirSampleCapEstimateTheWindowFromASample) {
+  DriftOptions exact_options;
+  exact_options.every = {core::Span::Kind::kTime, 86400 * 10};  // evaluations by hand only
+  exact_options.sample_above = 0;
+  DriftOptions sampled_options = exact_options;
+  sampled_options.sample_above = 500;
+  DriftMonitor exact(TwoFeatureProfile(), exact_options);
+  DriftMonitor sampled(TwoFeatureProfile(), sampled_options);
+  DriftMonitor again(TwoFeatureProfile(), sampled_options);
+  // Three hours of 10,000 rows each, x shifted by a std from the second hour on.
+  std::mt19937_64 rng(21);
+  std::normal_distribution<double> normal(0, 1);
+  std::uniform_real_distribution<double> uniform(0, 1);
+  std::vector<std::vector<float>> values;
+  std::vector<ObservedRow> rows;
+  for (int i = 0; i < 30'000; ++i) {
+    const double shift = i >= 10'000 ? 1.0 : 0;
+    values.push_back({uniform(rng) < 0.02 ? NAN : static_cast<float>(normal(rng) + shift),
+                      uniform(rng) < 0.1 ? 1.0f : 0.0f});
+  }
+  for (int i = 0; i < 30'000; ++i) rows.push_back({1.7e9 + i * 0.36, values[i], 0.1});
+  for (size_t at = 0; at < rows.size(); at += 200) {  // requests of 200 rows
+    const auto batch = std::span<const ObservedRow>(rows).subspan(at, 200);
+    exact.Observe(batch);
+    sampled.Observe(batch);
+    again.Observe(batch);
+  }
+  const auto e = exact.EvaluateNow();
+  const auto s = sampled.EvaluateNow();
+  EXPECT_EQ(e->window_rows, 30'000);
+  EXPECT_EQ(s->window_rows, 30'000) << "every row is counted as a row";
+  EXPECT_EQ(e->sampled_rows, 30'000);
+  // Each hour: 500 in full, then 250 at each stride 2, 4, 8, 16 (10,000 rows): about 1,500.
+  EXPECT_GT(s->sampled_rows, 3 * 1'200);
+  EXPECT_LT(s->sampled_rows, 3 * 1'900);
+  for (size_t j = 0; j < 2; ++j) {
+    const ColumnDrift& a = e->features[j];
+    const ColumnDrift& b = s->features[j];
+    EXPECT_NEAR(static_cast<double>(b.rows), static_cast<double>(a.rows), 0.05 * a.rows) << j;
+    EXPECT_NEAR(b.psi, a.psi, 0.03) << j;
+    EXPECT_NEAR(b.ks, a.ks, 0.03) << j;
+    EXPECT_NEAR(b.median_shift, a.median_shift, 0.03) << j;
+    EXPECT_NEAR(b.missing_share, a.missing_share, 0.01) << j;
+  }
+  EXPECT_GT(s->features[0].psi, 0.2) << "the shift shows through the sample";
+  // Deterministic: the same rows give the same sample.
+  const auto t = again.EvaluateNow();
+  EXPECT_EQ(t->sampled_rows, s->sampled_rows);
+  EXPECT_EQ(t->features[0].psi, s->features[0].psi);
+}
+
 TEST(DriftMonitorTest, RunningSumsEqualARecountOfTheWindow) {
   DriftOptions options;
   options.window = {core::Span::Kind::kRecords, 2400};
@@ -185,6 +236,7 @@ TEST(DriftMonitorTest, RunningSumsEqualARecountOfTheWindow) {
   ASSERT_GT(a->window_rows, 2000);
   DriftOptions fresh_options = options;
   fresh_options.buckets = 1;
+  fresh_options.sample_above = 0;  // one bucket of the whole window, counted in full
   fresh_options.window = {core::Span::Kind::kRecords, a->window_rows};
   DriftMonitor fresh(TwoFeatureProfile(), fresh_options);
   fresh.Observe(std::span<const ObservedRow>(rows).last(static_cast<size_t>(a->window_rows)));
