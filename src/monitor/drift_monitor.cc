@@ -100,6 +100,12 @@ void DriftMonitor::Accumulate(Bucket* into, const Bucket& from, int sign) {
     into->regime_rows[g] += sign * from.regime_rows[g];
   }
   into->scored += sign * from.scored;
+  into->refused += sign * from.refused;
+  for (const auto& [field, n] : from.refused_fields) {
+    int64_t& total = into->refused_fields[field];
+    total += sign * n;
+    if (total == 0) into->refused_fields.erase(field);
+  }
   into->alarms += sign * from.alarms;
   into->p_alarms += sign * from.p_alarms;
   into->p_rest += sign * from.p_rest;
@@ -250,6 +256,16 @@ void DriftMonitor::Observe(std::span<const ObservedRow> rows) {
   FlushPending();  // the rows are the caller's: nothing pending outlives the call
 }
 
+void DriftMonitor::ObserveRefused(std::span<const std::vector<std::string>> fields) {
+  std::lock_guard lock(mu_);
+  if (buckets_.empty()) return;
+  Bucket& newest = buckets_.back();
+  for (const std::vector<std::string>& reading : fields) {
+    ++newest.refused;
+    for (const std::string& field : reading) ++newest.refused_fields[field];
+  }
+}
+
 std::shared_ptr<const DriftReport> DriftMonitor::Latest() const {
   std::lock_guard lock(mu_);
   return latest_;
@@ -328,6 +344,26 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
   report->rows_seen = rows_seen_;
   report->late_rows = late_rows_;
   report->warming_up = report->window_rows < options_.min_rows;
+  // Data quality: refusals of the closed buckets and the open one.
+  std::map<std::string, int64_t> refused = closed_.refused_fields;
+  report->refused_readings = closed_.refused;
+  if (!buckets_.empty()) {
+    report->refused_readings += buckets_.back().refused;
+    for (const auto& [field, n] : buckets_.back().refused_fields) refused[field] += n;
+  }
+  const double offered = static_cast<double>(report->window_rows + report->refused_readings);
+  for (const auto& [field, n] : refused) {
+    FieldRefusals f{field, n, offered > 0 ? static_cast<double>(n) / offered : 0, DriftStatus::kOk};
+    if (f.share >= options_.drift_refusal_share) {
+      f.status = DriftStatus::kDrift;
+    } else if (f.share >= options_.warning_refusal_share) {
+      f.status = DriftStatus::kWarning;
+    }
+    report->refusals.push_back(std::move(f));
+  }
+  std::stable_sort(
+      report->refusals.begin(), report->refusals.end(),
+      [](const FieldRefusals& a, const FieldRefusals& b) { return a.refused > b.refused; });
   report->regime_rows.assign(regimes.begin(), regimes.end());
 
   // The reference of a column for a window's regime shares, on the fine and the coarse bins.
@@ -568,6 +604,23 @@ json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
               {"features", std::move(features)}};
   if (std::isfinite(report.evaluated_at)) out["evaluated_at"] = report.evaluated_at;
   if (report.evaluations > 0) out["score"] = ColumnJson(report.score, profile.score, histograms);
+  json fields = json::array();
+  for (const FieldRefusals& f : report.refusals) {
+    fields.push_back({{"field", f.field},
+                      {"refused", f.refused},
+                      {"share", f.share},
+                      {"status", DriftStatusName(f.status)}});
+  }
+  const int64_t offered = report.window_rows + report.refused_readings;
+  out["data_quality"] = {
+      {"readings", offered},
+      {"refused", report.refused_readings},
+      {"refusal_share",
+       offered > 0 ? static_cast<double>(report.refused_readings) / static_cast<double>(offered)
+                   : 0.0},
+      {"thresholds",
+       {{"warning", options.warning_refusal_share}, {"drift", options.drift_refusal_share}}},
+      {"fields", std::move(fields)}};
   if (profile.regime_feature) {
     json rows = json::array();
     for (size_t g = 0; g + 1 < report.regime_rows.size(); ++g)

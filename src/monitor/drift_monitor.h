@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,6 +88,12 @@ struct DriftOptions {
   int consecutive = 3;       // evaluations in a row before a status changes
   // Dataset drift when at least this share of the features is in drift (Evidently's default).
   double dataset_drift_share = 0.5;
+  // Data quality: a field's share of the window's readings refused for it (the telemetry route
+  // refuses a reading whose value is malformed; out-of-range values it flags as missing, which
+  // the features' missing shares show). 1% refused is a warning, 5% drift: refused readings are
+  // lost to the model, and a plant's gateways rarely send malformed values unless one broke.
+  double warning_refusal_share = 0.01;
+  double drift_refusal_share = 0.05;
   // The served decision threshold on the score, for the performance estimate; none for RUL.
   std::optional<double> probability_threshold;
 };
@@ -127,6 +134,14 @@ struct PerformanceEstimate {
   double precision = NAN, recall = NAN, f1 = NAN;
 };
 
+// The readings refused for one field in the window.
+struct FieldRefusals {
+  std::string field;  // as the telemetry route names it: "time", "values.<column>", ...
+  int64_t refused = 0;
+  double share = 0;  // of the window's readings, accepted and refused
+  DriftStatus status = DriftStatus::kOk;
+};
+
 struct DriftReport {
   int64_t evaluations = 0;
   double evaluated_at = NAN;  // data time of the evaluation (NaN for untimed rows)
@@ -146,6 +161,9 @@ struct DriftReport {
   // The window's rows per operating regime, then of no known regime (profiles with regimes):
   // the shares the reference was mixed in.
   std::vector<int64_t> regime_rows;
+  // Data quality: readings refused in the window, in all and per field (most refused first).
+  int64_t refused_readings = 0;
+  std::vector<FieldRefusals> refusals;
 };
 
 // One production row: the model's feature vector, its score, the data time (NaN: untimed), and
@@ -165,6 +183,11 @@ class DriftMonitor {
   // Adds rows to the window, in arrival order; evaluates when `every` has passed.
   // REQUIRES: each row has as many features as the profile.
   void Observe(std::span<const ObservedRow> rows);
+  // Readings the telemetry route refused, each with the fields it was refused for (a reading
+  // refused for two fields counts for both). They count into the window's newest bucket: a
+  // refused reading's own time may be what was malformed. Refused before the first accepted
+  // row, they are counted in no window.
+  void ObserveRefused(std::span<const std::vector<std::string>> fields);
   // The latest evaluation (an empty report before the first).
   std::shared_ptr<const DriftReport> Latest() const;
   // Evaluates now (advancing the hysteresis like a scheduled evaluation).
@@ -187,6 +210,8 @@ class DriftMonitor {
     std::vector<int64_t> regime_rows;  // per regime, then no known regime (profiles with regimes)
     // Score sums for the performance estimate.
     double scored = 0, alarms = 0, p_alarms = 0, p_rest = 0;
+    int64_t refused = 0;                            // readings refused
+    std::map<std::string, int64_t> refused_fields;  // per field
   };
   // Adds `sign` x `from` to `into` (rows, counts, sums, missing, score sums).
   static void Accumulate(Bucket* into, const Bucket& from, int sign);

@@ -218,6 +218,41 @@ TEST(DriftMonitorTest, BucketsAboveTheirSampleCapEstimateTheWindowFromASample) {
   EXPECT_EQ(t->features[0].psi, s->features[0].psi);
 }
 
+TEST(DriftMonitorTest, RefusedReadingsAreSharesOfTheWindowPerField) {
+  DriftOptions options;
+  options.every = {core::Span::Kind::kTime, 86400 * 10};  // evaluations by hand only
+  DriftMonitor m(TwoFeatureProfile(), options);
+  m.ObserveRefused(std::vector<std::vector<std::string>>{{"time"}});  // before any row: no window
+  std::mt19937_64 rng(3);
+  // Hour 0: 100 rows, 4 refusals for values.x (one also for time); hour 30: 100 rows, 1 refusal.
+  Feed(&m, &rng, 1.7e9, 100, 100, 0);
+  m.ObserveRefused(std::vector<std::vector<std::string>>{
+      {"values.x"}, {"values.x", "time"}, {"values.x"}, {"values.x"}});
+  auto r = m.EvaluateNow();
+  EXPECT_EQ(r->refused_readings, 4);
+  ASSERT_EQ(r->refusals.size(), 2u);
+  EXPECT_EQ(r->refusals[0].field, "values.x");
+  EXPECT_EQ(r->refusals[0].refused, 4);
+  EXPECT_NEAR(r->refusals[0].share, 4.0 / 104, 1e-12);
+  EXPECT_EQ(r->refusals[0].status, DriftStatus::kWarning);
+  EXPECT_EQ(r->refusals[1].field, "time");
+  EXPECT_EQ(r->refusals[1].status, DriftStatus::kOk);
+  m.ObserveRefused(std::vector<std::vector<std::string>>(4, {"values.x"}));
+  EXPECT_EQ(m.EvaluateNow()->refusals[0].status, DriftStatus::kDrift) << "8 of 108";
+  // A day later the hour has left the window, and its refusals with it.
+  Feed(&m, &rng, 1.7e9 + 30 * 3600, 100, 100, 0);
+  m.ObserveRefused(std::vector<std::vector<std::string>>{{"machine"}});
+  r = m.EvaluateNow();
+  EXPECT_EQ(r->refused_readings, 1);
+  ASSERT_EQ(r->refusals.size(), 1u);
+  EXPECT_EQ(r->refusals[0].field, "machine");
+  const nlohmann::json j = DriftReportJson(*r, m.profile(), m.options(), false);
+  EXPECT_EQ(j["data_quality"]["refused"], 1);
+  EXPECT_EQ(j["data_quality"]["readings"], 101);
+  EXPECT_EQ(j["data_quality"]["fields"][0]["field"], "machine");
+  EXPECT_EQ(j["data_quality"]["fields"][0]["status"], "ok");
+}
+
 TEST(DriftMonitorTest, RunningSumsEqualARecountOfTheWindow) {
   DriftOptions options;
   options.window = {core::Span::Kind::kRecords, 2400};

@@ -20,6 +20,34 @@ using json = nlohmann::json;
 constexpr size_t kMaxMachineIdLength = 128;
 constexpr int kHistoryLength = 100;  // risk points in a machine's view
 
+// The input field a refusal detail names ("readings[3].values.torque" -> "values.torque"), as
+// the drift report's data quality counts it: one of the layout's inputs, "time", "machine",
+// "values", "attributes" or "reading" (not an object); any other name (an unknown column) is
+// "other", so what a client sends cannot grow the report or the metrics' label sets.
+std::string RefusedInputField(const std::string& detail, const features::InputLayout& layout) {
+  const size_t dot = detail.find("].");
+  if (dot == std::string::npos) return "reading";
+  const std::string field = detail.substr(dot + 2);
+  if (field == "time" || field == "machine" || field == "values" || field == "attributes") {
+    return field;
+  }
+  auto named = [&](const std::string& prefix, const auto& names, auto name_of) {
+    if (field.rfind(prefix, 0) != 0) return false;
+    const std::string column = field.substr(prefix.size());
+    return std::any_of(names.begin(), names.end(),
+                       [&](const auto& n) { return name_of(n) == column; });
+  };
+  auto itself = [](const std::string& n) { return n; };
+  auto categorical = [](const features::CategoricalInput& c) { return c.name; };
+  if (named("values.", layout.numeric, itself) ||
+      named("values.", layout.categorical, categorical) ||
+      named("attributes.", layout.static_numeric, itself) ||
+      named("attributes.", layout.static_categorical, categorical)) {
+    return field;
+  }
+  return "other";
+}
+
 // The time of a reading or event in the data's unit: an ISO 8601 string or epoch seconds for
 // timestamped data, a number for cycles; NaN when the data has no time.
 bool ReadTime(const json& record, spec::TimeType type, double* time, std::string* reason) {
@@ -281,9 +309,21 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
   }
 
   json errors = json::array();
+  // Per refused reading, the input fields it was refused for (the drift report's data quality).
+  std::vector<std::vector<std::string>> refused_fields;
   auto refuse = [&](const std::string& list, size_t index, const std::string& machine,
                     json details) {
     for (const json& d : details) metrics_->CountValidationError(d["reason"].get<std::string>());
+    if (list == "readings") {
+      std::vector<std::string> fields;
+      for (const json& d : details) {
+        std::string field = RefusedInputField(d.value("field", ""), layout);
+        if (std::find(fields.begin(), fields.end(), field) == fields.end()) {
+          fields.push_back(std::move(field));
+        }
+      }
+      refused_fields.push_back(std::move(fields));
+    }
     json e = {{list == "events" ? "event" : "reading", index}, {"details", std::move(details)}};
     if (!machine.empty()) e["machine"] = machine;
     errors.push_back(std::move(e));
@@ -426,6 +466,9 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
                  drift_scores[r], drift_since_start[r]};
     }
     drift->Observe(rows);
+  }
+  if (drift && !refused_fields.empty()) drift->ObserveRefused(refused_fields);
+  if (drift && (!drift_scores.empty() || !refused_fields.empty())) {
     const std::shared_ptr<const monitor::DriftReport> report = drift->Latest();
     WatchDrift(served, *report);
   }

@@ -109,6 +109,11 @@ ServerMetrics::ServerMetrics()
                              .Name("pdm_drift_window_rows")
                              .Help("Production rows in the drift window")
                              .Register(*registry_)),
+      refusal_share_(BuildGauge()
+                         .Name("pdm_telemetry_refusal_share")
+                         .Help("Share of the drift window's readings refused for an input field "
+                               "(field=\"all\": refused for any)")
+                         .Register(*registry_)),
       estimated_precision_(BuildGauge()
                                .Name("pdm_estimated_precision")
                                .Help("Expected precision of the served alarms over the drift "
@@ -338,6 +343,26 @@ void ServerMetrics::SetDrift(const monitor::DriftReport* report) {
   // The single-valued series exist only while a report does.
   SetOrRemove(dataset_drift_, report ? (report->dataset_drift ? 1.0 : 0.0) : NAN);
   SetOrRemove(drift_window_rows_, report ? static_cast<double>(report->window_rows) : NAN);
+  // Refusal shares: a series per field refused in the window, "all" while there is a report.
+  std::map<std::string, double> shares;
+  if (report != nullptr) {
+    const double offered = static_cast<double>(report->window_rows + report->refused_readings);
+    shares["all"] = offered > 0 ? static_cast<double>(report->refused_readings) / offered : 0.0;
+    for (const monitor::FieldRefusals& f : report->refusals) shares[f.field] = f.share;
+  }
+  for (auto it = refusal_series_.begin(); it != refusal_series_.end();) {
+    if (shares.count(it->first) == 0) {
+      refusal_share_.Remove(it->second);
+      it = refusal_series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [field, share] : shares) {
+    prometheus::Gauge*& g = refusal_series_[field];
+    if (g == nullptr) g = &refusal_share_.Add({{"field", field}});
+    g->Set(share);
+  }
   const monitor::PerformanceEstimate* p =
       report && report->performance ? &*report->performance : nullptr;
   SetOrRemove(estimated_precision_, p ? p->precision : NAN);

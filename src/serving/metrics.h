@@ -95,6 +95,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& drift_status_;
   prometheus::Family<prometheus::Gauge>& dataset_drift_;
   prometheus::Family<prometheus::Gauge>& drift_window_rows_;
+  prometheus::Family<prometheus::Gauge>& refusal_share_;
   prometheus::Family<prometheus::Gauge>& estimated_precision_;
   prometheus::Family<prometheus::Gauge>& estimated_recall_;
   prometheus::Family<prometheus::Gauge>& estimated_f1_;
@@ -115,6 +116,7 @@ class ServerMetrics {
     prometheus::Gauge* status;
   };
   std::vector<DriftSeries> drift_series_;  // the features (and "score") of the last report
+  std::map<std::string, prometheus::Gauge*> refusal_series_;  // field -> its share
 
   std::mutex model_mu_;  // guards info_ (the series of the model currently served)
   prometheus::Gauge* info_ = nullptr;

@@ -128,7 +128,75 @@ constexpr std::string_view kDocument = R"openapi({
        "rows": {
         "type": "integer"
        },
+       "sampled_rows": {
+        "type": "integer",
+        "description": "of rows, those counted into the histograms (above sample_above rows an hour, a weighted sample)"
+       },
+       "sample_above": {
+        "type": "integer"
+       },
        "buckets": {
+        "type": "integer"
+       }
+      }
+     },
+     "data_quality": {
+      "type": "object",
+      "description": "Readings refused in the window, in all and per input field (most refused first)",
+      "properties": {
+       "readings": {
+        "type": "integer"
+       },
+       "refused": {
+        "type": "integer"
+       },
+       "refusal_share": {
+        "type": "number"
+       },
+       "thresholds": {
+        "type": "object"
+       },
+       "fields": {
+        "type": "array",
+        "items": {
+         "type": "object",
+         "properties": {
+          "field": {
+           "type": "string"
+          },
+          "refused": {
+           "type": "integer"
+          },
+          "share": {
+           "type": "number"
+          },
+          "status": {
+           "type": "string",
+           "enum": [
+            "ok",
+            "warning",
+            "drift"
+           ]
+          }
+         }
+        }
+       }
+      }
+     },
+     "regimes": {
+      "type": "object",
+      "description": "With operating regimes: the window's rows per regime, which the reference is mixed in",
+      "properties": {
+       "feature": {
+        "type": "string"
+       },
+       "window_rows": {
+        "type": "array",
+        "items": {
+         "type": "integer"
+        }
+       },
+       "unknown_rows": {
         "type": "integer"
        }
       }
@@ -164,7 +232,7 @@ constexpr std::string_view kDocument = R"openapi({
    },
    "Thresholds": {
     "type": "object",
-    "description": "PSI thresholds of one window: calibrated on the training data's own windows, or the fixed 0.1 / 0.25",
+    "description": "Thresholds of one statistic on one window (PSI, or the absolute median shift): calibrated on the training data's own windows, or the fixed floors",
     "properties": {
      "warning": {
       "type": "number"
@@ -215,6 +283,14 @@ constexpr std::string_view kDocument = R"openapi({
      "thresholds": {
       "$ref": "#/components/schemas/Thresholds"
      },
+     "median_shift_thresholds": {
+      "$ref": "#/components/schemas/Thresholds"
+     },
+     "trigger": {
+      "type": "string",
+      "nullable": true,
+      "description": "the statistic whose level is the highest: psi, median_shift, fast_window.psi or fast_window.median_shift"
+     },
      "fast_window": {
       "type": "object",
       "description": "the window's newest quarter, when the thresholds are calibrated",
@@ -222,10 +298,16 @@ constexpr std::string_view kDocument = R"openapi({
        "psi": {
         "type": "number"
        },
+       "median_shift": {
+        "type": "number"
+       },
        "rows": {
         "type": "integer"
        },
        "thresholds": {
+        "$ref": "#/components/schemas/Thresholds"
+       },
+       "median_shift_thresholds": {
         "$ref": "#/components/schemas/Thresholds"
        }
       }
@@ -247,6 +329,11 @@ constexpr std::string_view kDocument = R"openapi({
        },
        "wasserstein": {
         "type": "number"
+       },
+       "median_shift": {
+        "type": "number",
+        "nullable": true,
+        "description": "where the window's median lies in the reference, minus 0.5 (signed)"
        }
       }
      },

@@ -557,9 +557,22 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   EXPECT_EQ(drift["thresholds"]["calibrated_for"], "1d");
   const json* raw = Column(drift, "vibration_rms");
   ASSERT_NE(raw, nullptr);
-  for (const char* key : {"psi", "ks", "jensen_shannon", "wasserstein"}) {
+  for (const char* key : {"psi", "ks", "jensen_shannon", "wasserstein", "median_shift"}) {
     EXPECT_TRUE((*raw)["statistics"][key].is_number()) << key;
   }
+  EXPECT_TRUE((*raw)["fast_window"]["median_shift"].is_number());
+  EXPECT_GT((*raw)["fast_window"]["median_shift"].get<double>(), 0) << "vibration rose";
+  // The load setpoints are the regimes: the window's rows per regime, all known.
+  EXPECT_EQ(drift["regimes"]["feature"], "regime");
+  ASSERT_EQ(drift["regimes"]["window_rows"].size(), 3u);
+  int64_t in_regimes = 0;
+  for (const json& n : drift["regimes"]["window_rows"]) in_regimes += n.get<int64_t>();
+  EXPECT_EQ(in_regimes + drift["regimes"]["unknown_rows"].get<int64_t>(),
+            drift["window"]["rows"].get<int64_t>());
+  EXPECT_EQ(drift["window"]["sampled_rows"], drift["window"]["rows"]) << "20 rows an hour";
+  EXPECT_EQ(
+      drift["data_quality"]["refused"].get<int64_t>(),
+      drift["data_quality"]["readings"].get<int64_t>() - drift["window"]["rows"].get<int64_t>());
   EXPECT_EQ((*raw)["kind"], "current");
   EXPECT_EQ((*raw)["thresholds"]["source"], "calibrated");
   EXPECT_GE((*raw)["thresholds"]["drift"].get<double>(), 0.25);
@@ -587,6 +600,52 @@ TEST_F(DriftTest, AStationaryFleetStaysQuietAndEachChangeDriftsItsOwnFeatures) {
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_dataset_drift "));
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_estimated_f1 "));
   EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_drift_window_rows "));
+}
+
+// Readings refused for a field show in the drift report's data quality and in Prometheus: two
+// machines of 20 send their vibration as text for a day, another a malformed time now and then,
+// and a gateway adds a column the spec does not know.
+TEST_F(DriftTest, RefusedFieldsAreDataQualityPerField) {
+  Server server({"--registry", *registry_, "--model", "fleet", "--threads", "1",
+                 "--no-store-telemetry", "--drift-min-rows", "200"});
+  ASSERT_NE(server.served.port, 0) << server.served.first_line;
+  const Replay replay = MakeReplay("sim");
+  size_t accepted = 0, refused = 0, posted = 0;
+  for (size_t h = 0; h < 24 * 10; ++h) {
+    json body = replay.hours[h].second;
+    if (h >= 24 * 9) {
+      for (json& reading : body["readings"]) {
+        if (reading["machine"] == "M0003" || reading["machine"] == "M0004") {
+          reading["values"]["vibration_rms"] = "n/a";
+        }
+        if (reading["machine"] == "M0007" && h % 6 == 0) reading["time"] = "yesterday";
+        if (reading["machine"] == "M0011" && h % 12 == 0) reading["values"]["humidity"] = 40;
+      }
+    }
+    posted += body["readings"].size();
+    PostHour(server, replay.hours[h].first, body, &accepted, &refused);
+  }
+  EXPECT_EQ(accepted + refused, posted);
+  const json drift = server.Get("/api/v1/drift?histograms=false");
+  const json& quality = drift["data_quality"];
+  std::map<std::string, json> fields;
+  for (const json& f : quality["fields"]) fields[f["field"]] = f;
+  ASSERT_TRUE(fields.count("values.vibration_rms")) << quality.dump();
+  EXPECT_GE(fields["values.vibration_rms"]["refused"].get<int>(), 44) << "a day of 2 machines";
+  EXPECT_NEAR(fields["values.vibration_rms"]["share"].get<double>(), 2.0 / 20, 0.01);
+  EXPECT_EQ(fields["values.vibration_rms"]["status"], "drift");
+  ASSERT_TRUE(fields.count("time")) << quality.dump();
+  EXPECT_EQ(fields["time"]["refused"].get<int>(), 4);
+  EXPECT_EQ(fields["time"]["status"], "ok");
+  ASSERT_TRUE(fields.count("other")) << "an unknown column: " << quality.dump();
+  EXPECT_EQ(quality["readings"].get<int64_t>(),
+            drift["window"]["rows"].get<int64_t>() + quality["refused"].get<int64_t>());
+  EXPECT_EQ(quality["fields"][0]["field"], "values.vibration_rms") << "most refused first";
+  const Reply metrics = Send(server.served.port, Request("GET", "/metrics", "", ""));
+  EXPECT_THAT(metrics.body,
+              ::testing::HasSubstr("pdm_telemetry_refusal_share{field=\"values.vibration_rms\"}"));
+  EXPECT_THAT(metrics.body, ::testing::HasSubstr("pdm_telemetry_refusal_share{field=\"all\"}"));
+  EXPECT_THAT(metrics.body, ::testing::Not(::testing::HasSubstr("field=\"values.humidity\"")));
 }
 
 TEST_F(DriftTest, DriftOffAndBadFlagsAreRefusedClearly) {
