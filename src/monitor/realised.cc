@@ -35,6 +35,10 @@ void RealisedPerformance::Scored(const std::string& machine, double time, bool a
 void RealisedPerformance::Failure(const std::string& machine, double time) {
   if (!std::isfinite(time)) return;
   std::lock_guard lock(mu_);
+  FailureLocked(machine, time);
+}
+
+void RealisedPerformance::FailureLocked(const std::string& machine, double time) {
   ++counts_.failures;
   auto it = machines_.find(machine);
   if (it == machines_.end()) return;
@@ -45,6 +49,17 @@ void RealisedPerformance::Failure(const std::string& machine, double time) {
     Label(waiting.front().alarm, waiting.front().time + horizon_ >= time);
     waiting.pop_front();
   }
+}
+
+void RealisedPerformance::ConfirmedFailure(const std::string& machine) {
+  std::lock_guard lock(mu_);
+  ++counts_.confirmed_by_alerts;
+  auto it = machines_.find(machine);
+  if (it == machines_.end() || it->second.empty()) {
+    ++counts_.failures;  // nothing waits to be labelled by it
+    return;
+  }
+  FailureLocked(machine, it->second.back().time);
 }
 
 RealisedCounts RealisedPerformance::Counts() const {
@@ -68,6 +83,7 @@ nlohmann::json RealisedJson(const RealisedCounts& c, double horizon) {
           {"pending", c.pending},
           {"dropped", c.dropped},
           {"failures", c.failures},
+          {"failures_confirmed_by_alerts", c.confirmed_by_alerts},
           {"confusion_matrix", {{c.tn, c.fp}, {c.fn, c.tp}}},
           {"precision", number(c.precision)},
           {"recall", number(c.recall)},

@@ -48,5 +48,24 @@ TEST(RealisedPerformanceTest, LateFailureReportsAndBoundedMemory) {
   EXPECT_TRUE(std::isnan(RealisedPerformance(10).Counts().precision));
 }
 
+TEST(RealisedPerformanceTest, AnAlertResolvedAsAFailureLabelsUpToTheLatestReading) {
+  RealisedPerformance r(48 * kHour);
+  for (int h = 0; h < 60; ++h) r.Scored("A", h * kHour, h >= 55);
+  r.ConfirmedFailure("A");  // at hour 59, its latest reading
+  RealisedCounts c = r.Counts();
+  EXPECT_EQ(c.failures, 1);
+  EXPECT_EQ(c.confirmed_by_alerts, 1);
+  EXPECT_EQ(c.tp, 5);                // hours 55..59
+  EXPECT_EQ(c.fn, 59 - 11 - 5 + 1);  // hours 11..54 are within 48 h of hour 59
+  EXPECT_EQ(c.pending, 0);
+  r.ConfirmedFailure("A");  // again, with nothing waiting: counted only
+  r.ConfirmedFailure("never-scored");
+  c = r.Counts();
+  EXPECT_EQ(c.failures, 3);
+  EXPECT_EQ(c.confirmed_by_alerts, 3);
+  EXPECT_EQ(c.labelled(), 60);
+  EXPECT_EQ(RealisedJson(c, 48 * kHour)["failures_confirmed_by_alerts"], 3);
+}
+
 }  // namespace
 }  // namespace pdm::monitor

@@ -426,6 +426,13 @@ HttpResponse Api::AlertAction(const HttpRequest& request, std::string_view id_te
         policy->Acknowledged(updated->machine);
       }
     }
+    // A confirmed failure is a label: the machine's readings within the horizon before its
+    // latest one were positives.
+    std::string no_labels;
+    const std::shared_ptr<monitor::RealisedPerformance> realised =
+        resolve && t.resolution == "failure_confirmed" ? RealisedFor(models_->current(), &no_labels)
+                                                       : nullptr;
+    if (realised) realised->ConfirmedFailure(updated->machine);
   }
   return AlertById(std::to_string(id));
 }

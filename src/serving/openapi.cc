@@ -407,6 +407,10 @@ constexpr std::string_view kDocument = R"openapi({
        "failures": {
         "type": "integer"
        },
+       "failures_confirmed_by_alerts": {
+        "type": "integer",
+        "description": "of failures, those from risk alerts resolved as failure_confirmed"
+       },
        "confusion_matrix": {
         "type": "array",
         "description": "[[tn, fp], [fn, tp]]",

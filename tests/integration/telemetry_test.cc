@@ -386,6 +386,27 @@ TEST_F(TelemetryTest, AlertsOpenOncePerMachineAndFollowTheirLifecycle) {
   EXPECT_EQ(after["state"], "resolved") << after.dump();
   EXPECT_EQ(after["resolution"], "maintenance_done");
 
+  // Resolving ALERT-2's alert as a confirmed failure labels its reading for the realised
+  // performance.
+  const json before = json::parse(send("GET", "/api/v1/performance", nullptr).body)["realised"];
+  ASSERT_TRUE(before.is_object()) << before.dump();
+  EXPECT_EQ(before["failures_confirmed_by_alerts"], 0);
+  const json open2 =
+      json::parse(send("GET", "/api/v1/alerts?state=open&machine=ALERT-2", nullptr).body)["alerts"];
+  ASSERT_EQ(open2.size(), 1u);
+  r = send("POST", "/api/v1/alerts/" + std::to_string(open2[0]["id"].get<int64_t>()) + "/resolve",
+           {{"by", "ana"}, {"resolution", "failure_confirmed"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json realised = json::parse(send("GET", "/api/v1/performance", nullptr).body)["realised"];
+  EXPECT_EQ(realised["failures_confirmed_by_alerts"], 1);
+  EXPECT_EQ(realised["failures"].get<int>(), before["failures"].get<int>() + 1);
+  // Its one reading is now a positive (a true positive if the served threshold alarmed).
+  auto positives = [](const json& x) {
+    return x["confusion_matrix"][1][0].get<int>() + x["confusion_matrix"][1][1].get<int>();
+  };
+  EXPECT_EQ(positives(realised), positives(before) + 1);
+  EXPECT_EQ(realised["pending"].get<int>(), before["pending"].get<int>() - 1);
+
   const std::string metrics = send("GET", "/metrics", nullptr).body;
   EXPECT_THAT(metrics, HasSubstr("pdm_alerts_open{severity=\"critical\"}"));
   EXPECT_THAT(metrics, HasSubstr("pdm_alerts_opened_total{severity=\"critical\"}"));
