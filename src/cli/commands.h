@@ -38,6 +38,7 @@ void AddTrainCommand(CLI::App& app, int* exit_code);
 void AddEvaluateCommands(CLI::App& app, int* exit_code);
 void AddModelsCommand(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
+void AddAlertsCommand(CLI::App& app, int* exit_code);
 
 // Where the registry lives and who acts: --registry, --store, --actor (with their PDM_*
 // environment fallbacks, registry::ResolveLocation and ResolveActor).

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   pdm::cli::AddEvaluateCommands(app, &exit_code);
   pdm::cli::AddModelsCommand(app, &exit_code);
   pdm::cli::AddServeCommand(app, &exit_code);
+  pdm::cli::AddAlertsCommand(app, &exit_code);
   pdm::cli::AddRoiCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

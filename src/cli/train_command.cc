@@ -11,6 +11,7 @@
 #include "core/strings.h"
 #include "features/batch_builder.h"
 #include "features/dataset.h"
+#include "features/feedback.h"
 #include "features/pipeline.h"
 #include "model/bundle.h"
 #include "model/report.h"
@@ -32,6 +33,7 @@ struct TrainArgs {
   std::string out;
   std::string data;
   std::string quarantine;
+  std::string feedback;
   std::string calibration;
   std::string class_weight;
   double cost_missed = 0;
@@ -157,6 +159,20 @@ int RunTrain(const TrainArgs& args) {
   load.threads = args.threads;
   auto data = features::LoadDataset(*spec, *pipeline, load);
   if (!data.ok()) return Fail(data.status());
+  std::optional<features::FeedbackReport> feedback;
+  if (!args.feedback.empty()) {
+    auto applied = features::ApplyFeedback(args.feedback, *spec, &*data);
+    if (!applied.ok()) return Fail(applied.status());
+    feedback = std::move(*applied);
+    if (!args.json) {
+      fmt::print(stderr,
+                 "train: feedback {}: {} resolutions, {} failures added, {} already recorded, {} "
+                 "false alarms, {} refused\n",
+                 feedback->path, feedback->rows, feedback->failures_added, feedback->failures_known,
+                 feedback->false_alarms, feedback->refused);
+      for (const std::string& r : feedback->refusals) fmt::print(stderr, "  {}\n", r);
+    }
+  }
   if (auto s = features::FitPipeline(*data, &*pipeline); !s.ok()) return Fail(s);
   const features::BatchFeatureBuilder builder(&*pipeline, spec->labels, args.threads);
   auto features_table = features::BuildFeatureTable(builder, *pipeline, *data);
@@ -185,10 +201,11 @@ int RunTrain(const TrainArgs& args) {
   const std::filesystem::path out(args.out);
   const model::TrainingFacts facts{&*spec, &*pipeline, &*options, &result->report, &*table};
   if (auto s = model::SaveBundle(out / "model", result->model, facts); !s.ok()) return Fail(s);
-  const nlohmann::json metrics = model::MetricsJson(facts, result->model);
+  nlohmann::json metrics = model::MetricsJson(facts, result->model);
+  if (feedback) metrics["feedback"] = features::FeedbackJson(*feedback);
   if (auto s = core::WriteStringToFile(out / "metrics.json", metrics.dump(2) + "\n"); !s.ok())
     return Fail(s);
-  auto inputs = features::FingerprintInputs(*spec, args.data);
+  auto inputs = features::FingerprintInputs(*spec, args.data, args.feedback);
   if (!inputs.ok()) return Fail(inputs.status());
   if (auto s = core::WriteStringToFile(out / "model" / "lineage.json",
                                        LineageJson(*inputs, *options, metrics).dump(2) + "\n");
@@ -329,6 +346,10 @@ void AddTrainCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 53));
   cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
   cmd->add_option("--quarantine", args->quarantine, "Write refused rows and flagged values here");
+  cmd->add_option("--feedback", args->feedback,
+                  "Alert resolutions to join as labels (CSV: machine_id, time, resolution; "
+                  "`pdm alerts export` writes it): failure_confirmed adds a failure")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--calibration", args->calibration, "platt, isotonic or none")
       ->check(CLI::IsMember({"platt", "isotonic", "none"}));
   cmd->add_option("--class-weight", args->class_weight, "none (default), balanced or sqrt")

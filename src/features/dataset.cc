@@ -72,14 +72,21 @@ bool KindDeclared(const spec::TableSpec& table) {
 }  // namespace
 
 absl::StatusOr<DatasetFingerprint> FingerprintInputs(const spec::DatasetSpec& spec,
-                                                     const std::filesystem::path& data_override) {
+                                                     const std::filesystem::path& data_override,
+                                                     const std::filesystem::path& feedback) {
   DatasetFingerprint out;
   std::string listing;
+  std::vector<std::pair<std::string, std::filesystem::path>> inputs;
   for (const spec::TableSpec* table : spec.Tables()) {
     if (table->role == "test") continue;
+    inputs.emplace_back(
+        table->role, table == &spec.data && !data_override.empty() ? data_override : table->path);
+  }
+  if (!feedback.empty()) inputs.emplace_back("feedback", feedback);
+  for (const auto& [role, path] : inputs) {
     InputFile file;
-    file.role = table->role;
-    file.path = table == &spec.data && !data_override.empty() ? data_override : table->path;
+    file.role = role;
+    file.path = path;
     std::error_code error;
     file.bytes = std::filesystem::file_size(file.path, error);
     PDM_ASSIGN_OR_RETURN(file.sha256, core::Sha256File(file.path));

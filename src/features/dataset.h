@@ -60,8 +60,10 @@ struct DatasetFingerprint {
   std::string fingerprint;
   std::vector<InputFile> files;
 };
+// `feedback`: the alert resolutions joined as labels (features/feedback.h), when given.
 absl::StatusOr<DatasetFingerprint> FingerprintInputs(const spec::DatasetSpec& spec,
-                                                     const std::filesystem::path& data_override);
+                                                     const std::filesystem::path& data_override,
+                                                     const std::filesystem::path& feedback = {});
 
 // Reads and validates the tables and groups them per entity. Errors only for unusable input
 // (see validate::ValidateDataset).

@@ -8,10 +8,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
@@ -187,6 +189,88 @@ TEST(CliTest, FeaturesWritesTableAndPipelineAndRefusesBadInput) {
   EXPECT_EQ(bad.code, 3);
   EXPECT_NE(bad.err.find("features.stats[0]: unknown statistic 'median'"), std::string::npos)
       << bad.err;
+}
+
+// Alert resolutions as labels: a confirmed failure the failures table lacks adds the rows of
+// its horizon as positives; one at a recorded failure, a false alarm and bad rows change none.
+TEST(CliTest, TrainJoinsAlertResolutionsAsLabels) {
+  const std::string dir = TempDir("feedback");
+  ASSERT_EQ(
+      Pdm("simulate --machines 20 --duration 60d --interval 1h --seed 7 --out " + dir + "/sim")
+          .code,
+      0);
+  // A failure the simulator recorded, and a machine with none within 3 days of day 30.
+  std::ifstream failures(dir + "/sim/failures.csv");
+  std::string line;
+  std::getline(failures, line);
+  ASSERT_EQ(line, "timestamp,machine_id,mode");
+  std::map<std::string, std::vector<double>> failed;  // machine -> failure times
+  std::string failed_machine, failed_at;
+  while (std::getline(failures, line)) {
+    const std::string time = line.substr(0, line.find(','));
+    const std::string machine =
+        line.substr(time.size() + 1, line.find(',', time.size() + 1) - time.size() - 1);
+    double t = 0;
+    ASSERT_TRUE(core::ParseTimestamp(time, &t)) << line;
+    failed[machine].push_back(t);
+    if (failed_machine.empty()) std::tie(failed_machine, failed_at) = std::pair(machine, time);
+  }
+  ASSERT_FALSE(failed_machine.empty()) << "the simulated fleet had no failure";
+  double day30 = 0;
+  ASSERT_TRUE(core::ParseTimestamp("2025-01-31T06:00:00Z", &day30));
+  std::string quiet;
+  for (int m = 1; m <= 20 && quiet.empty(); ++m) {
+    const std::string name = (m < 10 ? "M000" : "M00") + std::to_string(m);
+    const auto& times = failed[name];
+    if (std::none_of(times.begin(), times.end(),
+                     [&](double t) { return std::fabs(t - day30) < 3 * 86400; })) {
+      quiet = name;
+    }
+  }
+  ASSERT_FALSE(quiet.empty());
+  WriteFile(dir + "/feedback.csv",
+            "alert_id,machine_id,time,resolution,resolved_by\n"
+            "1," +
+                failed_machine + "," + failed_at +
+                ",failure_confirmed,ana\n"
+                "2," +
+                quiet +
+                ",2025-01-31T06:00:00Z,failure_confirmed,ana\n"
+                "3," +
+                quiet +
+                ",2025-01-25T06:00:00Z,no_fault_found,bo\n"
+                "4,M9999,2025-01-25T06:00:00Z,failure_confirmed,bo\n"
+                "5," +
+                quiet +
+                ",yesterday,failure_confirmed,bo\n"
+                "6," +
+                quiet + ",2025-01-26T06:00:00Z,fixed_it,bo\n");
+  const std::string train =
+      "train --spec " + dir + "/sim/spec.yaml --models xgb --cv 2 " + "--threads 1 --out ";
+  const Result plain = Pdm(train + dir + "/plain");
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  const Result fed = Pdm(train + dir + "/fed --feedback " + dir + "/feedback.csv");
+  ASSERT_EQ(fed.code, 0) << fed.err;
+  EXPECT_NE(fed.err.find("feedback.csv:5: machine_id: 'M9999' has no rows in the data"),
+            std::string::npos)
+      << fed.err;
+  EXPECT_NE(fed.err.find("feedback.csv:6: time:"), std::string::npos) << fed.err;
+  EXPECT_NE(fed.err.find("feedback.csv:7: resolution: 'fixed_it'"), std::string::npos) << fed.err;
+  const nlohmann::json m = nlohmann::json::parse(ReadFile(dir + "/fed/metrics.json"));
+  EXPECT_EQ(m["feedback"]["rows"], 6);
+  EXPECT_EQ(m["feedback"]["failures_added"], 1);
+  EXPECT_EQ(m["feedback"]["failures_known"], 1);
+  EXPECT_EQ(m["feedback"]["false_alarms"], 1);
+  EXPECT_EQ(m["feedback"]["refused"], 3);
+  // The added failure labels the quiet machine's 48 hourly rows before it (and its hour).
+  const nlohmann::json p = nlohmann::json::parse(ReadFile(dir + "/plain/metrics.json"));
+  const int64_t added =
+      m["ensemble"]["positives"].get<int64_t>() - p["ensemble"]["positives"].get<int64_t>();
+  EXPECT_GE(added, 40);
+  EXPECT_LE(added, 49);
+  // The feedback file is an input of the model's lineage.
+  const nlohmann::json lineage = nlohmann::json::parse(ReadFile(dir + "/fed/model/lineage.json"));
+  EXPECT_NE(lineage.dump().find("\"feedback\""), std::string::npos) << lineage.dump();
 }
 
 TEST(CliTest, RoiOnTheReferenceExample) {

@@ -407,6 +407,24 @@ TEST_F(TelemetryTest, AlertsOpenOncePerMachineAndFollowTheirLifecycle) {
   EXPECT_EQ(positives(realised), positives(before) + 1);
   EXPECT_EQ(realised["pending"].get<int>(), before["pending"].get<int>() - 1);
 
+  // The resolutions as the feedback table `pdm train --feedback` joins, oldest alert first.
+  const testing::Result exported =
+      testing::Pdm("alerts export --registry " + (*dir_ / "registry").string());
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::vector<std::string> lines;
+  std::istringstream csv(exported.out);
+  for (std::string line; std::getline(csv, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 4u) << exported.out;
+  EXPECT_EQ(lines[0],
+            "alert_id,machine_id,time,resolution,failure_mode,model,version,resolved_by,"
+            "resolved_at");
+  EXPECT_THAT(lines[1],
+              HasSubstr(",ALERT-1,2025-03-01T00:00:00Z,no_fault_found,failure,fleet,1,ana,"));
+  EXPECT_THAT(lines[2],
+              HasSubstr(",ALERT-2,2025-03-01T00:00:00Z,failure_confirmed,failure,fleet,1,ana,"));
+  EXPECT_THAT(lines[3],
+              HasSubstr(",ALERT-1,2025-03-01T04:00:00Z,maintenance_done,failure,fleet,1,pdm,"));
+
   const std::string metrics = send("GET", "/metrics", nullptr).body;
   EXPECT_THAT(metrics, HasSubstr("pdm_alerts_open{severity=\"critical\"}"));
   EXPECT_THAT(metrics, HasSubstr("pdm_alerts_opened_total{severity=\"critical\"}"));
