@@ -252,7 +252,9 @@ int RunMonitor(const ScoreArgs& args) {
   monitor::BatchDriftOptions options;
   options.calibrated_thresholds = args.drift_thresholds == "calibrated";
   const monitor::DriftReport report = monitor::CompareWithProfile(profile, rows, options);
-  nlohmann::json out = monitor::BatchDriftJson(report, profile, options);
+  const std::vector<monitor::RegimeDrift> regimes =
+      monitor::CompareByRegime(profile, rows, options);
+  nlohmann::json out = monitor::BatchDriftJson(report, profile, options, regimes);
   out["model"] = args.model;
   out["data"] = args.data.empty() ? scored->spec.data.path.string() : args.data;
   out["rows_read"] = scored->report.rows_read;
@@ -260,7 +262,7 @@ int RunMonitor(const ScoreArgs& args) {
   if (!args.out.empty()) {
     monitor::BatchDriftSource source{args.model, out["data"], scored->spec.spec_path.string(),
                                      scored->report.rows_read, scored->report.rows_quarantined};
-    const std::string html = monitor::BatchDriftHtml(report, profile, source, options);
+    const std::string html = monitor::BatchDriftHtml(report, profile, source, options, regimes);
     if (auto s = core::WriteStringToFile(args.out, html); !s.ok()) return Fail("monitor", s);
   }
   if (args.json) {

@@ -34,6 +34,7 @@ struct TrainArgs {
   std::string data;
   std::string quarantine;
   std::string feedback;
+  std::string drift_window = "auto";
   std::string calibration;
   std::string class_weight;
   double cost_missed = 0;
@@ -57,6 +58,26 @@ absl::StatusOr<model::TrainOptions> Options(const TrainArgs& args, const spec::D
   const spec::TrainingSpec& t = spec.training;
   model::TrainOptions o;
   o.task = task;
+  if (args.drift_window != "auto") {
+    const bool digits = !args.drift_window.empty() &&
+                        args.drift_window.find_first_not_of("0123456789") == std::string::npos;
+    auto window = core::ParseSpan(digits ? args.drift_window + "r" : args.drift_window);
+    if (!window.ok()) {
+      return absl::InvalidArgumentError(core::StrCat("--drift-window '", args.drift_window,
+                                                     "': ", window.status().message(),
+                                                     " (or 'auto', or a row count)"));
+    }
+    if (window->is_time() && spec.data.time_type != spec::TimeType::kTimestamp) {
+      return absl::InvalidArgumentError(
+          core::StrCat("--drift-window '", args.drift_window,
+                       "': a time window needs timestamped data; give a row count"));
+    }
+    if (window->amount < 24) {
+      return absl::InvalidArgumentError(core::StrCat("--drift-window '", args.drift_window,
+                                                     "': at least 24 (the window's buckets)"));
+    }
+    o.drift_window = *window;
+  }
   std::vector<std::string> names = t.models;
   if (!args.models.empty()) names = absl::StrSplit(args.models, ',');
   if (!names.empty()) o.members.clear();
@@ -346,6 +367,10 @@ void AddTrainCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 53));
   cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
   cmd->add_option("--quarantine", args->quarantine, "Write refused rows and flagged values here");
+  cmd->add_option("--drift-window", args->drift_window,
+                  "The drift window to calibrate the reference profile's thresholds for ('auto': "
+                  "24h for timestamped data, else 10000 rows); pdm serve --drift-window must match")
+      ->capture_default_str();
   cmd->add_option("--feedback", args->feedback,
                   "Alert resolutions to join as labels (CSV: machine_id, time, resolution; "
                   "`pdm alerts export` writes it): failure_confirmed adds a failure")

@@ -160,7 +160,9 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
   calibration.since_start = since_start;
   calibration.warmup = warmups;
   calibration.regime = regime;
-  monitor::CalibrateNullPsi(calibration, monitor::DefaultDriftWindow(timed), &profile);
+  monitor::CalibrateNullPsi(
+      calibration, facts.options->drift_window.value_or(monitor::DefaultDriftWindow(timed)),
+      &profile);
   return profile;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/time.h"
 #include "model/decision.h"
 #include "model/ensemble.h"
 #include "model/folds.h"
@@ -48,6 +49,9 @@ struct TrainOptions {
   std::optional<Costs> costs;
   double embargo = 0;             // time cv: the label horizon
   std::optional<double> horizon;  // RUL: also score "fails within horizon"
+  // The drift window the reference profile's thresholds are calibrated for (`pdm serve
+  // --drift-window` must then say the same); none: monitor::DefaultDriftWindow.
+  std::optional<core::Span> drift_window;
   // kMode: the class names, "none" first (the target holds class indices).
   std::vector<std::string> classes;
   std::function<void(const std::string& line)> on_stage;

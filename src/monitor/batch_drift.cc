@@ -75,8 +75,49 @@ DriftReport CompareWithProfile(const ReferenceProfile& profile, const BatchRows&
   return report;
 }
 
+std::vector<RegimeDrift> CompareByRegime(const ReferenceProfile& profile, const BatchRows& rows,
+                                         const BatchDriftOptions& options) {
+  std::vector<RegimeDrift> out;
+  if (!profile.regime_feature) return out;
+  for (int g = 0; g < profile.regimes; ++g) {
+    // The regime's own reference: each column's histogram in it (the pooled one for a column
+    // without regime counts), no mixing.
+    ReferenceProfile own = profile;
+    own.regime_feature.reset();
+    own.regimes = 0;
+    int64_t reference_rows = 0;
+    auto restrict = [&](ColumnProfile* c) {
+      if (static_cast<size_t>(g) < c->regime_counts.size()) {
+        c->counts = c->regime_counts[static_cast<size_t>(g)];
+        double values = 0;
+        for (double n : c->counts) values += n;
+        c->values = static_cast<int64_t>(values);
+        reference_rows = std::max(reference_rows, c->values);
+      }
+      c->regime_counts.clear();
+      DeriveCoarseBins(c);
+    };
+    for (ColumnProfile& c : own.features) restrict(&c);
+    restrict(&own.score);
+    std::vector<float> x;
+    std::vector<double> score, since_start;
+    for (size_t r = 0; r < rows.rows; ++r) {
+      const std::span<const float> row(rows.x + r * rows.cols, rows.cols);
+      if (profile.RegimeOf(row) != g) continue;
+      x.insert(x.end(), row.begin(), row.end());
+      if (!rows.score.empty()) score.push_back(rows.score[r]);
+      if (!rows.since_start.empty()) since_start.push_back(rows.since_start[r]);
+    }
+    if (x.empty()) continue;
+    BatchRows in_regime{x.size() / rows.cols, rows.cols, x.data(), score, since_start};
+    out.push_back({g, static_cast<int64_t>(in_regime.rows), reference_rows,
+                   CompareWithProfile(own, in_regime, options)});
+  }
+  return out;
+}
+
 json BatchDriftJson(const DriftReport& report, const ReferenceProfile& profile,
-                    const BatchDriftOptions& options) {
+                    const BatchDriftOptions& options, const std::vector<RegimeDrift>& regimes) {
   DriftOptions shown;
   shown.window = {core::Span::Kind::kRecords, std::max<int64_t>(1, report.window_rows)};
   shown.warning_psi = options.warning_psi;
@@ -97,6 +138,26 @@ json BatchDriftJson(const DriftReport& report, const ReferenceProfile& profile,
   out["thresholds"].erase("exit_factor");
   out["thresholds"].erase("consecutive");
   out["thresholds"].erase("fast_window_buckets");
+  if (!regimes.empty()) {
+    json by_regime = json::array();
+    for (const RegimeDrift& r : regimes) {
+      json features = json::array();
+      for (const ColumnDrift& d : r.report.features) {
+        features.push_back({{"name", d.name},
+                            {"status", d.monitored ? DriftStatusName(d.status) : "not_monitored"},
+                            {"psi", d.psi},
+                            {"median_shift", std::isfinite(d.median_shift) ? json(d.median_shift)
+                                                                           : json(nullptr)}});
+      }
+      by_regime.push_back({{"regime", r.regime},
+                           {"rows", r.rows},
+                           {"reference_rows", r.reference_rows},
+                           {"features_in_drift", r.report.features_in_drift},
+                           {"features_in_warning", r.report.features_in_warning},
+                           {"features", std::move(features)}});
+    }
+    out["by_regime"] = std::move(by_regime);
+  }
   return out;
 }
 
@@ -111,11 +172,14 @@ std::string HistogramSvg(const ColumnDrift& d, const ColumnProfile& ref) {
   constexpr int kWidth = 460, kHeight = 190, kLeft = 44, kBottom = 34, kTop = 22;
   const size_t bins = ref.coarse_bins();
   double ref_total = 0, cur_total = 0, top = 0;
-  for (double c : ref.coarse_counts) ref_total += c;
+  // The reference the column was compared against (mixed in the file's regime shares).
+  const std::vector<double>& reference =
+      d.reference.size() == bins ? d.reference : ref.coarse_counts;
+  for (double c : reference) ref_total += c;
   for (double c : d.current) cur_total += c;
   std::vector<double> p(bins, 0), q(bins, 0);
   for (size_t b = 0; b < bins; ++b) {
-    if (ref_total > 0) p[b] = ref.coarse_counts[b] / ref_total;
+    if (ref_total > 0) p[b] = reference[b] / ref_total;
     if (cur_total > 0 && b < d.current.size()) q[b] = d.current[b] / cur_total;
     top = std::max({top, p[b], q[b]});
   }
@@ -176,7 +240,8 @@ std::string StatusText(const ColumnDrift& d) {
 }  // namespace
 
 std::string BatchDriftHtml(const DriftReport& report, const ReferenceProfile& profile,
-                           const BatchDriftSource& source, const BatchDriftOptions& options) {
+                           const BatchDriftSource& source, const BatchDriftOptions& options,
+                           const std::vector<RegimeDrift>& regimes) {
   std::vector<size_t> order(report.features.size());
   for (size_t j = 0; j < order.size(); ++j) order[j] = j;
   // Drift first, then warning, then by PSI over the drift threshold.
@@ -250,7 +315,38 @@ std::string BatchDriftHtml(const DriftReport& report, const ReferenceProfile& pr
   };
   row(report.score, profile.score);
   for (size_t j : order) row(report.features[j], profile.features[j]);
-  html += "</table></body></html>\n";
+  html += "</table>";
+  if (!regimes.empty()) {
+    html +=
+        "<h2>By operating regime</h2><p>Each regime's rows against that regime's own training "
+        "rows (the table above compares the whole file against the training rows mixed in the "
+        "file's shares of the regimes). The ten features with the highest PSI against their "
+        "drift threshold in each.</p>";
+    for (const RegimeDrift& r : regimes) {
+      html += fmt::format(
+          "<h3>Regime {}: {} rows ({} in training), {} features in drift, {} in warning</h3>"
+          "<table><tr><th>feature</th><th>status</th><th>PSI</th><th>drift threshold</th>"
+          "<th>median shift</th></tr>",
+          r.regime, r.rows, r.reference_rows, r.report.features_in_drift,
+          r.report.features_in_warning);
+      std::vector<const ColumnDrift*> top;
+      for (const ColumnDrift& d : r.report.features) {
+        if (d.monitored) top.push_back(&d);
+      }
+      std::stable_sort(top.begin(), top.end(), [](const ColumnDrift* a, const ColumnDrift* b) {
+        return a->psi / a->thresholds.drift > b->psi / b->thresholds.drift;
+      });
+      if (top.size() > 10) top.resize(10);
+      for (const ColumnDrift* d : top) {
+        html += fmt::format(
+            "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            core::HtmlEscape(d->name), StatusClass(*d), StatusText(*d), Fixed(d->psi),
+            Fixed(d->thresholds.drift, 2), Fixed(d->median_shift, 3));
+      }
+      html += "</table>";
+    }
+  }
+  html += "</body></html>\n";
   return html;
 }
 

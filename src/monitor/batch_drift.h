@@ -38,8 +38,22 @@ struct BatchDriftOptions {
 DriftReport CompareWithProfile(const ReferenceProfile& profile, const BatchRows& rows,
                                const BatchDriftOptions& options);
 
+// One operating regime's rows against that regime's own reference (profiles with regimes): which
+// features moved within which condition. Statuses as CompareWithProfile's (the columns' window
+// thresholds).
+struct RegimeDrift {
+  int regime = 0;
+  int64_t rows = 0;            // of the batch
+  int64_t reference_rows = 0;  // training rows of the regime (the largest column's)
+  DriftReport report;
+};
+// Empty when the profile has no regimes; a regime without rows in the batch is left out.
+std::vector<RegimeDrift> CompareByRegime(const ReferenceProfile& profile, const BatchRows& rows,
+                                         const BatchDriftOptions& options);
+
 nlohmann::json BatchDriftJson(const DriftReport& report, const ReferenceProfile& profile,
-                              const BatchDriftOptions& options);
+                              const BatchDriftOptions& options,
+                              const std::vector<RegimeDrift>& regimes = {});
 
 // What the page says about where the numbers come from.
 struct BatchDriftSource {
@@ -49,7 +63,8 @@ struct BatchDriftSource {
   int64_t rows_read = 0, rows_quarantined = 0;
 };
 std::string BatchDriftHtml(const DriftReport& report, const ReferenceProfile& profile,
-                           const BatchDriftSource& source, const BatchDriftOptions& options);
+                           const BatchDriftSource& source, const BatchDriftOptions& options,
+                           const std::vector<RegimeDrift>& regimes = {});
 
 }  // namespace pdm::monitor
 

@@ -116,5 +116,73 @@ TEST(BatchDriftTest, JsonAndHtmlNameEveryFeature) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
 }
 
+// Two load regimes: x ~ N(0, 1) at the low load, N(4, 1) at the high one. A file that runs
+// mostly at the high load is no drift when compared within the regimes; one whose low-load rows
+// moved is, and the per-regime breakdown says which regime.
+TEST(BatchDriftTest, RegimesMixTheReferenceAndTheBreakdownNamesTheRegimeThatMoved) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal(0, 1);
+  std::vector<double> x, regime;
+  for (int i = 0; i < 20000; ++i) {
+    const int g = i % 2;
+    x.push_back(4.0 * g + normal(rng));
+    regime.push_back(g);
+  }
+  ReferenceProfile p;
+  p.features = {BuildColumnProfile("x", x), BuildColumnProfile("regime", regime)};
+  p.score = BuildColumnProfile("probability", std::vector<double>(20000, 0.1));
+  p.rows = 20000;
+  p.regime_feature = 1;
+  p.regimes = 2;
+  for (ColumnProfile* c : {&p.features[0], &p.features[1]}) {
+    c->regime_counts.assign(2, std::vector<double>(c->bins(), 0));
+    const std::vector<double>& values = c == &p.features[0] ? x : regime;
+    for (size_t i = 0; i < values.size(); ++i) {
+      c->regime_counts[static_cast<size_t>(regime[i])][c->BinOf(values[i])] += 1;
+    }
+  }
+  auto batch = [&](double low_shift, int high_share_of_10) {
+    std::vector<float> rows;
+    for (int i = 0; i < 4000; ++i) {
+      const int g = i % 10 < high_share_of_10 ? 1 : 0;
+      rows.push_back(static_cast<float>(4.0 * g + (g == 0 ? low_shift : 0) + normal(rng)));
+      rows.push_back(static_cast<float>(g));
+    }
+    return rows;
+  };
+  auto compare = [&](const std::vector<float>& rows, std::vector<RegimeDrift>* by_regime) {
+    BatchRows b{rows.size() / 2, 2, rows.data(), {}, {}};
+    *by_regime = CompareByRegime(p, b, BatchDriftOptions{});
+    return CompareWithProfile(p, b, BatchDriftOptions{});
+  };
+  std::vector<RegimeDrift> by_regime;
+  // 90% at the high load, nothing moved within a load: no drift (pooled, it would be).
+  const std::vector<float> loaded = batch(0, 9);
+  EXPECT_EQ(compare(loaded, &by_regime).features[0].status, DriftStatus::kOk);
+  ReferenceProfile pooled = p;
+  pooled.regime_feature.reset();
+  BatchRows b{loaded.size() / 2, 2, loaded.data(), {}, {}};
+  EXPECT_EQ(CompareWithProfile(pooled, b, BatchDriftOptions{}).features[0].status,
+            DriftStatus::kDrift);
+  ASSERT_EQ(by_regime.size(), 2u);
+  EXPECT_EQ(by_regime[1].rows, 3600);
+  EXPECT_EQ(by_regime[1].reference_rows, 10000);
+  EXPECT_EQ(by_regime[0].report.features[0].status, DriftStatus::kOk);
+  EXPECT_EQ(by_regime[1].report.features[0].status, DriftStatus::kOk);
+  // The low load's x rose by a std: drift, found in regime 0 only, with the median shift up.
+  const DriftReport moved = compare(batch(1.0, 5), &by_regime);
+  EXPECT_EQ(moved.features[0].status, DriftStatus::kDrift);
+  ASSERT_EQ(by_regime.size(), 2u);
+  EXPECT_EQ(by_regime[0].report.features[0].status, DriftStatus::kDrift);
+  EXPECT_GT(by_regime[0].report.features[0].median_shift, 0.25);
+  EXPECT_EQ(by_regime[1].report.features[0].status, DriftStatus::kOk);
+  const nlohmann::json j = BatchDriftJson(moved, p, BatchDriftOptions{}, by_regime);
+  EXPECT_EQ(j["by_regime"][0]["features"][0]["status"], "drift");
+  EXPECT_EQ(j["by_regime"][1]["rows"], 2000);
+  const std::string html =
+      BatchDriftHtml(moved, p, {"m", "d.csv", "s.yaml", 4000, 0}, {}, by_regime);
+  EXPECT_NE(html.find("<h3>Regime 0: 2000 rows"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pdm::monitor

@@ -249,7 +249,8 @@ TEST(CliTest, TrainJoinsAlertResolutionsAsLabels) {
       "train --spec " + dir + "/sim/spec.yaml --models xgb --cv 2 " + "--threads 1 --out ";
   const Result plain = Pdm(train + dir + "/plain");
   ASSERT_EQ(plain.code, 0) << plain.err;
-  const Result fed = Pdm(train + dir + "/fed --feedback " + dir + "/feedback.csv");
+  const Result fed =
+      Pdm(train + dir + "/fed --drift-window 12h --feedback " + dir + "/feedback.csv");
   ASSERT_EQ(fed.code, 0) << fed.err;
   EXPECT_NE(fed.err.find("feedback.csv:5: machine_id: 'M9999' has no rows in the data"),
             std::string::npos)
@@ -268,6 +269,16 @@ TEST(CliTest, TrainJoinsAlertResolutionsAsLabels) {
       m["ensemble"]["positives"].get<int64_t>() - p["ensemble"]["positives"].get<int64_t>();
   EXPECT_GE(added, 40);
   EXPECT_LE(added, 49);
+  // --drift-window: the profile's thresholds are calibrated for the window given.
+  auto calibrated_for = [&](const std::string& run) {
+    return nlohmann::json::parse(
+        ReadFile(dir + "/" + run + "/model/reference.json"))["calibration"]["window"];
+  };
+  EXPECT_EQ(calibrated_for("plain"), "1d");
+  EXPECT_EQ(calibrated_for("fed"), "12h");
+  const Result small = Pdm(train + dir + "/small --drift-window 10");
+  EXPECT_EQ(small.code, 3);
+  EXPECT_NE(small.err.find("--drift-window '10': at least 24"), std::string::npos) << small.err;
   // The feedback file is an input of the model's lineage.
   const nlohmann::json lineage = nlohmann::json::parse(ReadFile(dir + "/fed/model/lineage.json"));
   EXPECT_NE(lineage.dump().find("\"feedback\""), std::string::npos) << lineage.dump();
