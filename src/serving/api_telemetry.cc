@@ -27,7 +27,7 @@ constexpr int kHistoryLength = 100;  // risk points in a machine's view
 std::string RefusedInputField(const std::string& detail, const features::InputLayout& layout) {
   const size_t dot = detail.find("].");
   if (dot == std::string::npos) return "reading";
-  const std::string field = detail.substr(dot + 2);
+  std::string field = detail.substr(dot + 2);
   if (field == "time" || field == "machine" || field == "values" || field == "attributes") {
     return field;
   }
