@@ -97,6 +97,25 @@ absl::StatusOr<DatasetFingerprint> FingerprintInputs(const spec::DatasetSpec& sp
   return out;
 }
 
+void SortEntityEvents(EntityHistory* history) {
+  EntityHistory& h = *history;
+  std::sort(h.events.begin(), h.events.end(), [](const Event& a, const Event& b) {
+    if (a.time != b.time) return a.time < b.time;
+    if (a.type != b.type) return a.type < b.type;
+    return a.kind < b.kind;
+  });
+  for (auto* times : {&h.all_failures, &h.repairs}) std::sort(times->begin(), times->end());
+  // Label failures keep their modes: sorted as pairs, by time (then mode).
+  std::vector<std::pair<double, int32_t>> labelled(h.label_failures.size());
+  for (size_t i = 0; i < labelled.size(); ++i) {
+    labelled[i] = {h.label_failures[i], h.label_failure_modes[i]};
+  }
+  std::sort(labelled.begin(), labelled.end());
+  for (size_t i = 0; i < labelled.size(); ++i) {
+    std::tie(h.label_failures[i], h.label_failure_modes[i]) = labelled[i];
+  }
+}
+
 absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
                                           const FeaturePipeline& pipeline,
                                           const LoadOptions& options) {
@@ -201,21 +220,7 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
       if (it != entity_index.end()) data.entities[it->second].statics = std::move(statics);
     }
   }
-  for (EntityHistory& h : data.entities) {
-    std::sort(h.events.begin(), h.events.end(), [](const Event& a, const Event& b) {
-      if (a.time != b.time) return a.time < b.time;
-      if (a.type != b.type) return a.type < b.type;
-      return a.kind < b.kind;
-    });
-    for (auto* times : {&h.all_failures, &h.repairs}) std::sort(times->begin(), times->end());
-    // Label failures keep their modes: sorted as pairs, by time (then mode).
-    std::vector<std::pair<double, int32_t>> labelled(h.label_failures.size());
-    for (size_t i = 0; i < labelled.size(); ++i)
-      labelled[i] = {h.label_failures[i], h.label_failure_modes[i]};
-    std::sort(labelled.begin(), labelled.end());
-    for (size_t i = 0; i < labelled.size(); ++i)
-      std::tie(h.label_failures[i], h.label_failure_modes[i]) = labelled[i];
-  }
+  for (EntityHistory& h : data.entities) SortEntityEvents(&h);
 
   // Failures that the data implies rather than records.
   if (options.test_set) {

@@ -71,6 +71,10 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
                                           const FeaturePipeline& pipeline,
                                           const LoadOptions& options);
 
+// Puts an entity's events, failures and repairs in time order (label failures with their modes),
+// as LoadDataset leaves them; for whoever adds events afterwards (features/feedback.h).
+void SortEntityEvents(EntityHistory* history);
+
 // The failure modes a spec declares, for the failure-mode task: the label's components
 // (source: column, e.g. AI4I's TWF .. RNF), or the kinds of the failures table (source: events,
 // when every failure counts). Empty: the spec has no modes.

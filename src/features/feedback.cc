@@ -134,23 +134,7 @@ absl::StatusOr<FeedbackReport> ApplyFeedback(const std::filesystem::path& path,
   // Keep each touched entity's events and failures in order, as LoadDataset left them.
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  for (size_t i : touched) {
-    EntityHistory& h = data->entities[i];
-    std::sort(h.events.begin(), h.events.end(), [](const Event& a, const Event& b) {
-      if (a.time != b.time) return a.time < b.time;
-      if (a.type != b.type) return a.type < b.type;
-      return a.kind < b.kind;
-    });
-    std::sort(h.all_failures.begin(), h.all_failures.end());
-    std::vector<std::pair<double, int32_t>> labelled(h.label_failures.size());
-    for (size_t k = 0; k < labelled.size(); ++k) {
-      labelled[k] = {h.label_failures[k], h.label_failure_modes[k]};
-    }
-    std::sort(labelled.begin(), labelled.end());
-    for (size_t k = 0; k < labelled.size(); ++k) {
-      std::tie(h.label_failures[k], h.label_failure_modes[k]) = labelled[k];
-    }
-  }
+  for (size_t i : touched) SortEntityEvents(&data->entities[i]);
   return report;
 }
 
