@@ -22,9 +22,7 @@ double Quantile(const std::vector<double>& sorted, double q) {
   return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1))];
 }
 
-// The null distributions of one column's windowed PSI (full and fast window), given each used
-// row's bucket index (ascending) and the column's value of the k-th used row through
-// `value_of`.
+// A column's null distributions of the windowed PSI and |median shift|.
 struct NullPair {
   NullPsiPair psi, shift;
 };
@@ -39,8 +37,10 @@ void Summarise(std::vector<double>* samples, NullPsi* into) {
   into->max = samples->back();
 }
 
-// `regime_of` holds the k-th used row's regime (-1: unknown), or is empty; `regimes` counts
-// them.
+// The null distributions of one column's windowed PSI and |median shift| (full and fast
+// window), given each used row's bucket index (ascending) and the column's value of the k-th
+// used row through `value_of`. `regime_of` holds the k-th used row's regime (-1: unknown), or is
+// empty; `regimes` counts them.
 template <typename ValueOf>
 NullPair NullOf(const ColumnProfile& column, const std::vector<int64_t>& bucket_of,
                 const std::vector<int>& regime_of, int regimes, ValueOf value_of) {
