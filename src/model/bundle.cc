@@ -8,6 +8,7 @@
 #include "core/file.h"
 #include "core/status.h"
 #include "core/strings.h"
+#include "fmt/format.h"
 #include "monitor/calibration.h"
 
 namespace pdm::model {
@@ -76,6 +77,20 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
     }
     profile.regimes = static_cast<int>(facts.pipeline->regimes()->centres.size());
     if (profile.regime_feature && profile.regimes > 0) {
+      // Each regime's centre in the settings' units, for the reports.
+      const features::RegimeModel& model = *facts.pipeline->regimes();
+      const features::InputLayout& layout = facts.pipeline->layout();
+      for (const std::vector<double>& centre : model.centres) {
+        std::string name;
+        for (size_t d = 0; d < centre.size() && d < model.setting_inputs.size(); ++d) {
+          const auto input = static_cast<size_t>(model.setting_inputs[d]);
+          const double value = centre[d] * model.scale[d] + model.offset[d];
+          name +=
+              fmt::format("{}{} {:.4g}", name.empty() ? "" : ", ",
+                          input < layout.numeric.size() ? layout.numeric[input] : "setting", value);
+        }
+        profile.regime_names.push_back(std::move(name));
+      }
       regime.resize(n);
       for (size_t r = 0; r < n; ++r) regime[r] = profile.RegimeOf({table.x.row(r), table.x.cols});
     } else {

@@ -110,7 +110,11 @@ std::vector<RegimeDrift> CompareByRegime(const ReferenceProfile& profile, const 
     }
     if (x.empty()) continue;
     BatchRows in_regime{x.size() / rows.cols, rows.cols, x.data(), score, since_start};
-    out.push_back({g, static_cast<int64_t>(in_regime.rows), reference_rows,
+    out.push_back({g,
+                   static_cast<size_t>(g) < profile.regime_names.size()
+                       ? profile.regime_names[static_cast<size_t>(g)]
+                       : std::string(),
+                   static_cast<int64_t>(in_regime.rows), reference_rows,
                    CompareWithProfile(own, in_regime, options)});
   }
   return out;
@@ -150,6 +154,7 @@ json BatchDriftJson(const DriftReport& report, const ReferenceProfile& profile,
                                                                            : json(nullptr)}});
       }
       by_regime.push_back({{"regime", r.regime},
+                           {"name", r.name},
                            {"rows", r.rows},
                            {"reference_rows", r.reference_rows},
                            {"features_in_drift", r.report.features_in_drift},
@@ -324,11 +329,11 @@ std::string BatchDriftHtml(const DriftReport& report, const ReferenceProfile& pr
         "drift threshold in each.</p>";
     for (const RegimeDrift& r : regimes) {
       html += fmt::format(
-          "<h3>Regime {}: {} rows ({} in training), {} features in drift, {} in warning</h3>"
+          "<h3>Regime {}{}: {} rows ({} in training), {} features in drift, {} in warning</h3>"
           "<table><tr><th>feature</th><th>status</th><th>PSI</th><th>drift threshold</th>"
           "<th>median shift</th></tr>",
-          r.regime, r.rows, r.reference_rows, r.report.features_in_drift,
-          r.report.features_in_warning);
+          r.regime, r.name.empty() ? "" : " (" + core::HtmlEscape(r.name) + ")", r.rows,
+          r.reference_rows, r.report.features_in_drift, r.report.features_in_warning);
       std::vector<const ColumnDrift*> top;
       for (const ColumnDrift& d : r.report.features) {
         if (d.monitored) top.push_back(&d);

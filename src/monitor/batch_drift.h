@@ -43,6 +43,7 @@ DriftReport CompareWithProfile(const ReferenceProfile& profile, const BatchRows&
 // thresholds).
 struct RegimeDrift {
   int regime = 0;
+  std::string name;            // the profile's regime name (its settings), or empty
   int64_t rows = 0;            // of the batch
   int64_t reference_rows = 0;  // training rows of the regime (the largest column's)
   DriftReport report;

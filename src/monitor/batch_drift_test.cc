@@ -134,6 +134,7 @@ TEST(BatchDriftTest, RegimesMixTheReferenceAndTheBreakdownNamesTheRegimeThatMove
   p.rows = 20000;
   p.regime_feature = 1;
   p.regimes = 2;
+  p.regime_names = {"load 25", "load <90>"};
   for (ColumnProfile* c : {&p.features[0], &p.features[1]}) {
     c->regime_counts.assign(2, std::vector<double>(c->bins(), 0));
     const std::vector<double>& values = c == &p.features[0] ? x : regime;
@@ -181,7 +182,14 @@ TEST(BatchDriftTest, RegimesMixTheReferenceAndTheBreakdownNamesTheRegimeThatMove
   EXPECT_EQ(j["by_regime"][1]["rows"], 2000);
   const std::string html =
       BatchDriftHtml(moved, p, {"m", "d.csv", "s.yaml", 4000, 0}, {}, by_regime);
-  EXPECT_NE(html.find("<h3>Regime 0: 2000 rows"), std::string::npos);
+  EXPECT_NE(html.find("<h3>Regime 0 (load 25): 2000 rows"), std::string::npos);
+  EXPECT_NE(html.find("(load &lt;90&gt;)"), std::string::npos) << "names are escaped";
+  EXPECT_EQ(j["by_regime"][1]["name"], "load <90>");
+  const auto back = ProfileFromJson(ProfileToJson(p), "reference.json");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->regime_names, p.regime_names);
+  EXPECT_EQ(back->features[0].regime_counts, p.features[0].regime_counts);
+  EXPECT_EQ(back->regime_feature, p.regime_feature);
 }
 
 }  // namespace

@@ -626,6 +626,7 @@ json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
     for (size_t g = 0; g + 1 < report.regime_rows.size(); ++g)
       rows.push_back(report.regime_rows[g]);
     out["regimes"] = {{"feature", profile.features[*profile.regime_feature].name},
+                      {"names", profile.regime_names},
                       {"window_rows", std::move(rows)},
                       {"unknown_rows", report.regime_rows.empty() ? 0 : report.regime_rows.back()}};
   }

@@ -288,7 +288,8 @@ json ProfileToJson(const ReferenceProfile& profile) {
   }
   if (profile.regime_feature) {
     out["regimes"] = {{"feature", profile.features[*profile.regime_feature].name},
-                      {"count", profile.regimes}};
+                      {"count", profile.regimes},
+                      {"names", profile.regime_names}};
   }
   return out;
 }
@@ -331,6 +332,14 @@ absl::StatusOr<ReferenceProfile> ProfileFromJson(const json& j, const std::strin
     profile.regimes = r.is_object() && r.contains("count") && r["count"].is_number_integer()
                           ? r["count"].get<int>()
                           : 0;
+    if (r.is_object() && r.contains("names") && r["names"].is_array()) {
+      for (const json& n : r["names"]) {
+        if (n.is_string()) profile.regime_names.push_back(n.get<std::string>());
+      }
+    }
+    if (profile.regime_names.size() != static_cast<size_t>(profile.regimes)) {
+      profile.regime_names.clear();  // absent or malformed: shown by index
+    }
     if (!profile.regime_feature || profile.regimes < 1 || profile.regimes > 64) {
       return absl::InvalidArgumentError(core::StrCat(
           source, ": regimes: expected {feature: <a feature's name>, count: 1 to 64}"));

@@ -105,6 +105,9 @@ struct ReferenceProfile {
   // within the loads is, and shows sooner once the load mix no longer hides it.
   std::optional<size_t> regime_feature;
   int regimes = 0;
+  // Per regime, its centre in the settings' own units ("load_setpoint 25"), for reports; may be
+  // empty (then regimes are shown by index).
+  std::vector<std::string> regime_names;
 
   // The regime of a row from its features: -1 when unknown (no regimes, missing, out of range).
   int RegimeOf(std::span<const float> features) const;

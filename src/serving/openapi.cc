@@ -190,6 +190,13 @@ constexpr std::string_view kDocument = R"openapi({
        "feature": {
         "type": "string"
        },
+       "names": {
+        "type": "array",
+        "description": "each regime's centre in the settings' units",
+        "items": {
+         "type": "string"
+        }
+       },
        "window_rows": {
         "type": "array",
         "items": {
