@@ -4,10 +4,12 @@
 #define PDM_CLI_COMMANDS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "registry/registry.h"
 
@@ -48,6 +50,10 @@ struct RegistryArgs {
   std::string actor;
 };
 void AddRegistryOptions(CLI::App* cmd, RegistryArgs* args);
+
+// A drift window or period flag (`pdm serve`, `pdm train`): "auto" (unset), a span ("24h",
+// "500r") or a plain row count; errors name `flag` and the text.
+absl::StatusOr<std::optional<core::Span>> ParseDriftSpan(const std::string& text, const char* flag);
 // Opens the registry; `create` false refuses a missing one (read-only commands).
 absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args,
                                                                  bool create = true);

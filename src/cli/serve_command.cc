@@ -244,7 +244,8 @@ std::vector<std::string> SplitList(const std::string& text) {
   return items;
 }
 
-// A drift window or period: "auto" (unset), a span ("24h", "500r") or a plain row count.
+}  // namespace
+
 absl::StatusOr<std::optional<core::Span>> ParseDriftSpan(const std::string& text,
                                                          const char* flag) {
   if (text == "auto") return std::nullopt;
@@ -253,12 +254,14 @@ absl::StatusOr<std::optional<core::Span>> ParseDriftSpan(const std::string& text
   }
   auto span = core::ParseSpan(text);
   if (!span.ok()) {
-    return absl::InvalidArgumentError(
-        core::StrCat(flag, " '", text, "': ", span.status().message(),
-                     " (or 'auto', a row count, or 'off' for --drift-window)"));
+    return absl::InvalidArgumentError(core::StrCat(
+        flag, " '", text, "': ", span.status().message(), " (or 'auto', or a row count",
+        flag == std::string_view("--drift-window") ? ", or 'off' in pdm serve)" : ")"));
   }
   return *span;
 }
+
+namespace {
 
 // Written by OnShutdownSignal (the signal's number), read by Serve.
 int shutdown_pipe[2] = {-1, -1};

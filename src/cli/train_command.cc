@@ -58,25 +58,20 @@ absl::StatusOr<model::TrainOptions> Options(const TrainArgs& args, const spec::D
   const spec::TrainingSpec& t = spec.training;
   model::TrainOptions o;
   o.task = task;
-  if (args.drift_window != "auto") {
-    const bool digits = !args.drift_window.empty() &&
-                        args.drift_window.find_first_not_of("0123456789") == std::string::npos;
-    auto window = core::ParseSpan(digits ? args.drift_window + "r" : args.drift_window);
-    if (!window.ok()) {
-      return absl::InvalidArgumentError(core::StrCat("--drift-window '", args.drift_window,
-                                                     "': ", window.status().message(),
-                                                     " (or 'auto', or a row count)"));
-    }
-    if (window->is_time() && spec.data.time_type != spec::TimeType::kTimestamp) {
+  auto window = ParseDriftSpan(args.drift_window, "--drift-window");
+  if (!window.ok()) return window.status();
+  if (window->has_value()) {
+    const core::Span span = **window;
+    if (span.is_time() && spec.data.time_type != spec::TimeType::kTimestamp) {
       return absl::InvalidArgumentError(
           core::StrCat("--drift-window '", args.drift_window,
                        "': a time window needs timestamped data; give a row count"));
     }
-    if (window->amount < 24) {
+    if (span.amount < 24) {
       return absl::InvalidArgumentError(core::StrCat("--drift-window '", args.drift_window,
                                                      "': at least 24 (the window's buckets)"));
     }
-    o.drift_window = *window;
+    o.drift_window = span;
   }
   std::vector<std::string> names = t.models;
   if (!args.models.empty()) names = absl::StrSplit(args.models, ',');

@@ -366,12 +366,21 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       [](const FieldRefusals& a, const FieldRefusals& b) { return a.refused > b.refused; });
   report->regime_rows.assign(regimes.begin(), regimes.end());
 
-  // The reference of a column for a window's regime shares, on the fine and the coarse bins.
-  std::vector<double> reference_fine, reference_coarse;
+  // The reference of a column for a window's regime shares, on the fine and the coarse bins:
+  // the profile's own histograms when it has no regimes.
+  std::vector<double> mixed_fine, mixed_coarse;
+  std::span<const double> reference_fine, reference_coarse;
   auto mix = [&](const ColumnProfile& ref, const std::vector<double>& shares) {
-    MixedReference(ref, shares, &reference_fine);
-    reference_coarse.assign(ref.coarse_bins(), 0.0);
-    for (size_t b = 0; b < ref.bins(); ++b) reference_coarse[ref.coarse_of[b]] += reference_fine[b];
+    if (ref.regime_counts.empty()) {
+      reference_fine = ref.counts;
+      reference_coarse = ref.coarse_counts;
+      return;
+    }
+    MixedReference(ref, shares, &mixed_fine);
+    mixed_coarse.assign(ref.coarse_bins(), 0.0);
+    for (size_t b = 0; b < ref.bins(); ++b) mixed_coarse[ref.coarse_of[b]] += mixed_fine[b];
+    reference_fine = mixed_fine;
+    reference_coarse = mixed_coarse;
   };
   std::vector<double> means, current_coarse;
   for (size_t c = 0; c < columns_.size(); ++c) {
@@ -398,7 +407,7 @@ std::shared_ptr<const DriftReport> DriftMonitor::EvaluateLocked() {
       d.wasserstein = ref.std > 0 ? w / ref.std : w;
     }
     d.current = current_coarse;
-    d.reference = reference_coarse;
+    if (!ref.regime_counts.empty()) d.reference = mixed_coarse;  // else the profile's own
     d.median_shift = ref.MedianShift(fine, reference_fine);
     d.thresholds = thresholds_[c];
     d.median_shift_thresholds = shift_thresholds_[c];

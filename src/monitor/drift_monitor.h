@@ -120,8 +120,9 @@ struct ColumnDrift {
   // The statistic whose level is the highest of this evaluation ("psi", "median_shift",
   // "fast_window.psi", "fast_window.median_shift"); empty when all are below their warning.
   std::string trigger;
-  std::vector<double> current;    // coarse histogram of the window (counts)
-  std::vector<double> reference;  // the reference it was compared against (mixed by regime)
+  std::vector<double> current;  // coarse histogram of the window (counts)
+  // The reference it was compared against, mixed by regime; empty: the profile's own.
+  std::vector<double> reference;
 };
 
 // CBPE-style expectation of the served decisions' quality on the window, assuming calibrated
