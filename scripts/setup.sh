@@ -26,6 +26,9 @@ PACKAGES=(
   libcurl4-openssl-dev prometheus-alertmanager
   # the deploy checks read the alert rules and the dashboard (tests/deploy/check_monitoring.sh)
   python3-yaml
+  # the web dashboard: Chart.js, embedded at build time; its browser tests run Debian's Chromium
+  # driven by playwright-core (npm, tests/browser)
+  libjs-chart.js chromium nodejs
 )
 
 missing=()

@@ -3,8 +3,10 @@
 #ifndef PDM_CLI_COMMANDS_H_
 #define PDM_CLI_COMMANDS_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -12,6 +14,10 @@
 #include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "registry/registry.h"
+
+namespace pdm::serving {
+class Api;
+}  // namespace pdm::serving
 
 namespace pdm::cli {
 
@@ -114,6 +120,12 @@ struct ServeOptions {
   int webhook_max_attempts = 8;
   int webhook_backoff_ms = 1000;
   int webhook_timeout_ms = 10'000;
+  // The business case of GET /api/v1/roi and the dashboard's page (pdm roi's config).
+  std::string roi;
+  size_t max_streams = 64;  // GET /api/v1/stream subscribers at a time
+  // Run on its own thread once the server listens (pdm demo's replay); `stop` is requested when
+  // the server shuts down, before it waits for requests in flight.
+  std::function<void(serving::Api& api, const std::stop_token& stop)> background;
 };
 // Serves until SIGTERM/SIGINT; the exit code.
 int Serve(const ServeOptions& options);

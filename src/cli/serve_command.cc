@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "alert/alert_policy.h"
 #include "cli/commands.h"
 #include "core/strings.h"
+#include "econ/roi_config.h"
 #include "notify/webhook_sender.h"
 #include "serving/api.h"
 #include "serving/http_server.h"
@@ -40,6 +42,13 @@ bool ParseValue(const std::string& text, T* value) {
     } else {
       return false;
     }
+    return true;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    char* end = nullptr;
+    errno = 0;
+    const double parsed = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || errno != 0 || !std::isfinite(parsed)) return false;
+    *value = static_cast<T>(parsed);
     return true;
   } else {
     char* end = nullptr;
@@ -107,6 +116,10 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--drain-ms", &args->drain_ms);
     } else if (key == "watch_ms") {
       set(v, key, "--watch-ms", &args->watch_ms);
+    } else if (key == "roi") {
+      set(v, key, "--roi", &args->roi);
+    } else if (key == "max_streams") {
+      set(v, key, "--max-streams", &args->max_streams);
     } else if (key == "store_telemetry") {
       set(v, key, "--no-store-telemetry", &args->store_telemetry);
     } else if (key == "max_machines") {
@@ -416,6 +429,16 @@ int Serve(const ServeOptions& args) {
       if (sender) sender->Wake();
     };
   }
+  api_options.max_streams = args.max_streams;
+  if (!args.roi.empty()) {
+    auto roi = econ::LoadRoiConfig(args.roi);
+    if (!roi.ok()) {
+      fmt::print(stderr, "pdm serve: --roi: {}\n", roi.status().message());
+      return kExitBadInput;
+    }
+    api_options.roi = std::move(*roi);
+    api_options.roi_source = args.roi;
+  }
   serving::Api api(&models, &metrics, api_options);
   if (!webhooks.targets.empty()) {
     sender = std::make_unique<notify::WebhookSender>(
@@ -449,6 +472,7 @@ int Serve(const ServeOptions& args) {
     });
   }
   const std::string base = core::StrCat("http://", args.address, ":", (*server)->port());
+  fmt::print("dashboard: {}/\n", base);
   fmt::print("serving {} v{} ({}) on {}\n", (*loaded)->name, (*loaded)->version, args.alias, base);
   if (!args.example_body.empty()) {
     fmt::print(
@@ -467,10 +491,19 @@ int Serve(const ServeOptions& args) {
   }
   std::fflush(stdout);
 
+  std::jthread background;
+  if (args.background) {
+    background =
+        std::jthread([&api, &args](const std::stop_token& stop) { args.background(api, stop); });
+  }
   unsigned char signal_number = 0;
   while (::read(shutdown_pipe[0], &signal_number, 1) != 1 && errno == EINTR) {
   }
   const int received = signal_number;
+  if (background.joinable()) {
+    background.request_stop();
+    background.join();
+  }
   api.StartDraining();
   fmt::print(
       "pdm serve: signal {}: not ready; draining {} ms, then finishing requests in flight "
@@ -579,6 +612,14 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Quiet time after an acknowledgement, a resolution or a maintenance event, in "
                   "data time ('24h') or readings ('50r'); 'auto': 24h, or 50r without timestamps")
       ->capture_default_str();
+  cmd->add_option("--roi", args->roi,
+                  "A business-case config (pdm roi's, e.g. specs/roi-bottom-up-example.yaml) for "
+                  "GET /api/v1/roi and the dashboard, with the served model's measured errors");
+  cmd->add_option("--max-streams", args->max_streams,
+                  "Live event streams (GET /api/v1/stream, the dashboard) open at a time; more "
+                  "are answered 503 and poll instead")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{10'000}));
   cmd->add_option("--webhook", args->webhook_flags,
                   "A URL POSTed every alert event (JSON, signed with HMAC-SHA256 when "
                   "PDM_WEBHOOK_SECRET is set, an Idempotency-Key, retried); repeatable");

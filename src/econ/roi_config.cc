@@ -197,10 +197,13 @@ absl::StatusOr<RoiConfig> LoadRoiConfig(const fs::path& path) {
 absl::Status ApplyMetrics(const fs::path& metrics_path, RoiConfig* config) {
   PDM_ASSIGN_OR_RETURN(const std::string text,
                        core::ReadFileToString(metrics_path, "metrics file"));
-  const std::string where = metrics_path.string();
+  return ApplyMetricsText(text, metrics_path.string(), config);
+}
+
+absl::Status ApplyMetricsText(std::string_view text, const std::string& where, RoiConfig* config) {
   try {
     // JSON is YAML: yaml-cpp reads metrics.json without another dependency.
-    const YAML::Node root = YAML::Load(text);
+    const YAML::Node root = YAML::Load(std::string(text));
     const YAML::Node ensemble = root["ensemble"];
     if (!ensemble || !ensemble.IsMap()) {
       return absl::InvalidArgumentError(

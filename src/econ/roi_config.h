@@ -31,6 +31,8 @@ absl::StatusOr<RoiConfig> ParseRoiConfig(std::string_view yaml, const std::files
 // (ensemble.recall, ensemble.confusion_matrix [[tn, fp], [fn, tp]]) into config->inputs.detection.
 // REQUIRES: config->healthy_decisions_per_year > 0 (else an error naming that key).
 absl::Status ApplyMetrics(const std::filesystem::path& metrics_path, RoiConfig* config);
+// The same from the metrics' text (a registered version's); `where` names it in errors.
+absl::Status ApplyMetricsText(std::string_view text, const std::string& where, RoiConfig* config);
 
 // The economics of the threshold sweep: given values, or derived from the bottom-up inputs.
 absl::StatusOr<ThresholdEconomics> ThresholdEconomicsFor(const RoiConfig& config);

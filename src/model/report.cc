@@ -49,8 +49,8 @@ class Chart {
       const double fx = x0_ + (x1_ - x0_) * i / 4, fy = y0_ + (y1_ - y0_) * i / 4;
       svg += fmt::format(R"~(<text x="{:.1f}" y="{}" class="tick">{}</text>)~", X(fx),
                          kHeight - kBottom + 14, Tick(fx));
-      svg += fmt::format(R"~(<text x="{}" y="{:.1f}" class="tick" text-anchor="end">{}</text>)~",
-                         kLeft - 4, Y(fy) + 4, Tick(fy));
+      svg += fmt::format(R"~(<text x="{}" y="{:.1f}" class="tick end">{}</text>)~", kLeft - 4,
+                         Y(fy) + 4, Tick(fy));
     }
     svg += fmt::format(R"~(<text x="{}" y="{}" class="axis">{}</text>)~", kWidth / 2, kHeight - 4,
                        core::HtmlEscape(x_label_));
@@ -119,7 +119,13 @@ std::string ImportanceBars(const TrainingFacts& facts) {
                    [&](size_t a, size_t b) { return r.importance[a] > r.importance[b]; });
   order.resize(std::min<size_t>(order.size(), 20));
   const double top = order.empty() ? 1 : std::max(r.importance[order[0]], 1e-12);
-  const int row = 18, label_width = 230, bar_width = 360;
+  // The labels' column fits the longest name shown (11 px text: about 6.5 px a character), so
+  // that no name is cut or runs into its bar.
+  size_t longest = 0;
+  for (size_t j : order) longest = std::max(longest, facts.table->feature_names[j].size());
+  const int row = 18, bar_width = 360;
+  const int label_width =
+      std::max(120, static_cast<int>(std::ceil(6.5 * static_cast<double>(longest))) + 12);
   std::string svg = fmt::format(
       R"~(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="feature importance">)~",
       label_width + bar_width + 80, row * static_cast<int>(order.size()) + 10);
@@ -127,7 +133,7 @@ std::string ImportanceBars(const TrainingFacts& facts) {
     const double v = r.importance[order[i]];
     const int y = static_cast<int>(i) * row + 4;
     svg += fmt::format(
-        R"~(<text x="{}" y="{}" class="tick" text-anchor="end">{}</text><rect x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/><text x="{:.1f}" y="{}" class="tick">{}</text>)~",
+        R"~(<text x="{}" y="{}" class="label">{}</text><rect x="{}" y="{}" width="{:.1f}" height="{}" fill="{}"/><text x="{:.1f}" y="{}" class="value">{}</text>)~",
         label_width - 6, y + 12, core::HtmlEscape(facts.table->feature_names[order[i]]),
         label_width, y, v / top * bar_width, row - 5, kBlue, label_width + v / top * bar_width + 4,
         y + 12, fmt::format("{:.3g}", v));
@@ -343,6 +349,7 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ccc;padd
 th{{background:#f3f3f3}} .charts{{display:flex;flex-wrap:wrap;gap:12px}}
 svg{{background:#fff;border:1px solid #e3e3e3}} .t{{font-size:13px;text-anchor:middle;font-weight:600}}
 .tick{{font-size:10px;fill:#555;text-anchor:middle}} .axis{{font-size:11px;text-anchor:middle}}
+.end{{text-anchor:end}} .label{{font-size:11px;fill:#222;text-anchor:end}} .value{{font-size:10px;fill:#555;text-anchor:start}}
 .legend{{font-size:11px}} .frame{{fill:none;stroke:#bbb}} .mark{{stroke:#d62728;stroke-dasharray:4 3}}
 .cm td{{min-width:90px;font-size:16px}} .ok{{background:#e6f4ea}} .bad{{background:#fdecea}}
 .warn{{background:#fff4e5;border-left:4px solid #ff9800;padding:6px 10px}}

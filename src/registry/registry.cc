@@ -280,7 +280,25 @@ absl::StatusOr<store::ModelVersion> Registry::Register(const RegisterRequest& re
                      std::chrono::system_clock::now().time_since_epoch())
                      .count();
   PDM_ASSIGN_OR_RETURN(v.version, store_->RegisterModelVersion(v, request.reason));
+  // The training report and out-of-fold scores beside the model (pdm train --out DIR writes
+  // DIR/report.html and DIR/oof_scores.csv), kept for the dashboard. Outside the artifact tree:
+  // they do not change what the version is, and a registration does not fail for want of them.
+  for (const auto& [file, kept] : {std::pair{source.parent_path() / "report.html", ReportPath(v)},
+                                   {source.parent_path() / "oof_scores.csv", OofScoresPath(v)}}) {
+    if (!fs::is_regular_file(file)) continue;
+    fs::create_directories(kept.parent_path(), error);
+    if (!error) (void)CopyDurably(file, kept);
+  }
   return v;
+}
+
+fs::path Registry::ReportPath(const store::ModelVersion& version) const {
+  return location_.dir / "reports" / core::StrCat(version.name, "-v", version.version, ".html");
+}
+
+fs::path Registry::OofScoresPath(const store::ModelVersion& version) const {
+  return location_.dir / "reports" /
+         core::StrCat(version.name, "-v", version.version, ".oof_scores.csv");
 }
 
 absl::StatusOr<store::ModelVersion> Registry::Resolve(const std::string& name,

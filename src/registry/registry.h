@@ -86,6 +86,10 @@ class Registry {
   // A version by reference: "3" (a number) or an alias ("production", "@production").
   absl::StatusOr<store::ModelVersion> Resolve(const std::string& name, const std::string& ref);
   std::filesystem::path ArtifactDir(const store::ModelVersion& version) const;
+  // The training report registered with a version (absent when its run wrote none).
+  std::filesystem::path ReportPath(const store::ModelVersion& version) const;
+  // Its out-of-fold scores (oof_scores.csv of pdm train), absent likewise.
+  std::filesystem::path OofScoresPath(const store::ModelVersion& version) const;
 
   absl::StatusOr<AliasChange> Promote(const std::string& name, int64_t version,
                                       const std::string& alias, const std::string& reason,

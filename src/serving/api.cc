@@ -139,6 +139,12 @@ enum RouteId : size_t {
   kAlertResolve,
   kNotifications,
   kNotificationRetry,
+  kDashboard,
+  kStream,
+  kModelVersions,
+  kMoveAlias,
+  kVersionReport,
+  kRoi,
   kRouteCount,
 };
 
@@ -171,6 +177,12 @@ constexpr std::array<RouteSpec, kRouteCount> kRoutes = {{
     {"POST", "/api/v1/alerts/{id}/resolve"},
     {"GET", "/api/v1/notifications"},
     {"POST", "/api/v1/notifications/{id}/retry"},
+    {"GET", "/"},
+    {"GET", "/api/v1/stream"},
+    {"GET", "/api/v1/models/{name}/versions"},
+    {"POST", "/api/v1/models/{name}/aliases/{alias}"},
+    {"GET", "/api/v1/models/{name}/versions/{version}/report"},
+    {"GET", "/api/v1/roi"},
 }};
 
 // Whether `path` matches `pattern`; the {param} segments' values go to `params`.
@@ -205,6 +217,24 @@ void Flatten(const json& data, std::vector<const json*>* out) {
   }
 }
 
+// The headers every answer carries: pages load only this server's scripts, styles and data, and
+// cannot be framed; no answer is sniffed into another type or leaks its URL as a referrer.
+void AddSecurityHeaders(HttpResponse* response) {
+  auto has = [&](std::string_view name) {
+    return std::any_of(response->headers.begin(), response->headers.end(),
+                       [&](const auto& h) { return h.first == name; });
+  };
+  if (!has("Content-Security-Policy")) {
+    response->headers.emplace_back("Content-Security-Policy", kContentSecurityPolicy);
+  }
+  response->headers.emplace_back("X-Content-Type-Options", "nosniff");
+  response->headers.emplace_back("X-Frame-Options", "DENY");
+  response->headers.emplace_back("Referrer-Policy", "no-referrer");
+  response->headers.emplace_back("Cross-Origin-Opener-Policy", "same-origin");
+  response->headers.emplace_back("Cross-Origin-Resource-Policy", "same-origin");
+  response->headers.emplace_back("Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+}
+
 }  // namespace
 
 std::span<const RouteSpec> Api::Routes() { return kRoutes; }
@@ -213,6 +243,7 @@ HttpResponse Api::Handle(const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   std::string_view route = "unmatched";
   HttpResponse response = Dispatch(request, &route);
+  AddSecurityHeaders(&response);
   if (!request.origin.empty() && request.method != "OPTIONS" && OriginAllowed(request.origin)) {
     response.headers.emplace_back("Access-Control-Allow-Origin", request.origin);
     response.headers.emplace_back("Vary", "Origin");
@@ -224,6 +255,14 @@ HttpResponse Api::Handle(const HttpRequest& request) {
 }
 
 HttpResponse Api::Dispatch(const HttpRequest& request, std::string_view* route) {
+  if (request.path.starts_with("/ui/")) {
+    *route = "/ui/*";
+    if (request.method == "GET") return Asset(request.path);
+    HttpResponse r = Error(405, core::StrCat(request.method.substr(0, 16), " ",
+                                             request.path.substr(0, 256), ": method not allowed"));
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
   std::vector<std::string_view> params;
   std::string allowed;  // methods of the routes whose pattern matches
   for (size_t i = 0; i < kRoutes.size(); ++i) {
@@ -254,7 +293,7 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
     case kMetrics:
       return Metrics();
     case kOpenApi:
-      return HttpResponse{200, "application/json", std::string(OpenApiDocument()), {}};
+      return HttpResponse{200, "application/json", std::string(OpenApiDocument()), {}, nullptr};
     case kPredict:
       return Predict(request, false);
     case kPredictBatch:
@@ -301,6 +340,18 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
       return Notifications(request);
     case kNotificationRetry:
       return RetryNotification(request, params[0]);
+    case kDashboard:
+      return Asset("/ui/index.html");
+    case kStream:
+      return Stream(request);
+    case kModelVersions:
+      return ModelVersions(params[0]);
+    case kMoveAlias:
+      return MoveAlias(request, params[0], params[1]);
+    case kVersionReport:
+      return VersionReport(params[0], params[1]);
+    case kRoi:
+      return Roi();
     case kRouteCount:
       break;
   }
@@ -394,7 +445,8 @@ HttpResponse Api::Metrics() {
   if (auto notifications = models_->registry().store().CountNotifications(); notifications.ok()) {
     metrics_->SetNotifications(*notifications);
   }
-  return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}};
+  return HttpResponse{
+      200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}, nullptr};
 }
 
 HttpResponse Api::Drift(const HttpRequest& request) {
@@ -471,7 +523,7 @@ bool Api::OriginAllowed(std::string_view origin) const {
 
 HttpResponse Api::Options(const HttpRequest& request, const std::string& allowed) {
   if (request.origin.empty() || request.access_control_request_method.empty()) {
-    HttpResponse r{204, "application/json", "", {{"Allow", allowed}}};
+    HttpResponse r{204, "application/json", "", {{"Allow", allowed}}, nullptr};
     return r;
   }
   // A CORS preflight.
@@ -488,7 +540,8 @@ HttpResponse Api::Options(const HttpRequest& request, const std::string& allowed
                        {"Access-Control-Allow-Headers", options_.cors.headers},
                        {"Access-Control-Max-Age", std::to_string(options_.cors.max_age_seconds)},
                        {"Vary", "Origin"},
-                       {"Allow", allowed}}};
+                       {"Allow", allowed}},
+                      nullptr};
 }
 
 HttpResponse Api::Refuse(int status, std::string_view reason, const std::string& message) {

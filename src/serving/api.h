@@ -18,14 +18,24 @@
 
 #include "alert/alert_policy.h"
 #include "core/time.h"
+#include "econ/roi_config.h"
 #include "monitor/drift_monitor.h"
 #include "monitor/realised.h"
+#include "serving/events.h"
 #include "serving/fleet.h"
 #include "serving/http_server.h"
 #include "serving/metrics.h"
 #include "serving/model_manager.h"
 
 namespace pdm::serving {
+
+// The Content-Security-Policy of every answer (pages: only this server's scripts, styles,
+// images and API; no inline script, no framing). A version's training report, which is one
+// self-contained page with inline styles, relaxes style-src only.
+inline constexpr char kContentSecurityPolicy[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'";
 
 struct CorsOptions {
   // Origins allowed to call the API from a browser ("*": any); empty: CORS is off (no
@@ -68,6 +78,11 @@ struct ApiOptions {
   bool store_telemetry = true;    // append accepted readings and their scores to the store
   DriftConfig drift;
   AlertConfig alerts;
+  // The business case of GET /api/v1/roi (its detection comes from the served model's measured
+  // errors); unset: the route answers 404 and says how to set it (pdm serve --roi).
+  std::optional<econ::RoiConfig> roi;
+  std::string roi_source;   // the config's file, for messages
+  size_t max_streams = 64;  // GET /api/v1/stream subscribers at a time
 };
 
 // One served route: its method and path pattern ({name} matches one non-empty segment).
@@ -119,6 +134,16 @@ class Api {
   HttpResponse AlertById(std::string_view id);
   HttpResponse AlertAction(const HttpRequest& request, std::string_view id, bool resolve);
   HttpResponse Notifications(const HttpRequest& request);
+  // The dashboard (api_dashboard.cc): its embedded files, the live event stream, the registry's
+  // versions and alias moves, a version's training report, the business case.
+  HttpResponse Asset(std::string_view path);
+  HttpResponse Stream(const HttpRequest& request);
+  HttpResponse ModelVersions(std::string_view name);
+  HttpResponse MoveAlias(const HttpRequest& request, std::string_view name, std::string_view alias);
+  HttpResponse VersionReport(std::string_view name, std::string_view version);
+  HttpResponse Roi();
+  // Tells the stream's subscribers of an alert's new state.
+  void PublishAlert(const store::AlertRow& alert);
   HttpResponse RetryNotification(const HttpRequest& request, std::string_view id);
   // Tells the webhook sender that events were written.
   void WakeNotifier() const {
@@ -171,6 +196,7 @@ class Api {
   ServerMetrics* metrics_;
   ApiOptions options_;
   Fleet fleet_;
+  std::shared_ptr<EventHub> events_ = std::make_shared<EventHub>();
   std::atomic<bool> draining_{false};
   std::mutex drift_mu_;  // guards the two below
   std::shared_ptr<monitor::DriftMonitor> drift_;

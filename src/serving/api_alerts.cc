@@ -137,13 +137,17 @@ void Api::RaiseAlerts(const std::shared_ptr<const ServedModel>& served,
       if (opened.ok()) {
         policy->SetActive(p.machine, opened->alert.id, opened->alert.severity);
         if (opened->opened) metrics_->CountAlertOpened(row.severity);
+        if (opened->opened) PublishAlert(opened->alert);
       }
     } else if (p.decision.action == alert::Action::kEscalate) {
       auto escalated = store.TransitionAlert(
           p.decision.alert_id, {"escalated", "pdm", "", p.decision.reason, p.decision.severity},
           options_.alerts.webhooks);
       status = escalated.status();
-      if (escalated.ok()) policy->SetActive(p.machine, escalated->id, escalated->severity);
+      if (escalated.ok()) {
+        policy->SetActive(p.machine, escalated->id, escalated->severity);
+        PublishAlert(*escalated);
+      }
       // Resolved meanwhile (by a person, or another replica): nothing to escalate.
       if (absl::IsFailedPrecondition(status)) status = absl::OkStatus();
     }
@@ -231,12 +235,14 @@ void Api::WatchDrift(const std::shared_ptr<const ServedModel>& served,
       }
       drift_alerts_[mode] = {opened->alert.id, opened->alert.severity};
       if (opened->opened) metrics_->CountAlertOpened(severity);
+      if (opened->opened) PublishAlert(opened->alert);
     } else if (severity == "critical" && active->second.severity != "critical") {
       auto escalated =
           store.TransitionAlert(active->second.id, {"escalated", "pdm", "", message, "critical"},
                                 options_.alerts.webhooks);
       if (escalated.ok()) {
         active->second.severity = "critical";
+        PublishAlert(*escalated);
       } else if (absl::IsFailedPrecondition(escalated.status())) {
         drift_alerts_.erase(active);  // resolved by a person meanwhile
       } else {
@@ -253,6 +259,7 @@ void Api::WatchDrift(const std::shared_ptr<const ServedModel>& served,
                                           {"resolved", "pdm", std::string(store::kDriftEnded),
                                            "none of its features is in drift any more", ""},
                                           options_.alerts.webhooks);
+    if (resolved.ok()) PublishAlert(*resolved);
     if (resolved.ok() || absl::IsFailedPrecondition(resolved.status())) {
       it = drift_alerts_.erase(it);
     } else {
@@ -278,7 +285,10 @@ void Api::CloseAlertsOnEvent(const std::shared_ptr<const ServedModel>& served,
       {"resolved", "pdm", failed ? "failure_confirmed" : "maintenance_done",
        failed ? "a failure event arrived" : "a maintenance event arrived", ""},
       options_.alerts.webhooks);
-  if (resolved.ok()) WakeNotifier();
+  if (resolved.ok()) {
+    WakeNotifier();
+    PublishAlert(*resolved);
+  }
   if (resolved.ok() || absl::IsFailedPrecondition(resolved.status())) {
     policy->Resolved(machine);
     if (type == features::EventType::kMaintenance) policy->Maintained(machine, time);
@@ -418,6 +428,7 @@ HttpResponse Api::AlertAction(const HttpRequest& request, std::string_view id_te
   }
   if (!updated.ok()) return Error(503, core::StrCat("the store: ", updated.status().message()));
   WakeNotifier();
+  PublishAlert(*updated);
   if (updated->kind == "failure_risk") {
     if (const std::shared_ptr<alert::AlertPolicy> policy = AlertsFor(models_->current())) {
       if (resolve) {

@@ -3,6 +3,7 @@
 // Store) and GET /api/v1/machines[/{id}].
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 
 #include "absl/strings/str_join.h"
@@ -259,6 +260,22 @@ json PointJson(const RiskPoint& point, model::Task task, spec::TimeType time_typ
   return out;
 }
 
+// A machine's static attributes by name (categories as their names); missing ones are absent.
+json AttributesJson(const features::EntityStatic& statics, const features::InputLayout& layout) {
+  json out = json::object();
+  for (size_t a = 0; a < statics.numeric.size() && a < layout.static_numeric.size(); ++a) {
+    if (!std::isnan(statics.numeric[a])) out[layout.static_numeric[a]] = statics.numeric[a];
+  }
+  for (size_t a = 0; a < statics.categorical.size() && a < layout.static_categorical.size(); ++a) {
+    const int32_t code = statics.categorical[a];
+    const auto& values = layout.static_categorical[a].values;
+    if (code >= 0 && static_cast<size_t>(code) < values.size()) {
+      out[layout.static_categorical[a].name] = values[static_cast<size_t>(code)];
+    }
+  }
+  return out;
+}
+
 int64_t TimeMicros(double time) {
   return std::isfinite(time) ? static_cast<int64_t>(std::llround(time * 1e6)) : 0;
 }
@@ -496,6 +513,18 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
     point["machine"] = machine;
     machines.push_back(std::move(point));
   }
+  // The dashboard's live view: the machines this request scored (a bounded sample of a large
+  // batch; `count` says how many), only while someone listens.
+  if (!machines.empty() && events_->subscribers.load() > 0) {
+    constexpr size_t kMaxPerEvent = 500;
+    json sample = json::array();
+    for (size_t i = 0; i < machines.size() && i < kMaxPerEvent; ++i) sample.push_back(machines[i]);
+    events_->Publish("risk", json({{"model", served->name},
+                                   {"version", served->version},
+                                   {"count", machines.size()},
+                                   {"machines", std::move(sample)}})
+                                 .dump());
+  }
   out["machines"] = std::move(machines);
   if (!errors.empty()) out["errors"] = std::move(errors);
   if (accepted == 0 && events_applied == 0) {
@@ -511,46 +540,177 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
 HttpResponse Api::Machines(const HttpRequest& request) {
   const std::shared_ptr<const ServedModel> served = models_->current();
   const model::Task task = served ? served->bundle.ensemble.task : model::Task::kClassify;
-  const spec::TimeType time_type = served && served->bundle.pipeline
-                                       ? served->bundle.pipeline->layout().time_type
-                                       : spec::TimeType::kNone;
-  size_t limit = 100;
-  if (auto text = QueryValue(request.query, "limit")) {
+  const features::InputLayout* layout =
+      served && served->bundle.pipeline ? &served->bundle.pipeline->layout() : nullptr;
+  const spec::TimeType time_type = layout ? layout->time_type : spec::TimeType::kNone;
+  json details = json::array();
+  auto number = [&](std::string_view name, size_t fallback, size_t lo, size_t hi) {
+    auto text = QueryValue(request.query, name);
+    if (!text) return fallback;
     size_t parsed = 0;
     const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), parsed);
-    if (ec != std::errc() || end != text->data() + text->size() || parsed == 0 ||
-        parsed > 100'000) {
-      return Error(422, "invalid query",
-                   json::array({{{"field", "limit"},
-                                 {"reason", "expected an integer from 1 to 100000"},
-                                 {"value", std::string(text->substr(0, 32))}}}));
+    if (ec != std::errc() || end != text->data() + text->size() || parsed < lo || parsed > hi) {
+      details.push_back({{"field", name},
+                         {"reason", core::StrCat("expected an integer from ", lo, " to ", hi)},
+                         {"value", std::string(text->substr(0, 32))}});
+      return fallback;
     }
-    limit = parsed;
+    return parsed;
+  };
+  const size_t limit = number("limit", 100, 1, 100'000);
+  const size_t offset = number("offset", 0, 0, 100'000'000);
+  auto one_of = [&](std::string_view name, std::string_view fallback,
+                    std::initializer_list<std::string_view> allowed) -> std::string_view {
+    auto text = QueryValue(request.query, name);
+    if (!text) return fallback;
+    for (std::string_view a : allowed) {
+      if (*text == a) return a;
+    }
+    std::string expected = "expected one of";
+    for (std::string_view a : allowed) core::StrAppend(&expected, " ", a);
+    details.push_back(
+        {{"field", name}, {"reason", expected}, {"value", std::string(text->substr(0, 32))}});
+    return fallback;
+  };
+  const std::string_view sort = one_of("sort", "risk", {"risk", "machine", "age", "readings"});
+  const std::string_view order = one_of("order", "", {"asc", "desc"});
+  std::string_view state = one_of("state", "all", {"all", "alarm", "stale", "ok", "unscored"});
+  if (QueryFlag(request.query, "alarm")) state = "alarm";
+  const std::string search(QueryValue(request.query, "q").value_or("").substr(0, 128));
+  // Filters on the machines' categorical attributes (?model=A, ?site=north), as declared.
+  std::vector<std::pair<size_t, int32_t>> attribute_filters;  // (attribute, code)
+  if (layout) {
+    for (size_t a = 0; a < layout->static_categorical.size(); ++a) {
+      const features::CategoricalInput& c = layout->static_categorical[a];
+      auto wanted = QueryValue(request.query, c.name);
+      if (!wanted || wanted->empty()) continue;
+      auto code = std::find(c.values.begin(), c.values.end(), *wanted);
+      if (code == c.values.end()) {
+        details.push_back({{"field", c.name},
+                           {"reason", core::StrCat("unknown category (one of ",
+                                                   absl::StrJoin(c.values, ", "), ")")},
+                           {"value", std::string(wanted->substr(0, 64))}});
+        continue;
+      }
+      attribute_filters.emplace_back(a, static_cast<int32_t>(code - c.values.begin()));
+    }
   }
-  const bool alarms_only = QueryFlag(request.query, "alarm");
+  if (!details.empty()) return Error(422, "invalid query", std::move(details));
+
   std::vector<MachineView> views = fleet_.List();
-  // Riskiest first: highest probability, or lowest remaining life; unscored machines last.
-  const double sign = task != model::Task::kRul ? -1.0 : 1.0;
-  std::sort(views.begin(), views.end(), [&](const MachineView& a, const MachineView& b) {
-    if (a.latest.has_value() != b.latest.has_value()) return a.latest.has_value();
-    if (a.latest && a.latest->score != b.latest->score) {
-      return sign * a.latest->score < sign * b.latest->score;
-    }
-    return a.machine < b.machine;
-  });
-  json list = json::array();
-  size_t alarms = 0;
+  double newest = -INFINITY;
   for (const MachineView& v : views) {
-    if (v.latest && v.latest->alarm) ++alarms;
-    if (alarms_only && !(v.latest && v.latest->alarm)) continue;
-    if (list.size() >= limit) continue;
+    if (v.latest) newest = std::max(newest, v.latest->time);
+  }
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  // Late: it missed three of its own reporting intervals, behind the fleet's newest data or
+  // (timestamped data) behind the wall clock, which also sees a whole fleet gone quiet.
+  auto age_of = [&](const MachineView& v) { return v.latest ? newest - v.latest->time : 0.0; };
+  auto stale = [&](const MachineView& v) {
+    if (!v.latest || v.interval <= 0) return false;
+    const double late = 3 * v.interval;
+    return age_of(v) > late ||
+           (time_type == spec::TimeType::kTimestamp && now - v.received_at > late);
+  };
+  size_t alarms = 0, stale_count = 0;
+  json facets = json::object();
+  std::vector<std::vector<int64_t>> facet_counts;
+  if (layout) {
+    for (const features::CategoricalInput& c : layout->static_categorical) {
+      facet_counts.emplace_back(c.values.size(), 0);
+    }
+  }
+  std::vector<const MachineView*> matched;
+  matched.reserve(views.size());
+  for (const MachineView& v : views) {
+    const bool alarm = v.latest && v.latest->alarm;
+    const bool late = stale(v);
+    alarms += alarm ? 1 : 0;
+    stale_count += late ? 1 : 0;
+    for (size_t a = 0; a < facet_counts.size() && a < v.statics.categorical.size(); ++a) {
+      const int32_t code = v.statics.categorical[a];
+      if (code >= 0 && static_cast<size_t>(code) < facet_counts[a].size()) {
+        ++facet_counts[a][static_cast<size_t>(code)];
+      }
+    }
+    if (state == "alarm" && !alarm) continue;
+    if (state == "stale" && !late) continue;
+    if (state == "ok" && (!v.latest || alarm || late)) continue;
+    if (state == "unscored" && v.latest) continue;
+    if (!search.empty() && v.machine.find(search) == std::string::npos) continue;
+    const bool attributes_match =
+        std::all_of(attribute_filters.begin(), attribute_filters.end(), [&](const auto& f) {
+          return f.first < v.statics.categorical.size() &&
+                 v.statics.categorical[f.first] == f.second;
+        });
+    if (!attributes_match) continue;
+    matched.push_back(&v);
+  }
+  // Riskiest first by default: highest probability, or lowest remaining life. Ages and reading
+  // counts default to the largest first, names to A-Z. Unscored machines always come last.
+  const bool descending = !order.empty()   ? order == "desc"
+                          : sort == "risk" ? task != model::Task::kRul
+                                           : sort != "machine";
+  auto key = [&](const MachineView& v) {
+    if (sort == "age") return age_of(v);
+    if (sort == "readings") return static_cast<double>(v.readings);
+    return v.latest ? v.latest->score : 0.0;
+  };
+  auto before = [&](const MachineView* a, const MachineView* b) {
+    if (a->latest.has_value() != b->latest.has_value()) return a->latest.has_value();
+    if (sort != "machine") {
+      const double ka = key(*a), kb = key(*b);
+      if (ka != kb) return descending ? ka > kb : ka < kb;
+      return a->machine < b->machine;
+    }
+    return descending ? a->machine > b->machine : a->machine < b->machine;
+  };
+  const size_t page_end = std::min(matched.size(), offset + limit);
+  if (offset < matched.size()) {
+    std::partial_sort(matched.begin(), matched.begin() + static_cast<std::ptrdiff_t>(page_end),
+                      matched.end(), before);
+  }
+  json list = json::array();
+  for (size_t i = offset; i < page_end; ++i) {
+    const MachineView& v = *matched[i];
     json m = v.latest ? PointJson(*v.latest, task, time_type) : json::object();
     m["machine"] = v.machine;
     m["readings"] = v.readings;
     m["refused"] = v.refused;
+    if (layout) m["attributes"] = AttributesJson(v.statics, *layout);
+    m["trend"] = v.trend;
+    if (v.latest) m["age"] = age_of(v);
+    m["stale"] = stale(v);
     list.push_back(std::move(m));
   }
-  return Json(200, {{"machines", list}, {"count", views.size()}, {"alarms", alarms}});
+  if (layout) {
+    for (size_t a = 0; a < facet_counts.size(); ++a) {
+      json counts = json::object();
+      for (size_t c = 0; c < facet_counts[a].size(); ++c) {
+        counts[layout->static_categorical[a].values[c]] = facet_counts[a][c];
+      }
+      facets[layout->static_categorical[a].name] = std::move(counts);
+    }
+  }
+  json out = {{"machines", list},
+              {"count", views.size()},
+              {"matched", matched.size()},
+              {"offset", offset},
+              {"limit", limit},
+              {"alarms", alarms},
+              {"stale", stale_count},
+              {"facets", facets},
+              {"score", task != model::Task::kRul ? "probability" : "rul"}};
+  if (std::isfinite(newest)) {
+    out["newest"] = time_type == spec::TimeType::kTimestamp
+                        ? json(core::FormatTimestamp(static_cast<int64_t>(std::floor(newest))))
+                        : json(newest);
+  }
+  if (served && task != model::Task::kRul) {
+    out["threshold"] = served->bundle.ensemble.combiner.threshold;
+  }
+  return Json(200, out);
 }
 
 HttpResponse Api::Machine(std::string_view id) {
@@ -583,9 +743,93 @@ HttpResponse Api::Machine(std::string_view id) {
           code < 0 ? json(nullptr) : json(layout.categorical[j].values[static_cast<size_t>(code)]);
     }
     out["last_readings"] = std::move(last);
+    out["attributes"] = AttributesJson(view->statics, layout);
+    json events = json::array();
+    for (const MachineEvent& e : view->events) {
+      const std::vector<std::string>& kinds =
+          e.type == features::EventType::kFailure       ? layout.failure_kinds
+          : e.type == features::EventType::kMaintenance ? layout.maintenance_kinds
+                                                        : layout.error_kinds;
+      json event = {{"type", e.type == features::EventType::kFailure       ? "failure"
+                             : e.type == features::EventType::kMaintenance ? "maintenance"
+                                                                           : "error"}};
+      event["time"] = time_type == spec::TimeType::kTimestamp
+                          ? json(core::FormatTimestamp(static_cast<int64_t>(std::floor(e.time))))
+                          : json(e.time);
+      if (e.kind >= 0 && static_cast<size_t>(e.kind) < kinds.size()) {
+        event["kind"] = kinds[static_cast<size_t>(e.kind)];
+      }
+      events.push_back(std::move(event));
+    }
+    out["events"] = std::move(events);
+  }
+  out["trend"] = view->trend;
+  if (view->interval > 0) out["interval"] = view->interval;
+  if (task != model::Task::kRul && served) {
+    out["threshold"] = served->bundle.ensemble.combiner.threshold;
+  }
+  // What drives the current risk: TreeSHAP of the latest scored reading, when the model that
+  // scored it is still the served one.
+  if (served) {
+    auto [features, version] = fleet_.LastFeatures(machine);
+    const model::Ensemble& ensemble = served->bundle.ensemble;
+    if (!features.empty() && version == served->version &&
+        features.size() == ensemble.feature_names.size()) {
+      model::DenseMatrix x;
+      x.rows = 1;
+      x.cols = features.size();
+      x.values = features;
+      auto explained = ensemble.Explain(x, 1);
+      if (explained.ok() && explained->contributions.size() > x.cols) {
+        const auto& c = explained->contributions;
+        std::vector<size_t> order(x.cols);
+        for (size_t j = 0; j < x.cols; ++j) order[j] = j;
+        const size_t top = std::min<size_t>(10, x.cols);
+        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top),
+                          order.end(),
+                          [&](size_t a, size_t b) { return std::fabs(c[a]) > std::fabs(c[b]); });
+        json list = json::array();
+        for (size_t k = 0; k < top; ++k) {
+          const float value = features[order[k]];
+          list.push_back({{"feature", ensemble.feature_names[order[k]]},
+                          {"value", std::isnan(value) ? json(nullptr) : json(value)},
+                          {"contribution", c[order[k]]}});
+        }
+        out["contributions"] = {{"top", list}, {"bias", c[x.cols]}, {"unit", "margin"}};
+      }
+    }
+    // Each sensor's window statistics at its latest reading (the features computed from it).
+    if (!features.empty() && served->bundle.pipeline &&
+        features.size() == served->bundle.pipeline->feature_facts().size()) {
+      const auto& facts = served->bundle.pipeline->feature_facts();
+      json windows = json::object();
+      for (size_t j = 0; j < facts.size(); ++j) {
+        if (facts[j].kind != features::FeatureFacts::Kind::kWindow) continue;
+        windows[facts[j].source][ensemble.feature_names[j]] =
+            std::isnan(features[j]) ? json(nullptr) : json(features[j]);
+      }
+      out["windows"] = std::move(windows);
+    }
   }
   // The recent history is the Store's: every scored reading was appended there.
   if (options_.store_telemetry) {
+    if (served && served->bundle.pipeline) {
+      const size_t sensors = served->bundle.pipeline->layout().numeric.size();
+      auto rows = models_->registry().store().RecentTelemetry(
+          machine, static_cast<int>(kHistoryLength * std::max<size_t>(1, sensors)));
+      if (rows.ok()) {
+        json by_sensor = json::object();
+        for (auto it = rows->rbegin(); it != rows->rend(); ++it) {  // oldest first
+          const double t = static_cast<double>(it->time_us) / 1e6;
+          by_sensor[it->sensor].push_back(
+              {time_type == spec::TimeType::kTimestamp
+                   ? json(core::FormatTimestamp(static_cast<int64_t>(std::floor(t))))
+                   : json(t),
+               it->value});
+        }
+        out["sensors"] = std::move(by_sensor);
+      }
+    }
     auto stored = models_->registry().store().RecentPredictions(machine, kHistoryLength);
     if (stored.ok()) {
       json history = json::array();

@@ -1,5 +1,6 @@
 #include "serving/fleet.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "core/strings.h"
@@ -26,6 +27,9 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
     ++m->view.state_resets;
     m->view.readings = 0;
     m->view.latest.reset();
+    m->view.trend.clear();
+    m->view.interval = 0;
+    m->last_features.clear();
   }
   m->pipeline_owner = model;
   m->state.emplace(&pipeline, m->statics, /*compact_values=*/true);  // memory per machine
@@ -42,7 +46,10 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
                                                      max_machines_, " machines (--max-machines)"));
   }
   std::lock_guard lock(m->mu);
-  if (!m->state && reading.statics) m->statics = *reading.statics;
+  if (!m->state && reading.statics) {
+    m->statics = *reading.statics;
+    m->view.statics = *reading.statics;
+  }
   Bind(m, model);
   // Scratch space per thread: the feature vector is not kept.
   thread_local std::vector<double> features;
@@ -68,7 +75,13 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   RiskPoint point{reading.time, ensemble.task != model::Task::kRul ? p.probability : p.margin,
                   p.alarm, model->version, reading.time - m->first_time};
   ++m->view.readings;
+  if (m->view.latest) m->view.interval = reading.time - m->view.latest->time;
   m->view.latest = point;
+  if (m->view.trend.size() >= kTrendLength) m->view.trend.erase(m->view.trend.begin());
+  m->view.trend.push_back(static_cast<float>(point.score));
+  m->view.received_at =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  m->last_features.assign(x.values.begin(), x.values.end());
   m->view.last_numeric = reading.numeric;
   m->view.last_categorical = reading.categorical;
   return point;
@@ -84,7 +97,25 @@ absl::Status Fleet::ApplyEvent(const std::string& machine, const features::Event
   }
   std::lock_guard lock(m->mu);
   Bind(m, model);
-  return m->state->AddEvent(event);
+  absl::Status added = m->state->AddEvent(event);
+  if (added.ok()) {
+    if (m->view.events.size() >= kEventHistory) m->view.events.erase(m->view.events.begin());
+    m->view.events.push_back({event.time, event.type, event.kind});
+  }
+  return added;
+}
+
+std::pair<std::vector<float>, int64_t> Fleet::LastFeatures(const std::string& machine) const {
+  const Machine* m = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto it = machines_.find(machine);
+    if (it == machines_.end()) return {};
+    m = it->second.get();
+  }
+  std::lock_guard lock(m->mu);
+  if (!m->view.latest) return {};
+  return {m->last_features, m->view.latest->version};
 }
 
 std::optional<MachineView> Fleet::Get(const std::string& machine) const {

@@ -42,6 +42,13 @@ struct MachineReading {
   std::optional<features::EntityStatic> statics;  // used when the machine is first seen
 };
 
+// One event applied to a machine's state (for its timeline).
+struct MachineEvent {
+  double time = 0;
+  features::EventType type = features::EventType::kError;
+  int32_t kind = -1;  // index into the spec's event kinds; -1: none
+};
+
 struct MachineView {
   std::string machine;
   int64_t readings = 0;  // accepted since the server started (or the last state reset)
@@ -50,7 +57,20 @@ struct MachineView {
   std::optional<RiskPoint> latest;
   std::vector<double> last_numeric;
   std::vector<int32_t> last_categorical;
+  features::EntityStatic statics;  // the attributes it was first seen with
+  // The latest scores, oldest first (at most kTrendLength): the fleet page's sparkline.
+  std::vector<float> trend;
+  // Data time between its last two readings (0 before the second): how often it reports, which
+  // tells when it is late.
+  double interval = 0;
+  // Wall-clock time (Unix seconds) of its last accepted reading.
+  double received_at = 0;
+  // The latest events applied, oldest first (at most kEventHistory).
+  std::vector<MachineEvent> events;
 };
+
+inline constexpr size_t kTrendLength = 48;
+inline constexpr size_t kEventHistory = 50;
 
 class Fleet {
  public:
@@ -68,6 +88,9 @@ class Fleet {
                           const std::shared_ptr<const ServedModel>& model);
 
   std::optional<MachineView> Get(const std::string& machine) const;
+  // The feature vector of the machine's latest scored reading, and the model version that
+  // scored it; empty when it has none.
+  std::pair<std::vector<float>, int64_t> LastFeatures(const std::string& machine) const;
   std::vector<MachineView> List() const;
   size_t size() const;
 
@@ -80,6 +103,7 @@ class Fleet {
     features::EntityStatic statics;
     double first_time = std::nan("");  // of the state's first reading
     MachineView view;
+    std::vector<float> last_features;  // of view.latest
   };
   // The machine, created when absent (nullptr beyond max_machines_).
   Machine* Find(const std::string& machine, bool create);

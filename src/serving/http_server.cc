@@ -3,6 +3,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -37,6 +38,7 @@ struct HttpServer::Impl {
   // themselves out of `connections`.
   std::atomic<int64_t> connections{0};
   std::atomic<int64_t> in_flight{0};
+  std::atomic<int64_t> streams{0};
   std::atomic<bool> stopping{false};
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
@@ -89,7 +91,7 @@ class Session : public std::enable_shared_from_this<Session> {
         message =
             core::StrCat("request headers larger than ", server_->options.header_limit, " bytes");
       }
-      HttpResponse response{status, "application/json", ErrorJson(message), {}};
+      HttpResponse response{status, "application/json", ErrorJson(message), {}, nullptr};
       return Write(std::move(response), 11, /*close=*/true);
     }
     http::request<http::string_body> request = parser_->release();
@@ -104,17 +106,78 @@ class Session : public std::enable_shared_from_this<Session> {
     in.origin = std::string(request[http::field::origin]);
     in.access_control_request_method =
         std::string(request[http::field::access_control_request_method]);
+    in.last_event_id = std::string(request["Last-Event-ID"].substr(0, 32));
     in.body = std::move(request.body());
     ++server_->in_flight;
     HttpResponse response;
     try {
       response = server_->handler(in);
     } catch (const std::exception& e) {
-      response = HttpResponse{500, "application/json", ErrorJson("internal error"), {}};
+      response = HttpResponse{500, "application/json", ErrorJson("internal error"), {}, nullptr};
     }
     --server_->in_flight;
     const bool close = !request.keep_alive() || server_->stopping.load();
+    if (response.stream) return WriteStream(std::move(response), request.version());
     Write(std::move(response), request.version(), close);
+  }
+
+  // The headers of a streamed response, then its chunks as Poll produces them. The connection
+  // closes when the stream ends.
+  void WriteStream(HttpResponse response, unsigned version) {
+    ++server_->streams;
+    body_stream_ = std::move(response.stream);
+    auto header = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(response.status), version);
+    header->set(http::field::server, "pdm");
+    header->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) header->set(name, value);
+    header->keep_alive(false);
+    header->chunked(true);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
+    stream_.expires_after(server_->options.read_timeout);
+    http::async_write_header(
+        stream_, *serializer,
+        [self = shared_from_this(), header, serializer](beast::error_code ec, std::size_t) {
+          if (ec) return self->EndStream(/*send_last_chunk=*/false);
+          self->PollStream();
+        });
+  }
+
+  void PollStream() {
+    if (server_->stopping.load()) return EndStream(/*send_last_chunk=*/true);
+    auto chunk = std::make_shared<std::string>();
+    const bool more = body_stream_->Poll(chunk.get());
+    if (chunk->empty()) {
+      if (!more) return EndStream(true);
+      return WaitToPoll();
+    }
+    stream_.expires_after(server_->options.read_timeout);
+    net::async_write(stream_, http::make_chunk(net::buffer(*chunk)),
+                     [self = shared_from_this(), chunk, more](beast::error_code ec, std::size_t) {
+                       if (ec) return self->EndStream(false);
+                       if (!more) return self->EndStream(true);
+                       self->WaitToPoll();
+                     });
+  }
+
+  void WaitToPoll() {
+    if (!timer_) timer_.emplace(stream_.get_executor());
+    timer_->expires_after(server_->options.stream_poll);
+    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->EndStream(false);
+      self->PollStream();
+    });
+  }
+
+  void EndStream(bool send_last_chunk) {
+    if (!body_stream_) return;
+    body_stream_.reset();
+    --server_->streams;
+    if (!send_last_chunk) return Close();
+    stream_.expires_after(server_->options.read_timeout);
+    net::async_write(
+        stream_, http::make_chunk_last(),
+        [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
   }
 
   void Write(HttpResponse response, unsigned version, bool close) {
@@ -143,6 +206,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
+  std::shared_ptr<BodyStream> body_stream_;  // set while a streamed response is being written
+  std::optional<net::steady_timer> timer_;
 };
 
 }  // namespace
@@ -215,6 +280,7 @@ void HttpServer::Shutdown(std::chrono::milliseconds grace) {
 }
 
 int64_t HttpServer::connections_open() const { return impl_->connections.load(); }
+int64_t HttpServer::streams_open() const { return impl_->streams.load(); }
 int64_t HttpServer::requests_in_flight() const { return impl_->in_flight.load(); }
 
 }  // namespace pdm::serving

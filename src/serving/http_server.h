@@ -30,7 +30,19 @@ struct HttpRequest {
   std::string authorization;
   std::string origin;
   std::string access_control_request_method;  // set on a CORS preflight
+  std::string last_event_id;                  // an EventSource's reconnection cursor
   std::string body;
+};
+
+// A response body written as it is produced (Server-Sent Events). The server sends the headers
+// with chunked transfer encoding, then calls Poll every HttpServerOptions::stream_poll on the
+// connection's strand (never concurrently) until it returns false, the client goes away or the
+// server shuts down; what one Poll appends goes out as one chunk. Poll must not block.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // Appends what is ready to `out`; false: the stream has ended (after `out` is sent).
+  virtual bool Poll(std::string* out) = 0;
 };
 
 struct HttpResponse {
@@ -38,6 +50,7 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::shared_ptr<BodyStream> stream;  // set: `body` is ignored and the stream is the body
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -49,6 +62,7 @@ struct HttpServerOptions {
   size_t header_limit = size_t{16} * 1024;
   size_t body_limit = size_t{4} * 1024 * 1024;
   std::chrono::milliseconds read_timeout{30'000};  // also the keep-alive idle timeout
+  std::chrono::milliseconds stream_poll{250};      // how often a BodyStream is polled
 };
 
 class HttpServer {
@@ -67,6 +81,7 @@ class HttpServer {
   void Shutdown(std::chrono::milliseconds grace);
 
   int64_t connections_open() const;
+  int64_t streams_open() const;
   int64_t requests_in_flight() const;
 
   struct Impl;  // the Asio state; public only so that connection sessions can reach it

@@ -48,7 +48,7 @@ TEST(HttpServerTest, ServesConcurrentKeepAliveClients) {
   std::atomic<int> handled{0};
   auto server = HttpServer::Create(Options(), [&](const HttpRequest& r) {
     ++handled;
-    return HttpResponse{200, "text/plain", r.method + " " + r.path + " ?" + r.query, {}};
+    return HttpResponse{200, "text/plain", r.method + " " + r.path + " ?" + r.query, {}, nullptr};
   });
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->Start();
@@ -77,7 +77,7 @@ TEST(HttpServerTest, ServesConcurrentKeepAliveClients) {
 TEST(HttpServerTest, ShutdownLetsARequestInFlightFinish) {
   auto server = HttpServer::Create(Options(), [](const HttpRequest&) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    return HttpResponse{200, "text/plain", "slow", {}};
+    return HttpResponse{200, "text/plain", "slow", {}, nullptr};
   });
   ASSERT_TRUE(server.ok());
   (*server)->Start();
@@ -101,13 +101,89 @@ TEST(HttpServerTest, ShutdownLetsARequestInFlightFinish) {
 TEST(HttpServerTest, HandlerExceptionsBecome500WithoutKillingTheServer) {
   auto server = HttpServer::Create(Options(), [](const HttpRequest& r) -> HttpResponse {
     if (r.path == "/throw") throw std::runtime_error("boom");
-    return HttpResponse{200, "text/plain", "fine", {}};
+    return HttpResponse{200, "text/plain", "fine", {}, nullptr};
   });
   ASSERT_TRUE(server.ok());
   (*server)->Start();
   Client client((*server)->port());
   EXPECT_EQ(client.Get("/throw").result_int(), 500);
   EXPECT_EQ(client.Get("/ok").body(), "fine");
+}
+
+// A body that counts its polls and ends after `chunks` of them (concurrent polls would race on
+// the counter: TSan runs this test).
+class CountingStream : public BodyStream {
+ public:
+  explicit CountingStream(int chunks) : chunks_(chunks) {}
+  bool Poll(std::string* out) override {
+    ++polls_;
+    if (polls_ % 2 == 0) return true;  // nothing ready on every other poll
+    *out = "data: " + std::to_string(sent_++) + "\n\n";
+    return sent_ < chunks_;
+  }
+
+ private:
+  int chunks_;
+  int polls_ = 0;
+  int sent_ = 0;
+};
+
+TEST(HttpServerTest, StreamsAChunkedBodyUntilItEndsAndServesOthersMeanwhile) {
+  HttpServerOptions o = Options();
+  o.stream_poll = std::chrono::milliseconds(5);
+  auto server = HttpServer::Create(o, [](const HttpRequest& r) {
+    HttpResponse response{200, "text/event-stream", "", {}, nullptr};
+    if (r.path == "/stream") {
+      response.stream = std::make_shared<CountingStream>(5);
+    } else {
+      response.content_type = "application/json";
+      response.body = "{}";
+    }
+    return response;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  // Two streams at once on a server of two threads, and plain requests beside them: a stream
+  // holds no worker thread between its polls.
+  Client first((*server)->port()), second((*server)->port()), plain((*server)->port());
+  std::thread other([&] {
+    const auto r = second.Get("/stream");
+    EXPECT_EQ(r.body(), "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n");
+  });
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(plain.Get("/plain").body(), "{}");
+  const auto r = first.Get("/stream");
+  other.join();
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_TRUE(r.chunked());
+  EXPECT_EQ(r[http::field::content_type], "text/event-stream");
+  EXPECT_EQ(r.body(), "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\n");
+  EXPECT_EQ((*server)->streams_open(), 0);
+  (*server)->Shutdown(std::chrono::milliseconds(100));
+}
+
+TEST(HttpServerTest, ShutdownEndsAnEndlessStream) {
+  class Endless : public BodyStream {
+   public:
+    bool Poll(std::string* out) override {
+      *out = ": ping\n\n";
+      return true;
+    }
+  };
+  auto server = HttpServer::Create(Options(), [](const HttpRequest&) {
+    return HttpResponse{200, "text/event-stream", "", {}, std::make_shared<Endless>()};
+  });
+  ASSERT_TRUE(server.ok());
+  (*server)->Start();
+  net::io_context io;
+  net::ip::tcp::socket socket(io);
+  socket.connect({net::ip::make_address("127.0.0.1"), (*server)->port()});
+  net::write(socket, net::buffer(std::string("GET /s HTTP/1.1\r\nHost: x\r\n\r\n")));
+  char buffer[256];
+  EXPECT_GT(socket.read_some(net::buffer(buffer)), 0u);
+  const auto start = std::chrono::steady_clock::now();
+  (*server)->Shutdown(std::chrono::milliseconds(2000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500))
+      << "a stream is not a request in flight: shutdown does not wait for it";
 }
 
 TEST(HttpServerTest, RefusesABadListenAddress) {

@@ -7,7 +7,7 @@ namespace pdm::serving {
 using json = nlohmann::json;
 
 HttpResponse Json(int status, const json& body) {
-  return HttpResponse{status, "application/json", body.dump(), {}};
+  return HttpResponse{status, "application/json", body.dump(), {}, nullptr};
 }
 
 HttpResponse Error(int status, const std::string& message, json details) {

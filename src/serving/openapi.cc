@@ -958,12 +958,16 @@ constexpr std::string_view kDocument = R"openapi({
        "$ref": "#/components/schemas/Risk"
       }
      },
-     "count": {
-      "type": "integer"
-     },
-     "alarms": {
-      "type": "integer"
-     }
+     "count": {"type": "integer", "description": "Machines followed"},
+     "matched": {"type": "integer", "description": "Machines that pass the filters (the pages' total)"},
+     "offset": {"type": "integer"},
+     "limit": {"type": "integer"},
+     "alarms": {"type": "integer", "description": "Machines in alarm (of all followed)"},
+     "stale": {"type": "integer", "description": "Late machines: three of their reporting intervals behind the fleet's newest reading or the wall clock"},
+     "facets": {"type": "object", "description": "Per categorical attribute, machines per value (of all followed)", "additionalProperties": {"type": "object", "additionalProperties": {"type": "integer"}}},
+     "score": {"type": "string", "enum": ["probability", "rul"]},
+     "threshold": {"type": "number", "description": "The served decision threshold (classifiers)"},
+     "newest": {"description": "The newest reading's time in the fleet"}
     }
    },
    "Machine": {
@@ -986,7 +990,14 @@ constexpr std::string_view kDocument = R"openapi({
         "items": {
          "$ref": "#/components/schemas/Risk"
         }
-       }
+       },
+       "attributes": {"type": "object", "additionalProperties": {}},
+       "trend": {"type": "array", "items": {"type": "number"}, "description": "The latest scores, oldest first (up to 48)"},
+       "interval": {"type": "number", "description": "Data time between its last two readings"},
+       "threshold": {"type": "number"},
+       "events": {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string", "enum": ["maintenance", "failure", "error"]}, "time": {}, "kind": {"type": "string"}}}},
+       "contributions": {"type": "object", "description": "TreeSHAP of the latest scored reading (top 10 by size, in the model's margin)", "properties": {"top": {"type": "array", "items": {"type": "object", "properties": {"feature": {"type": "string"}, "value": {"type": ["number", "null"]}, "contribution": {"type": "number"}}}}, "bias": {"type": "number"}, "unit": {"type": "string"}}},
+       "sensors": {"type": "object", "description": "Per sensor, its recent [time, value] pairs from the store, oldest first", "additionalProperties": {"type": "array", "items": {"type": "array"}}}
       }
      }
     ]
@@ -1845,8 +1856,13 @@ constexpr std::string_view kDocument = R"openapi({
       "schema": {
        "type": "boolean"
       },
-      "description": "Only machines in alarm"
-     }
+      "description": "Only machines in alarm (as state=alarm)"
+     },
+     {"name": "offset", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "default": 0}, "description": "Machines to skip (paging)"},
+     {"name": "sort", "in": "query", "required": false, "schema": {"type": "string", "enum": ["risk", "machine", "age", "readings"], "default": "risk"}, "description": "risk: riskiest first (highest probability, lowest RUL); unscored machines always last"},
+     {"name": "order", "in": "query", "required": false, "schema": {"type": "string", "enum": ["asc", "desc"]}, "description": "Default: riskiest, oldest reading and most readings first; names A-Z"},
+     {"name": "state", "in": "query", "required": false, "schema": {"type": "string", "enum": ["all", "alarm", "stale", "ok", "unscored"], "default": "all"}},
+     {"name": "q", "in": "query", "required": false, "schema": {"type": "string", "maxLength": 128}, "description": "Machines whose id contains this"}
     ]
    }
   },
@@ -2370,6 +2386,71 @@ constexpr std::string_view kDocument = R"openapi({
      },
      "422": {"description": "An invalid query parameter", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
      "503": {"description": "The store cannot be read", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/": {
+   "get": {
+    "summary": "The dashboard (HTML; its files are served under /ui/)",
+    "responses": {"200": {"description": "The dashboard's page", "content": {"text/html": {}}}}
+   }
+  },
+  "/api/v1/stream": {
+   "get": {
+    "summary": "Live events as Server-Sent Events: risk (the machines a telemetry request scored), alert (an alert's new state), model (the served version changed), reset (events were missed: reload)",
+    "parameters": [{"name": "after", "in": "query", "required": false, "schema": {"type": "integer"}, "description": "Send the events after this id (the Last-Event-ID header does the same); default: from now"}],
+    "responses": {
+     "200": {"description": "An endless event stream (chunked); a comment line every 15 s without events", "content": {"text/event-stream": {}}},
+     "503": {"description": "Too many streams open (--max-streams); Retry-After says when to try again", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/api/v1/models/{name}/versions": {
+   "get": {
+    "summary": "A registered model's versions (metrics, aliases, lineage fingerprints), its aliases, the served version and the audit trail (newest first, up to 200)",
+    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+    "responses": {
+     "200": {"description": "The versions", "content": {"application/json": {"schema": {"type": "object", "required": ["name", "versions", "aliases", "audit"], "properties": {"name": {"type": "string"}, "served": {}, "aliases": {"type": "object", "additionalProperties": {"type": "integer"}}, "versions": {"type": "array", "items": {"type": "object"}}, "audit": {"type": "array", "items": {"type": "object"}}}}}}},
+     "404": {"description": "No such model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "503": {"description": "The registry cannot be read", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/api/v1/models/{name}/aliases/{alias}": {
+   "post": {
+    "summary": "Move an alias: promote a version ({\"version\": N}) or roll back ({\"rollback\": true}), with an optional reason and actor (\"by\"); the served alias's model is swapped at once (bearer token required)",
+    "security": [{"bearer": []}],
+    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "alias", "in": "path", "required": true, "schema": {"type": "string"}}],
+    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {"version": {"type": "integer", "minimum": 1}, "rollback": {"type": "boolean"}, "reason": {"type": "string", "maxLength": 500}, "by": {"type": "string", "maxLength": 500}}}}}},
+    "responses": {
+     "200": {"description": "Moved", "content": {"application/json": {"schema": {"type": "object", "required": ["name", "alias", "version"], "properties": {"name": {"type": "string"}, "alias": {"type": "string"}, "version": {"type": "integer"}, "from_version": {"type": "integer"}, "served_version": {"type": ["integer", "null"]}, "reload_error": {"type": "string"}}}}}},
+     "401": {"description": "Missing or wrong token", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "403": {"description": "No token configured", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "404": {"description": "No such model or version", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "409": {"description": "Nothing to roll back to", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "422": {"description": "Invalid body or alias name", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/api/v1/models/{name}/versions/{version}/report": {
+   "get": {
+    "summary": "The training report of a version (HTML, as pdm train wrote it)",
+    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "version", "in": "path", "required": true, "schema": {"type": "integer"}}],
+    "responses": {
+     "200": {"description": "The report", "content": {"text/html": {}}},
+     "404": {"description": "No such version, or it was registered without a report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "422": {"description": "Not a version number", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/api/v1/roi": {
+   "get": {
+    "summary": "The business case (pdm roi's JSON) of --roi's config with the served model's measured errors (recall and false alarms from its out-of-fold confusion matrix), and the cost-optimal threshold over its out-of-fold scores",
+    "responses": {
+     "200": {"description": "The business case", "content": {"application/json": {"schema": {"type": "object", "required": ["currency", "years", "roi_simple", "model", "detection_from"], "properties": {"currency": {"type": "string"}, "years": {"type": "array", "items": {"type": "object"}}, "roi_simple": {"type": "number"}, "npv": {"type": "number"}, "model": {"type": "object"}, "detection_from": {"type": "string"}, "threshold": {"type": "object"}, "threshold_reason": {"type": "string"}, "served_threshold": {"type": ["number", "null"]}}}}}},
+     "404": {"description": "No business case configured (pdm serve --roi)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "409": {"description": "The config and the model's metrics do not make a business case", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+     "503": {"description": "No model loaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     }
    }
   },
