@@ -87,6 +87,13 @@ print(f"fed {posted} readings of {copies * 20} machines in {time.time() - start:
 PY
 
 base=http://127.0.0.1:$port
+# wrk's latencies ("812.00us", "1.20ms", "1.01s") in milliseconds.
+ms() {
+  echo "$1" | awk '{ v = $1; f = 1
+    if (v ~ /us$/) { sub(/us$/, "", v); f = 0.001 } else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+    else if (v ~ /s$/) { sub(/s$/, "", v); f = 1000 }
+    printf "%.2f", v * f }'
+}
 first=$(curl -s "$base/api/v1/machines?limit=1" | $python -c 'import json,sys; print(json.load(sys.stdin)["machines"][0]["machine"])')
 echo "| call (the page that makes it) | median ms | p99 ms | requests/s |"
 echo "|---|---|---|---|"
@@ -109,6 +116,5 @@ for call in \
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   [[ -z $non2xx ]] || { echo "$path: $non2xx non-2xx answers" >&2; exit 1; }
-  ms() { echo "$1" | $python -c 'import sys; v=sys.stdin.read().strip(); u=v.lstrip("0123456789."); n=float(v[:len(v)-len(u)]); print(f"{n*{"us":1e-3,"ms":1,"s":1e3}[u]:.2f}")'; }
   echo "| \`GET ${path//|/\\|}\` ($what) | $(ms "$p50") | $(ms "$p99") | $rps |"
 done

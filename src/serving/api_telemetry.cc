@@ -597,17 +597,17 @@ HttpResponse Api::Machines(const HttpRequest& request) {
   }
   if (!details.empty()) return Error(422, "invalid query", std::move(details));
 
-  std::vector<MachineView> views = fleet_.List();
+  const std::vector<MachineSummary> views = fleet_.Summaries();
   double newest = -INFINITY;
-  for (const MachineView& v : views) {
+  for (const MachineSummary& v : views) {
     if (v.latest) newest = std::max(newest, v.latest->time);
   }
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   // Late: it missed three of its own reporting intervals, behind the fleet's newest data or
   // (timestamped data) behind the wall clock, which also sees a whole fleet gone quiet.
-  auto age_of = [&](const MachineView& v) { return v.latest ? newest - v.latest->time : 0.0; };
-  auto stale = [&](const MachineView& v) {
+  auto age_of = [&](const MachineSummary& v) { return v.latest ? newest - v.latest->time : 0.0; };
+  auto stale = [&](const MachineSummary& v) {
     if (!v.latest || v.interval <= 0) return false;
     const double late = 3 * v.interval;
     return age_of(v) > late ||
@@ -621,15 +621,15 @@ HttpResponse Api::Machines(const HttpRequest& request) {
       facet_counts.emplace_back(c.values.size(), 0);
     }
   }
-  std::vector<const MachineView*> matched;
+  std::vector<const MachineSummary*> matched;
   matched.reserve(views.size());
-  for (const MachineView& v : views) {
+  for (const MachineSummary& v : views) {
     const bool alarm = v.latest && v.latest->alarm;
     const bool late = stale(v);
     alarms += alarm ? 1 : 0;
     stale_count += late ? 1 : 0;
-    for (size_t a = 0; a < facet_counts.size() && a < v.statics.categorical.size(); ++a) {
-      const int32_t code = v.statics.categorical[a];
+    for (size_t a = 0; a < facet_counts.size() && a < v.categorical.size(); ++a) {
+      const int32_t code = v.categorical[a];
       if (code >= 0 && static_cast<size_t>(code) < facet_counts[a].size()) {
         ++facet_counts[a][static_cast<size_t>(code)];
       }
@@ -641,8 +641,8 @@ HttpResponse Api::Machines(const HttpRequest& request) {
     if (!search.empty() && v.machine.find(search) == std::string::npos) continue;
     const bool attributes_match =
         std::all_of(attribute_filters.begin(), attribute_filters.end(), [&](const auto& f) {
-          return f.first < v.statics.categorical.size() &&
-                 v.statics.categorical[f.first] == f.second;
+          return f.first < v.categorical.size() &&
+                 v.categorical[f.first] == f.second;
         });
     if (!attributes_match) continue;
     matched.push_back(&v);
@@ -652,12 +652,12 @@ HttpResponse Api::Machines(const HttpRequest& request) {
   const bool descending = !order.empty()   ? order == "desc"
                           : sort == "risk" ? task != model::Task::kRul
                                            : sort != "machine";
-  auto key = [&](const MachineView& v) {
+  auto key = [&](const MachineSummary& v) {
     if (sort == "age") return age_of(v);
     if (sort == "readings") return static_cast<double>(v.readings);
     return v.latest ? v.latest->score : 0.0;
   };
-  auto before = [&](const MachineView* a, const MachineView* b) {
+  auto before = [&](const MachineSummary* a, const MachineSummary* b) {
     if (a->latest.has_value() != b->latest.has_value()) return a->latest.has_value();
     if (sort != "machine") {
       const double ka = key(*a), kb = key(*b);
@@ -671,17 +671,19 @@ HttpResponse Api::Machines(const HttpRequest& request) {
     std::partial_sort(matched.begin(), matched.begin() + static_cast<std::ptrdiff_t>(page_end),
                       matched.end(), before);
   }
+  // The page's rows in full (their trends and attributes), as of now.
   json list = json::array();
   for (size_t i = offset; i < page_end; ++i) {
-    const MachineView& v = *matched[i];
-    json m = v.latest ? PointJson(*v.latest, task, time_type) : json::object();
-    m["machine"] = v.machine;
-    m["readings"] = v.readings;
-    m["refused"] = v.refused;
-    if (layout) m["attributes"] = AttributesJson(v.statics, *layout);
-    m["trend"] = v.trend;
-    if (v.latest) m["age"] = age_of(v);
-    m["stale"] = stale(v);
+    const std::optional<MachineView> v = fleet_.Get(matched[i]->machine);
+    if (!v) continue;
+    json m = v->latest ? PointJson(*v->latest, task, time_type) : json::object();
+    m["machine"] = v->machine;
+    m["readings"] = v->readings;
+    m["refused"] = v->refused;
+    if (layout) m["attributes"] = AttributesJson(v->statics, *layout);
+    m["trend"] = v->trend;
+    if (v->latest) m["age"] = std::max(0.0, newest - v->latest->time);
+    m["stale"] = stale(*matched[i]);
     list.push_back(std::move(m));
   }
   if (layout) {

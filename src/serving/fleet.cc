@@ -146,6 +146,22 @@ std::vector<MachineView> Fleet::List() const {
   return views;
 }
 
+std::vector<MachineSummary> Fleet::Summaries() const {
+  std::vector<const Machine*> all;
+  {
+    std::lock_guard lock(mu_);
+    all.reserve(machines_.size());
+    for (const auto& [name, m] : machines_) all.push_back(m.get());
+  }
+  std::vector<MachineSummary> out(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    std::lock_guard lock(all[i]->mu);
+    const MachineView& v = all[i]->view;
+    out[i] = {v.machine, v.readings, v.latest, v.interval, v.received_at, v.statics.categorical};
+  }
+  return out;
+}
+
 size_t Fleet::size() const {
   std::lock_guard lock(mu_);
   return machines_.size();

@@ -69,6 +69,17 @@ struct MachineView {
   std::vector<MachineEvent> events;
 };
 
+// What the fleet listing sorts and filters on: a MachineView without its vectors but the
+// categorical attributes (cheap to copy for 100,000 machines).
+struct MachineSummary {
+  std::string machine;
+  int64_t readings = 0;
+  std::optional<RiskPoint> latest;
+  double interval = 0;
+  double received_at = 0;
+  std::vector<int32_t> categorical;  // statics.categorical
+};
+
 inline constexpr size_t kTrendLength = 48;
 inline constexpr size_t kEventHistory = 50;
 
@@ -92,6 +103,7 @@ class Fleet {
   // scored it; empty when it has none.
   std::pair<std::vector<float>, int64_t> LastFeatures(const std::string& machine) const;
   std::vector<MachineView> List() const;
+  std::vector<MachineSummary> Summaries() const;
   size_t size() const;
 
  private:
