@@ -59,7 +59,9 @@ export async function render(view, [id]) {
           h('td', {}, h(`span.bar.${c.contribution >= 0 ? 'up' : 'down'}`, { style: `width:${Math.round((Math.abs(c.contribution) / largest) * 100)}%`, 'aria-hidden': 'true' })),
         ]), { className: 'contributions' }));
     } else {
-      why.append(h('p.muted', {}, 'No explanation: the machine has no reading scored by the served model yet.'));
+      why.append(h('p.muted', {}, m.alarm !== undefined
+        ? 'Explanations are kept for machines at risk (in alarm, or at least half the alarm threshold); start pdm serve with --explain-all to keep them for every machine.'
+        : 'No explanation: the machine has no reading scored by the served model yet.'));
     }
 
     // Sensors.

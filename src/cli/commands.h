@@ -122,7 +122,8 @@ struct ServeOptions {
   int webhook_timeout_ms = 10'000;
   // The business case of GET /api/v1/roi and the dashboard's page (pdm roi's config).
   std::string roi;
-  size_t max_streams = 64;  // GET /api/v1/stream subscribers at a time
+  size_t max_streams = 64;   // GET /api/v1/stream subscribers at a time
+  bool explain_all = false;  // explain every machine's risk (memory: a feature vector each)
   // Run on its own thread once the server listens (pdm demo's replay); `stop` is requested when
   // the server shuts down, before it waits for requests in flight.
   std::function<void(serving::Api& api, const std::stop_token& stop)> background;

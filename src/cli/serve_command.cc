@@ -120,6 +120,8 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--roi", &args->roi);
     } else if (key == "max_streams") {
       set(v, key, "--max-streams", &args->max_streams);
+    } else if (key == "explain_all") {
+      set(v, key, "--explain-all", &args->explain_all);
     } else if (key == "store_telemetry") {
       set(v, key, "--no-store-telemetry", &args->store_telemetry);
     } else if (key == "max_machines") {
@@ -241,7 +243,14 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--webhook-max-attempts", "PDM_WEBHOOK_MAX_ATTEMPTS", &args.webhook_max_attempts);
   env("--webhook-backoff-ms", "PDM_WEBHOOK_BACKOFF_MS", &args.webhook_backoff_ms);
   env("--webhook-timeout-ms", "PDM_WEBHOOK_TIMEOUT_MS", &args.webhook_timeout_ms);
+  env("--roi", "PDM_ROI", &args.roi);
+  env("--max-streams", "PDM_MAX_STREAMS", &args.max_streams);
+  env("--explain-all", "PDM_EXPLAIN_ALL", &args.explain_all);
   if (!env_ok) return kExitBadInput;
+  if (args.max_streams == 0 || args.max_streams > 10'000) {
+    fmt::print(stderr, "pdm serve: max_streams: expected 1 to 10000, got {}\n", args.max_streams);
+    return kExitBadInput;
+  }
   if (args.port > 65535 || args.threads > 256 || args.max_batch == 0) {
     fmt::print(stderr, "pdm serve: port, threads or max_batch out of range\n");
     return kExitBadInput;
@@ -430,6 +439,7 @@ int Serve(const ServeOptions& args) {
     };
   }
   api_options.max_streams = args.max_streams;
+  api_options.explain_all = args.explain_all;
   if (!args.roi.empty()) {
     auto roi = econ::LoadRoiConfig(args.roi);
     if (!roi.ok()) {
@@ -620,6 +630,9 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "are answered 503 and poll instead")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{10'000}));
+  cmd->add_flag("--explain-all", args->explain_all,
+                "Keep every machine's latest features, so that the dashboard explains any "
+                "machine's risk (a feature vector a machine); default: machines at risk only");
   cmd->add_option("--webhook", args->webhook_flags,
                   "A URL POSTed every alert event (JSON, signed with HMAC-SHA256 when "
                   "PDM_WEBHOOK_SECRET is set, an Idempotency-Key, retried); repeatable");

@@ -83,6 +83,9 @@ struct ApiOptions {
   std::optional<econ::RoiConfig> roi;
   std::string roi_source;   // the config's file, for messages
   size_t max_streams = 64;  // GET /api/v1/stream subscribers at a time
+  // Keep every machine's latest features for the explanation of its risk (else only those of
+  // machines at risk: serving/fleet.h).
+  bool explain_all = false;
 };
 
 // One served route: its method and path pattern ({name} matches one non-empty segment).
@@ -98,7 +101,7 @@ class Api {
       : models_(models),
         metrics_(metrics),
         options_(std::move(options)),
-        fleet_(options_.max_machines) {}
+        fleet_(options_.max_machines, options_.explain_all) {}
   HttpResponse Handle(const HttpRequest& request);
 
   // Readiness turns false (503) from now on: the server is shutting down.

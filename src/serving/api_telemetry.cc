@@ -641,8 +641,7 @@ HttpResponse Api::Machines(const HttpRequest& request) {
     if (!search.empty() && v.machine.find(search) == std::string::npos) continue;
     const bool attributes_match =
         std::all_of(attribute_filters.begin(), attribute_filters.end(), [&](const auto& f) {
-          return f.first < v.categorical.size() &&
-                 v.categorical[f.first] == f.second;
+          return f.first < v.categorical.size() && v.categorical[f.first] == f.second;
         });
     if (!attributes_match) continue;
     matched.push_back(&v);
@@ -681,7 +680,7 @@ HttpResponse Api::Machines(const HttpRequest& request) {
     m["readings"] = v->readings;
     m["refused"] = v->refused;
     if (layout) m["attributes"] = AttributesJson(v->statics, *layout);
-    m["trend"] = v->trend;
+    m["trend"] = v->trend();
     if (v->latest) m["age"] = std::max(0.0, newest - v->latest->time);
     m["stale"] = stale(*matched[i]);
     list.push_back(std::move(m));
@@ -765,7 +764,7 @@ HttpResponse Api::Machine(std::string_view id) {
     }
     out["events"] = std::move(events);
   }
-  out["trend"] = view->trend;
+  out["trend"] = view->trend();
   if (view->interval > 0) out["interval"] = view->interval;
   if (task != model::Task::kRul && served) {
     out["threshold"] = served->bundle.ensemble.combiner.threshold;

@@ -27,7 +27,7 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
     ++m->view.state_resets;
     m->view.readings = 0;
     m->view.latest.reset();
-    m->view.trend.clear();
+    m->view.trend_size = 0;
     m->view.interval = 0;
     m->last_features.clear();
   }
@@ -46,10 +46,7 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
                                                      max_machines_, " machines (--max-machines)"));
   }
   std::lock_guard lock(m->mu);
-  if (!m->state && reading.statics) {
-    m->statics = *reading.statics;
-    m->view.statics = *reading.statics;
-  }
+  if (!m->state && reading.statics) m->statics = *reading.statics;
   Bind(m, model);
   // Scratch space per thread: the feature vector is not kept.
   thread_local std::vector<double> features;
@@ -77,11 +74,16 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   ++m->view.readings;
   if (m->view.latest) m->view.interval = reading.time - m->view.latest->time;
   m->view.latest = point;
-  if (m->view.trend.size() >= kTrendLength) m->view.trend.erase(m->view.trend.begin());
-  m->view.trend.push_back(static_cast<float>(point.score));
+  m->view.AddToTrend(static_cast<float>(point.score));
   m->view.received_at =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  m->last_features.assign(x.values.begin(), x.values.end());
+  const bool at_risk = p.alarm || (ensemble.task != model::Task::kRul &&
+                                   p.probability >= 0.5 * ensemble.combiner.threshold);
+  if (explain_all_ || at_risk) {
+    m->last_features.assign(x.values.begin(), x.values.end());
+  } else {
+    m->last_features = {};  // frees it
+  }
   m->view.last_numeric = reading.numeric;
   m->view.last_categorical = reading.categorical;
   return point;
@@ -127,7 +129,9 @@ std::optional<MachineView> Fleet::Get(const std::string& machine) const {
     m = it->second.get();
   }
   std::lock_guard lock(m->mu);
-  return m->view;
+  MachineView view = m->view;
+  view.statics = m->statics;
+  return view;
 }
 
 std::vector<MachineView> Fleet::List() const {
@@ -142,6 +146,7 @@ std::vector<MachineView> Fleet::List() const {
   for (const Machine* m : all) {
     std::lock_guard lock(m->mu);
     views.push_back(m->view);
+    views.back().statics = m->statics;
   }
   return views;
 }
@@ -157,7 +162,8 @@ std::vector<MachineSummary> Fleet::Summaries() const {
   for (size_t i = 0; i < all.size(); ++i) {
     std::lock_guard lock(all[i]->mu);
     const MachineView& v = all[i]->view;
-    out[i] = {v.machine, v.readings, v.latest, v.interval, v.received_at, v.statics.categorical};
+    out[i] = {v.machine,  v.readings,    v.latest,
+              v.interval, v.received_at, all[i]->statics.categorical};
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #ifndef PDM_SERVING_FLEET_H_
 #define PDM_SERVING_FLEET_H_
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -57,9 +58,22 @@ struct MachineView {
   std::optional<RiskPoint> latest;
   std::vector<double> last_numeric;
   std::vector<int32_t> last_categorical;
-  features::EntityStatic statics;  // the attributes it was first seen with
-  // The latest scores, oldest first (at most kTrendLength): the fleet page's sparkline.
-  std::vector<float> trend;
+  features::EntityStatic statics;  // the attributes it was first seen with (filled on copy-out)
+  // The latest scores (the fleet page's sparkline), in a ring kept inline: no allocation per
+  // machine. trend() lists them oldest first.
+  std::array<float, 32> trend_ring{};
+  uint8_t trend_size = 0, trend_next = 0;
+  std::vector<float> trend() const {
+    std::vector<float> out(trend_size);
+    const size_t start = (trend_next + trend_ring.size() - trend_size) % trend_ring.size();
+    for (size_t i = 0; i < trend_size; ++i) out[i] = trend_ring[(start + i) % trend_ring.size()];
+    return out;
+  }
+  void AddToTrend(float score) {
+    trend_ring[trend_next] = score;
+    trend_next = static_cast<uint8_t>((trend_next + 1) % trend_ring.size());
+    if (trend_size < trend_ring.size()) ++trend_size;
+  }
   // Data time between its last two readings (0 before the second): how often it reports, which
   // tells when it is late.
   double interval = 0;
@@ -80,12 +94,16 @@ struct MachineSummary {
   std::vector<int32_t> categorical;  // statics.categorical
 };
 
-inline constexpr size_t kTrendLength = 48;
-inline constexpr size_t kEventHistory = 50;
+inline constexpr size_t kEventHistory = 10;
 
 class Fleet {
  public:
-  explicit Fleet(size_t max_machines) : max_machines_(max_machines) {}
+  // `explain_all`: keep every machine's latest feature vector (for the TreeSHAP explanation of
+  // its current risk); otherwise only those of machines at risk (in alarm, or a probability at
+  // least half the served threshold), so that a large, mostly healthy fleet does not pay a
+  // feature vector a machine (about 4 bytes a feature).
+  explicit Fleet(size_t max_machines, bool explain_all = false)
+      : max_machines_(max_machines), explain_all_(explain_all) {}
 
   // Applies one reading with `model` (the model current when the request began): the machine's
   // state advances and the reading is scored. A reading out of time order, for a machine beyond
@@ -100,7 +118,7 @@ class Fleet {
 
   std::optional<MachineView> Get(const std::string& machine) const;
   // The feature vector of the machine's latest scored reading, and the model version that
-  // scored it; empty when it has none.
+  // scored it; empty when it has none or it was not kept (see the constructor).
   std::pair<std::vector<float>, int64_t> LastFeatures(const std::string& machine) const;
   std::vector<MachineView> List() const;
   std::vector<MachineSummary> Summaries() const;
@@ -124,6 +142,7 @@ class Fleet {
   static void Bind(Machine* m, const std::shared_ptr<const ServedModel>& model);
 
   const size_t max_machines_;
+  const bool explain_all_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Machine>> machines_;
 };

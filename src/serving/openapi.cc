@@ -992,7 +992,7 @@ constexpr std::string_view kDocument = R"openapi({
         }
        },
        "attributes": {"type": "object", "additionalProperties": {}},
-       "trend": {"type": "array", "items": {"type": "number"}, "description": "The latest scores, oldest first (up to 48)"},
+       "trend": {"type": "array", "items": {"type": "number"}, "description": "The latest scores, oldest first (up to 32)"},
        "interval": {"type": "number", "description": "Data time between its last two readings"},
        "threshold": {"type": "number"},
        "events": {"type": "array", "items": {"type": "object", "properties": {"type": {"type": "string", "enum": ["maintenance", "failure", "error"]}, "time": {}, "kind": {"type": "string"}}}},

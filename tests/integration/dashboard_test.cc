@@ -55,7 +55,9 @@ class DashboardTest : public ::testing::Test {
          (testing::SourceDir() / "specs/roi-bottom-up-example.yaml").string(),
          // A model trained on 12 machines scores low: a high-risk level that some readings pass
          // opens the alerts the stream test acts on.
-         "--alert-high", "0.009"},
+         "--alert-high", "0.009",
+         // Every machine's explanation, not only those at risk (the default; tested below).
+         "--explain-all"},
         kToken);
     pid_ = served.pid;
     port_ = served.port;
@@ -156,7 +158,7 @@ TEST_F(DashboardTest, TheFleetIsSortedFilteredAndPagedByTheServer) {
     EXPECT_GE(all["machines"][i - 1]["probability"], all["machines"][i]["probability"]);
   }
   const json& first = all["machines"][0];
-  EXPECT_EQ(first["trend"].size(), 48u) << "a full sparkline after 120 readings";
+  EXPECT_EQ(first["trend"].size(), 32u) << "a full sparkline after 700 readings";
   EXPECT_NEAR(first["trend"].back().get<double>(), first["probability"].get<double>(), 1e-6);
   EXPECT_TRUE(first["attributes"].contains("model"));
   EXPECT_EQ(first["stale"], false);
@@ -214,6 +216,32 @@ TEST_F(DashboardTest, AMachineViewExplainsItsRiskAndShowsItsSensors) {
   }
   EXPECT_EQ(m["attributes"].size(), 1u);
   EXPECT_DOUBLE_EQ(m["interval"].get<double>(), 7200);
+}
+
+// By default a server keeps the features (for the explanation) of machines at risk only: a
+// healthy machine's view has no contributions, one in alarm has them.
+TEST_F(DashboardTest, ByDefaultOnlyMachinesAtRiskAreExplained) {
+  const testing::ServeProcess plain =
+      testing::StartServe({"--registry", (*dir_ / "registry").string(), "--model", "fleet",
+                           "--threads", "1", "--watch-ms", "0", "--no-store-telemetry"},
+                          kToken);
+  ASSERT_NE(plain.port, 0) << plain.first_line;
+  const json healthy = GetJson("/api/v1/machines/M0005");
+  const json reading = {
+      {"machine", "M0005"}, {"time", "2025-01-01T00:00:00Z"}, {"values", healthy["last_readings"]}};
+  // A healthy machine's reading: its view has contributions only if the score put it at risk.
+  const Reply sent = Send(plain.port, Request("POST", "/api/v1/telemetry",
+                                              json{{"readings", json::array({reading})}}.dump()));
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  const json answer = json::parse(sent.body);
+  const bool at_risk = answer["machines"][0]["alarm"] == true ||
+                       answer["machines"][0]["probability"].get<double>() >=
+                           0.5 * GetJson("/api/v1/machines?limit=1")["threshold"].get<double>();
+  const json view =
+      json::parse(Send(plain.port, Request("GET", "/api/v1/machines/M0005", "", "")).body);
+  EXPECT_EQ(view.contains("contributions"), at_risk) << view.dump();
+  ::kill(plain.pid, SIGKILL);
+  ::waitpid(plain.pid, nullptr, 0);
 }
 
 // A real socket on GET /api/v1/stream: the headers, then events as telemetry, an alert action
