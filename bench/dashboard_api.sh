@@ -8,6 +8,7 @@
 #   MACHINES=1000 HOURS=24 DURATION=3 bench/dashboard_api.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 machines=${MACHINES:-10000}
 hours=${HOURS:-48}
 duration=${DURATION:-5}
@@ -18,16 +19,7 @@ python=/usr/bin/python3
 command -v wrk >/dev/null || { echo "wrk is missing: scripts/setup.sh" >&2; exit 1; }
 
 cd "$work"
-rm -rf sim
-"$pdm" simulate --machines 20 --duration 60d --interval 1h --seed 7 --out sim >/dev/null
-registry=registry-$(cat sim/spec.yaml sim/telemetry.csv | sha256sum | cut -c1-16)
-if [[ ! -f $registry/complete ]]; then
-  rm -rf run "$registry"
-  "$pdm" train --spec sim/spec.yaml --models xgb --cv 2 --out run --register --name fleet \
-    --registry "$registry" >train.log 2>&1
-  "$pdm" models promote fleet 1 --alias production --registry "$registry" >/dev/null
-  touch "$registry/complete"
-fi
+registry=$("$root/bench/fleet_model.sh" "$pdm" 20 60)
 # A fresh store each run: the readings of the last run would be history of this one.
 served=$work/served
 rm -rf "$served"

@@ -26,18 +26,7 @@ pdm=$(bench/build_pdm.sh)
 python=/usr/bin/python3
 
 cd "$work"
-# The trained model is kept per simulated fleet (its spec and data), so a change of the simulator
-# retrains.
-rm -rf sim
-"$pdm" simulate --machines "$machines" --duration "${days}d" --interval 1h --seed 7 --out sim >/dev/null
-registry=registry-$(cat sim/spec.yaml sim/telemetry.csv | sha256sum | cut -c1-16)
-if [[ ! -f $registry/complete ]]; then
-  rm -rf run "$registry"
-  "$pdm" train --spec sim/spec.yaml --models xgb --cv 2 --out run --register --name fleet \
-    --registry "$registry" >train.log 2>&1
-  "$pdm" models promote fleet 1 --alias production --registry "$registry" >/dev/null
-  touch "$registry/complete"
-fi
+registry=$("$root/bench/fleet_model.sh" "$pdm" "$machines" "$days")
 
 result=$(DRIFT_ARGS=${DRIFT_ARGS:-} DENSE=${DENSE:-0} REQUESTS=${REQUESTS:-300} \
   $python - "$pdm" "$registry" sim "$rounds" <<'PY'

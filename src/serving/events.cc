@@ -46,6 +46,12 @@ bool EventStreamBody::Poll(std::string* out) {
     started_ = true;
     // Reconnect after 3 s when the connection drops (the browser's EventSource does).
     out->append("retry: 3000\n\n");
+    // A cursor beyond the newest event is another process's (the server restarted): the client
+    // reloads, and follows from now.
+    if (const int64_t newest = hub_->last_id(); cursor_ > newest) {
+      out->append("event: reset\ndata: {}\n\n");
+      cursor_ = newest;
+    }
   }
   bool lost = false;
   constexpr size_t kMaxPerPoll = 256;

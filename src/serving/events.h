@@ -49,7 +49,8 @@ class EventHub {
 };
 
 // One subscriber's SSE body: the hub's events after `after` as "id/event/data" records, a
-// "reset" event when it fell behind the ring, whatever `extra` appends on each poll (e.g. a
+// "reset" event when it fell behind the ring or `after` is beyond the newest event (a cursor of
+// a previous server process), whatever `extra` appends on each poll (e.g. a
 // model swap seen by polling), and a comment line every `heartbeat` without events so that
 // proxies keep the connection and a gone client is noticed.
 class EventStreamBody : public BodyStream {

@@ -62,6 +62,19 @@ TEST(EventStreamBodyTest, FormatsEventsHeartbeatsAndResets) {
   EXPECT_EQ(out.find("id: 2\n"), std::string::npos);
 }
 
+TEST(EventStreamBodyTest, ACursorFromAnotherProcessResetsAndFollowsFromNow) {
+  auto hub = std::make_shared<EventHub>();
+  hub->Publish("risk", "{}");
+  EventStreamBody body(hub, 500, nullptr);  // the last id a client saw before a restart
+  std::string out;
+  body.Poll(&out);
+  EXPECT_EQ(out, "retry: 3000\n\nevent: reset\ndata: {}\n\n");
+  hub->Publish("alert", "{\"id\":1}");
+  out.clear();
+  body.Poll(&out);
+  EXPECT_EQ(out, "id: 2\nevent: alert\ndata: {\"id\":1}\n\n");
+}
+
 TEST(EventStreamBodyTest, CountsItsSubscription) {
   auto hub = std::make_shared<EventHub>();
   {
