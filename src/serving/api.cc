@@ -428,6 +428,7 @@ std::shared_ptr<monitor::RealisedPerformance> Api::RealisedFor(
 }
 
 HttpResponse Api::Metrics() {
+  metrics_->SetEventStreams(events_->subscribers.load());
   std::string why;
   {
     const std::shared_ptr<monitor::RealisedPerformance> realised =

@@ -76,6 +76,11 @@ ServerMetrics::ServerMetrics()
                            .Help("Machines with online feature state in this server")
                            .Register(*registry_)
                            .Add({})),
+      event_streams_(BuildGauge()
+                         .Name("pdm_event_streams")
+                         .Help("Live event streams (GET /api/v1/stream, the dashboard) open")
+                         .Register(*registry_)
+                         .Add({})),
       telemetry_readings_(BuildCounter()
                               .Name("pdm_telemetry_readings_total")
                               .Help("Telemetry readings received, by result (accepted, refused)")
@@ -286,6 +291,10 @@ void ServerMetrics::CountReload(bool ok) {
 
 void ServerMetrics::SetOnlineMachines(int64_t machines) {
   online_machines_.Set(static_cast<double>(machines));
+}
+
+void ServerMetrics::SetEventStreams(int64_t streams) {
+  event_streams_.Set(static_cast<double>(streams));
 }
 
 namespace {

@@ -54,6 +54,7 @@ class ServerMetrics {
   void SetModelState(const std::string& name, ModelState state);
   void CountReload(bool ok);
   void SetOnlineMachines(int64_t machines);
+  void SetEventStreams(int64_t streams);  // pdm_event_streams: GET /api/v1/stream open now
   // pdm_telemetry_readings_total{result} for one telemetry request; when any reading was accepted,
   // pdm_telemetry_last_accepted_timestamp_seconds becomes now (wall clock, for staleness alerts).
   void CountTelemetry(size_t accepted, size_t refused);
@@ -89,6 +90,7 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& model_state_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& online_machines_;
+  prometheus::Gauge& event_streams_;
   prometheus::Family<prometheus::Counter>& telemetry_readings_;
   prometheus::Gauge& telemetry_last_accepted_;
   prometheus::Family<prometheus::Gauge>& feature_drift_;

@@ -279,6 +279,7 @@ class EventStreamReader {
 TEST_F(DashboardTest, TheEventStreamTellsOfRiskAlertsAndModelSwaps) {
   EventStreamReader stream(port_);
   ASSERT_TRUE(stream.WaitFor("retry: 3000")) << stream.received();
+  EXPECT_THAT(Get("/metrics").body, HasSubstr("\npdm_event_streams 1\n"));
   EXPECT_THAT(stream.received(), HasSubstr("Content-Type: text/event-stream"));
   EXPECT_THAT(stream.received(), HasSubstr("Transfer-Encoding: chunked"));
   // A reading: a risk event naming the machine.
