@@ -121,6 +121,20 @@ test('the fleet page lists the replayed machines, riskiest first', async () => {
     assert.ok(api.machines[i - 1].probability >= api.machines[i].probability);
   }
   assert.ok(await page.$('.vbody .vrow svg.spark polyline'), 'a sparkline is drawn');
+  // Live: the page follows the event stream; a new reading of the top machine shows up in its
+  // row (the reading count) without a reload.
+  await page.waitForFunction(() => document.getElementById('live').textContent === 'live');
+  const top = await get(`/api/v1/machines/${api.machines[0].machine}`);
+  const next = new Date(Date.parse(top.time) + 3600_000).toISOString().replace('.000Z', 'Z');
+  const posted = await fetch(`${base}/api/v1/telemetry`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ readings: [{ machine: top.machine, time: next, values: top.last_readings }] }),
+  });
+  assert.equal(posted.status, 200, await posted.text());
+  await page.waitForFunction(([m, n]) => {
+    const row = document.querySelector(`.vbody .vrow[data-machine="${m}"]`);
+    return row && row.querySelector('.numeric').textContent.replace(/\D/g, '') === String(n);
+  }, [top.machine, top.readings + 1], { timeout: 10_000 });
   // Sorting by name from the header, through the server.
   await page.click('[data-sort="machine"] button');
   await page.waitForFunction(() => document.querySelector('.vbody .vrow')?.dataset.machine === 'M0001');
