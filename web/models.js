@@ -51,7 +51,7 @@ export async function render(view, _args, { served }) {
       compare.append(table(['Metric', `Champion v${champion.version} (${alias})`, `Challenger v${challenger.version}`, 'Difference'],
         metricNames.filter(([k]) => mc[k] !== undefined || mh[k] !== undefined).map(([k, label]) => [label, num(mc[k], 4), num(mh[k], 4),
           mc[k] !== undefined && mh[k] !== undefined ? `${mh[k] - mc[k] >= 0 ? '+' : ''}${num(mh[k] - mc[k], 4)}` : '–'])),
-      h('p', {}, h('button', { type: 'button', id: 'promote-challenger', onclick: () => move({ version: challenger.version, reason: 'promoted from the dashboard' }, 'Promoted') }, `Promote v${challenger.version} to ${alias}`)));
+      h('p', {}, h('button', { type: 'button', id: 'promote-challenger', onclick: () => move({ version: challenger.version, reason: 'promoted from the dashboard', by: 'dashboard' }, 'Promoted') }, `Promote v${challenger.version} to ${alias}`)));
     } else {
       compare.append(h('p.muted', {}, 'One version only: nothing to compare yet.'));
     }
@@ -67,10 +67,10 @@ export async function render(view, _args, { served }) {
           ...metricNames.slice(0, 4).map(([k]) => num(m[k], 4)),
           h('code', { title: `dataset fingerprint ${v.dataset_fingerprint}; features ${v.feature_spec_hash}` }, (v.dataset_fingerprint || '').slice(0, 10)),
           h('a', { href: `/api/v1/models/${encodeURIComponent(data.name)}/versions/${v.version}/report`, target: '_blank', rel: 'noopener' }, 'report'),
-          v.version === data.aliases[alias] ? '' : h('button.secondary', { type: 'button', dataset: { version: v.version }, onclick: () => move({ version: v.version, reason: 'promoted from the dashboard' }, 'Promoted') }, `Promote to ${alias}`),
+          v.version === data.aliases[alias] ? '' : h('button.secondary', { type: 'button', dataset: { version: v.version }, onclick: () => move({ version: v.version, reason: 'promoted from the dashboard', by: 'dashboard' }, 'Promoted') }, `Promote to ${alias}`),
         ];
       }), { className: 'versions' }),
-      h('p', {}, h('button.secondary', { type: 'button', onclick: () => move({ rollback: true, reason: 'rolled back from the dashboard' }, 'Rolled back') }, `Roll back ${alias}`)));
+      h('p', {}, h('button.secondary', { type: 'button', onclick: () => move({ rollback: true, reason: 'rolled back from the dashboard', by: 'dashboard' }, 'Rolled back') }, `Roll back ${alias}`)));
 
     const audit = h('section', { 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, 'Audit trail'),
       table(['Time', 'Action', 'Alias', 'From', 'To', 'Actor', 'Reason'], data.audit.slice(0, 50).map((e) => [

@@ -300,8 +300,8 @@ void AddDemoCommand(CLI::App& app, int* exit_code) {
         *exit_code = kExitBadInput;
         return;
       }
-      fmt::print("replaying {} of the fleet ({} steps) at {}x real time once serving\n",
-                 args->replay, steps->size(), args->speed);
+      fmt::print("replaying the last {} of the fleet ({} steps) at {}x real time once serving\n",
+                 core::FormatSpan(replay_span), steps->size(), args->speed);
       auto shared = std::make_shared<std::vector<ReplayStep>>(std::move(*steps));
       const double speed = args->speed;
       serve.background = [shared, speed](serving::Api& api, const std::stop_token& stop) {

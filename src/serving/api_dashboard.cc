@@ -170,7 +170,7 @@ HttpResponse Api::MoveAlias(const HttpRequest& request, std::string_view name_vi
   const std::string name(name_view.substr(0, 128)), alias(alias_view.substr(0, 64));
   std::optional<int64_t> version;
   bool rollback = false;
-  std::string reason = "from the dashboard", actor = "dashboard";
+  std::string reason = "moved through the API", actor = "api";
   for (const auto& item : body.items()) {
     const std::string& key = item.key();
     const json& value = item.value();

@@ -305,9 +305,18 @@ TEST_F(DashboardTest, TheEventStreamTellsOfRiskAlertsAndModelSwaps) {
   EXPECT_TRUE(stream.WaitFor("\"version\":2"));
   EXPECT_EQ(GetJson("/api/v1/models")["models"][0]["version"], 2);
   // Back, for the other tests.
-  const Reply back = Post("/api/v1/models/fleet/aliases/production", {{"rollback", true}}, kToken);
+  const Reply back =
+      Post("/api/v1/models/fleet/aliases/production",
+           {{"rollback", true}, {"by", "ops"}, {"reason", "back for the tests"}}, kToken);
   ASSERT_EQ(back.status, 200) << back.body;
   EXPECT_EQ(json::parse(back.body)["served_version"], 1);
+  // Both moves are in the audit trail, newest first, with their actors.
+  const json audit = GetJson("/api/v1/models/fleet/versions")["audit"];
+  EXPECT_EQ(audit[0]["action"], "rollback");
+  EXPECT_EQ(audit[0]["actor"], "ops");
+  EXPECT_EQ(audit[0]["reason"], "back for the tests");
+  EXPECT_EQ(audit[1]["action"], "promote");
+  EXPECT_EQ(audit[1]["actor"], "api") << "the actor when a move names none";
 }
 
 TEST_F(DashboardTest, AliasMovesNeedTheTokenAndAValidBody) {
