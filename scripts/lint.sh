@@ -11,13 +11,17 @@ trap 'rm -f "$log"' EXIT
 # clean under this clang-tidy and .clang-tidy (scripts/lint_cache.py; the cache lives outside the
 # clone, like ccache's, so a fresh clone in CI reuses it; PDM_TIDY_CACHE=off lints everything).
 cache=${PDM_TIDY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pdm-clang-tidy}
+if [[ $cache != off ]] && ! { mkdir -p "$cache" && [[ -w $cache ]]; } 2>/dev/null; then
+  echo "lint: cannot write the clang-tidy cache $cache: linting every file" >&2
+  cache=off
+fi
 mapfile -t sources < <(git ls-files 'src/*.cc' | grep -v '_test\.cc$')
 if [[ $cache == off ]]; then
   stale=("${sources[@]}")
 else
   mapfile -t stale < <(/usr/bin/python3 scripts/lint_cache.py stale "$build_dir" "$cache" "${sources[@]}" | sed '/^$/d')
 fi
-echo "lint: clang-tidy on ${#stale[@]} of ${#sources[@]} files (the others unchanged since a clean run)"
+echo "lint: clang-tidy on ${#stale[@]} of ${#sources[@]} files$([[ $cache == off ]] || echo ' (the others unchanged since a clean run)')"
 # Two clang-tidy processes at once (this machine has 2 cores).
 status=0
 if ((${#stale[@]} > 0)); then

@@ -37,6 +37,13 @@ for pkg in "${PACKAGES[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# npm comes with NodeSource's nodejs; with Debian's nodejs it is a package of its own (installing
+# it beside NodeSource's would conflict).
+if ! command -v npm >/dev/null 2>&1; then
+  status=$(dpkg-query -W -f='${Status}' npm 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=(npm)
+fi
+
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#PACKAGES[@]} packages present"
   exit 0
