@@ -134,23 +134,6 @@ std::optional<MachineView> Fleet::Get(const std::string& machine) const {
   return view;
 }
 
-std::vector<MachineView> Fleet::List() const {
-  std::vector<const Machine*> all;
-  {
-    std::lock_guard lock(mu_);
-    all.reserve(machines_.size());
-    for (const auto& [name, m] : machines_) all.push_back(m.get());
-  }
-  std::vector<MachineView> views;
-  views.reserve(all.size());
-  for (const Machine* m : all) {
-    std::lock_guard lock(m->mu);
-    views.push_back(m->view);
-    views.back().statics = m->statics;
-  }
-  return views;
-}
-
 std::vector<MachineSummary> Fleet::Summaries() const {
   std::vector<const Machine*> all;
   {

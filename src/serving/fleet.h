@@ -120,7 +120,6 @@ class Fleet {
   // The feature vector of the machine's latest scored reading, and the model version that
   // scored it; empty when it has none or it was not kept (see the constructor).
   std::pair<std::vector<float>, int64_t> LastFeatures(const std::string& machine) const;
-  std::vector<MachineView> List() const;
   std::vector<MachineSummary> Summaries() const;
   size_t size() const;
 
