@@ -22,8 +22,6 @@ using json = nlohmann::json;
 constexpr size_t kMaxActorLength = 128;
 constexpr size_t kMaxNoteLength = 2000;
 
-std::string WallTime(int64_t us) { return core::FormatTimestamp(us / 1'000'000); }
-
 json AlertJson(const store::AlertRow& a, spec::TimeType time_type) {
   json out = {{"id", a.id},
               {"machine", a.machine},

@@ -21,8 +21,6 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxReasonLength = 500;
 
-std::string WallTime(int64_t us) { return core::FormatTimestamp(us / 1'000'000); }
-
 // A JSON column of the store (metrics, params), parsed; null when it is empty or not JSON.
 json ParsedOrNull(const std::string& text) {
   if (text.empty()) return nullptr;

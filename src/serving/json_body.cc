@@ -1,6 +1,7 @@
 #include "serving/json_body.h"
 
 #include "core/strings.h"
+#include "core/time.h"
 
 namespace pdm::serving {
 
@@ -89,5 +90,7 @@ std::optional<Refusal> ParseJsonBody(const HttpRequest& request, json* body) {
   if (body->is_discarded()) return Refusal{400, "malformed_json", "malformed JSON (or not UTF-8)"};
   return std::nullopt;
 }
+
+std::string WallTime(int64_t us) { return core::FormatTimestamp(us / 1'000'000); }
 
 }  // namespace pdm::serving

@@ -2,6 +2,7 @@
 #ifndef PDM_SERVING_JSON_BODY_H_
 #define PDM_SERVING_JSON_BODY_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,10 @@ HttpResponse Error(int status, const std::string& message,
 
 // A JSON value as it appeared, shortened to 64 characters, for error details.
 nlohmann::json Shown(const nlohmann::json& value);
+
+// A wall-clock time of the store (microseconds since the epoch) as an answer shows it:
+// "2026-12-07T12:00:00Z".
+std::string WallTime(int64_t us);
 
 // Whether the query string has `name=true` (or `name=1`) among its &-separated parameters.
 bool QueryFlag(std::string_view query, std::string_view name);
