@@ -4,7 +4,8 @@
 // rows (the target: under 50 ms); BM_DriftEvaluateCalibrated the same with calibrated
 // thresholds, so that the fast window (the newest quarter) is evaluated too;
 // BM_DriftEvaluateRegimes with three operating regimes and the median shift. BM_DriftObserve: the
-// per-row bookkeeping the telemetry route adds, in requests of 20 rows.
+// per-row bookkeeping the telemetry route adds, in requests of 20 rows; BM_DriftObserveLevels
+// the same with a level column per sensor.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "monitor/drift_monitor.h"
+#include "monitor/level.h"
 
 namespace {
 
@@ -127,6 +129,41 @@ void BM_DriftObserve(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 20);
 }
 BENCHMARK(BM_DriftObserve)->Unit(benchmark::kMicrosecond);
+
+// As BM_DriftObserve, with level columns (monitor/level.h) for the first seven features, as the
+// simulated fleet's profile has one per sensor: each row also moves its machine's levels (one
+// of 1,000 machines, timed rows an hour apart per machine).
+void BM_DriftObserveLevels(benchmark::State& state) {
+  constexpr size_t kLevels = 7;
+  constexpr int kMachines = 1000;
+  pdm::monitor::ReferenceProfile profile = Profile();
+  for (size_t j = 0; j < kLevels; ++j) {
+    pdm::monitor::ColumnProfile level = profile.features[j];
+    level.name = pdm::monitor::LevelColumnName(level.name);
+    profile.levels.push_back(std::move(level));
+    profile.level_features.push_back(j);
+  }
+  pdm::monitor::DriftOptions o = Options();
+  o.window = {pdm::core::Span::Kind::kTime, 86400};
+  pdm::monitor::DriftMonitor m(profile, o);
+  const std::vector<float> x = Rows(1000, 0.1);
+  std::vector<std::string> machines;
+  for (int i = 0; i < kMachines; ++i) machines.push_back("machine-" + std::to_string(i));
+  std::vector<pdm::monitor::ObservedRow> batch;
+  size_t next = 0;
+  double time = 1.7e9;
+  for (auto _ : state) {
+    batch.clear();
+    for (int r = 0; r < 20; ++r, next = (next + 1) % 1000) {
+      if (next == 0) time += 3600;
+      batch.push_back({time, std::span<const float>(x.data() + next * kFeatures, kFeatures), 0.1,
+                       NAN, machines[next]});
+    }
+    m.Observe(batch);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 20);
+}
+BENCHMARK(BM_DriftObserveLevels)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

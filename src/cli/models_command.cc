@@ -192,6 +192,7 @@ json ReferenceSummary(const std::filesystem::path& artifact_dir) {
           {"rows", profile->rows},
           {"features", profile->features.size()},
           {"features_with_missing", with_missing},
+          {"level_columns", profile->levels.size()},
           {"fine_bins", bins},
           {"score",
            {{"name", score.name},

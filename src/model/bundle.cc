@@ -10,6 +10,7 @@
 #include "core/strings.h"
 #include "fmt/format.h"
 #include "monitor/calibration.h"
+#include "monitor/level.h"
 
 namespace pdm::model {
 namespace fs = std::filesystem;
@@ -166,6 +167,47 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
     std::stable_sort(order.begin(), order.end(),
                      [&](uint32_t a, uint32_t b) { return table.time[a] < table.time[b]; });
   }
+  // Level columns (monitor/level.h): each sensor's current value against its machine's recent
+  // level in its regime, computed over the rows in time order as the server does live.
+  std::vector<double> levels;
+  if (timed) {
+    std::vector<size_t> sensors;
+    for (size_t j = 0; j < table.x.cols; ++j) {
+      const auto it = facts_of.find(table.feature_names[j]);
+      if (it == facts_of.end() || it->second->kind != features::FeatureFacts::Kind::kCurrent ||
+          it->second->source != table.feature_names[j]) {
+        continue;
+      }
+      const spec::ColumnSpec* column = facts.spec->data.FindColumn(table.feature_names[j]);
+      if (column != nullptr && column->role == spec::ColumnRole::kSensor) sensors.push_back(j);
+    }
+    const size_t width = sensors.size();
+    if (width > 0) {
+      monitor::LevelTracker tracker(sensors, profile.regimes);
+      levels.assign(n * width, 0.0);
+      for (uint32_t r : order) {
+        tracker.Next(table.entity[r], table.time[r], regime.empty() ? -1 : regime[r],
+                     {table.x.row(r), table.x.cols},
+                     levels.data() + static_cast<size_t>(r) * width);
+      }
+      for (size_t l = 0; l < width; ++l) {
+        const size_t stride = std::max<size_t>(1, n / 100000);
+        values.clear();
+        rows.clear();
+        for (size_t r = 0; r < n; r += stride) {
+          values.push_back(levels[r * width + l]);
+          rows.push_back(static_cast<uint32_t>(r));
+        }
+        monitor::ColumnProfile column = monitor::BuildColumnProfile(
+            monitor::LevelColumnName(table.feature_names[sensors[l]]), values);
+        count_regimes(&column, rows, 1, [&](uint32_t r) { return levels[r * width + l]; });
+        column.kind = "level";
+        column.source = profile.features[sensors[l]].source;
+        profile.levels.push_back(std::move(column));
+        profile.level_features.push_back(sensors[l]);
+      }
+    }
+  }
   monitor::CalibrationRows calibration;
   calibration.cols = table.x.cols;
   calibration.x = table.x.values.data();
@@ -175,6 +217,7 @@ monitor::ReferenceProfile BuildReference(const TrainingFacts& facts) {
   calibration.since_start = since_start;
   calibration.warmup = warmups;
   calibration.regime = regime;
+  calibration.levels = levels;
   monitor::CalibrateNullPsi(
       calibration, facts.options->drift_window.value_or(monitor::DefaultDriftWindow(timed)),
       &profile);

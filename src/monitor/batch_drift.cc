@@ -42,7 +42,12 @@ DriftReport CompareWithProfile(const ReferenceProfile& profile, const BatchRows&
   o.calibrated_thresholds = false;
   o.sample_above = 0;  // a batch is counted in full
   o.dataset_drift_share = options.dataset_drift_share;
-  DriftMonitor monitor(profile, o);
+  // The model's features and the score: level columns (level.h) need each machine's readings
+  // in time order, which a batch of feature rows does not carry.
+  ReferenceProfile features_only = profile;
+  features_only.levels.clear();
+  features_only.level_features.clear();
+  DriftMonitor monitor(std::move(features_only), o);
   std::vector<ObservedRow> observed(rows.rows);
   for (size_t r = 0; r < rows.rows; ++r) {
     observed[r].features = std::span<const float>(rows.x + r * rows.cols, rows.cols);

@@ -168,6 +168,17 @@ void CalibrateNullPsi(const CalibrationRows& rows, core::Span window, ReferenceP
     column.null_psi = null.psi;
     column.null_shift = null.shift;
   }
+  const size_t levels = profile->levels.size();
+  if (levels > 0 && rows.levels.size() >= levels) {
+    for (size_t l = 0; l < levels; ++l) {
+      ColumnProfile& column = profile->levels[l];
+      const NullPair null = NullOf(column, bucket_of, regime_of, profile->regimes, [&](size_t k) {
+        return rows.levels[static_cast<size_t>(rows.order[k]) * levels + l];
+      });
+      column.null_psi = null.psi;
+      column.null_shift = null.shift;
+    }
+  }
   if (!rows.score.empty()) {
     const size_t c = profile->features.size();
     const NullPair null =

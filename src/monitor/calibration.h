@@ -53,9 +53,13 @@ struct CalibrationRows {
   // then compared against the reference mixed in its own shares of the regimes, as the monitor
   // does (MixedReference). Empty: the pooled reference.
   std::span<const int> regime;
+  // Per row, the values of the profile's level columns (level.h), row-major: row r's at
+  // [r x levels, (r + 1) x levels). Empty: the level columns are not calibrated.
+  std::span<const double> levels;
 };
 
-// Fills every column's `null_psi` and `null_shift` (features in order, then the score) and the
+// Fills every column's `null_psi` and `null_shift` (features in order, the level columns, then
+// the score) and the
 // profile's `calibration_window` with the null distributions of the windowed PSI and |median
 // shift| over `rows`. A time
 // window is cut into kDriftBuckets buckets of data time, a row window into kDriftBuckets

@@ -23,7 +23,12 @@ const char* DriftStatusName(DriftStatus status) {
 DriftMonitor::DriftMonitor(ReferenceProfile profile, const DriftOptions& options)
     : profile_(std::move(profile)), options_(options) {
   for (const ColumnProfile& c : profile_.features) columns_.push_back(&c);
+  for (const ColumnProfile& c : profile_.levels) columns_.push_back(&c);
   columns_.push_back(&profile_.score);
+  if (!profile_.levels.empty()) {
+    levels_.emplace(profile_.level_features, profile_.regimes);
+    level_values_.resize(profile_.levels.size());
+  }
   for (const ColumnProfile* c : columns_) {
     offsets_.push_back(total_bins_);
     total_bins_ += c->bins();
@@ -178,6 +183,12 @@ double DriftMonitor::Sample(Bucket* bucket) {
 
 void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   ++rows_seen_;
+  // Every row moves its machine's levels, whether or not it is windowed or sampled.
+  const bool leveled = levels_ && !row.entity.empty();
+  if (leveled) {
+    levels_->Next(row.entity, row.time, profile_.RegimeOf(row.features), row.features,
+                  level_values_.data());
+  }
   Bucket* bucket = BucketFor(row.time);
   if (bucket == nullptr) {
     ++late_rows_;
@@ -208,6 +219,14 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   pending_bucket_ = bucket;
   pending_also_ = also;
   pending_rows_.emplace_back(&row, weight);
+  if (levels_) {
+    if (leveled) {
+      pending_levels_.insert(pending_levels_.end(), level_values_.begin(), level_values_.end());
+    } else {
+      // Not counted in any level column (FlushPending skips rows without a machine).
+      pending_levels_.resize(pending_levels_.size() + level_values_.size(), 0.0);
+    }
+  }
   ++bucket->sampled;
   if (also != nullptr) ++also->sampled;
 }
@@ -227,11 +246,20 @@ void DriftMonitor::FlushPending() {
         }
       }
     }
+    const size_t levels = profile_.levels.size();
+    for (size_t l = 0; l < levels; ++l) {
+      for (size_t i = 0; i < pending_rows_.size(); ++i) {
+        const auto& [row, weight] = pending_rows_[i];
+        if (!row->entity.empty()) Count(b, n + l, pending_levels_[i * levels + l], weight);
+      }
+    }
+    const size_t score = n + levels;
     for (const auto& [row, weight] : pending_rows_) {
-      if (!(row->since_start < warmup_[n])) Count(b, n, row->score, weight);
+      if (!(row->since_start < warmup_[score])) Count(b, score, row->score, weight);
     }
   }
   pending_rows_.clear();
+  pending_levels_.clear();
 }
 
 void DriftMonitor::Observe(std::span<const ObservedRow> rows) {
@@ -572,8 +600,8 @@ json ColumnJson(const ColumnDrift& d, const ColumnProfile& ref, bool histograms)
 json DriftReportJson(const DriftReport& report, const ReferenceProfile& profile,
                      const DriftOptions& options, bool histograms) {
   json features = json::array();
-  for (size_t j = 0; j < report.features.size(); ++j) {
-    features.push_back(ColumnJson(report.features[j], profile.features[j], histograms));
+  for (size_t j = 0; j < report.features.size() && j < profile.columns(); ++j) {
+    features.push_back(ColumnJson(report.features[j], profile.column(j), histograms));
   }
   json out = {{"evaluations", report.evaluations},
               {"window",

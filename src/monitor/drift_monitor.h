@@ -37,11 +37,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/time.h"
 #include "monitor/calibration.h"
+#include "monitor/level.h"
 #include "monitor/profile.h"
 #include "nlohmann/json.hpp"
 
@@ -167,14 +169,17 @@ struct DriftReport {
   std::vector<FieldRefusals> refusals;
 };
 
-// One production row: the model's feature vector, its score, the data time (NaN: untimed), and
-// the data time since its machine's feature state began (NaN: unknown). A column leaves out
-// the rows still within its profile's warm-up (profile.h), as the profile did.
+// One production row: the model's feature vector, its score, the data time (NaN: untimed), the
+// data time since its machine's feature state began (NaN: unknown), and the machine. A column
+// leaves out the rows still within its profile's warm-up (profile.h), as the profile did.
 struct ObservedRow {
   double time = NAN;
   std::span<const float> features;
   double score = NAN;
   double since_start = NAN;
+  // The machine, for the level columns (level.h); empty: unknown, and the row counts in no
+  // level column.
+  std::string_view entity = {};
 };
 
 class DriftMonitor {
@@ -231,9 +236,13 @@ class DriftMonitor {
 
   const ReferenceProfile profile_;
   const DriftOptions options_;
-  std::vector<const ColumnProfile*> columns_;  // features, then the score
-  std::vector<size_t> offsets_;                // first fine bin of each column
-  std::vector<double> warmup_;                 // seconds per column (0: none)
+  std::vector<const ColumnProfile*> columns_;  // features, level columns, then the score
+  // The machines' levels of the profile's level columns (none without them), and the level
+  // values of the pending rows (levels per row, NaN where unknown).
+  std::optional<LevelTracker> levels_;
+  std::vector<double> level_values_, pending_levels_;
+  std::vector<size_t> offsets_;  // first fine bin of each column
+  std::vector<double> warmup_;   // seconds per column (0: none)
   size_t total_bins_ = 0;
   double bucket_seconds_ = 0;  // time mode
   int64_t bucket_rows_ = 0;    // row mode

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/strings.h"
+#include "monitor/level.h"
 
 namespace pdm::monitor {
 
@@ -286,6 +287,18 @@ json ProfileToJson(const ReferenceProfile& profile) {
   if (profile.calibration_window) {
     out["calibration"] = {{"window", core::FormatSpan(*profile.calibration_window)}};
   }
+  if (!profile.levels.empty()) {
+    json levels = json::array();
+    for (size_t i = 0; i < profile.levels.size(); ++i) {
+      json c = ColumnJson(profile.levels[i]);
+      c["feature"] = profile.features[profile.level_features[i]].name;
+      levels.push_back(std::move(c));
+    }
+    out["levels"] = {
+        {"time_constant",
+         core::FormatSpan({core::Span::Kind::kTime, static_cast<int64_t>(kLevelTimeConstant)})},
+        {"columns", std::move(levels)}};
+  }
   if (profile.regime_feature) {
     out["regimes"] = {{"feature", profile.features[*profile.regime_feature].name},
                       {"count", profile.regimes},
@@ -322,6 +335,33 @@ absl::StatusOr<ReferenceProfile> ProfileFromJson(const json& j, const std::strin
   auto score = ColumnFromJson(j["score"], core::StrCat(source, ": score"));
   if (!score.ok()) return score.status();
   profile.score = std::move(*score);
+  // Absent in profiles written before level columns.
+  if (j.contains("levels")) {
+    const json& l = j["levels"];
+    const std::string expected =
+        core::FormatSpan({core::Span::Kind::kTime, static_cast<int64_t>(kLevelTimeConstant)});
+    if (!l.is_object() || l.value("time_constant", json()) != expected || !l.contains("columns") ||
+        !l["columns"].is_array()) {
+      return absl::InvalidArgumentError(core::StrCat(source, ": levels: expected {time_constant: '",
+                                                     expected, "', columns: [...]}"));
+    }
+    for (size_t i = 0; i < l["columns"].size(); ++i) {
+      const json& c = l["columns"][i];
+      const std::string where = core::StrCat(source, ": levels.columns[", i, "]");
+      auto column = ColumnFromJson(c, where);
+      if (!column.ok()) return column.status();
+      const std::string feature =
+          c.contains("feature") && c["feature"].is_string() ? c["feature"] : "";
+      const auto found = std::find_if(profile.features.begin(), profile.features.end(),
+                                      [&](const ColumnProfile& f) { return f.name == feature; });
+      if (found == profile.features.end()) {
+        return absl::InvalidArgumentError(
+            core::StrCat(where, ".feature: expected the name of a feature, got '", feature, "'"));
+      }
+      profile.level_features.push_back(static_cast<size_t>(found - profile.features.begin()));
+      profile.levels.push_back(std::move(*column));
+    }
+  }
   if (j.contains("regimes")) {
     const json& r = j["regimes"];
     const std::string feature =

@@ -108,7 +108,17 @@ struct ReferenceProfile {
   // Per regime, its centre in the settings' own units ("load_setpoint 25"), for reports; may be
   // empty (then regimes are shown by index).
   std::vector<std::string> regime_names;
+  // Level columns (level.h): one per sensor's current value, each reading minus its machine's
+  // recent level in its regime. `level_features` holds the feature index each is computed
+  // from. Empty for untimed data and for profiles written before level columns.
+  std::vector<ColumnProfile> levels;
+  std::vector<size_t> level_features;
 
+  // The drift monitor's columns in order: the features, then the level columns.
+  size_t columns() const { return features.size() + levels.size(); }
+  const ColumnProfile& column(size_t j) const {
+    return j < features.size() ? features[j] : levels[j - features.size()];
+  }
   // The regime of a row from its features: -1 when unknown (no regimes, missing, out of range).
   int RegimeOf(std::span<const float> features) const;
 };

@@ -186,16 +186,24 @@ void Api::WatchDrift(const std::shared_ptr<const ServedModel>& served,
   drift_alert_evaluation_ = report.evaluations;
   if (report.warming_up) return;
   // The features in drift by input, the furthest beyond their drift threshold first.
-  const std::vector<monitor::ColumnProfile>& columns = served->bundle.reference->features;
+  // (The model's features, then the level columns: monitor/level.h.)
+  const monitor::ReferenceProfile& profile = *served->bundle.reference;
   std::map<std::string, std::vector<const monitor::ColumnDrift*>> drifted;
-  for (size_t j = 0; j < report.features.size() && j < columns.size(); ++j) {
+  for (size_t j = 0; j < report.features.size() && j < profile.columns(); ++j) {
     const monitor::ColumnDrift& f = report.features[j];
     if (!f.monitored || f.status != monitor::DriftStatus::kDrift) continue;
-    drifted[prefix + (columns[j].source.empty() ? f.name : columns[j].source)].push_back(&f);
+    const std::string& source = profile.column(j).source;
+    drifted[prefix + (source.empty() ? f.name : source)].push_back(&f);
   }
   auto excess = [](const monitor::ColumnDrift* f) {
     double e = f->psi / f->thresholds.drift;
     if (f->fast_psi) e = std::max(e, *f->fast_psi / f->fast_thresholds.drift);
+    if (f->median_shift_thresholds && std::isfinite(f->median_shift)) {
+      e = std::max(e, std::abs(f->median_shift) / f->median_shift_thresholds->drift);
+    }
+    if (f->fast_median_shift && f->fast_median_shift_thresholds) {
+      e = std::max(e, std::abs(*f->fast_median_shift) / f->fast_median_shift_thresholds->drift);
+    }
     return e;
   };
   const std::string severity = report.dataset_drift ? "critical" : "warning";

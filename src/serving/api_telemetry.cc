@@ -393,6 +393,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
   const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(served, &no_drift);
   std::vector<float> drift_features;
   std::vector<double> drift_times, drift_scores, drift_since_start;
+  std::vector<std::string> drift_machines;
   const bool timed = layout.time_type == spec::TimeType::kTimestamp;
   const std::shared_ptr<alert::AlertPolicy> alerts = AlertsFor(served);
   std::vector<PendingAlert> pending_alerts;
@@ -444,6 +445,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
           drift_times.push_back(timed ? reading.time : std::nan(""));
           drift_scores.push_back(point->score);
           drift_since_start.push_back(timed ? point->since_start : std::nan(""));
+          drift_machines.push_back(reading.machine);
         }
         series.Observe(point->alarm, served->bundle.ensemble.task != model::Task::kRul
                                          ? point->score
@@ -480,7 +482,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
     std::vector<monitor::ObservedRow> rows(drift_scores.size());
     for (size_t r = 0; r < rows.size(); ++r) {
       rows[r] = {drift_times[r], std::span<const float>(drift_features.data() + r * width, width),
-                 drift_scores[r], drift_since_start[r]};
+                 drift_scores[r], drift_since_start[r], drift_machines[r]};
     }
     drift->Observe(rows);
   }
