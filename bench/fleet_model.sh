@@ -11,7 +11,9 @@ machines=$2
 days=$3
 rm -rf sim
 "$pdm" simulate --machines "$machines" --duration "${days}d" --interval 1h --seed 7 --out sim >/dev/null
-registry=registry-$(cat sim/spec.yaml sim/telemetry.csv | sha256sum | cut -c1-16)
+# Keyed by the data and the binary: a model trained by an older pdm may lack what the newer one
+# profiles (the drift benchmarks then measure less than the server does).
+registry=registry-$(cat sim/spec.yaml sim/telemetry.csv "$pdm" | sha256sum | cut -c1-16)
 if [[ ! -f $registry/complete ]]; then
   rm -rf run "$registry"
   "$pdm" train --spec sim/spec.yaml --models xgb --cv 2 --out run --register --name fleet \

@@ -10,7 +10,7 @@ LevelTracker::LevelTracker(std::vector<size_t> columns, int regimes)
 
 void LevelTracker::Next(std::string_view entity, double time, int regime,
                         std::span<const float> features, double* out) {
-  auto it = ids_.find(std::string(entity));
+  auto it = ids_.find(entity);
   if (it == ids_.end()) {
     it = ids_.emplace(std::string(entity), static_cast<uint32_t>(ids_.size())).first;
   }
@@ -39,14 +39,19 @@ void LevelTracker::Next(uint32_t entity, double time, int regime, std::span<cons
                           ? static_cast<size_t>(regime)
                           : slots_ - 1;
   Level* levels = levels_.data() + static_cast<size_t>(entity) * per_entity;
+  // The sensors of a machine mostly last read at the same time: one exp for all of them.
+  int32_t decayed_for = 0;
+  double decay_of_gap = 1.0;
   for (size_t k = 0; k < columns_.size(); ++k) {
     const double value = features[columns_[k]];
     Level& level = levels[k * slots_ + slot];
     // How much the level's readings weigh now (a late row: as of the newest).
-    const double decay =
-        seconds > level.seconds
-            ? std::exp(-static_cast<double>(seconds - level.seconds) / kLevelTimeConstant)
-            : 1.0;
+    const int32_t gap = seconds - level.seconds;
+    if (gap > 0 && gap != decayed_for) {
+      decayed_for = gap;
+      decay_of_gap = std::exp(-static_cast<double>(gap) / kLevelTimeConstant);
+    }
+    const double decay = gap > 0 ? decay_of_gap : 1.0;
     out[k] = decay * level.weight >= kLevelMinWeight && !std::isnan(value)
                  ? value - static_cast<double>(level.sum) / static_cast<double>(level.weight)
                  : kNaN;

@@ -16,6 +16,7 @@
 #define PDM_MONITOR_LEVEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,7 +64,12 @@ class LevelTracker {
   size_t entities_ = 0;
   double epoch_ = 0;
   bool has_epoch_ = false;
-  std::unordered_map<std::string, uint32_t> ids_;
+  // Looked up by string_view without a copy (heterogeneous lookup).
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_map<std::string, uint32_t, IdHash, std::equal_to<>> ids_;
 };
 
 // The level column of a sensor's feature: "<feature>.level".
