@@ -37,11 +37,14 @@ features:
   events: {windows: [24h, 7d]}""" + tail)
 PY
 fi
-registry=registry-$features
-if [[ ! -d $registry ]]; then
+# One model per feature workload and binary (an older pdm's model may lack what this one keeps).
+registry=registry-$features-$(sha256sum "$pdm" | cut -c1-16)
+if [[ ! -f $registry/complete ]]; then
+  rm -rf "$registry" "run-$features"
   "$pdm" train --spec "$spec" --models xgb --cv 2 --out "run-$features" --register --name fleet \
     --registry "$registry" >"train-$features.log" 2>&1
   "$pdm" models promote fleet 1 --alias production --registry "$registry" >/dev/null
+  touch "$registry/complete"
 fi
 
 "$pdm" serve --registry "$registry" --model fleet --port "$port" --threads 2 --max-batch "$chunk" \
