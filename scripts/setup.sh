@@ -29,6 +29,8 @@ PACKAGES=(
   # the web dashboard: Chart.js, embedded at build time; its browser tests run Debian's Chromium
   # driven by playwright-core (npm, tests/browser)
   libjs-chart.js chromium nodejs
+  # the MQTT source (Eclipse Paho C and C++), and the real broker its tests start on loopback
+  libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto
 )
 
 missing=()

@@ -26,6 +26,20 @@ OnlineFeatureState::OnlineFeatureState(const FeaturePipeline* pipeline, EntitySt
   last_maintenance_by_kind_.assign(in.maintenance_kinds.size(), kNaN);
 }
 
+bool OnlineFeatureState::HoldsRecordAt(double t) const {
+  // The record times are ascending: a binary search over the ring's positions.
+  int64_t lo = times_.begin(), hi = times_.end();
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (times_.at(mid) < t) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < times_.end() && times_.at(lo) == t;
+}
+
 absl::Status OnlineFeatureState::AddEvent(const Event& event) {
   if (!std::isfinite(event.time)) return absl::InvalidArgumentError("event: time is not finite");
   if (event.time <= last_time_ || event.time < last_event_time_) {
@@ -87,7 +101,16 @@ absl::Status OnlineFeatureState::Update(const Reading& reading, std::span<double
   const double t = reading.time;
   if (timed) {
     if (!std::isfinite(t)) return absl::InvalidArgumentError("reading: time is missing");
-    if (t <= last_time_) {
+    if (t == last_time_) {  // at-least-once delivery's repeat: told apart from disorder
+      return absl::AlreadyExistsError(core::StrCat(
+          "reading at ", t, " repeats the previous reading (", last_time_, "): a duplicate"));
+    }
+    if (t < last_time_ && HoldsRecordAt(t)) {
+      return absl::AlreadyExistsError(
+          core::StrCat("reading at ", t, " was applied already (the previous reading is at ",
+                       last_time_, "): a duplicate"));
+    }
+    if (t < last_time_) {
       return absl::FailedPreconditionError(
           core::StrCat("reading at ", t, (t == last_time_ ? " repeats" : " is earlier than"),
                        " the previous reading (", last_time_, "): out of order"));

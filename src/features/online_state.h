@@ -51,6 +51,9 @@ class OnlineFeatureState {
 
   int64_t records() const { return records_; }
   double last_time() const { return last_time_; }
+  // Whether a reading at `t` is among those the windows still hold (a redelivered reading: the
+  // telemetry path counts it as a duplicate, not as one out of order).
+  bool HoldsRecordAt(double t) const;
 
   // A binary snapshot, restored by Deserialize against the same pipeline (its hash is checked).
   std::string Serialize() const;

@@ -145,6 +145,7 @@ enum RouteId : size_t {
   kMoveAlias,
   kVersionReport,
   kRoi,
+  kSources,
   kRouteCount,
 };
 
@@ -183,6 +184,7 @@ constexpr std::array<RouteSpec, kRouteCount> kRoutes = {{
     {"POST", "/api/v1/models/{name}/aliases/{alias}"},
     {"GET", "/api/v1/models/{name}/versions/{version}/report"},
     {"GET", "/api/v1/roi"},
+    {"GET", "/api/v1/sources"},
 }};
 
 // Whether `path` matches `pattern`; the {param} segments' values go to `params`.
@@ -352,6 +354,8 @@ HttpResponse Api::Route(size_t route, const HttpRequest& request,
       return VersionReport(params[0], params[1]);
     case kRoi:
       return Roi();
+    case kSources:
+      return Sources();
     case kRouteCount:
       break;
   }
@@ -446,6 +450,7 @@ HttpResponse Api::Metrics() {
   if (auto notifications = models_->registry().store().CountNotifications(); notifications.ok()) {
     metrics_->SetNotifications(*notifications);
   }
+  if (options_.sources) metrics_->SetSources(options_.sources());
   return HttpResponse{
       200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}, nullptr};
 }

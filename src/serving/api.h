@@ -86,6 +86,18 @@ struct ApiOptions {
   // Keep every machine's latest features for the explanation of its risk (else only those of
   // machines at risk: serving/fleet.h).
   bool explain_all = false;
+  // The ingestion sources' statuses (GET /api/v1/sources, and the pdm_source_* series at each
+  // scrape): one JSON object per source with "name", "type", "connected" and its counters
+  // (ingest/source.h). Unset: no sources.
+  std::function<nlohmann::json()> sources;
+};
+
+// What the telemetry path made of one body, counted (the sources' accounting).
+struct TelemetryCounts {
+  size_t accepted = 0, refused = 0;
+  size_t duplicates = 0;  // of refused: a reading at the time its machine already has
+  size_t events_applied = 0, events_refused = 0;
+  std::string first_error;
 };
 
 // One served route: its method and path pattern ({name} matches one non-empty segment).
@@ -111,6 +123,11 @@ class Api {
   // with the alert as it is now and the history entry the row reports.
   absl::StatusOr<std::string> NotificationBody(const store::NotificationRow& row);
 
+  // The telemetry route's work on a body already parsed (the ingestion sources call it from
+  // their threads): the same validation, features, scoring, store, alerts and events as
+  // POST /api/v1/telemetry, whose answer it returns; `counts` receives the accounting.
+  HttpResponse IngestTelemetry(nlohmann::json body, TelemetryCounts* counts);
+
   // Every route served, in the order they are matched.
   static std::span<const RouteSpec> Routes();
   // The OpenAPI 3 document of the routes (the body of GET /openapi.json).
@@ -127,7 +144,7 @@ class Api {
   HttpResponse ModelMetadata(std::string_view name, std::string_view version, bool ready_only);
   HttpResponse Infer(const HttpRequest& request, std::string_view name, std::string_view version);
   HttpResponse Telemetry(const HttpRequest& request);
-  HttpResponse ApplyTelemetry(const HttpRequest& request);
+  HttpResponse Sources();
   HttpResponse Machines(const HttpRequest& request);
   HttpResponse Machine(std::string_view id);
   HttpResponse Drift(const HttpRequest& request);

@@ -283,17 +283,24 @@ int64_t TimeMicros(double time) {
 }  // namespace
 
 HttpResponse Api::Telemetry(const HttpRequest& request) {
-  HttpResponse response = ApplyTelemetry(request);
+  json body;
+  if (auto refused = ParseJsonBody(request, &body)) {
+    return Refuse(refused->status, refused->reason, refused->message);
+  }
+  HttpResponse response = IngestTelemetry(std::move(body), nullptr);
   // The request's parsed body is gone now; its pages sit between the machines' states.
   core::TrimFreedMemory(std::chrono::seconds(5));
   return response;
 }
 
-HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
-  json body;
-  if (auto refused = ParseJsonBody(request, &body)) {
-    return Refuse(refused->status, refused->reason, refused->message);
-  }
+HttpResponse Api::Sources() {
+  json sources = options_.sources ? options_.sources() : json::array();
+  return Json(200, {{"sources", std::move(sources)}});
+}
+
+HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
+  TelemetryCounts ignored;
+  if (counts == nullptr) counts = &ignored;
   const std::shared_ptr<const ServedModel> served = models_->current();
   if (!served) return Error(503, "no model loaded");
   if (!served->bundle.pipeline) {
@@ -340,6 +347,10 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
         }
       }
       refused_fields.push_back(std::move(fields));
+    }
+    if (counts->first_error.empty() && !details.empty()) {
+      const json& d = details[0];
+      counts->first_error = core::StrCat(d.value("field", list), ": ", d.value("reason", ""));
     }
     json e = {{list == "events" ? "event" : "reading", index}, {"details", std::move(details)}};
     if (!machine.empty()) e["machine"] = machine;
@@ -435,6 +446,7 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
       auto point = fleet_.Apply(reading, served, drift ? &drift_features : nullptr);
       if (!point.ok()) {
         const bool full = absl::IsResourceExhausted(point.status());
+        if (absl::IsAlreadyExists(point.status())) ++counts->duplicates;
         details.push_back(
             {{"field", prefix + (full ? "machine" : "time")},
              {"reason", std::string(point.status().message())},
@@ -498,6 +510,11 @@ HttpResponse Api::ApplyTelemetry(const HttpRequest& request) {
               {"refused", readings->size() - accepted},
               {"events_applied", events_applied},
               {"events_refused", events->size() - events_applied}};
+  counts->accepted = accepted;
+  counts->refused = readings->size() - accepted;
+  counts->events_applied = events_applied;
+  counts->events_refused = events->size() - events_applied;
+  if (counts->duplicates > 0) out["duplicates"] = counts->duplicates;
   if (options_.store_telemetry && (!telemetry.empty() || !predictions.empty())) {
     // The state has advanced whatever the store says; a failed write is reported, not hidden.
     store::Store& store = models_->registry().store();

@@ -168,7 +168,25 @@ ServerMetrics::ServerMetrics()
                          .Name("pdm_alert_notifications")
                          .Help("Notifications in the store's outbox, by state (pending, "
                                "delivered, dead: the dead-letter list)")
-                         .Register(*registry_)) {
+                         .Register(*registry_)),
+      source_messages_(BuildCounter()
+                           .Name("pdm_source_messages_total")
+                           .Help("Messages an ingestion source received, by result (received, "
+                                 "malformed, dead_lettered, retried)")
+                           .Register(*registry_)),
+      source_readings_(BuildCounter()
+                           .Name("pdm_source_readings_total")
+                           .Help("Readings an ingestion source took, by result (accepted, "
+                                 "refused, duplicate)")
+                           .Register(*registry_)),
+      source_losses_(BuildCounter()
+                         .Name("pdm_source_connection_losses_total")
+                         .Help("Connections an ingestion source lost")
+                         .Register(*registry_)),
+      source_connected_(BuildGauge()
+                            .Name("pdm_source_connected")
+                            .Help("1 while an ingestion source is connected")
+                            .Register(*registry_)) {
   for (const char* severity : {"warning", "critical"}) {
     alerts_open_.Add({{"severity", severity}});
     alerts_opened_.Add({{"severity", severity}});
@@ -195,6 +213,33 @@ void ServerMetrics::SetNotifications(const std::map<std::string, int64_t>& by_st
     auto it = by_state.find(state);
     notifications_.Add({{"state", state}})
         .Set(it == by_state.end() ? 0.0 : static_cast<double>(it->second));
+  }
+}
+
+void ServerMetrics::SetSources(const nlohmann::json& sources) {
+  std::lock_guard lock(sources_mu_);
+  for (const nlohmann::json& source : sources) {
+    if (!source.is_object() || !source.contains("name")) continue;
+    const std::string name = source["name"].get<std::string>();
+    auto advance = [&](prometheus::Family<prometheus::Counter>& family, const char* key,
+                       const char* result) {
+      const double total = source.value(key, 0.0);
+      double& last = source_totals_[name + "/" + key];
+      std::map<std::string, std::string> labels = {{"source", name}};
+      if (result != nullptr) labels["result"] = result;
+      prometheus::Counter& counter = family.Add(labels);
+      if (total > last) counter.Increment(total - last);
+      last = std::max(last, total);
+    };
+    advance(source_messages_, "messages", "received");
+    advance(source_messages_, "messages_malformed", "malformed");
+    advance(source_messages_, "dead_lettered", "dead_lettered");
+    advance(source_messages_, "retries", "retried");
+    advance(source_readings_, "readings_accepted", "accepted");
+    advance(source_readings_, "readings_refused", "refused");
+    advance(source_readings_, "readings_duplicate", "duplicate");
+    advance(source_losses_, "connection_losses", nullptr);
+    source_connected_.Add({{"source", name}}).Set(source.value("connected", false) ? 1.0 : 0.0);
   }
 }
 

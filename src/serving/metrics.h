@@ -18,6 +18,7 @@
 
 #include "monitor/drift_monitor.h"
 #include "monitor/realised.h"
+#include "nlohmann/json.hpp"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -73,6 +74,12 @@ class ServerMetrics {
   // pdm_alert_notifications{state} from the Store's outbox: pending, delivered, dead.
   void SetNotifications(const std::map<std::string, int64_t>& by_state);
 
+  // The ingestion sources' series from their statuses (ApiOptions::sources): per source
+  // pdm_source_messages_total{result}, pdm_source_readings_total{result},
+  // pdm_source_connection_losses_total and pdm_source_connected. The counters advance by what
+  // the sources' totals advanced since the last call.
+  void SetSources(const nlohmann::json& sources);
+
   // The text exposition format (version 0.0.4).
   std::string Render() const;
 
@@ -109,6 +116,12 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>& alerts_opened_;
   prometheus::Family<prometheus::Counter>& notifications_total_;
   prometheus::Family<prometheus::Gauge>& notifications_;
+  prometheus::Family<prometheus::Counter>& source_messages_;
+  prometheus::Family<prometheus::Counter>& source_readings_;
+  prometheus::Family<prometheus::Counter>& source_losses_;
+  prometheus::Family<prometheus::Gauge>& source_connected_;
+  std::mutex sources_mu_;
+  std::map<std::string, double> source_totals_;  // "source/key" -> the total last counted
 
   std::mutex drift_mu_;  // guards the drift series below
   struct DriftSeries {

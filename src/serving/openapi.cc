@@ -906,6 +906,10 @@ constexpr std::string_view kDocument = R"openapi({
      "refused": {
       "type": "integer"
      },
+     "duplicates": {
+      "type": "integer",
+      "description": "Of refused: readings at a time their machine already has (a delivery repeated), counted apart and never scored twice; absent when none"
+     },
      "events_applied": {
       "type": "integer"
      },
@@ -2451,6 +2455,14 @@ constexpr std::string_view kDocument = R"openapi({
      "404": {"description": "No business case configured (pdm serve --roi)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
      "409": {"description": "The config and the model's metrics do not make a business case", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
      "503": {"description": "No model loaded", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    }
+   }
+  },
+  "/api/v1/sources": {
+   "get": {
+    "summary": "The ingestion sources of server.yaml (docs/ingest.md): per source its connection and what it took, accepted, refused and counted as duplicates",
+    "responses": {
+     "200": {"description": "The sources (an empty list without any)", "content": {"application/json": {"schema": {"type": "object", "required": ["sources"], "properties": {"sources": {"type": "array", "items": {"type": "object", "required": ["name", "type", "connected", "messages", "readings_accepted", "readings_refused", "readings_duplicate"], "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": ["mqtt"]}, "url": {"type": "string"}, "topics": {"type": "array", "items": {"type": "string"}}, "connected": {"type": "boolean"}, "last_error": {"type": "string"}, "messages": {"type": "integer"}, "messages_malformed": {"type": "integer"}, "readings_accepted": {"type": "integer"}, "readings_refused": {"type": "integer"}, "readings_duplicate": {"type": "integer"}, "events_applied": {"type": "integer"}, "events_refused": {"type": "integer"}, "dead_lettered": {"type": "integer"}, "retries": {"type": "integer"}, "connects": {"type": "integer"}, "connection_losses": {"type": "integer"}}}}}}}}}
     }
    }
   },

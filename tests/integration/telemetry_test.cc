@@ -285,6 +285,23 @@ TEST_F(TelemetryTest, RefusalsMachineViewsAndTheStore) {
   const std::string metrics = Get("/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("pdm_online_machines 5"));
   EXPECT_THAT(metrics, HasSubstr(R"(pdm_validation_errors_total{reason="out_of_range"})"));
+  // At-least-once delivery brings readings again: the last one, and an earlier one the windows
+  // still hold, are duplicates (counted apart, never scored twice); an unknown earlier time is
+  // out of order.
+  json unseen = good;
+  unseen["time"] = "2025-03-01T00:30:00Z";
+  const Reply again = Post("/api/v1/telemetry", json{{"readings", {next, good, unseen}}});
+  ASSERT_EQ(again.status, 422) << again.body;  // nothing accepted
+  EXPECT_THAT(again.body, HasSubstr("readings[0].time"));
+  EXPECT_THAT(again.body, HasSubstr("repeats the previous reading"));
+  EXPECT_THAT(again.body, HasSubstr("was applied already"));
+  EXPECT_THAT(again.body, HasSubstr("out of order"));
+  json repeat_and_new = good;
+  repeat_and_new["time"] = "2025-03-01T03:00:00Z";
+  const Reply mixed = Post("/api/v1/telemetry", json{{"readings", {next, repeat_and_new}}});
+  ASSERT_EQ(mixed.status, 200) << mixed.body;
+  EXPECT_EQ(json::parse(mixed.body)["duplicates"], 1);
+  EXPECT_EQ(json::parse(mixed.body)["refused"], 1);
 }
 
 }  // namespace

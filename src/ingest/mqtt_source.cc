@@ -1,0 +1,261 @@
+#include "ingest/mqtt_source.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "core/strings.h"
+#include "mqtt/async_client.h"
+
+namespace pdm::ingest {
+
+using json = nlohmann::json;
+
+json SourceCounters::ToJson() const {
+  return {{"messages", messages.load()},
+          {"messages_malformed", messages_malformed.load()},
+          {"readings_accepted", readings_accepted.load()},
+          {"readings_refused", readings_refused.load()},
+          {"readings_duplicate", readings_duplicate.load()},
+          {"events_applied", events_applied.load()},
+          {"events_refused", events_refused.load()},
+          {"dead_lettered", dead_lettered.load()},
+          {"retries", retries.load()},
+          {"connects", connects.load()},
+          {"connection_losses", connection_losses.load()}};
+}
+
+namespace {
+
+// Paho's URI for ours: tcp:// for mqtt://, ssl:// for mqtts://.
+std::string PahoUri(const std::string& url) {
+  if (url.starts_with("mqtt://")) return "tcp://" + url.substr(7);
+  if (url.starts_with("mqtts://")) return "ssl://" + url.substr(8);
+  return url;
+}
+
+}  // namespace
+
+absl::Status ValidateMqttOptions(const MqttSourceOptions& o) {
+  const std::string where = core::StrCat("sources.", o.name, ": ");
+  if (!o.url.starts_with("mqtt://") && !o.url.starts_with("mqtts://")) {
+    return absl::InvalidArgumentError(
+        core::StrCat(where, "url '", o.url, "': expected mqtt://host:port or mqtts://host:port"));
+  }
+  if (o.topics.empty()) {
+    return absl::InvalidArgumentError(core::StrCat(where, "topics: at least one pattern"));
+  }
+  for (const std::string& t : o.topics) {
+    if (t.empty() || t.find('#') < t.size() - 1) {
+      return absl::InvalidArgumentError(
+          core::StrCat(where, "topics: '", t, "' is not a topic pattern ('#' only at the end)"));
+    }
+  }
+  if (o.qos < 0 || o.qos > 2) {
+    return absl::InvalidArgumentError(core::StrCat(where, "qos: expected 0, 1 or 2"));
+  }
+  if (o.client_id.empty() || o.client_id.size() > 64) {
+    return absl::InvalidArgumentError(core::StrCat(where, "client_id: 1 to 64 characters"));
+  }
+  if (o.machine_level && *o.machine_level < 0) {
+    return absl::InvalidArgumentError(core::StrCat(where, "machine_level: 0 or more"));
+  }
+  return absl::OkStatus();
+}
+
+class MqttSource::Impl {
+ public:
+  Impl(MqttSource* source, TelemetryHandler handler)
+      : source_(source),
+        handler_(std::move(handler)),
+        client_(PahoUri(source->options_.url), source->options_.client_id) {}
+
+  void Start() {
+    const MqttSourceOptions& o = source_->options_;
+    auto builder = mqtt::connect_options_builder()
+                       .clean_session(o.clean_session)
+                       .keep_alive_interval(std::chrono::seconds(20))
+                       .connect_timeout(std::chrono::seconds(5))
+                       .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30));
+    if (!o.username.empty()) builder.user_name(o.username);
+    if (!o.password.empty()) builder.password(o.password);
+    if (o.url.starts_with("mqtts://")) {
+      mqtt::ssl_options ssl;
+      if (!o.ca_file.empty()) ssl.set_trust_store(o.ca_file);
+      builder.ssl(std::move(ssl));
+    }
+    connect_options_ = builder.finalize();
+    client_.set_connected_handler([this](const std::string&) { OnConnected(); });
+    client_.set_connection_lost_handler([this](const std::string& cause) {
+      source_->counters_.connected = false;
+      ++source_->counters_.connection_losses;
+      source_->last_error_.Set(core::StrCat("connection lost", cause.empty() ? "" : ": ", cause));
+    });
+    client_.set_message_callback([this](mqtt::const_message_ptr message) { OnMessage(*message); });
+    // The first connection, retried until the broker answers (Paho reconnects after that).
+    connector_ = std::jthread([this](const std::stop_token& stop) {
+      std::chrono::milliseconds wait = source_->options_.retry_min;
+      while (!stop.stop_requested()) {
+        try {
+          client_.connect(connect_options_)->wait();
+          return;
+        } catch (const mqtt::exception& e) {
+          source_->last_error_.Set(core::StrCat("connect: ", e.what()));
+        }
+        Sleep(wait);
+        wait = std::min(wait * 2, source_->options_.retry_max);
+      }
+    });
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (connector_.joinable()) {
+      connector_.request_stop();
+      connector_.join();
+    }
+    try {
+      if (client_.is_connected()) client_.disconnect(2000)->wait();
+    } catch (const mqtt::exception&) {
+      // Already gone: nothing to finish.
+    }
+    source_->counters_.connected = false;
+  }
+
+ private:
+  // Sleeps up to `d`, or until Stop.
+  void Sleep(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    wake_.wait_for(lock, d, [this] { return stopping_; });
+  }
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  void OnConnected() {
+    const MqttSourceOptions& o = source_->options_;
+    source_->counters_.connected = true;
+    ++source_->counters_.connects;
+    try {
+      // Again on every (re)connection: harmless on a kept session, needed on a new one.
+      client_.subscribe(mqtt::string_collection::create(o.topics),
+                        std::vector<int>(o.topics.size(), o.qos));
+    } catch (const mqtt::exception& e) {
+      source_->last_error_.Set(core::StrCat("subscribe: ", e.what()));
+    }
+  }
+
+  void DeadLetter(const std::string& topic, const std::string& payload, json reasons) {
+    const std::string& to = source_->options_.dead_letter_topic;
+    if (to.empty()) return;
+    constexpr size_t kShown = 64 << 10;
+    json letter = {{"source", source_->options_.name},
+                   {"topic", topic},
+                   {"reasons", std::move(reasons)},
+                   {"payload", payload.size() <= kShown ? payload : payload.substr(0, kShown)},
+                   {"payload_bytes", payload.size()}};
+    try {
+      client_.publish(to, letter.dump(-1, ' ', false, json::error_handler_t::replace), 1, false);
+      ++source_->counters_.dead_lettered;
+    } catch (const mqtt::exception& e) {
+      source_->last_error_.Set(core::StrCat("dead letter: ", e.what()));
+    }
+  }
+
+  // A message counts once its readings are accounted for: a reader of the counters who sees N
+  // messages sees all of their readings.
+  void OnMessage(const mqtt::message& message) {
+    Apply(message);
+    ++source_->counters_.messages;
+  }
+
+  void Apply(const mqtt::message& message) {
+    const MqttSourceOptions& o = source_->options_;
+    SourceCounters& counters = source_->counters_;
+    const std::string& topic = message.get_topic();
+    const std::string& payload = message.get_payload_str();
+    if (payload.size() > o.max_payload) {
+      ++counters.messages_malformed;
+      const std::string reason =
+          core::StrCat("payload of ", payload.size(), " bytes; at most ", o.max_payload);
+      source_->last_error_.Set(core::StrCat(topic, ": ", reason));
+      DeadLetter(topic, payload.substr(0, 1024), json::array({reason}));
+      return;
+    }
+    const std::optional<std::string> machine =
+        o.machine_level ? TopicLevel(topic, *o.machine_level) : std::nullopt;
+    for (int64_t attempt = 0;; ++attempt) {
+      auto decoded = DecodePayload(payload, o.decode, machine);
+      if (!decoded.ok()) {
+        ++counters.messages_malformed;
+        source_->last_error_.Set(core::StrCat(topic, ": ", decoded.status().message()));
+        DeadLetter(topic, payload, json::array({std::string(decoded.status().message())}));
+        return;
+      }
+      IngestOutcome outcome;
+      const bool empty = decoded->readings == 0 && !decoded->body.contains("events");
+      if (!empty) outcome = handler_(std::move(decoded->body));
+      if (outcome.status >= 500 && !stopping()) {
+        // The path could not take it now (no model loaded): the same message again, later.
+        ++counters.retries;
+        source_->last_error_.Set(core::StrCat(topic, ": ", outcome.status, " ", outcome.error));
+        Sleep(std::min(o.retry_max, o.retry_min * (int64_t{1} << std::min<int64_t>(attempt, 10))));
+        continue;
+      }
+      counters.Count(outcome);
+      counters.readings_refused += static_cast<int64_t>(decoded->errors.size());
+      json reasons = json::array();
+      for (const std::string& e : decoded->errors) reasons.push_back(e);
+      if (outcome.refused > outcome.duplicates || outcome.events_refused > 0) {
+        reasons.push_back(core::StrCat(outcome.refused - outcome.duplicates, " readings and ",
+                                       outcome.events_refused, " events refused: ", outcome.error));
+      }
+      if (!reasons.empty()) {
+        source_->last_error_.Set(core::StrCat(topic, ": ", reasons[0].get<std::string>()));
+        DeadLetter(topic, payload, std::move(reasons));
+      }
+      return;
+    }
+  }
+
+  MqttSource* source_;
+  TelemetryHandler handler_;
+  mqtt::async_client client_;
+  mqtt::connect_options connect_options_;
+  std::jthread connector_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+};
+
+MqttSource::MqttSource(MqttSourceOptions options, TelemetryHandler handler)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>(this, std::move(handler))) {}
+
+MqttSource::~MqttSource() { Stop(); }
+
+void MqttSource::Start() { impl_->Start(); }
+
+void MqttSource::Stop() {
+  if (impl_) impl_->Stop();
+}
+
+json MqttSource::Status() const {
+  json out = {{"name", options_.name},
+              {"type", "mqtt"},
+              {"url", options_.url},
+              {"topics", options_.topics},
+              {"client_id", options_.client_id},
+              {"qos", options_.qos},
+              {"connected", counters_.connected.load()},
+              {"last_error", last_error_.Get()}};
+  out.update(counters_.ToJson());
+  return out;
+}
+
+}  // namespace pdm::ingest
