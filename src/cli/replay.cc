@@ -1,14 +1,22 @@
 #include "cli/replay.h"
 
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "ingest/mqtt_source.h"
 #include "nlohmann/json.hpp"
 
 namespace pdm::cli {
@@ -186,6 +194,119 @@ absl::Status SplitFleet(const fs::path& dir, double before, const fs::path& out)
       return absl::DataLossError(core::StrCat((out / path.filename()).string(), ": write failed"));
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+size_t CollectBody(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+// POSTs `body` to `url`; an error unless the answer is 2xx (or 422: nothing in it accepted, which
+// the receiver counts).
+absl::Status PostJson(CURL* curl, const std::string& url, const std::string& body) {
+  std::string answer;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  const CURLcode code = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  if (code != CURLE_OK) {
+    return absl::UnavailableError(core::StrCat(url, ": ", curl_easy_strerror(code)));
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if ((status < 200 || status >= 300) && status != 422) {
+    return absl::UnavailableError(
+        core::StrCat(url, ": HTTP ", status, ": ", answer.substr(0, 300)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PublishSummary> PublishReplay(const std::vector<ReplayStep>& steps,
+                                             const PublishOptions& options) {
+  const bool mqtt = options.url.starts_with("mqtt://") || options.url.starts_with("mqtts://");
+  const bool http = options.url.starts_with("http://") || options.url.starts_with("https://");
+  if (!mqtt && !http) {
+    return absl::InvalidArgumentError(core::StrCat(
+        "--publish '", options.url, "': expected mqtt://host:port or http://host:port"));
+  }
+  if (!(options.speed >= 0)) {
+    return absl::InvalidArgumentError("--speed: 0 (as fast as acknowledged) or more");
+  }
+  std::unique_ptr<ingest::MqttPublisher> publisher;
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(nullptr, curl_easy_cleanup);
+  std::string post_url = options.url;
+  if (mqtt) {
+    ingest::MqttPublisherOptions o;
+    o.url = options.url;
+    o.client_id = core::StrCat("pdm-simulate-", ::getpid());
+    if (const char* password = std::getenv("PDM_MQTT_PASSWORD")) o.password = password;
+    if (const char* user = std::getenv("PDM_MQTT_USERNAME")) o.username = user;
+    PDM_ASSIGN_OR_RETURN(publisher, ingest::MqttPublisher::Connect(o));
+  } else {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl.reset(curl_easy_init());
+    if (!curl) return absl::InternalError("libcurl: cannot make a handle");
+    const size_t scheme = post_url.find("://") + 3;
+    if (post_url.find('/', scheme) == std::string::npos) post_url += "/api/v1/telemetry";
+  }
+  const size_t slot = options.topic.find("{machine}");
+  PublishSummary summary;
+  const auto start = std::chrono::steady_clock::now();
+  for (const ReplayStep& step : steps) {
+    if (options.speed > 0 && !steps.empty()) {
+      const auto due =
+          start +
+          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+              std::chrono::duration<double>((step.time - steps.front().time) / options.speed));
+      std::this_thread::sleep_until(due);
+    }
+    ++summary.steps;
+    if (http) {
+      PDM_RETURN_IF_ERROR(PostJson(curl.get(), post_url, step.body));
+      const json body = json::parse(step.body, nullptr, false);
+      summary.readings += body.is_object() ? body.value("readings", json::array()).size() : 0;
+      ++summary.messages;
+      continue;
+    }
+    if (slot == std::string::npos) {
+      const json body = json::parse(step.body, nullptr, false);
+      summary.readings += body.is_object() ? body.value("readings", json::array()).size() : 0;
+      PDM_RETURN_IF_ERROR(publisher->Publish(options.topic, step.body));
+      ++summary.messages;
+      continue;
+    }
+    // One message per machine: its readings and events of the step.
+    json body = json::parse(step.body, nullptr, false);
+    std::map<std::string, json> per_machine;
+    for (const char* list : {"readings", "events"}) {
+      if (!body.contains(list)) continue;
+      for (json& item : body[list]) {
+        json& message = per_machine[item.value("machine", std::string())];
+        if (!message.contains(list)) message[list] = json::array();
+        message[list].push_back(std::move(item));
+      }
+    }
+    for (auto& [machine, message] : per_machine) {
+      std::string topic = options.topic;
+      topic.replace(slot, 9, machine);
+      if (message.contains("readings")) summary.readings += message["readings"].size();
+      PDM_RETURN_IF_ERROR(publisher->Publish(topic, message.dump()));
+      ++summary.messages;
+    }
+  }
+  if (publisher) PDM_RETURN_IF_ERROR(publisher->Flush());
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
 }
 
 }  // namespace pdm::cli

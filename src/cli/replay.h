@@ -28,6 +28,25 @@ absl::StatusOr<std::vector<ReplayStep>> LoadReplay(const std::filesystem::path& 
 absl::Status SplitFleet(const std::filesystem::path& dir, double before,
                         const std::filesystem::path& out);
 
+// `pdm simulate --publish URL`: the steps sent live to a broker or a server.
+struct PublishOptions {
+  // mqtt://host:port (or mqtts://): to `topic`; http://host:port[/path]: POSTed to the path
+  // (default /api/v1/telemetry), one request per step.
+  std::string url;
+  // MQTT: with "{machine}", one message per machine and step (its readings and events) on the
+  // topic with the machine's id in place; without, the whole step on the topic.
+  std::string topic = "pdm/{machine}/telemetry";
+  // Data seconds per wall second (3600: an hour of data each second); 0: as fast as the
+  // receiver acknowledges.
+  double speed = 0;
+};
+struct PublishSummary {
+  size_t steps = 0, messages = 0, readings = 0;
+  double seconds = 0;  // wall time, until the last message was acknowledged
+};
+absl::StatusOr<PublishSummary> PublishReplay(const std::vector<ReplayStep>& steps,
+                                             const PublishOptions& options);
+
 }  // namespace pdm::cli
 
 #endif  // PDM_CLI_REPLAY_H_

@@ -1,6 +1,8 @@
 #include <cstdio>
+#include <limits>
 
 #include "cli/commands.h"
+#include "cli/replay.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "sim/simulator.h"
@@ -18,6 +20,9 @@ struct SimulateArgs {
   int threads = 0;
   std::vector<std::string> drifts;
   double seasonal_amplitude = 8;
+  // --publish: the fleet sent live once simulated (replay.h PublishOptions).
+  PublishOptions publish;
+  std::string publish_from;  // ISO 8601: only readings and events at or after it
 };
 
 }  // namespace
@@ -91,6 +96,18 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 50.0));
   cmd->add_option("--out", args->out, "Output directory (created if needed)")->required();
+  cmd->add_option("--publish", args->publish.url,
+                  "Then send the fleet live, in time order: mqtt://host:port (to --topic, QoS 1) "
+                  "or http://host:port (POST /api/v1/telemetry); docs/ingest.md");
+  cmd->add_option("--topic", args->publish.topic,
+                  "MQTT topic; {machine} makes one message per machine and time")
+      ->capture_default_str();
+  cmd->add_option("--speed", args->publish.speed,
+                  "Data seconds sent per wall second (3600: an hour a second); 0: as fast as "
+                  "acknowledged")
+      ->capture_default_str();
+  cmd->add_option("--publish-from", args->publish_from,
+                  "Send only what happens at or after this time (ISO 8601)");
   cmd->footer(kExitCodeHelp);
   cmd->callback([args, exit_code] {
     sim::SimulationOptions options;
@@ -117,6 +134,29 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
       return;
     }
     PrintSimulationSummary(*summary, args->out);
+    if (!args->publish.url.empty()) {
+      double from = -std::numeric_limits<double>::infinity();
+      if (!args->publish_from.empty() && !core::ParseTimestamp(args->publish_from, &from)) {
+        fmt::print(stderr, "pdm simulate: --publish-from: '{}' is not an ISO 8601 timestamp\n",
+                   args->publish_from);
+        *exit_code = kExitUsage;
+        return;
+      }
+      auto steps = LoadReplay(args->out, from);
+      auto published = steps.ok() ? PublishReplay(*steps, args->publish) : steps.status();
+      if (!published.ok()) {
+        fmt::print(stderr, "pdm simulate: {}\n", published.status().message());
+        *exit_code = absl::IsInvalidArgument(published.status()) ? kExitUsage : kExitBadInput;
+        return;
+      }
+      fmt::print(
+          "published {} readings in {} messages ({} times) to {} in {:.1f} s ({:.0f} "
+          "readings/s)\n",
+          published->readings, published->messages, published->steps, args->publish.url,
+          published->seconds,
+          published->seconds > 0 ? static_cast<double>(published->readings) / published->seconds
+                                 : 0.0);
+    }
     *exit_code = kExitOk;
   });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -257,5 +258,95 @@ json MqttSource::Status() const {
   out.update(counters_.ToJson());
   return out;
 }
+
+class MqttPublisher::Impl {
+ public:
+  explicit Impl(const MqttPublisherOptions& o)
+      : options_(o), client_(PahoUri(o.url), o.client_id) {}
+
+  absl::Status Connect() {
+    auto builder = mqtt::connect_options_builder()
+                       .clean_session(true)
+                       .connect_timeout(std::chrono::seconds(5))
+                       .max_inflight(options_.max_in_flight);
+    if (!options_.username.empty()) builder.user_name(options_.username);
+    if (!options_.password.empty()) builder.password(options_.password);
+    if (options_.url.starts_with("mqtts://")) {
+      mqtt::ssl_options ssl;
+      if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);
+      builder.ssl(std::move(ssl));
+    }
+    try {
+      client_.connect(builder.finalize())->wait();
+    } catch (const mqtt::exception& e) {
+      return absl::UnavailableError(core::StrCat(options_.url, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Publish(const std::string& topic, std::string payload) {
+    try {
+      while (in_flight_.size() >= static_cast<size_t>(std::max(1, options_.max_in_flight))) {
+        in_flight_.front()->wait();
+        in_flight_.pop_front();
+      }
+      in_flight_.push_back(client_.publish(topic, std::move(payload), options_.qos, false));
+    } catch (const mqtt::exception& e) {
+      return absl::UnavailableError(core::StrCat("publish to ", topic, ": ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() {
+    try {
+      while (!in_flight_.empty()) {
+        in_flight_.front()->wait();
+        in_flight_.pop_front();
+      }
+    } catch (const mqtt::exception& e) {
+      return absl::UnavailableError(core::StrCat("publish: ", e.what()));
+    }
+    return absl::OkStatus();
+  }
+
+  void Disconnect() {
+    try {
+      if (client_.is_connected()) client_.disconnect()->wait();
+    } catch (const mqtt::exception&) {
+      // Gone already.
+    }
+  }
+
+ private:
+  MqttPublisherOptions options_;
+  mqtt::async_client client_;
+  std::deque<mqtt::delivery_token_ptr> in_flight_;
+};
+
+absl::StatusOr<std::unique_ptr<MqttPublisher>> MqttPublisher::Connect(
+    MqttPublisherOptions options) {
+  if (!options.url.starts_with("mqtt://") && !options.url.starts_with("mqtts://")) {
+    return absl::InvalidArgumentError(
+        core::StrCat("'", options.url, "': expected mqtt://host:port or mqtts://host:port"));
+  }
+  auto impl = std::make_unique<Impl>(options);
+  if (absl::Status s = impl->Connect(); !s.ok()) return s;
+  return std::unique_ptr<MqttPublisher>(new MqttPublisher(std::move(impl)));
+}
+
+MqttPublisher::MqttPublisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MqttPublisher::~MqttPublisher() {
+  if (impl_) {
+    (void)impl_->Flush();
+    impl_->Disconnect();
+  }
+}
+
+absl::Status MqttPublisher::Publish(const std::string& topic, std::string payload) {
+  return impl_->Publish(topic, std::move(payload));
+}
+
+absl::Status MqttPublisher::Flush() { return impl_->Flush(); }
 
 }  // namespace pdm::ingest

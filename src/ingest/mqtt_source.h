@@ -75,6 +75,34 @@ class MqttSource {
   std::unique_ptr<Impl> impl_;
 };
 
+// Publishes to a broker, QoS 1 by default, keeping at most `max_in_flight` messages
+// unacknowledged (`pdm simulate --publish`, the benchmarks).
+struct MqttPublisherOptions {
+  std::string url;  // mqtt://host:port or mqtts://host:port
+  std::string client_id = "pdm-publisher";
+  int qos = 1;
+  int max_in_flight = 64;  // below Paho's default command buffer (100)
+  std::string username, password, ca_file;
+};
+
+class MqttPublisher {
+ public:
+  static absl::StatusOr<std::unique_ptr<MqttPublisher>> Connect(MqttPublisherOptions options);
+  ~MqttPublisher();
+  MqttPublisher(const MqttPublisher&) = delete;
+  MqttPublisher& operator=(const MqttPublisher&) = delete;
+
+  // Sends one message; waits for the oldest acknowledgement first when max_in_flight are out.
+  absl::Status Publish(const std::string& topic, std::string payload);
+  // Waits until every message sent is acknowledged.
+  absl::Status Flush();
+
+ private:
+  class Impl;
+  explicit MqttPublisher(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace pdm::ingest
 
 #endif  // PDM_INGEST_MQTT_SOURCE_H_

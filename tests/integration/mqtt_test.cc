@@ -342,6 +342,76 @@ TEST_F(MqttTest, NothingIsLostWhilePdmIsDownOrTheBrokerRestarts) {
   Kill(&served, SIGTERM);
 }
 
+// The number after `word` in `text` ("published 120 readings" -> 120); -1 when absent.
+int64_t NumberBefore(const std::string& text, const std::string& word) {
+  const size_t at = text.find(" " + word);
+  if (at == std::string::npos) return -1;
+  size_t start = text.rfind(' ', at - 1);
+  start = start == std::string::npos ? 0 : start + 1;
+  return std::stoll(text.substr(start, at - start));
+}
+
+// `pdm simulate --publish` streams a fleet live, one message per machine and hour over MQTT, or
+// one request per hour over HTTP; the server accounts for every reading it sent.
+TEST_F(MqttTest, SimulatePublishesAFleetLiveOverMqttAndHttp) {
+  const fs::path broker_dir = *dir_ / "broker-3";
+  fs::create_directories(broker_dir);
+  Broker broker(broker_dir);
+  ASSERT_TRUE(broker.Start());
+  testing::ServeProcess served = Serve(Config(broker));
+  ASSERT_NE(served.port, 0) << served.first_line;
+  ASSERT_TRUE(WaitFor(served.port, 0).value("connected", false));
+
+  const testing::Result mqtt =
+      testing::Pdm("simulate --machines 3 --duration 2d --interval 1h --seed 11 --out " +
+                   (*dir_ / "published").string() + " --publish " + broker.url() +
+                   " --topic 'plant/{machine}/telemetry' --speed 0");
+  ASSERT_EQ(mqtt.code, 0) << mqtt.err;
+  const int64_t readings = NumberBefore(mqtt.out, "readings in");
+  const int64_t messages = NumberBefore(mqtt.out, "messages");
+  ASSERT_GT(readings, 3 * 40) << mqtt.out;
+  json status = WaitFor(served.port, messages);
+  EXPECT_EQ(status["messages"], messages) << status.dump();
+  EXPECT_EQ(status["messages_malformed"], 0) << status.dump();
+  // The simulator sends some readings twice and some values out of range, on purpose.
+  EXPECT_EQ(status["readings_accepted"].get<int64_t>() + status["readings_refused"].get<int64_t>() +
+                status["readings_duplicate"].get<int64_t>(),
+            readings)
+      << status.dump();
+  EXPECT_GT(status["readings_accepted"].get<int64_t>(), readings * 9 / 10) << status.dump();
+
+  // Over HTTP, to the telemetry route: a fleet whose readings all come after the first's.
+  const std::string scrape_before = Send(served.port, Request("GET", "/metrics", "", "")).body;
+  const testing::Result http = testing::Pdm(
+      "simulate --machines 2 --duration 1d --interval 1h --seed 12 --start 2026-01-01T00:00:00Z "
+      "--out " +
+      (*dir_ / "posted").string() + " --publish http://127.0.0.1:" + std::to_string(served.port) +
+      " --speed 0");
+  ASSERT_EQ(http.code, 0) << http.err;
+  const int64_t posted = NumberBefore(http.out, "readings in");
+  ASSERT_GT(posted, 2 * 20) << http.out;
+  EXPECT_THAT(http.out, ::testing::HasSubstr("times) to http://127.0.0.1:"));
+  // Every reading posted went through the telemetry route: accepted or refused (duplicates too).
+  const std::string scrape_after = Send(served.port, Request("GET", "/metrics", "", "")).body;
+  auto taken = [](const std::string& scrape) {
+    double total = 0;
+    for (const char* result : {"accepted", "refused"}) {
+      const std::string series =
+          std::string("pdm_telemetry_readings_total{result=\"") + result + "\"} ";
+      const size_t at = scrape.find(series);
+      if (at != std::string::npos) total += std::stod(scrape.substr(at + series.size()));
+    }
+    return total;
+  };
+  EXPECT_EQ(taken(scrape_after) - taken(scrape_before), static_cast<double>(posted));
+  // A wrong scheme is a usage error.
+  const testing::Result bad = testing::Pdm("simulate --machines 1 --duration 1h --out " +
+                                           (*dir_ / "bad").string() + " --publish ftp://x");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_THAT(bad.err, ::testing::HasSubstr("expected mqtt://host:port or http://host:port"));
+  Kill(&served, SIGTERM);
+}
+
 TEST_F(MqttTest, BadSourceConfigurationsAreRefusedByKey) {
   const fs::path path = *dir_ / "bad.yaml";
   for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
