@@ -150,7 +150,7 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
         return;
       }
       fmt::print(
-          "published {} readings in {} messages ({} times) to {} in {:.1f} s ({:.0f} "
+          "published {} readings in {} messages ({} times) to {} in {:.2f} s ({:.0f} "
           "readings/s)\n",
           published->readings, published->messages, published->steps, args->publish.url,
           published->seconds,
