@@ -93,7 +93,8 @@ class MqttSource::Impl {
       ++source_->counters_.connection_losses;
       source_->last_error_.Set(core::StrCat("connection lost", cause.empty() ? "" : ": ", cause));
     });
-    client_.set_message_callback([this](mqtt::const_message_ptr message) { OnMessage(*message); });
+    client_.set_message_callback(
+        [this](const mqtt::const_message_ptr& message) { OnMessage(*message); });
     // The first connection, retried until the broker answers (Paho reconnects after that).
     connector_ = std::jthread([this](const std::stop_token& stop) {
       std::chrono::milliseconds wait = source_->options_.retry_min;
@@ -324,7 +325,7 @@ class MqttPublisher::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<MqttPublisher>> MqttPublisher::Connect(
-    MqttPublisherOptions options) {
+    const MqttPublisherOptions& options) {
   if (!options.url.starts_with("mqtt://") && !options.url.starts_with("mqtts://")) {
     return absl::InvalidArgumentError(
         core::StrCat("'", options.url, "': expected mqtt://host:port or mqtts://host:port"));

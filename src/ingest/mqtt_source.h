@@ -87,7 +87,8 @@ struct MqttPublisherOptions {
 
 class MqttPublisher {
  public:
-  static absl::StatusOr<std::unique_ptr<MqttPublisher>> Connect(MqttPublisherOptions options);
+  static absl::StatusOr<std::unique_ptr<MqttPublisher>> Connect(
+      const MqttPublisherOptions& options);
   ~MqttPublisher();
   MqttPublisher(const MqttPublisher&) = delete;
   MqttPublisher& operator=(const MqttPublisher&) = delete;
