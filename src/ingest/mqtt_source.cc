@@ -36,6 +36,18 @@ std::string PahoUri(const std::string& url) {
   return url;
 }
 
+// The credentials and TLS of a connection to `url`.
+void SetAccess(const std::string& url, const std::string& username, const std::string& password,
+               const std::string& ca_file, mqtt::connect_options_builder* builder) {
+  if (!username.empty()) builder->user_name(username);
+  if (!password.empty()) builder->password(password);
+  if (url.starts_with("mqtts://")) {
+    mqtt::ssl_options ssl;
+    if (!ca_file.empty()) ssl.set_trust_store(ca_file);
+    builder->ssl(std::move(ssl));
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateMqttOptions(const MqttSourceOptions& o) {
@@ -79,13 +91,7 @@ class MqttSource::Impl {
                        .keep_alive_interval(std::chrono::seconds(20))
                        .connect_timeout(std::chrono::seconds(5))
                        .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30));
-    if (!o.username.empty()) builder.user_name(o.username);
-    if (!o.password.empty()) builder.password(o.password);
-    if (o.url.starts_with("mqtts://")) {
-      mqtt::ssl_options ssl;
-      if (!o.ca_file.empty()) ssl.set_trust_store(o.ca_file);
-      builder.ssl(std::move(ssl));
-    }
+    SetAccess(o.url, o.username, o.password, o.ca_file, &builder);
     connect_options_ = builder.finalize();
     client_.set_connected_handler([this](const std::string&) { OnConnected(); });
     client_.set_connection_lost_handler([this](const std::string& cause) {
@@ -270,13 +276,7 @@ class MqttPublisher::Impl {
                        .clean_session(true)
                        .connect_timeout(std::chrono::seconds(5))
                        .max_inflight(options_.max_in_flight);
-    if (!options_.username.empty()) builder.user_name(options_.username);
-    if (!options_.password.empty()) builder.password(options_.password);
-    if (options_.url.starts_with("mqtts://")) {
-      mqtt::ssl_options ssl;
-      if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);
-      builder.ssl(std::move(ssl));
-    }
+    SetAccess(options_.url, options_.username, options_.password, options_.ca_file, &builder);
     try {
       client_.connect(builder.finalize())->wait();
     } catch (const mqtt::exception& e) {

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "core/time.h"
@@ -201,6 +202,25 @@ class MqttTest : public ::testing::Test {
     return s;
   }
 
+  // A broker of its own in `name`, started; then the server subscribed to it, connected.
+  struct Rig {
+    std::unique_ptr<Broker> broker;
+    testing::ServeProcess served;
+  };
+  Rig StartRig(const std::string& name) {
+    Rig rig;
+    const fs::path broker_dir = *dir_ / name;
+    fs::create_directories(broker_dir);
+    rig.broker = std::make_unique<Broker>(broker_dir);
+    EXPECT_TRUE(rig.broker->Start());
+    rig.served = Serve(Config(*rig.broker));
+    EXPECT_NE(rig.served.port, 0) << rig.served.first_line;
+    if (rig.served.port != 0) {
+      EXPECT_TRUE(WaitFor(rig.served.port, 0).value("connected", false));
+    }
+    return rig;
+  }
+
   static void Kill(testing::ServeProcess* p, int signal) {
     if (p->pid <= 0) return;
     ::kill(p->pid, signal);
@@ -213,14 +233,11 @@ class MqttTest : public ::testing::Test {
 };
 
 TEST_F(MqttTest, ReadingsInBothPayloadsAreAccountedForOneByOne) {
-  const fs::path broker_dir = *dir_ / "broker-1";
-  fs::create_directories(broker_dir);
-  Broker broker(broker_dir);
-  ASSERT_TRUE(broker.Start());
-  testing::ServeProcess served = Serve(Config(broker));
-  ASSERT_NE(served.port, 0) << served.first_line;
-  json status = WaitFor(served.port, 0);
-  ASSERT_TRUE(status.value("connected", false)) << status.dump();
+  Rig rig = StartRig("broker-1");
+  ASSERT_FALSE(HasFailure());
+  Broker& broker = *rig.broker;
+  testing::ServeProcess& served = rig.served;
+  json status;
 
   // The dead letters, as an operator would watch them.
   mqtt::async_client watcher("tcp://127.0.0.1:" + std::to_string(broker.port()), "watcher");
@@ -354,13 +371,10 @@ int64_t NumberBefore(const std::string& text, const std::string& word) {
 // `pdm simulate --publish` streams a fleet live, one message per machine and hour over MQTT, or
 // one request per hour over HTTP; the server accounts for every reading it sent.
 TEST_F(MqttTest, SimulatePublishesAFleetLiveOverMqttAndHttp) {
-  const fs::path broker_dir = *dir_ / "broker-3";
-  fs::create_directories(broker_dir);
-  Broker broker(broker_dir);
-  ASSERT_TRUE(broker.Start());
-  testing::ServeProcess served = Serve(Config(broker));
-  ASSERT_NE(served.port, 0) << served.first_line;
-  ASSERT_TRUE(WaitFor(served.port, 0).value("connected", false));
+  Rig rig = StartRig("broker-3");
+  ASSERT_FALSE(HasFailure());
+  Broker& broker = *rig.broker;
+  testing::ServeProcess& served = rig.served;
 
   const testing::Result mqtt =
       testing::Pdm("simulate --machines 3 --duration 2d --interval 1h --seed 11 --out " +
