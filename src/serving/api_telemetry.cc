@@ -414,6 +414,7 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
     json details = json::array();
     MachineReading reading;
     std::string reason;
+    bool duplicate = false;
     if (!record.is_object()) {
       details.push_back(
           {{"field", prefix.substr(0, prefix.size() - 1)}, {"reason", "expected an object"}});
@@ -446,7 +447,8 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
       auto point = fleet_.Apply(reading, served, drift ? &drift_features : nullptr);
       if (!point.ok()) {
         const bool full = absl::IsResourceExhausted(point.status());
-        if (absl::IsAlreadyExists(point.status())) ++counts->duplicates;
+        duplicate = absl::IsAlreadyExists(point.status());
+        if (duplicate) ++counts->duplicates;
         details.push_back(
             {{"field", prefix + (full ? "machine" : "time")},
              {"reason", std::string(point.status().message())},
@@ -485,7 +487,11 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
         }
       }
     }
-    if (!details.empty()) refuse("readings", i, reading.machine, std::move(details));
+    if (!details.empty()) {
+      refuse("readings", i, reading.machine, std::move(details));
+      // A delivery repeated is not a data-quality problem of its field.
+      if (duplicate) refused_fields.pop_back();
+    }
   }
   metrics_->SetOnlineMachines(static_cast<int64_t>(fleet_.size()));
   metrics_->CountTelemetry(accepted, readings->size() - accepted);
