@@ -150,13 +150,14 @@ absl::StatusOr<std::vector<ReplayStep>> LoadReplay(const fs::path& dir, double f
       const std::string id = r["machine"];
       if (introduced.insert(id).second && attributes.contains(id)) r["attributes"] = attributes[id];
     }
+    const size_t count = list.size();
     json body = {{"readings", std::move(list)}};
     json sent = json::array();
     while (next_event < events.size() && events[next_event].time <= time) {
       sent.push_back(std::move(events[next_event++].body));
     }
     if (!sent.empty()) body["events"] = std::move(sent);
-    steps.push_back({time, body.dump()});
+    steps.push_back({time, body.dump(), count});
   }
   return steps;
 }
@@ -273,14 +274,12 @@ absl::StatusOr<PublishSummary> PublishReplay(const std::vector<ReplayStep>& step
     ++summary.steps;
     if (http) {
       PDM_RETURN_IF_ERROR(PostJson(curl.get(), post_url, step.body));
-      const json body = json::parse(step.body, nullptr, false);
-      summary.readings += body.is_object() ? body.value("readings", json::array()).size() : 0;
+      summary.readings += step.readings;
       ++summary.messages;
       continue;
     }
     if (slot == std::string::npos) {
-      const json body = json::parse(step.body, nullptr, false);
-      summary.readings += body.is_object() ? body.value("readings", json::array()).size() : 0;
+      summary.readings += step.readings;
       PDM_RETURN_IF_ERROR(publisher->Publish(options.topic, step.body));
       ++summary.messages;
       continue;

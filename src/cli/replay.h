@@ -15,8 +15,9 @@
 namespace pdm::cli {
 
 struct ReplayStep {
-  double time = 0;   // epoch seconds of the readings
-  std::string body;  // the POST /api/v1/telemetry body
+  double time = 0;      // epoch seconds of the readings
+  std::string body;     // the POST /api/v1/telemetry body
+  size_t readings = 0;  // in body
 };
 
 // The steps of the fleet simulated into `dir` (pdm simulate's CSV files) at or after `from`

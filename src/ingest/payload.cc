@@ -176,23 +176,21 @@ absl::StatusOr<Decoded> DecodeJson(std::string_view payload,
   if (!readings.is_array() || !events.is_array()) {
     return absl::InvalidArgumentError("readings and events must be arrays");
   }
-  json kept_readings = json::array(), kept_events = json::array();
-  for (size_t i = 0; i < readings.size(); ++i) {
-    std::string error;
-    if (FillMachine(&readings[i], machine, &error)) {
-      kept_readings.push_back(std::move(readings[i]));
-    } else {
-      out.errors.push_back(core::StrCat("readings[", i, "]: ", error));
+  // The records the topic's machine allows; the others refused by index.
+  auto keep = [&](json* list, const char* name) {
+    json kept = json::array();
+    for (size_t i = 0; i < list->size(); ++i) {
+      std::string error;
+      if (FillMachine(&(*list)[i], machine, &error)) {
+        kept.push_back(std::move((*list)[i]));
+      } else {
+        out.errors.push_back(core::StrCat(name, "[", i, "]: ", error));
+      }
     }
-  }
-  for (size_t i = 0; i < events.size(); ++i) {
-    std::string error;
-    if (FillMachine(&events[i], machine, &error)) {
-      kept_events.push_back(std::move(events[i]));
-    } else {
-      out.errors.push_back(core::StrCat("events[", i, "]: ", error));
-    }
-  }
+    return kept;
+  };
+  json kept_readings = keep(&readings, "readings");
+  json kept_events = keep(&events, "events");
   out.readings = kept_readings.size();
   out.body = {{"readings", std::move(kept_readings)}};
   if (!kept_events.empty()) out.body["events"] = std::move(kept_events);

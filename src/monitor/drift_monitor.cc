@@ -183,12 +183,10 @@ double DriftMonitor::Sample(Bucket* bucket) {
 
 void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   ++rows_seen_;
+  const int regime = profile_.RegimeOf(row.features);
   // Every row moves its machine's levels, whether or not it is windowed or sampled.
   const bool leveled = levels_ && !row.entity.empty();
-  if (leveled) {
-    levels_->Next(row.entity, row.time, profile_.RegimeOf(row.features), row.features,
-                  level_values_.data());
-  }
+  if (leveled) levels_->Next(row.entity, row.time, regime, row.features, level_values_.data());
   Bucket* bucket = BucketFor(row.time);
   if (bucket == nullptr) {
     ++late_rows_;
@@ -196,7 +194,6 @@ void DriftMonitor::ObserveLocked(const ObservedRow& row) {
   }
   // A late row may land in a closed bucket: the closed sum takes it too.
   Bucket* also = bucket == &buckets_.back() ? nullptr : &closed_;
-  const int regime = profile_.RegimeOf(row.features);
   for (Bucket* b : {bucket, also}) {
     if (b == nullptr) continue;
     ++b->rows;
