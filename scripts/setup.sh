@@ -31,6 +31,8 @@ PACKAGES=(
   libjs-chart.js chromium nodejs
   # the MQTT source (Eclipse Paho C and C++), and the real broker its tests start on loopback
   libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto
+  # the Modbus TCP source (its tests serve registers with libmodbus too)
+  libmodbus-dev
 )
 
 missing=()

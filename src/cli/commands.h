@@ -12,7 +12,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "core/time.h"
-#include "ingest/mqtt_source.h"
+#include "ingest/source_config.h"
 #include "nlohmann/json.hpp"
 #include "registry/registry.h"
 
@@ -124,7 +124,7 @@ struct ServeOptions {
   // The business case of GET /api/v1/roi and the dashboard's page (pdm roi's config).
   std::string roi;
   // Ingestion sources (server.yaml `sources:`, docs/ingest.md), started with the server.
-  std::vector<ingest::MqttSourceOptions> mqtt_sources;
+  ingest::SourcesConfig sources;
   size_t max_streams = 64;   // GET /api/v1/stream subscribers at a time
   bool explain_all = false;  // explain every machine's risk (memory: a feature vector each)
   // Run on its own thread once the server listens (pdm demo's replay); `stop` is requested when

@@ -19,6 +19,7 @@
 #include "cli/commands.h"
 #include "core/strings.h"
 #include "econ/roi_config.h"
+#include "ingest/source_config.h"
 #include "notify/webhook_sender.h"
 #include "serving/api.h"
 #include "serving/http_server.h"
@@ -58,129 +59,6 @@ bool ParseValue(const std::string& text, T* value) {
     *value = static_cast<T>(parsed);
     return true;
   }
-}
-
-// server.yaml's `sources:`: a list of {type: mqtt, ...} (docs/ingest.md). Errors name the
-// entry and key.
-absl::Status ParseSources(const std::string& path, const YAML::Node& list, ServeOptions* args) {
-  if (!list.IsSequence()) {
-    return absl::InvalidArgumentError(core::StrCat(path, ": sources: expected a list"));
-  }
-  for (size_t i = 0; i < list.size(); ++i) {
-    const YAML::Node& entry = list[i];
-    const std::string where = core::StrCat(path, ": sources[", i, "]");
-    if (!entry.IsMap()) return absl::InvalidArgumentError(where + ": expected a mapping");
-    const std::string type = entry["type"] ? entry["type"].as<std::string>("") : "";
-    if (type != "mqtt") {
-      return absl::InvalidArgumentError(
-          core::StrCat(where, ".type: '", type, "': expected mqtt (docs/ingest.md)"));
-    }
-    ingest::MqttSourceOptions o;
-    o.name = core::StrCat("mqtt-", i);
-    absl::Status status;
-    auto text = [&](const YAML::Node& v, const std::string& key) {
-      if (!v.IsScalar()) {
-        status = absl::InvalidArgumentError(core::StrCat(where, ".", key, ": expected a value"));
-        return std::string();
-      }
-      return v.as<std::string>();
-    };
-    for (const auto& item : entry) {
-      const std::string key = item.first.as<std::string>();
-      const YAML::Node& v = item.second;
-      auto number = [&](auto* into) {
-        if (!ParseValue(text(v, key), into) && status.ok()) {
-          status = absl::InvalidArgumentError(core::StrCat(where, ".", key, ": not a number"));
-        }
-      };
-      if (key == "type") {
-      } else if (key == "name") {
-        o.name = text(v, key);
-      } else if (key == "url") {
-        o.url = text(v, key);
-      } else if (key == "topics") {
-        if (v.IsScalar()) {
-          o.topics.push_back(v.as<std::string>());
-        } else if (v.IsSequence()) {
-          for (const YAML::Node& t : v) o.topics.push_back(text(t, key));
-        } else {
-          status = absl::InvalidArgumentError(where + ".topics: expected a list of patterns");
-        }
-      } else if (key == "client_id") {
-        o.client_id = text(v, key);
-      } else if (key == "qos") {
-        number(&o.qos);
-      } else if (key == "clean_session") {
-        if (!ParseValue(text(v, key), &o.clean_session) && status.ok()) {
-          status = absl::InvalidArgumentError(where + ".clean_session: expected true or false");
-        }
-      } else if (key == "machine_level") {
-        int level = 0;
-        number(&level);
-        o.machine_level = level;
-      } else if (key == "format") {
-        auto format = ingest::ParsePayloadFormat(text(v, key));
-        if (!format.ok()) {
-          status = absl::InvalidArgumentError(
-              core::StrCat(where, ".format: ", format.status().message()));
-        } else {
-          o.decode.format = *format;
-        }
-      } else if (key == "machine_tag") {
-        o.decode.machine_tag = text(v, key);
-      } else if (key == "time_unit") {
-        const std::string unit = text(v, key);
-        if (unit == "ns") {
-          o.decode.time_unit = 1e-9;
-        } else if (unit == "us") {
-          o.decode.time_unit = 1e-6;
-        } else if (unit == "ms") {
-          o.decode.time_unit = 1e-3;
-        } else if (unit == "s") {
-          o.decode.time_unit = 1;
-        } else {
-          status = absl::InvalidArgumentError(
-              core::StrCat(where, ".time_unit: '", unit, "': expected ns, us, ms or s"));
-        }
-      } else if (key == "dead_letter_topic") {
-        o.dead_letter_topic = text(v, key);
-      } else if (key == "username") {
-        o.username = text(v, key);
-      } else if (key == "password_env") {
-        // The password itself never sits in the file.
-        const std::string variable = text(v, key);
-        const char* value = std::getenv(variable.c_str());
-        if (value == nullptr && status.ok()) {
-          status = absl::InvalidArgumentError(
-              core::StrCat(where, ".password_env: $", variable, " is not set"));
-        } else if (value != nullptr) {
-          o.password = value;
-        }
-      } else if (key == "ca_file") {
-        o.ca_file = text(v, key);
-      } else if (key == "max_payload") {
-        number(&o.max_payload);
-      } else {
-        return absl::InvalidArgumentError(core::StrCat(
-            where, ".", key,
-            ": unknown key (type, name, url, topics, client_id, qos, clean_session, "
-            "machine_level, format, machine_tag, time_unit, dead_letter_topic, username, "
-            "password_env, ca_file, max_payload)"));
-      }
-      if (!status.ok()) return status;
-    }
-    if (absl::Status valid = ingest::ValidateMqttOptions(o); !valid.ok()) {
-      return absl::InvalidArgumentError(core::StrCat(path, ": ", valid.message()));
-    }
-    for (const ingest::MqttSourceOptions& other : args->mqtt_sources) {
-      if (other.name == o.name) {
-        return absl::InvalidArgumentError(
-            core::StrCat(where, ".name: '", o.name, "' names another source too"));
-      }
-    }
-    args->mqtt_sources.push_back(std::move(o));
-  }
-  return absl::OkStatus();
 }
 
 // Applies server.yaml: every key sets its option unless the flag was given. Unknown keys and
@@ -286,8 +164,7 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
     } else if (key == "token") {
       set(v, key, nullptr, &args->token);
     } else if (key == "sources") {
-      args->mqtt_sources.clear();
-      if (absl::Status s = ParseSources(path, v, args); !s.ok()) return s;
+      if (absl::Status s = ingest::ParseSources(path, v, &args->sources); !s.ok()) return s;
     } else if (key == "cors" && v.IsMap()) {
       for (const auto& c : v) {
         const std::string sub = c.first.as<std::string>();
@@ -602,8 +479,8 @@ int Serve(const ServeOptions& args) {
     api_options.roi_source = args.roi;
   }
   // Ingestion sources: made after the Api they feed, reported through it.
-  std::vector<std::unique_ptr<ingest::MqttSource>> sources;
-  if (!args.mqtt_sources.empty()) {
+  std::vector<std::unique_ptr<ingest::Source>> sources;
+  if (!args.sources.empty()) {
     api_options.sources = [&sources] {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& source : sources) out.push_back(source->Status());
@@ -611,10 +488,9 @@ int Serve(const ServeOptions& args) {
     };
   }
   serving::Api api(&models, &metrics, api_options);
-  for (const ingest::MqttSourceOptions& o : args.mqtt_sources) {
-    sources.push_back(std::make_unique<ingest::MqttSource>(
-        o, [&api](nlohmann::json body) { return IngestThroughApi(&api, std::move(body)); }));
-  }
+  sources = ingest::MakeSources(args.sources, [&api](nlohmann::json body) {
+    return IngestThroughApi(&api, std::move(body));
+  });
   if (!webhooks.targets.empty()) {
     sender = std::make_unique<notify::WebhookSender>(
         &(*registry)->store(), webhooks,
@@ -668,8 +544,7 @@ int Serve(const ServeOptions& args) {
 
   for (const auto& source : sources) {
     source->Start();
-    fmt::print("  source {}: {} {}\n", source->options().name, source->options().url,
-               fmt::join(source->options().topics, " "));
+    fmt::print("  source {}: {}\n", source->name(), source->Describe());
   }
   std::fflush(stdout);
   std::jthread background;

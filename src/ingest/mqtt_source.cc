@@ -13,20 +13,6 @@ namespace pdm::ingest {
 
 using json = nlohmann::json;
 
-json SourceCounters::ToJson() const {
-  return {{"messages", messages.load()},
-          {"messages_malformed", messages_malformed.load()},
-          {"readings_accepted", readings_accepted.load()},
-          {"readings_refused", readings_refused.load()},
-          {"readings_duplicate", readings_duplicate.load()},
-          {"events_applied", events_applied.load()},
-          {"events_refused", events_refused.load()},
-          {"dead_lettered", dead_lettered.load()},
-          {"retries", retries.load()},
-          {"connects", connects.load()},
-          {"connection_losses", connection_losses.load()}};
-}
-
 namespace {
 
 // Paho's URI for ours: tcp:// for mqtt://, ssl:// for mqtts://.
@@ -251,6 +237,12 @@ void MqttSource::Start() { impl_->Start(); }
 
 void MqttSource::Stop() {
   if (impl_) impl_->Stop();
+}
+
+std::string MqttSource::Describe() const {
+  std::string out = options_.url;
+  for (const std::string& topic : options_.topics) out += " " + topic;
+  return out;
 }
 
 json MqttSource::Status() const {

@@ -48,24 +48,26 @@ struct MqttSourceOptions {
 // Checks the options (URL scheme, topics, QoS, level) without connecting.
 absl::Status ValidateMqttOptions(const MqttSourceOptions& options);
 
-class MqttSource {
+class MqttSource : public Source {
  public:
   // REQUIRES: ValidateMqttOptions(options).ok().
   MqttSource(MqttSourceOptions options, TelemetryHandler handler);
-  ~MqttSource();
+  ~MqttSource() override;
   MqttSource(const MqttSource&) = delete;
   MqttSource& operator=(const MqttSource&) = delete;
 
   // Connects in the background (retrying with backoff until the broker answers) and subscribes;
   // Paho reconnects after a lost connection.
-  void Start();
+  void Start() override;
   // Disconnects; a message being applied is finished first.
-  void Stop();
+  void Stop() override;
 
+  const std::string& name() const override { return options_.name; }
+  std::string Describe() const override;
   const MqttSourceOptions& options() const { return options_; }
   const SourceCounters& counters() const { return counters_; }
   // {"name", "type", "url", "topics", "connected", "last_error", counters...}
-  nlohmann::json Status() const;
+  nlohmann::json Status() const override;
 
  private:
   class Impl;

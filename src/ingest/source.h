@@ -51,6 +51,21 @@ struct SourceCounters {
   nlohmann::json ToJson() const;
 };
 
+// A running source of readings inside `pdm serve` (MQTT, Modbus TCP). Start and Stop are called
+// once each, from one thread; Status from any thread.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual void Start() = 0;
+  // Returns once nothing more reaches the telemetry path; work in progress is finished first.
+  virtual void Stop() = 0;
+  virtual const std::string& name() const = 0;
+  // Where it reads from, for the server's start-up lines ("mqtt://host:1883 plant/+/telemetry").
+  virtual std::string Describe() const = 0;
+  // {"name", "type", "connected", "last_error", counters...} (GET /api/v1/sources).
+  virtual nlohmann::json Status() const = 0;
+};
+
 // The last problem a source met (a refusal, a connection error), for its status.
 class LastError {
  public:

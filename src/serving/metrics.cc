@@ -185,8 +185,19 @@ ServerMetrics::ServerMetrics()
                          .Register(*registry_)),
       source_connected_(BuildGauge()
                             .Name("pdm_source_connected")
-                            .Help("1 while an ingestion source is connected")
-                            .Register(*registry_)) {
+                            .Help("1 while an ingestion source is connected (a polled "
+                                  "source: every device)")
+                            .Register(*registry_)),
+      source_poll_failures_(BuildCounter()
+                                .Name("pdm_source_poll_failures_total")
+                                .Help("Polls of a polled source's devices that read nothing "
+                                      "(timeout, refused connection, Modbus exception)")
+                                .Register(*registry_)),
+      source_device_stale_(BuildGauge()
+                               .Name("pdm_source_device_stale")
+                               .Help("1 while a polled device has not been read for its "
+                                     "source's stale_after intervals")
+                               .Register(*registry_)) {
   for (const char* severity : {"warning", "critical"}) {
     alerts_open_.Add({{"severity", severity}});
     alerts_opened_.Add({{"severity", severity}});
@@ -239,6 +250,15 @@ void ServerMetrics::SetSources(const nlohmann::json& sources) {
     advance(source_readings_, "readings_refused", "refused");
     advance(source_readings_, "readings_duplicate", "duplicate");
     advance(source_losses_, "connection_losses", nullptr);
+    if (source.contains("polls_failed")) {
+      advance(source_poll_failures_, "polls_failed", nullptr);
+    }
+    if (source.contains("devices") && source["devices"].is_array()) {
+      for (const nlohmann::json& device : source["devices"]) {
+        source_device_stale_.Add({{"source", name}, {"machine", device.value("machine", "")}})
+            .Set(device.value("stale", false) ? 1.0 : 0.0);
+      }
+    }
     source_connected_.Add({{"source", name}}).Set(source.value("connected", false) ? 1.0 : 0.0);
   }
 }

@@ -76,8 +76,9 @@ class ServerMetrics {
 
   // The ingestion sources' series from their statuses (ApiOptions::sources): per source
   // pdm_source_messages_total{result}, pdm_source_readings_total{result},
-  // pdm_source_connection_losses_total and pdm_source_connected. The counters advance by what
-  // the sources' totals advanced since the last call.
+  // pdm_source_connection_losses_total, pdm_source_connected, and for polled sources (Modbus)
+  // pdm_source_poll_failures_total and pdm_source_device_stale{machine}. The counters advance by
+  // what the sources' totals advanced since the last call.
   void SetSources(const nlohmann::json& sources);
 
   // The text exposition format (version 0.0.4).
@@ -120,6 +121,8 @@ class ServerMetrics {
   prometheus::Family<prometheus::Counter>& source_readings_;
   prometheus::Family<prometheus::Counter>& source_losses_;
   prometheus::Family<prometheus::Gauge>& source_connected_;
+  prometheus::Family<prometheus::Counter>& source_poll_failures_;
+  prometheus::Family<prometheus::Gauge>& source_device_stale_;
   std::mutex sources_mu_;
   std::map<std::string, double> source_totals_;  // "source/key" -> the total last counted
 

@@ -429,7 +429,7 @@ TEST_F(MqttTest, SimulatePublishesAFleetLiveOverMqttAndHttp) {
 TEST_F(MqttTest, BadSourceConfigurationsAreRefusedByKey) {
   const fs::path path = *dir_ / "bad.yaml";
   for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"sources: [{type: kafka}]", "sources[0].type: 'kafka': expected mqtt"},
+           {"sources: [{type: amqp}]", "sources[0].type: 'amqp': expected mqtt"},
            {"sources: [{type: mqtt, url: 'http://x', topics: [a]}]", "expected mqtt://host:port"},
            {"sources: [{type: mqtt, url: 'mqtt://x:1', topics: []}]", "topics: at least one"},
            {"sources: [{type: mqtt, url: 'mqtt://x:1', topics: [a], qos: 3}]", "qos: expected 0"},

@@ -1,0 +1,313 @@
+#include "ingest/source_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "core/strings.h"
+
+namespace pdm::ingest {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Reads one entry's keys: each key's handler gets the value and the key's path for errors.
+// The first error wins; an unknown key is refused with the list of known ones.
+class EntryReader {
+ public:
+  explicit EntryReader(std::string where) : where_(std::move(where)) {}
+
+  const std::string& where() const { return where_; }
+  absl::Status& status() { return status_; }
+
+  std::string At(const std::string& key) const { return core::StrCat(where_, ".", key); }
+
+  void Fail(const std::string& key, const std::string& reason) {
+    if (status_.ok()) status_ = absl::InvalidArgumentError(core::StrCat(At(key), ": ", reason));
+  }
+
+  std::string Text(const YAML::Node& v, const std::string& key) {
+    if (!v.IsScalar()) {
+      Fail(key, "expected a value");
+      return {};
+    }
+    return v.Scalar();
+  }
+
+  template <typename T>
+  void Number(const YAML::Node& v, const std::string& key, T* out) {
+    T parsed{};
+    if (!v.IsScalar() || !YAML::convert<T>::decode(v, parsed)) {
+      Fail(key, "not a number");
+      return;
+    }
+    *out = parsed;
+  }
+
+  void Bool(const YAML::Node& v, const std::string& key, bool* out) {
+    bool parsed = false;
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, parsed)) {
+      Fail(key, "expected true or false");
+      return;
+    }
+    *out = parsed;
+  }
+
+  void Millis(const YAML::Node& v, const std::string& key, std::chrono::milliseconds* out) {
+    int64_t ms = 0;
+    Number(v, key, &ms);
+    if (status_.ok() && ms <= 0) Fail(key, "expected a positive number of milliseconds");
+    if (status_.ok()) *out = std::chrono::milliseconds(ms);
+  }
+
+  // The password named by `password_env`: the secret itself never sits in the file.
+  void PasswordFromEnvironment(const YAML::Node& v, const std::string& key, std::string* out) {
+    const std::string variable = Text(v, key);
+    if (!status_.ok()) return;
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) {
+      Fail(key, core::StrCat("$", variable, " is not set"));
+    } else {
+      *out = value;
+    }
+  }
+
+  // Calls `on_key(key, value)` for each key; `known` lists them for the unknown-key error.
+  absl::Status Read(const YAML::Node& entry, const std::string& known,
+                    const std::function<bool(const std::string&, const YAML::Node&)>& on_key) {
+    for (const auto& item : entry) {
+      const std::string key = item.first.Scalar();
+      if (key == "type") continue;
+      if (!on_key(key, item.second)) {
+        return absl::InvalidArgumentError(core::StrCat(At(key), ": unknown key (", known, ")"));
+      }
+      if (!status_.ok()) return status_;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string where_;
+  absl::Status status_;
+};
+
+absl::Status ParseMqtt(const std::string& path, const YAML::Node& entry, size_t index,
+                       EntryReader* r, SourcesConfig* out) {
+  MqttSourceOptions o;
+  o.name = core::StrCat("mqtt-", index);
+  absl::Status read = r->Read(
+      entry,
+      "type, name, url, topics, client_id, qos, clean_session, machine_level, format, "
+      "machine_tag, time_unit, dead_letter_topic, username, password_env, ca_file, max_payload",
+      [&](const std::string& key, const YAML::Node& v) {
+        if (key == "name") {
+          o.name = r->Text(v, key);
+        } else if (key == "url") {
+          o.url = r->Text(v, key);
+        } else if (key == "topics") {
+          if (v.IsScalar()) {
+            o.topics.push_back(v.Scalar());
+          } else if (v.IsSequence()) {
+            for (const YAML::Node& t : v) o.topics.push_back(r->Text(t, key));
+          } else {
+            r->Fail(key, "expected a list of patterns");
+          }
+        } else if (key == "client_id") {
+          o.client_id = r->Text(v, key);
+        } else if (key == "qos") {
+          r->Number(v, key, &o.qos);
+        } else if (key == "clean_session") {
+          r->Bool(v, key, &o.clean_session);
+        } else if (key == "machine_level") {
+          int level = 0;
+          r->Number(v, key, &level);
+          o.machine_level = level;
+        } else if (key == "format") {
+          auto format = ParsePayloadFormat(r->Text(v, key));
+          if (!format.ok()) {
+            r->Fail(key, std::string(format.status().message()));
+          } else {
+            o.decode.format = *format;
+          }
+        } else if (key == "machine_tag") {
+          o.decode.machine_tag = r->Text(v, key);
+        } else if (key == "time_unit") {
+          static const std::map<std::string, double> kUnits = {
+              {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}};
+          const std::string unit = r->Text(v, key);
+          if (auto it = kUnits.find(unit); it != kUnits.end()) {
+            o.decode.time_unit = it->second;
+          } else {
+            r->Fail(key, core::StrCat("'", unit, "': expected ns, us, ms or s"));
+          }
+        } else if (key == "dead_letter_topic") {
+          o.dead_letter_topic = r->Text(v, key);
+        } else if (key == "username") {
+          o.username = r->Text(v, key);
+        } else if (key == "password_env") {
+          r->PasswordFromEnvironment(v, key, &o.password);
+        } else if (key == "ca_file") {
+          o.ca_file = r->Text(v, key);
+        } else if (key == "max_payload") {
+          r->Number(v, key, &o.max_payload);
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!read.ok()) return read;
+  if (absl::Status valid = ValidateMqttOptions(o); !valid.ok()) {
+    return absl::InvalidArgumentError(core::StrCat(path, ": ", valid.message()));
+  }
+  out->mqtt.push_back(std::move(o));
+  return absl::OkStatus();
+}
+
+// A device's or source's register map: a file (relative to server.yaml) or an inline list.
+absl::StatusOr<RegisterMap> ReadMap(const fs::path& base, const YAML::Node& v,
+                                    const std::string& key, EntryReader* r) {
+  if (key == "registers") {
+    return ParseRegisterMap(YAML::Dump(v), r->At(key));
+  }
+  fs::path file = r->Text(v, key);
+  if (!r->status().ok()) return r->status();
+  if (file.is_relative()) file = base / file;
+  return LoadRegisterMap(file.string());
+}
+
+absl::Status ParseModbus(const std::string& path, const YAML::Node& entry, size_t index,
+                         EntryReader* r, SourcesConfig* out) {
+  const fs::path base = fs::path(path).parent_path();
+  ModbusSourceOptions o;
+  o.name = core::StrCat("modbus-", index);
+  std::optional<RegisterMap> shared_map;
+  YAML::Node devices;  // a handle to the entry's list (the key loop's values are temporaries)
+  bool has_devices = false;
+  absl::Status read = r->Read(
+      entry,
+      "type, name, poll_ms, timeout_ms, retry_max_ms, stale_after, register_map, registers, "
+      "devices",
+      [&](const std::string& key, const YAML::Node& v) {
+        if (key == "name") {
+          o.name = r->Text(v, key);
+        } else if (key == "poll_ms") {
+          r->Millis(v, key, &o.poll_interval);
+        } else if (key == "timeout_ms") {
+          r->Millis(v, key, &o.timeout);
+        } else if (key == "retry_max_ms") {
+          r->Millis(v, key, &o.retry_max);
+        } else if (key == "stale_after") {
+          r->Number(v, key, &o.stale_after);
+        } else if (key == "register_map" || key == "registers") {
+          auto map = ReadMap(base, v, key, r);
+          if (!map.ok()) {
+            r->status() = map.status();
+          } else {
+            shared_map = std::move(*map);
+          }
+        } else if (key == "devices") {
+          if (!v.IsSequence()) r->Fail(key, "expected a list of devices");
+          devices = v;
+          has_devices = true;
+        } else {
+          return false;
+        }
+        return true;
+      });
+  if (!read.ok()) return read;
+  if (!has_devices) return absl::InvalidArgumentError(r->At("devices") + ": missing");
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const YAML::Node device = devices[i];
+    EntryReader d(core::StrCat(r->At("devices"), "[", i, "]"));
+    if (!device.IsMap()) return absl::InvalidArgumentError(d.where() + ": expected a mapping");
+    ModbusDevice dev;
+    bool has_map = false;
+    absl::Status device_read = d.Read(device, "machine, host, port, unit, register_map, registers",
+                                      [&](const std::string& key, const YAML::Node& v) {
+                                        if (key == "machine") {
+                                          dev.machine = d.Text(v, key);
+                                        } else if (key == "host") {
+                                          dev.host = d.Text(v, key);
+                                        } else if (key == "port") {
+                                          d.Number(v, key, &dev.port);
+                                        } else if (key == "unit") {
+                                          d.Number(v, key, &dev.unit);
+                                        } else if (key == "register_map" || key == "registers") {
+                                          auto map = ReadMap(base, v, key, &d);
+                                          if (!map.ok()) {
+                                            d.status() = map.status();
+                                          } else {
+                                            dev.registers = std::move(*map);
+                                            has_map = true;
+                                          }
+                                        } else {
+                                          return false;
+                                        }
+                                        return true;
+                                      });
+    if (!device_read.ok()) return device_read;
+    if (!has_map) {
+      if (!shared_map) {
+        return absl::InvalidArgumentError(
+            d.where() + ": no register_map (set one for the device or for the source)");
+      }
+      dev.registers = *shared_map;
+    }
+    o.devices.push_back(std::move(dev));
+  }
+  if (absl::Status valid = ValidateModbusOptions(o); !valid.ok()) {
+    return absl::InvalidArgumentError(core::StrCat(path, ": ", valid.message()));
+  }
+  out->modbus.push_back(std::move(o));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseSources(const std::string& path, const YAML::Node& list, SourcesConfig* out) {
+  *out = {};
+  if (!list.IsSequence()) {
+    return absl::InvalidArgumentError(core::StrCat(path, ": sources: expected a list"));
+  }
+  std::map<std::string, size_t> names;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node& entry = list[i];
+    EntryReader reader(core::StrCat(path, ": sources[", i, "]"));
+    if (!entry.IsMap()) return absl::InvalidArgumentError(reader.where() + ": expected a mapping");
+    const std::string type =
+        entry["type"] && entry["type"].IsScalar() ? entry["type"].Scalar() : "";
+    absl::Status parsed;
+    if (type == "mqtt") {
+      parsed = ParseMqtt(path, entry, i, &reader, out);
+    } else if (type == "modbus") {
+      parsed = ParseModbus(path, entry, i, &reader, out);
+    } else {
+      return absl::InvalidArgumentError(core::StrCat(
+          reader.At("type"), ": '", type, "': expected mqtt or modbus (docs/ingest.md)"));
+    }
+    if (!parsed.ok()) return parsed;
+    const std::string& name = type == "mqtt" ? out->mqtt.back().name : out->modbus.back().name;
+    if (auto [it, added] = names.emplace(name, i); !added) {
+      return absl::InvalidArgumentError(
+          core::StrCat(reader.At("name"), ": '", name, "' names sources[", it->second, "] too"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::unique_ptr<Source>> MakeSources(const SourcesConfig& config,
+                                                 const TelemetryHandler& handler) {
+  std::vector<std::unique_ptr<Source>> sources;
+  for (const MqttSourceOptions& o : config.mqtt) {
+    sources.push_back(std::make_unique<MqttSource>(o, handler));
+  }
+  for (const ModbusSourceOptions& o : config.modbus) {
+    sources.push_back(std::make_unique<ModbusSource>(o, handler));
+  }
+  return sources;
+}
+
+}  // namespace pdm::ingest
