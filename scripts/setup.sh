@@ -33,6 +33,8 @@ PACKAGES=(
   libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto
   # the Modbus TCP source (its tests serve registers with libmodbus too)
   libmodbus-dev
+  # the Kafka source (its tests run librdkafka's mock cluster: no broker to install)
+  librdkafka-dev
 )
 
 missing=()

@@ -488,9 +488,32 @@ int Serve(const ServeOptions& args) {
     };
   }
   serving::Api api(&models, &metrics, api_options);
-  sources = ingest::MakeSources(args.sources, [&api](nlohmann::json body) {
-    return IngestThroughApi(&api, std::move(body));
-  });
+  // Kafka hands machines over between replicas through the Store, each replica named by its
+  // host and process.
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  const std::string replica = core::StrCat(host, "/", ::getpid());
+  const ingest::StateHandoff handoff{
+      [&api, replica](const std::vector<std::string>& machines) -> size_t {
+        auto saved = api.SaveMachineStates(machines, replica);
+        if (!saved.ok()) {
+          fmt::print(stderr, "pdm serve: saving machine states: {}\n", saved.status().message());
+          return 0;
+        }
+        return *saved;
+      },
+      [&api](const std::string& machine) {
+        auto restored = api.RestoreMachineState(machine);
+        if (!restored.ok()) {
+          fmt::print(stderr, "pdm serve: restoring {}'s state: {}\n", machine,
+                     restored.status().message());
+          return false;
+        }
+        return *restored;
+      }};
+  sources = ingest::MakeSources(
+      args.sources, [&api](nlohmann::json body) { return IngestThroughApi(&api, std::move(body)); },
+      handoff);
   if (!webhooks.targets.empty()) {
     sender = std::make_unique<notify::WebhookSender>(
         &(*registry)->store(), webhooks,

@@ -145,17 +145,13 @@ class MqttSource::Impl {
     }
   }
 
-  void DeadLetter(const std::string& topic, const std::string& payload, json reasons) {
+  void DeadLetter(const std::string& topic, std::string_view payload,
+                  const std::vector<std::string>& reasons) {
     const std::string& to = source_->options_.dead_letter_topic;
     if (to.empty()) return;
-    constexpr size_t kShown = 64 << 10;
-    json letter = {{"source", source_->options_.name},
-                   {"topic", topic},
-                   {"reasons", std::move(reasons)},
-                   {"payload", payload.size() <= kShown ? payload : payload.substr(0, kShown)},
-                   {"payload_bytes", payload.size()}};
     try {
-      client_.publish(to, letter.dump(-1, ' ', false, json::error_handler_t::replace), 1, false);
+      client_.publish(to, DeadLetterBody(source_->options_.name, topic, payload, reasons), 1,
+                      false);
       ++source_->counters_.dead_lettered;
     } catch (const mqtt::exception& e) {
       source_->last_error_.Set(core::StrCat("dead letter: ", e.what()));
@@ -171,50 +167,25 @@ class MqttSource::Impl {
 
   void Apply(const mqtt::message& message) {
     const MqttSourceOptions& o = source_->options_;
-    SourceCounters& counters = source_->counters_;
     const std::string& topic = message.get_topic();
     const std::string& payload = message.get_payload_str();
-    if (payload.size() > o.max_payload) {
-      ++counters.messages_malformed;
-      const std::string reason =
-          core::StrCat("payload of ", payload.size(), " bytes; at most ", o.max_payload);
-      source_->last_error_.Set(core::StrCat(topic, ": ", reason));
-      DeadLetter(topic, payload.substr(0, 1024), json::array({reason}));
-      return;
-    }
     const std::optional<std::string> machine =
         o.machine_level ? TopicLevel(topic, *o.machine_level) : std::nullopt;
-    for (int64_t attempt = 0;; ++attempt) {
-      auto decoded = DecodePayload(payload, o.decode, machine);
-      if (!decoded.ok()) {
-        ++counters.messages_malformed;
-        source_->last_error_.Set(core::StrCat(topic, ": ", decoded.status().message()));
-        DeadLetter(topic, payload, json::array({std::string(decoded.status().message())}));
-        return;
-      }
-      IngestOutcome outcome;
-      const bool empty = decoded->readings == 0 && !decoded->body.contains("events");
-      if (!empty) outcome = handler_(std::move(decoded->body));
-      if (outcome.status >= 500 && !stopping()) {
-        // The path could not take it now (no model loaded): the same message again, later.
-        ++counters.retries;
-        source_->last_error_.Set(core::StrCat(topic, ": ", outcome.status, " ", outcome.error));
-        Sleep(std::min(o.retry_max, o.retry_min * (int64_t{1} << std::min<int64_t>(attempt, 10))));
-        continue;
-      }
-      counters.Count(outcome);
-      counters.readings_refused += static_cast<int64_t>(decoded->errors.size());
-      json reasons = json::array();
-      for (const std::string& e : decoded->errors) reasons.push_back(e);
-      if (outcome.refused > outcome.duplicates || outcome.events_refused > 0) {
-        reasons.push_back(core::StrCat(outcome.refused - outcome.duplicates, " readings and ",
-                                       outcome.events_refused, " events refused: ", outcome.error));
-      }
-      if (!reasons.empty()) {
-        source_->last_error_.Set(core::StrCat(topic, ": ", reasons[0].get<std::string>()));
-        DeadLetter(topic, payload, std::move(reasons));
-      }
-      return;
+    const MessageOptions options{o.decode, o.max_payload, o.retry_min, o.retry_max};
+    const MessageResult result = ApplyMessage(
+        payload, machine, options, handler_,
+        [this](std::chrono::milliseconds d) {
+          Sleep(d);
+          return !stopping();
+        },
+        &source_->counters_);
+    if (result.kind == MessageResult::Kind::kNotApplied) {
+      // Acknowledged to the broker already (ADR 0019): refused, with the path's answer.
+      source_->counters_.readings_refused += static_cast<int64_t>(result.readings);
+    }
+    if (!result.reasons.empty()) {
+      source_->last_error_.Set(core::StrCat(topic, ": ", result.reasons.front()));
+      DeadLetter(topic, payload, result.reasons);
     }
   }
 

@@ -3,11 +3,16 @@
 #define PDM_INGEST_SOURCE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "ingest/payload.h"
 #include "nlohmann/json.hpp"
 
 namespace pdm::ingest {
@@ -65,6 +70,40 @@ class Source {
   // {"name", "type", "connected", "last_error", counters...} (GET /api/v1/sources).
   virtual nlohmann::json Status() const = 0;
 };
+
+// How a message-carrying source (MQTT, Kafka) turns one payload into readings on the path.
+struct MessageOptions {
+  DecodeOptions decode;
+  size_t max_payload = 8 << 20;  // bytes; larger payloads are malformed
+  std::chrono::milliseconds retry_min{100}, retry_max{10000};
+};
+
+// What became of one message.
+struct MessageResult {
+  enum class Kind {
+    kApplied,     // the path took it: its readings are accepted, refused or duplicates
+    kMalformed,   // nothing in it could be read (too large, not decodable)
+    kNotApplied,  // the path answered 5xx and the source stopped before a retry succeeded
+  };
+  Kind kind = Kind::kApplied;
+  size_t readings = 0;  // decoded from it
+  // Why some or all of it was refused (the dead letter's reasons; empty: nothing refused).
+  std::vector<std::string> reasons;
+};
+
+// Decodes `payload` (readings without a machine get `machine`) and applies it through
+// `handler`. While the path answers 5xx (no model loaded yet) it applies it again after a
+// backoff, for as long as `wait(backoff)` returns true (the source's sleep, false once it
+// stops). Counts the message's readings, events, malformed payload and retries in `counters`,
+// but not the message itself: the caller counts it once it has finished with it.
+MessageResult ApplyMessage(std::string_view payload, const std::optional<std::string>& machine,
+                           const MessageOptions& options, const TelemetryHandler& handler,
+                           const std::function<bool(std::chrono::milliseconds)>& wait,
+                           SourceCounters* counters);
+
+// A dead letter: {"source", "topic", "reasons", "payload" (its first 64 KiB), "payload_bytes"}.
+std::string DeadLetterBody(std::string_view source, std::string_view topic,
+                           std::string_view payload, const std::vector<std::string>& reasons);
 
 // The last problem a source met (a refusal, a connection error), for its status.
 class LastError {

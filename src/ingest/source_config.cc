@@ -94,6 +94,33 @@ class EntryReader {
   absl::Status status_;
 };
 
+// The payload keys message sources share (format, machine_tag, time_unit); false for others.
+bool ReadDecodeKey(const std::string& key, const YAML::Node& v, EntryReader* r,
+                   DecodeOptions* decode) {
+  if (key == "format") {
+    auto format = ParsePayloadFormat(r->Text(v, key));
+    if (!format.ok()) {
+      r->Fail(key, std::string(format.status().message()));
+    } else {
+      decode->format = *format;
+    }
+  } else if (key == "machine_tag") {
+    decode->machine_tag = r->Text(v, key);
+  } else if (key == "time_unit") {
+    static const std::map<std::string, double> kUnits = {
+        {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}};
+    const std::string unit = r->Text(v, key);
+    if (auto it = kUnits.find(unit); it != kUnits.end()) {
+      decode->time_unit = it->second;
+    } else {
+      r->Fail(key, core::StrCat("'", unit, "': expected ns, us, ms or s"));
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
 absl::Status ParseMqtt(const std::string& path, const YAML::Node& entry, size_t index,
                        EntryReader* r, SourcesConfig* out) {
   MqttSourceOptions o;
@@ -125,24 +152,7 @@ absl::Status ParseMqtt(const std::string& path, const YAML::Node& entry, size_t 
           int level = 0;
           r->Number(v, key, &level);
           o.machine_level = level;
-        } else if (key == "format") {
-          auto format = ParsePayloadFormat(r->Text(v, key));
-          if (!format.ok()) {
-            r->Fail(key, std::string(format.status().message()));
-          } else {
-            o.decode.format = *format;
-          }
-        } else if (key == "machine_tag") {
-          o.decode.machine_tag = r->Text(v, key);
-        } else if (key == "time_unit") {
-          static const std::map<std::string, double> kUnits = {
-              {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}};
-          const std::string unit = r->Text(v, key);
-          if (auto it = kUnits.find(unit); it != kUnits.end()) {
-            o.decode.time_unit = it->second;
-          } else {
-            r->Fail(key, core::StrCat("'", unit, "': expected ns, us, ms or s"));
-          }
+        } else if (ReadDecodeKey(key, v, r, &o.decode)) {
         } else if (key == "dead_letter_topic") {
           o.dead_letter_topic = r->Text(v, key);
         } else if (key == "username") {
@@ -163,6 +173,57 @@ absl::Status ParseMqtt(const std::string& path, const YAML::Node& entry, size_t 
     return absl::InvalidArgumentError(core::StrCat(path, ": ", valid.message()));
   }
   out->mqtt.push_back(std::move(o));
+  return absl::OkStatus();
+}
+
+absl::Status ParseKafka(const std::string& path, const YAML::Node& entry, size_t index,
+                        EntryReader* r, SourcesConfig* out) {
+  KafkaSourceOptions o;
+  o.name = core::StrCat("kafka-", index);
+  absl::Status read =
+      r->Read(entry,
+              "type, name, brokers, topics, group_id, format, machine_tag, time_unit, "
+              "dead_letter_topic, max_payload, username, password_env, properties",
+              [&](const std::string& key, const YAML::Node& v) {
+                if (key == "name") {
+                  o.name = r->Text(v, key);
+                } else if (key == "brokers") {
+                  o.brokers = r->Text(v, key);
+                } else if (key == "topics") {
+                  if (v.IsScalar()) {
+                    o.topics.push_back(v.Scalar());
+                  } else if (v.IsSequence()) {
+                    for (const YAML::Node& t : v) o.topics.push_back(r->Text(t, key));
+                  } else {
+                    r->Fail(key, "expected a list of topics");
+                  }
+                } else if (key == "group_id") {
+                  o.group_id = r->Text(v, key);
+                } else if (ReadDecodeKey(key, v, r, &o.message.decode)) {
+                } else if (key == "dead_letter_topic") {
+                  o.dead_letter_topic = r->Text(v, key);
+                } else if (key == "max_payload") {
+                  r->Number(v, key, &o.message.max_payload);
+                } else if (key == "username") {
+                  o.properties["sasl.username"] = r->Text(v, key);
+                } else if (key == "password_env") {
+                  r->PasswordFromEnvironment(v, key, &o.properties["sasl.password"]);
+                } else if (key == "properties") {
+                  if (!v.IsMap()) {
+                    r->Fail(key, "expected a mapping of librdkafka settings");
+                  } else {
+                    for (const auto& p : v) o.properties[p.first.Scalar()] = r->Text(p.second, key);
+                  }
+                } else {
+                  return false;
+                }
+                return true;
+              });
+  if (!read.ok()) return read;
+  if (absl::Status valid = ValidateKafkaOptions(o); !valid.ok()) {
+    return absl::InvalidArgumentError(core::StrCat(path, ": ", valid.message()));
+  }
+  out->kafka.push_back(std::move(o));
   return absl::OkStatus();
 }
 
@@ -284,12 +345,16 @@ absl::Status ParseSources(const std::string& path, const YAML::Node& list, Sourc
       parsed = ParseMqtt(path, entry, i, &reader, out);
     } else if (type == "modbus") {
       parsed = ParseModbus(path, entry, i, &reader, out);
+    } else if (type == "kafka") {
+      parsed = ParseKafka(path, entry, i, &reader, out);
     } else {
       return absl::InvalidArgumentError(core::StrCat(
-          reader.At("type"), ": '", type, "': expected mqtt or modbus (docs/ingest.md)"));
+          reader.At("type"), ": '", type, "': expected mqtt, modbus or kafka (docs/ingest.md)"));
     }
     if (!parsed.ok()) return parsed;
-    const std::string& name = type == "mqtt" ? out->mqtt.back().name : out->modbus.back().name;
+    const std::string& name = type == "mqtt"     ? out->mqtt.back().name
+                              : type == "modbus" ? out->modbus.back().name
+                                                 : out->kafka.back().name;
     if (auto [it, added] = names.emplace(name, i); !added) {
       return absl::InvalidArgumentError(
           core::StrCat(reader.At("name"), ": '", name, "' names sources[", it->second, "] too"));
@@ -299,13 +364,17 @@ absl::Status ParseSources(const std::string& path, const YAML::Node& list, Sourc
 }
 
 std::vector<std::unique_ptr<Source>> MakeSources(const SourcesConfig& config,
-                                                 const TelemetryHandler& handler) {
+                                                 const TelemetryHandler& handler,
+                                                 const StateHandoff& handoff) {
   std::vector<std::unique_ptr<Source>> sources;
   for (const MqttSourceOptions& o : config.mqtt) {
     sources.push_back(std::make_unique<MqttSource>(o, handler));
   }
   for (const ModbusSourceOptions& o : config.modbus) {
     sources.push_back(std::make_unique<ModbusSource>(o, handler));
+  }
+  for (const KafkaSourceOptions& o : config.kafka) {
+    sources.push_back(std::make_unique<KafkaSource>(o, handler, handoff));
   }
   return sources;
 }

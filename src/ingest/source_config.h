@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "ingest/kafka_source.h"
 #include "ingest/modbus_source.h"
 #include "ingest/mqtt_source.h"
 #include "ingest/source.h"
@@ -20,7 +21,8 @@ namespace pdm::ingest {
 struct SourcesConfig {
   std::vector<MqttSourceOptions> mqtt;
   std::vector<ModbusSourceOptions> modbus;
-  bool empty() const { return mqtt.empty() && modbus.empty(); }
+  std::vector<KafkaSourceOptions> kafka;
+  bool empty() const { return mqtt.empty() && modbus.empty() && kafka.empty(); }
 };
 
 // Parses the list under `sources:` of the file `path` into `out` (replacing what it held).
@@ -28,9 +30,11 @@ struct SourcesConfig {
 // from the environment here. Errors name the file, the entry and the key.
 absl::Status ParseSources(const std::string& path, const YAML::Node& list, SourcesConfig* out);
 
-// One source per entry, each feeding `handler`; not started.
+// One source per entry, each feeding `handler`; Kafka sources hand machines' states over between
+// replicas through `handoff`. Not started.
 std::vector<std::unique_ptr<Source>> MakeSources(const SourcesConfig& config,
-                                                 const TelemetryHandler& handler);
+                                                 const TelemetryHandler& handler,
+                                                 const StateHandoff& handoff = {});
 
 }  // namespace pdm::ingest
 

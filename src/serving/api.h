@@ -128,6 +128,14 @@ class Api {
   // POST /api/v1/telemetry, whose answer it returns; `counts` receives the accounting.
   HttpResponse IngestTelemetry(nlohmann::json body, TelemetryCounts* counts);
 
+  // The hand-over of machines between replicas (the Kafka source's rebalance, docs/ingest.md):
+  // Save writes the online states of `machines` to the Store as `owner`'s; Restore takes a
+  // machine's saved state when it is newer than this replica's and built by the served model's
+  // features. Both return how many machines they saved or restored.
+  absl::StatusOr<size_t> SaveMachineStates(const std::vector<std::string>& machines,
+                                           const std::string& owner);
+  absl::StatusOr<bool> RestoreMachineState(const std::string& machine);
+
   // Every route served, in the order they are matched.
   static std::span<const RouteSpec> Routes();
   // The OpenAPI 3 document of the routes (the body of GET /openapi.json).

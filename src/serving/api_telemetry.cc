@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_join.h"
 #include "core/memory.h"
+#include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "serving/api.h"
@@ -296,6 +297,30 @@ HttpResponse Api::Telemetry(const HttpRequest& request) {
 HttpResponse Api::Sources() {
   json sources = options_.sources ? options_.sources() : json::array();
   return Json(200, {{"sources", std::move(sources)}});
+}
+
+absl::StatusOr<size_t> Api::SaveMachineStates(const std::vector<std::string>& machines,
+                                              const std::string& owner) {
+  std::vector<store::MachineStateRow> rows;
+  for (const std::string& machine : machines) {
+    std::optional<Fleet::StateSnapshot> snapshot = fleet_.Snapshot(machine);
+    if (!snapshot) continue;
+    rows.push_back({machine, std::move(snapshot->pipeline_hash), snapshot->last_time,
+                    std::move(snapshot->bytes), owner, 0});
+  }
+  if (rows.empty()) return size_t{0};
+  PDM_RETURN_IF_ERROR(models_->registry().store().PutMachineStates(rows));
+  return rows.size();
+}
+
+absl::StatusOr<bool> Api::RestoreMachineState(const std::string& machine) {
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  if (!served || !served->bundle.pipeline) return false;
+  PDM_ASSIGN_OR_RETURN(std::optional<store::MachineStateRow> row,
+                       models_->registry().store().GetMachineState(machine));
+  if (!row) return false;
+  return fleet_.Restore(machine, {row->pipeline_hash, row->last_time, std::move(row->state)},
+                        served);
 }
 
 HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {

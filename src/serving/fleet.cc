@@ -107,6 +107,45 @@ absl::Status Fleet::ApplyEvent(const std::string& machine, const features::Event
   return added;
 }
 
+std::optional<Fleet::StateSnapshot> Fleet::Snapshot(const std::string& machine) const {
+  const Machine* m = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    auto it = machines_.find(machine);
+    if (it == machines_.end()) return std::nullopt;
+    m = it->second.get();
+  }
+  std::lock_guard lock(m->mu);
+  if (!m->state || !m->pipeline_owner) return std::nullopt;
+  return StateSnapshot{m->pipeline_owner->bundle.pipeline->hash(), m->state->last_time(),
+                       m->state->Serialize()};
+}
+
+absl::StatusOr<bool> Fleet::Restore(const std::string& machine, const StateSnapshot& snapshot,
+                                    const std::shared_ptr<const ServedModel>& model) {
+  const features::FeaturePipeline& pipeline = *model->bundle.pipeline;
+  if (snapshot.pipeline_hash != pipeline.hash()) return false;  // other features: start afresh
+  Machine* m = Find(machine, /*create=*/true);
+  if (m == nullptr) {
+    return absl::ResourceExhaustedError(core::StrCat("machine '", machine,
+                                                     "' is new and the server already follows ",
+                                                     max_machines_, " machines (--max-machines)"));
+  }
+  std::lock_guard lock(m->mu);
+  if (m->state && m->pipeline_owner &&
+      m->pipeline_owner->bundle.pipeline->hash() == pipeline.hash() &&
+      m->state->last_time() >= snapshot.last_time) {
+    return false;  // this replica's own state is as new
+  }
+  auto restored =
+      features::OnlineFeatureState::Deserialize(&pipeline, snapshot.bytes, /*compact_values=*/true);
+  if (!restored.ok()) return restored.status();
+  m->pipeline_owner = model;
+  m->state.emplace(std::move(*restored));
+  m->first_time = std::nan("");
+  return true;
+}
+
 std::pair<std::vector<float>, int64_t> Fleet::LastFeatures(const std::string& machine) const {
   const Machine* m = nullptr;
   {

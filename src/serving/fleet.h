@@ -116,6 +116,20 @@ class Fleet {
   absl::Status ApplyEvent(const std::string& machine, const features::Event& event,
                           const std::shared_ptr<const ServedModel>& model);
 
+  // A machine's online state in bytes, to hand the machine to another replica (the Kafka
+  // source's rebalance): nullopt when the machine is unknown or has no state.
+  struct StateSnapshot {
+    std::string pipeline_hash;  // the feature pipeline it was built with
+    double last_time = 0;       // of its last reading
+    std::string bytes;          // OnlineFeatureState::Serialize
+  };
+  std::optional<StateSnapshot> Snapshot(const std::string& machine) const;
+  // Takes `snapshot` as the machine's state when the machine has no state here or an older one
+  // (its last reading before the snapshot's), and `model`'s pipeline built it. Whether it did;
+  // an error when the bytes are not a state of that pipeline.
+  absl::StatusOr<bool> Restore(const std::string& machine, const StateSnapshot& snapshot,
+                               const std::shared_ptr<const ServedModel>& model);
+
   std::optional<MachineView> Get(const std::string& machine) const;
   // The feature vector of the machine's latest scored reading, and the model version that
   // scored it; empty when it has none or it was not kept (see the constructor).

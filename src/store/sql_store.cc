@@ -4,6 +4,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "absl/strings/escaping.h"
 #include "core/status.h"
 #include "core/strings.h"
 #include "store/sql.h"
@@ -180,6 +181,17 @@ CREATE TRIGGER alert_history_no_delete BEFORE DELETE ON alert_history
 CREATE TRIGGER alert_history_append_only BEFORE UPDATE OR DELETE ON alert_history
   FOR EACH ROW EXECUTE FUNCTION pdm_refuse_change();
 )sql"},
+    {3, "machine states handed over between replicas",
+     R"sql(
+CREATE TABLE machine_states (
+  machine {KEY} PRIMARY KEY,
+  pipeline_hash TEXT NOT NULL,
+  last_time DOUBLE PRECISION NOT NULL,
+  state TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  updated_us BIGINT NOT NULL);
+)sql",
+     "", ""},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
@@ -546,6 +558,49 @@ class SqlStore final : public Store {
     std::vector<TelemetryRow> out;
     out.reserve(rows.size());
     for (const SqlRow& r : rows) out.push_back({Text(r[0]), Int(r[1]), Text(r[2]), Real(r[3])});
+    return out;
+  }
+
+  absl::Status PutMachineStates(std::span<const MachineStateRow> rows) override {
+    std::lock_guard lock(mu_);
+    const int64_t now = NowMicros();
+    return InTransaction(
+        *sql_, [&] { return sql_->Begin(); },
+        [&]() -> absl::Status {
+          for (const MachineStateRow& r : rows) {
+            // The state is binary; TEXT holds it as base64 on both backends.
+            const SqlValue params[] = {
+                r.machine, r.pipeline_hash, r.last_time, absl::Base64Escape(r.state), r.owner, now};
+            PDM_RETURN_IF_ERROR(
+                sql_->Query("INSERT INTO machine_states (machine, pipeline_hash, last_time, state, "
+                            "owner, updated_us) VALUES ($1, $2, $3, $4, $5, $6) "
+                            "ON CONFLICT (machine) DO UPDATE SET pipeline_hash = "
+                            "excluded.pipeline_hash, last_time = excluded.last_time, state = "
+                            "excluded.state, owner = excluded.owner, updated_us = "
+                            "excluded.updated_us WHERE excluded.last_time >= "
+                            "machine_states.last_time",
+                            params)
+                    .status());
+          }
+          return absl::OkStatus();
+        });
+  }
+
+  absl::StatusOr<std::optional<MachineStateRow>> GetMachineState(
+      std::string_view machine) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {std::string(machine)};
+    PDM_ASSIGN_OR_RETURN(auto rows,
+                         sql_->Query("SELECT machine, pipeline_hash, last_time, state, owner, "
+                                     "updated_us FROM machine_states WHERE machine = $1",
+                                     params));
+    if (rows.empty()) return std::nullopt;
+    const SqlRow& r = rows[0];
+    MachineStateRow out{Text(r[0]), Text(r[1]), Real(r[2]), "", Text(r[4]), Int(r[5])};
+    if (!absl::Base64Unescape(Text(r[3]), &out.state)) {
+      return absl::DataLossError(
+          core::StrCat("machine_states: the state of '", machine, "' is not base64"));
+    }
     return out;
   }
 

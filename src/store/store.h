@@ -28,7 +28,7 @@
 namespace pdm::store {
 
 // The schema version this binary creates and understands.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // One immutable registered model version. Times are microseconds since the Unix epoch (UTC).
 struct ModelVersion {
@@ -80,6 +80,17 @@ struct TelemetryRow {
   int64_t time_us = 0;
   std::string sensor;
   double value = 0;
+};
+
+// A machine's online feature state, saved when another replica takes the machine over (the
+// Kafka source's rebalance, docs/ingest.md).
+struct MachineStateRow {
+  std::string machine;
+  std::string pipeline_hash;  // the feature pipeline the state was built with
+  double last_time = 0;       // of the machine's last reading in the state
+  std::string state;          // OnlineFeatureState::Serialize (binary)
+  std::string owner;          // the replica that saved it
+  int64_t updated_us = 0;     // assigned by PutMachineStates
 };
 
 struct PredictionRow {
@@ -213,6 +224,12 @@ class Store {
   virtual absl::Status AppendPredictions(std::span<const PredictionRow> rows) = 0;
   virtual absl::StatusOr<std::vector<PredictionRow>> RecentPredictions(std::string_view machine,
                                                                        int limit) = 0;
+
+  // Machines' online states, one row each. Put keeps a stored row whose last_time is later than
+  // the one given (a slower replica cannot overwrite a newer state).
+  virtual absl::Status PutMachineStates(std::span<const MachineStateRow> rows) = 0;
+  virtual absl::StatusOr<std::optional<MachineStateRow>> GetMachineState(
+      std::string_view machine) = 0;
 
   // Alerts. OpenAlert inserts `alert` (its id, state and times are assigned) with an "opened"
   // history entry and one pending notification per `notify` target, in one transaction; when

@@ -199,6 +199,28 @@ TEST_P(StoreTest, TelemetryRoundTripsAwkwardTextAndExactNumbers) {
   EXPECT_TRUE(store_->AppendTelemetry({}).ok());
 }
 
+TEST_P(StoreTest, MachineStatesKeepTheNewestAndTheirBytes) {
+  std::string bytes;
+  for (int i = 0; i < 512; ++i) bytes.push_back(static_cast<char>(i));  // NULs and high bytes
+  EXPECT_FALSE(store_->GetMachineState("m-1")->has_value());
+  MachineStateRow row{"m-1", "hash-a", 100.5, bytes, "replica-a", 0};
+  ASSERT_TRUE(store_->PutMachineStates(std::span(&row, 1)).ok());
+  auto got = store_->GetMachineState("m-1");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+  EXPECT_EQ((*got)->state, bytes);
+  EXPECT_EQ((*got)->last_time, 100.5);
+  EXPECT_EQ((*got)->owner, "replica-a");
+  EXPECT_GT((*got)->updated_us, 0);
+  // An older state does not overwrite a newer one; a newer one does.
+  MachineStateRow older{"m-1", "hash-a", 50, "old", "replica-b", 0};
+  ASSERT_TRUE(store_->PutMachineStates(std::span(&older, 1)).ok());
+  EXPECT_EQ((*store_->GetMachineState("m-1"))->owner, "replica-a");
+  MachineStateRow newer{"m-1", "hash-b", 200, "new", "replica-b", 0};
+  ASSERT_TRUE(store_->PutMachineStates(std::span(&newer, 1)).ok());
+  EXPECT_EQ((*store_->GetMachineState("m-1"))->state, "new");
+  EXPECT_EQ((*store_->GetMachineState("m-1"))->pipeline_hash, "hash-b");
+}
+
 TEST_P(StoreTest, PredictionsAndAlerts) {
   std::vector<PredictionRow> predictions = {{"M-1", 10, "pump", 2, 0.25, false},
                                             {"M-1", 20, "pump", 2, 0.75, true},
