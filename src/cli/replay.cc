@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "core/strings.h"
 #include "core/time.h"
+#include "ingest/kafka_source.h"
 #include "ingest/mqtt_source.h"
 #include "nlohmann/json.hpp"
 
@@ -236,17 +237,31 @@ absl::StatusOr<PublishSummary> PublishReplay(const std::vector<ReplayStep>& step
                                              const PublishOptions& options) {
   const bool mqtt = options.url.starts_with("mqtt://") || options.url.starts_with("mqtts://");
   const bool http = options.url.starts_with("http://") || options.url.starts_with("https://");
-  if (!mqtt && !http) {
-    return absl::InvalidArgumentError(core::StrCat(
-        "--publish '", options.url, "': expected mqtt://host:port or http://host:port"));
+  const bool kafka = options.url.starts_with("kafka://");
+  if (!mqtt && !http && !kafka) {
+    return absl::InvalidArgumentError(
+        core::StrCat("--publish '", options.url,
+                     "': expected mqtt://host:port, kafka://host:port or http://host:port"));
+  }
+  // Kafka: one record per machine and step, keyed by the machine, on a topic without a slot.
+  std::string kafka_topic = options.topic;
+  if (kafka) {
+    if (kafka_topic == PublishOptions{}.topic) kafka_topic = "telemetry";
+    if (kafka_topic.find("{machine}") != std::string::npos) {
+      return absl::InvalidArgumentError(core::StrCat(
+          "--topic '", kafka_topic, "': a Kafka topic names no machine (records are keyed by it)"));
+    }
   }
   if (!(options.speed >= 0)) {
     return absl::InvalidArgumentError("--speed: 0 (as fast as acknowledged) or more");
   }
   std::unique_ptr<ingest::MqttPublisher> publisher;
+  std::unique_ptr<ingest::KafkaPublisher> kafka_publisher;
   std::unique_ptr<CURL, void (*)(CURL*)> curl(nullptr, curl_easy_cleanup);
   std::string post_url = options.url;
-  if (mqtt) {
+  if (kafka) {
+    PDM_ASSIGN_OR_RETURN(kafka_publisher, ingest::KafkaPublisher::Connect(options.url.substr(8)));
+  } else if (mqtt) {
     ingest::MqttPublisherOptions o;
     o.url = options.url;
     o.client_id = core::StrCat("pdm-simulate-", ::getpid());
@@ -278,7 +293,7 @@ absl::StatusOr<PublishSummary> PublishReplay(const std::vector<ReplayStep>& step
       ++summary.messages;
       continue;
     }
-    if (slot == std::string::npos) {
+    if (slot == std::string::npos && !kafka) {
       summary.readings += step.readings;
       PDM_RETURN_IF_ERROR(publisher->Publish(options.topic, step.body));
       ++summary.messages;
@@ -296,14 +311,19 @@ absl::StatusOr<PublishSummary> PublishReplay(const std::vector<ReplayStep>& step
       }
     }
     for (auto& [machine, message] : per_machine) {
-      std::string topic = options.topic;
-      topic.replace(slot, 9, machine);
       if (message.contains("readings")) summary.readings += message["readings"].size();
-      PDM_RETURN_IF_ERROR(publisher->Publish(topic, message.dump()));
+      if (kafka) {
+        PDM_RETURN_IF_ERROR(kafka_publisher->Publish(kafka_topic, machine, message.dump()));
+      } else {
+        std::string topic = options.topic;
+        topic.replace(slot, 9, machine);
+        PDM_RETURN_IF_ERROR(publisher->Publish(topic, message.dump()));
+      }
       ++summary.messages;
     }
   }
   if (publisher) PDM_RETURN_IF_ERROR(publisher->Flush());
+  if (kafka_publisher) PDM_RETURN_IF_ERROR(kafka_publisher->Flush());
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;
 }

@@ -31,11 +31,13 @@ absl::Status SplitFleet(const std::filesystem::path& dir, double before,
 
 // `pdm simulate --publish URL`: the steps sent live to a broker or a server.
 struct PublishOptions {
-  // mqtt://host:port (or mqtts://): to `topic`; http://host:port[/path]: POSTed to the path
-  // (default /api/v1/telemetry), one request per step.
+  // mqtt://host:port (or mqtts://): to `topic`; kafka://host:port[,host:port]: to `topic`
+  // (default telemetry), one record per machine and step keyed by the machine;
+  // http://host:port[/path]: POSTed to the path (default /api/v1/telemetry), one request per step.
   std::string url;
   // MQTT: with "{machine}", one message per machine and step (its readings and events) on the
-  // topic with the machine's id in place; without, the whole step on the topic.
+  // topic with the machine's id in place; without, the whole step on the topic. Kafka: the
+  // topic's name (no "{machine}": the key names the machine).
   std::string topic = "pdm/{machine}/telemetry";
   // Data seconds per wall second (3600: an hour of data each second); 0: as fast as the
   // receiver acknowledges.

@@ -97,10 +97,12 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
       ->check(CLI::Range(0.0, 50.0));
   cmd->add_option("--out", args->out, "Output directory (created if needed)")->required();
   cmd->add_option("--publish", args->publish.url,
-                  "Then send the fleet live, in time order: mqtt://host:port (to --topic, QoS 1) "
-                  "or http://host:port (POST /api/v1/telemetry); docs/ingest.md");
+                  "Then send the fleet live, in time order: mqtt://host:port (to --topic, QoS 1), "
+                  "kafka://host:port (records keyed by machine) or http://host:port (POST "
+                  "/api/v1/telemetry); docs/ingest.md");
   cmd->add_option("--topic", args->publish.topic,
-                  "MQTT topic; {machine} makes one message per machine and time")
+                  "MQTT topic ({machine} makes one message per machine and time); Kafka topic "
+                  "(default telemetry)")
       ->capture_default_str();
   cmd->add_option("--speed", args->publish.speed,
                   "Data seconds sent per wall second (3600: an hour a second); 0: as fast as "

@@ -128,14 +128,15 @@ class KafkaTest : public ::testing::Test {
         testing::Pdm("models promote fleet 1 --alias production --registry " + *registry_).code, 0);
   }
 
-  std::string Config(const MockCluster& cluster) {
-    const fs::path path = *dir_ / "server.yaml";
+  std::string Config(const MockCluster& cluster, const std::string& topic = kTopic,
+                     const std::string& group = "pdm-fleet") {
+    const fs::path path = *dir_ / ("server-" + group + ".yaml");
     std::ofstream(path) << "sources:\n"
                         << "  - type: kafka\n"
                         << "    name: fleet-log\n"
                         << "    brokers: " << cluster.brokers() << "\n"
-                        << "    topics: [" << kTopic << "]\n"
-                        << "    group_id: pdm-fleet\n"
+                        << "    topics: [" << topic << "]\n"
+                        << "    group_id: " << group << "\n"
                         << "    dead_letter_topic: " << kDeadLetters << "\n"
                         << "    properties: {session.timeout.ms: '6000', "
                         << "heartbeat.interval.ms: '500'}\n";
@@ -276,6 +277,47 @@ TEST_F(KafkaTest, ARebalanceLosesNothingCountsNothingTwiceAndMovesTheStates) {
   ::kill(b.pid, SIGTERM);
   ::waitpid(b.pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// `pdm simulate --publish kafka://` streams a fleet as records keyed by machine; the server
+// accounts for every reading sent.
+TEST_F(KafkaTest, SimulatePublishesAFleetAsKeyedRecords) {
+  MockCluster cluster;
+  testing::ServeProcess served = Serve(Config(cluster, "sim", "pdm-sim"));
+  ASSERT_GT(served.port, 0) << served.first_line;
+  const testing::Result sent =
+      testing::Pdm("simulate --machines 3 --duration 2d --interval 1h --seed 11 --out " +
+                   (*dir_ / "published").string() + " --publish kafka://" + cluster.brokers() +
+                   " --topic sim --speed 0");
+  ASSERT_EQ(sent.code, 0) << sent.err;
+  // "published N readings in M messages ..."
+  const size_t at = sent.out.find(" readings in");
+  ASSERT_NE(at, std::string::npos) << sent.out;
+  const int64_t readings = std::stoll(sent.out.substr(sent.out.rfind(' ', at - 1) + 1));
+  ASSERT_GT(readings, 3 * 40) << sent.out;
+  json s;
+  ASSERT_TRUE(WaitUntil([&] {
+    s = Source(served.port);
+    return s.value("readings_accepted", int64_t{0}) + s.value("readings_refused", int64_t{0}) +
+               s.value("readings_duplicate", int64_t{0}) >=
+           readings;
+  })) << s.dump();
+  // The simulator sends some readings twice and some values out of range, on purpose.
+  EXPECT_EQ(s["readings_accepted"].get<int64_t>() + s["readings_refused"].get<int64_t>() +
+                s["readings_duplicate"].get<int64_t>(),
+            readings)
+      << s.dump();
+  EXPECT_GT(s["readings_accepted"].get<int64_t>(), readings * 9 / 10) << s.dump();
+  EXPECT_EQ(s["messages_malformed"], 0);
+  // A Kafka topic names no machine.
+  const testing::Result bad =
+      testing::Pdm("simulate --machines 1 --duration 1h --out " + (*dir_ / "bad").string() +
+                   " --publish kafka://" + cluster.brokers() + " --topic 'plant/{machine}'");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_THAT(bad.err, HasSubstr("a Kafka topic names no machine"));
+  ::kill(served.pid, SIGTERM);
+  int status = 0;
+  ::waitpid(served.pid, &status, 0);
 }
 
 TEST_F(KafkaTest, BadKafkaConfigurationsAreRefusedByKey) {

@@ -422,7 +422,8 @@ TEST_F(MqttTest, SimulatePublishesAFleetLiveOverMqttAndHttp) {
   const testing::Result bad = testing::Pdm("simulate --machines 1 --duration 1h --out " +
                                            (*dir_ / "bad").string() + " --publish ftp://x");
   EXPECT_EQ(bad.code, 2) << bad.err;
-  EXPECT_THAT(bad.err, ::testing::HasSubstr("expected mqtt://host:port or http://host:port"));
+  EXPECT_THAT(bad.err, ::testing::HasSubstr(
+                           "expected mqtt://host:port, kafka://host:port or http://host:port"));
   Kill(&served, SIGTERM);
 }
 
