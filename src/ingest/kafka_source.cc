@@ -337,10 +337,19 @@ class KafkaPublisher::Impl {
   absl::Status Publish(const std::string& topic, const std::string& key,
                        const std::string& payload) {
     for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      rd_kafka_vu_t fields[4] = {};
+      fields[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+      fields[0].u.cstr = topic.c_str();
+      fields[1].vtype = RD_KAFKA_VTYPE_KEY;
+      fields[1].u.mem = {const_cast<char*>(key.data()), key.size()};
+      fields[2].vtype = RD_KAFKA_VTYPE_VALUE;
+      fields[2].u.mem = {const_cast<char*>(payload.data()), payload.size()};
+      fields[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+      fields[3].u.i = RD_KAFKA_MSG_F_COPY;
+      rd_kafka_error_t* error = rd_kafka_produceva(producer_, fields, 4);
+      const rd_kafka_resp_err_t err =
+          error == nullptr ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(error);
+      if (error != nullptr) rd_kafka_error_destroy(error);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return absl::UnavailableError(

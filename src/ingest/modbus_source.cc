@@ -69,15 +69,14 @@ absl::StatusOr<RegisterField> ParseField(const YAML::Node& node, const std::stri
             core::StrCat(at, ": ", field.address, ": expected a register address (0-65535)"));
       }
     } else if (key == "type") {
-      static const std::map<std::string, RegisterType> kTypes = {
-          {"int16", RegisterType::kInt16},
-          {"uint16", RegisterType::kUInt16},
-          {"int32", RegisterType::kInt32},
-          {"uint32", RegisterType::kUInt32},
-          {"float32", RegisterType::kFloat32}};
+      const std::map<std::string, RegisterType> types = {{"int16", RegisterType::kInt16},
+                                                         {"uint16", RegisterType::kUInt16},
+                                                         {"int32", RegisterType::kInt32},
+                                                         {"uint32", RegisterType::kUInt32},
+                                                         {"float32", RegisterType::kFloat32}};
       if (Scalar(v, at, &text, &status, "int16, uint16, int32, uint32 or float32")) {
-        auto it = kTypes.find(text);
-        if (it == kTypes.end()) {
+        auto it = types.find(text);
+        if (it == types.end()) {
           status = absl::InvalidArgumentError(
               core::StrCat(at, ": '", text, "': expected int16, uint16, int32, uint32 or float32"));
         } else {

@@ -107,10 +107,10 @@ bool ReadDecodeKey(const std::string& key, const YAML::Node& v, EntryReader* r,
   } else if (key == "machine_tag") {
     decode->machine_tag = r->Text(v, key);
   } else if (key == "time_unit") {
-    static const std::map<std::string, double> kUnits = {
+    const std::map<std::string, double> units = {
         {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"s", 1}};
     const std::string unit = r->Text(v, key);
-    if (auto it = kUnits.find(unit); it != kUnits.end()) {
+    if (auto it = units.find(unit); it != units.end()) {
       decode->time_unit = it->second;
     } else {
       r->Fail(key, core::StrCat("'", unit, "': expected ns, us, ms or s"));
