@@ -35,6 +35,8 @@ PACKAGES=(
   libmodbus-dev
   # the Kafka source (its tests run librdkafka's mock cluster: no broker to install)
   librdkafka-dev
+  # the export sinks (hiredis; libcurl above), and the real servers their tests start on loopback
+  libhiredis-dev redis-server influxdb
 )
 
 missing=()

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "core/time.h"
 #include "ingest/source_config.h"
+#include "sink/sink_config.h"
 #include "nlohmann/json.hpp"
 #include "registry/registry.h"
 
@@ -125,6 +126,8 @@ struct ServeOptions {
   std::string roi;
   // Ingestion sources (server.yaml `sources:`, docs/ingest.md), started with the server.
   ingest::SourcesConfig sources;
+  // Export sinks (server.yaml `sinks:`): readings, risks and alerts written elsewhere.
+  sink::SinksConfig sinks;
   size_t max_streams = 64;   // GET /api/v1/stream subscribers at a time
   bool explain_all = false;  // explain every machine's risk (memory: a feature vector each)
   // Run on its own thread once the server listens (pdm demo's replay); `stop` is requested when

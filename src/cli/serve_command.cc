@@ -165,6 +165,8 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, nullptr, &args->token);
     } else if (key == "sources") {
       if (absl::Status s = ingest::ParseSources(path, v, &args->sources); !s.ok()) return s;
+    } else if (key == "sinks") {
+      if (absl::Status s = sink::ParseSinks(path, v, &args->sinks); !s.ok()) return s;
     } else if (key == "cors" && v.IsMap()) {
       for (const auto& c : v) {
         const std::string sub = c.first.as<std::string>();
@@ -478,6 +480,26 @@ int Serve(const ServeOptions& args) {
     api_options.roi = std::move(*roi);
     api_options.roi_source = args.roi;
   }
+  // Export sinks: fed by the telemetry path and the alerts, reported through the Api.
+  std::vector<std::unique_ptr<sink::Sink>> sinks = sink::MakeSinks(args.sinks);
+  if (!sinks.empty()) {
+    api_options.sinks = [&sinks] {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& s : sinks) out.push_back(s->Status());
+      return out;
+    };
+    api_options.on_ingested = [&sinks](std::span<const store::TelemetryRow> readings,
+                                       std::span<const store::PredictionRow> risks) {
+      for (const auto& s : sinks) s->Add(readings, risks);
+    };
+    api_options.on_alert = [&sinks](const store::AlertRow& alert) {
+      for (const auto& s : sinks) s->Alert(alert);
+    };
+    for (const auto& s : sinks) {
+      s->Start();
+      fmt::print("  sink {}: {}\n", s->name(), s->Describe());
+    }
+  }
   // Ingestion sources: made after the Api they feed, reported through it.
   std::vector<std::unique_ptr<ingest::Source>> sources;
   if (!args.sources.empty()) {
@@ -596,6 +618,8 @@ int Serve(const ServeOptions& args) {
   (*server)->Shutdown(std::chrono::milliseconds(args.grace_ms));
   // Undelivered notifications stay in the outbox for the next start (or another replica).
   if (sender) sender->Stop();
+  // The sinks write what the last requests queued (one attempt), then stop.
+  for (const auto& s : sinks) s->Stop();
   return kExitOk;
 }
 

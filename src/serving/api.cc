@@ -451,6 +451,7 @@ HttpResponse Api::Metrics() {
     metrics_->SetNotifications(*notifications);
   }
   if (options_.sources) metrics_->SetSources(options_.sources());
+  if (options_.sinks) metrics_->SetSinks(options_.sinks());
   return HttpResponse{
       200, "text/plain; version=0.0.4; charset=utf-8", metrics_->Render(), {}, nullptr};
 }

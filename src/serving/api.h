@@ -90,6 +90,15 @@ struct ApiOptions {
   // scrape): one JSON object per source with "name", "type", "connected" and its counters
   // (ingest/source.h). Unset: no sources.
   std::function<nlohmann::json()> sources;
+  // The export sinks' statuses (GET /api/v1/sources' "sinks", the pdm_sink_* series): one JSON
+  // object per sink with "name", "type", "connected" and its counters (sink/sink.h).
+  std::function<nlohmann::json()> sinks;
+  // Called after each telemetry body with what it stored (or would store): the readings' values
+  // and the scores. From the request's thread; must not block (the sinks queue).
+  std::function<void(std::span<const store::TelemetryRow>, std::span<const store::PredictionRow>)>
+      on_ingested;
+  // Called with each alert as it opens, escalates or changes state. Must not block.
+  std::function<void(const store::AlertRow&)> on_alert;
 };
 
 // What the telemetry path made of one body, counted (the sources' accounting).

@@ -85,6 +85,7 @@ HttpResponse Api::Stream(const HttpRequest& request) {
 }
 
 void Api::PublishAlert(const store::AlertRow& a) {
+  if (options_.on_alert) options_.on_alert(a);
   if (events_->subscribers.load() == 0) return;
   json out = {{"id", a.id},
               {"machine", a.machine},

@@ -296,7 +296,8 @@ HttpResponse Api::Telemetry(const HttpRequest& request) {
 
 HttpResponse Api::Sources() {
   json sources = options_.sources ? options_.sources() : json::array();
-  return Json(200, {{"sources", std::move(sources)}});
+  json sinks = options_.sinks ? options_.sinks() : json::array();
+  return Json(200, {{"sources", std::move(sources)}, {"sinks", std::move(sinks)}});
 }
 
 absl::StatusOr<size_t> Api::SaveMachineStates(const std::vector<std::string>& machines,
@@ -499,7 +500,7 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
                 {reading.machine, TimeMicros(reading.time), point->score, std::move(decision)});
           }
         }
-        if (options_.store_telemetry) {
+        if (options_.store_telemetry || options_.on_ingested) {
           const int64_t time_us = TimeMicros(reading.time);
           for (size_t j = 0; j < layout.numeric.size(); ++j) {
             if (!std::isnan(reading.numeric[j])) {
@@ -557,6 +558,7 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
       out["store_error"] = std::string(stored.message());
     }
   }
+  if (options_.on_ingested && !predictions.empty()) options_.on_ingested(telemetry, predictions);
   RaiseAlerts(served, pending_alerts);
   json machines = json::array();
   for (auto& [machine, point] : latest.items()) {

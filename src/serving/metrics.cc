@@ -197,7 +197,24 @@ ServerMetrics::ServerMetrics()
                                .Name("pdm_source_device_stale")
                                .Help("1 while a polled device has not been read for its "
                                      "source's stale_after intervals")
-                               .Register(*registry_)) {
+                               .Register(*registry_)),
+      sink_points_(BuildCounter()
+                       .Name("pdm_sink_points_total")
+                       .Help("Points (reading values, risks, alerts) an export sink took, by "
+                             "result (written, dropped)")
+                       .Register(*registry_)),
+      sink_retries_(BuildCounter()
+                        .Name("pdm_sink_retries_total")
+                        .Help("Batches an export sink wrote again after a failure")
+                        .Register(*registry_)),
+      sink_queued_(BuildGauge()
+                       .Name("pdm_sink_queued")
+                       .Help("Points waiting in an export sink's queue")
+                       .Register(*registry_)),
+      sink_connected_(BuildGauge()
+                          .Name("pdm_sink_connected")
+                          .Help("1 while an export sink's last write succeeded")
+                          .Register(*registry_)) {
   for (const char* severity : {"warning", "critical"}) {
     alerts_open_.Add({{"severity", severity}});
     alerts_opened_.Add({{"severity", severity}});
@@ -227,6 +244,17 @@ void ServerMetrics::SetNotifications(const std::map<std::string, int64_t>& by_st
   }
 }
 
+void ServerMetrics::AdvanceCounter(prometheus::Family<prometheus::Counter>& family,
+                                   const char* owner_label, const std::string& owner,
+                                   const char* result, const std::string& key, double total) {
+  double& last = source_totals_[key];
+  std::map<std::string, std::string> labels = {{owner_label, owner}};
+  if (result != nullptr) labels["result"] = result;
+  prometheus::Counter& counter = family.Add(labels);
+  if (total > last) counter.Increment(total - last);
+  last = std::max(last, total);
+}
+
 void ServerMetrics::SetSources(const nlohmann::json& sources) {
   std::lock_guard lock(sources_mu_);
   for (const nlohmann::json& source : sources) {
@@ -234,13 +262,7 @@ void ServerMetrics::SetSources(const nlohmann::json& sources) {
     const std::string name = source["name"].get<std::string>();
     auto advance = [&](prometheus::Family<prometheus::Counter>& family, const char* key,
                        const char* result) {
-      const double total = source.value(key, 0.0);
-      double& last = source_totals_[name + "/" + key];
-      std::map<std::string, std::string> labels = {{"source", name}};
-      if (result != nullptr) labels["result"] = result;
-      prometheus::Counter& counter = family.Add(labels);
-      if (total > last) counter.Increment(total - last);
-      last = std::max(last, total);
+      AdvanceCounter(family, "source", name, result, name + "/" + key, source.value(key, 0.0));
     };
     advance(source_messages_, "messages", "received");
     advance(source_messages_, "messages_malformed", "malformed");
@@ -260,6 +282,24 @@ void ServerMetrics::SetSources(const nlohmann::json& sources) {
       }
     }
     source_connected_.Add({{"source", name}}).Set(source.value("connected", false) ? 1.0 : 0.0);
+  }
+}
+
+void ServerMetrics::SetSinks(const nlohmann::json& sinks) {
+  std::lock_guard lock(sources_mu_);
+  for (const nlohmann::json& sink : sinks) {
+    if (!sink.is_object() || !sink.contains("name")) continue;
+    const std::string name = sink["name"].get<std::string>();
+    auto advance = [&](prometheus::Family<prometheus::Counter>& family, const char* key,
+                       const char* result) {
+      AdvanceCounter(family, "sink", name, result, "sink/" + name + "/" + key,
+                     sink.value(key, 0.0));
+    };
+    advance(sink_points_, "points_written", "written");
+    advance(sink_points_, "points_dropped", "dropped");
+    advance(sink_retries_, "retries", nullptr);
+    sink_queued_.Add({{"sink", name}}).Set(sink.value("queued", 0.0));
+    sink_connected_.Add({{"sink", name}}).Set(sink.value("connected", false) ? 1.0 : 0.0);
   }
 }
 

@@ -80,6 +80,9 @@ class ServerMetrics {
   // pdm_source_poll_failures_total and pdm_source_device_stale{machine}. The counters advance by
   // what the sources' totals advanced since the last call.
   void SetSources(const nlohmann::json& sources);
+  // The export sinks' statuses (sink/sink.h): pdm_sink_points_total{sink,result},
+  // pdm_sink_retries_total, pdm_sink_queued and pdm_sink_connected.
+  void SetSinks(const nlohmann::json& sinks);
 
   // The text exposition format (version 0.0.4).
   std::string Render() const;
@@ -123,6 +126,15 @@ class ServerMetrics {
   prometheus::Family<prometheus::Gauge>& source_connected_;
   prometheus::Family<prometheus::Counter>& source_poll_failures_;
   prometheus::Family<prometheus::Gauge>& source_device_stale_;
+  // Advances family{owner_label=owner, result} to `total`, a running total reported by a source
+  // or sink (remembered under `key`). REQUIRES: sources_mu_ held.
+  void AdvanceCounter(prometheus::Family<prometheus::Counter>& family, const char* owner_label,
+                      const std::string& owner, const char* result, const std::string& key,
+                      double total);
+  prometheus::Family<prometheus::Counter>& sink_points_;
+  prometheus::Family<prometheus::Counter>& sink_retries_;
+  prometheus::Family<prometheus::Gauge>& sink_queued_;
+  prometheus::Family<prometheus::Gauge>& sink_connected_;
   std::mutex sources_mu_;
   std::map<std::string, double> source_totals_;  // "source/key" -> the total last counted
 
