@@ -17,6 +17,12 @@ Fleet::Machine* Fleet::Find(const std::string& machine, bool create) {
   return machines_.emplace(machine, std::move(m)).first->second.get();
 }
 
+const Fleet::Machine* Fleet::Existing(const std::string& machine) const {
+  std::lock_guard lock(mu_);
+  auto it = machines_.find(machine);
+  return it == machines_.end() ? nullptr : it->second.get();
+}
+
 void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
   const features::FeaturePipeline& pipeline = *model->bundle.pipeline;
   if (m->state && m->pipeline_owner &&
@@ -108,13 +114,8 @@ absl::Status Fleet::ApplyEvent(const std::string& machine, const features::Event
 }
 
 std::optional<Fleet::StateSnapshot> Fleet::Snapshot(const std::string& machine) const {
-  const Machine* m = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    auto it = machines_.find(machine);
-    if (it == machines_.end()) return std::nullopt;
-    m = it->second.get();
-  }
+  const Machine* m = Existing(machine);
+  if (m == nullptr) return std::nullopt;
   std::lock_guard lock(m->mu);
   if (!m->state || !m->pipeline_owner) return std::nullopt;
   return StateSnapshot{m->pipeline_owner->bundle.pipeline->hash(), m->state->last_time(),
@@ -147,26 +148,16 @@ absl::StatusOr<bool> Fleet::Restore(const std::string& machine, const StateSnaps
 }
 
 std::pair<std::vector<float>, int64_t> Fleet::LastFeatures(const std::string& machine) const {
-  const Machine* m = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    auto it = machines_.find(machine);
-    if (it == machines_.end()) return {};
-    m = it->second.get();
-  }
+  const Machine* m = Existing(machine);
+  if (m == nullptr) return {};
   std::lock_guard lock(m->mu);
   if (!m->view.latest) return {};
   return {m->last_features, m->view.latest->version};
 }
 
 std::optional<MachineView> Fleet::Get(const std::string& machine) const {
-  const Machine* m = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    auto it = machines_.find(machine);
-    if (it == machines_.end()) return std::nullopt;
-    m = it->second.get();
-  }
+  const Machine* m = Existing(machine);
+  if (m == nullptr) return std::nullopt;
   std::lock_guard lock(m->mu);
   MachineView view = m->view;
   view.statics = m->statics;

@@ -150,6 +150,9 @@ class Fleet {
   };
   // The machine, created when absent (nullptr beyond max_machines_).
   Machine* Find(const std::string& machine, bool create);
+  // The machine, or nullptr when it is not followed. Machines are never removed, so the
+  // pointer stays valid.
+  const Machine* Existing(const std::string& machine) const;
   // Makes the state run on `model`'s pipeline: kept when the pipeline's hash is unchanged,
   // started over otherwise.
   static void Bind(Machine* m, const std::shared_ptr<const ServedModel>& model);

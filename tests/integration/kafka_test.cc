@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/wait.h"
 
 namespace pdm {
 namespace {
@@ -114,18 +115,9 @@ class KafkaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(testing::TempDir("kafka"));
-    const fs::path sim = *dir_ / "sim";
-    ASSERT_EQ(testing::Pdm("simulate --machines 12 --duration 60d --interval 1h --seed 7 --out " +
-                           sim.string())
-                  .code,
-              0);
-    registry_ = new std::string((*dir_ / "registry").string());
-    const testing::Result trained = testing::Pdm(
-        "train --spec " + (sim / "spec.yaml").string() + " --models xgb --cv 2 --threads 1 " +
-        "--out " + (*dir_ / "run").string() + " --register --name fleet --registry " + *registry_);
-    ASSERT_EQ(trained.code, 0) << trained.err;
-    ASSERT_EQ(
-        testing::Pdm("models promote fleet 1 --alias production --registry " + *registry_).code, 0);
+    std::string error;
+    registry_ = new std::string(testing::TrainedFleetRegistry(*dir_, &error));
+    ASSERT_FALSE(registry_->empty()) << error;
   }
 
   std::string Config(const MockCluster& cluster, const std::string& topic = kTopic,
@@ -173,16 +165,6 @@ class KafkaTest : public ::testing::Test {
     return -1;
   }
 
-  template <typename F>
-  static bool WaitUntil(F done, std::chrono::seconds limit = std::chrono::seconds(60)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return done();
-  }
-
   static int64_t Total(const json& a, const json& b, const char* key) {
     return a.value(key, int64_t{0}) + b.value(key, int64_t{0});
   }
@@ -203,8 +185,9 @@ TEST_F(KafkaTest, ARebalanceLosesNothingCountsNothingTwiceAndMovesTheStates) {
   PublishHours(publisher->get(), 0, 24);
   ASSERT_TRUE((*publisher)->Publish(kTopic, MachineId(0), "{not json").ok());
   ASSERT_TRUE((*publisher)->Flush().ok());
-  ASSERT_TRUE(WaitUntil([&] { return Source(a.port).value("messages", 0) >= 24 * kMachines + 1; }))
-      << Source(a.port).dump();
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return Source(a.port).value("messages", 0) >= 24 * kMachines + 1;
+  })) << Source(a.port).dump();
   json sa = Source(a.port);
   EXPECT_EQ(sa["readings_accepted"], 24 * kMachines) << sa.dump();
   EXPECT_EQ(sa["messages_malformed"], 1);
@@ -214,7 +197,7 @@ TEST_F(KafkaTest, ARebalanceLosesNothingCountsNothingTwiceAndMovesTheStates) {
   // Replica B joins: the group rebalances, A commits and saves its machines' states.
   testing::ServeProcess b = Serve(config);
   ASSERT_GT(b.port, 0) << b.first_line;
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     return !Source(a.port)["partitions"].empty() && !Source(b.port)["partitions"].empty() &&
            Source(a.port)["partitions"].size() + Source(b.port)["partitions"].size() == 4;
   })) << Source(a.port).dump()
@@ -225,7 +208,7 @@ TEST_F(KafkaTest, ARebalanceLosesNothingCountsNothingTwiceAndMovesTheStates) {
   // what a replica had applied but not committed when it gave its partitions up comes again to
   // the new owner, which knows it for a duplicate from the state handed over.
   PublishHours(publisher->get(), 24, 48);
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     return Total(Source(a.port), Source(b.port), "readings_accepted") >= 48 * kMachines;
   })) << Source(a.port).dump()
       << Source(b.port).dump();
@@ -243,11 +226,11 @@ TEST_F(KafkaTest, ARebalanceLosesNothingCountsNothingTwiceAndMovesTheStates) {
   int status = 0;
   ::waitpid(a.pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  ASSERT_TRUE(WaitUntil([&] { return Source(b.port)["partitions"].size() == 4; }))
+  ASSERT_TRUE(testing::WaitUntil([&] { return Source(b.port)["partitions"].size() == 4; }))
       << Source(b.port).dump();
   PublishHours(publisher->get(), 48, 60);
   const int64_t a_accepted = sa["readings_accepted"].get<int64_t>();
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     return a_accepted + Source(b.port).value("readings_accepted", int64_t{0}) >= 60 * kMachines;
   })) << sa.dump()
       << Source(b.port).dump();
@@ -296,7 +279,7 @@ TEST_F(KafkaTest, SimulatePublishesAFleetAsKeyedRecords) {
   const int64_t readings = std::stoll(sent.out.substr(sent.out.rfind(' ', at - 1) + 1));
   ASSERT_GT(readings, 3 * 40) << sent.out;
   json s;
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     s = Source(served.port);
     return s.value("readings_accepted", int64_t{0}) + s.value("readings_refused", int64_t{0}) +
                s.value("readings_duplicate", int64_t{0}) >=

@@ -12,6 +12,7 @@
 #include "ingest/modbus_source.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/modbus_server.h"
+#include "tests/testing/wait.h"
 
 namespace pdm {
 namespace {
@@ -43,17 +44,6 @@ class Recorder {
   std::mutex mu_;
   std::vector<json> bodies_;
 };
-
-// Waits up to `limit` for `done`; whether it came.
-template <typename F>
-bool WaitUntil(F done, milliseconds limit = milliseconds(10000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return done();
-}
 
 // One device's map: a float (input, low word first), a scaled int16 and a uint16 (holding).
 ingest::RegisterMap PressMap() {
@@ -95,10 +85,10 @@ TEST(ModbusPollerTest, EachPollIsOneReadingOfTheDevicesMachine) {
   Recorder recorder;
   ingest::ModbusSource source(Options(plc), recorder.Handler());
   source.Start();
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= 5; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= 5; }));
   plc.SetHolding(1, 1500);
   const size_t before = recorder.Count();
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= before + 3; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= before + 3; }));
   source.Stop();
 
   const std::vector<json> bodies = recorder.Bodies();
@@ -135,11 +125,11 @@ TEST(ModbusPollerTest, ADeviceThatStopsAnsweringGoesStaleAndRecovers) {
   Recorder recorder;
   ingest::ModbusSource source(Options(plc), recorder.Handler());
   source.Start();
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= 3; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= 3; }));
 
   plc.SetAnswering(false);  // requests read, never answered
   // Stale once three intervals pass unread, which may come before the first timeout.
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     const json s = source.Status();
     return s["devices"][0]["stale"].get<bool>() && s["polls_failed"].get<int64_t>() >= 1;
   }));
@@ -153,8 +143,9 @@ TEST(ModbusPollerTest, ADeviceThatStopsAnsweringGoesStaleAndRecovers) {
   EXPECT_LE(recorder.Count(), during + 1);  // at most a poll that was answered just before
 
   plc.SetAnswering(true);
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= during + 5; }));
-  ASSERT_TRUE(WaitUntil([&] { return !source.Status()["devices"][0]["stale"].get<bool>(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= during + 5; }));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return !source.Status()["devices"][0]["stale"].get<bool>(); }));
   status = source.Status();
   EXPECT_TRUE(status["connected"].get<bool>()) << status.dump();
   EXPECT_GE(status["connects"], 2);  // reconnected after the timeouts
@@ -169,16 +160,17 @@ TEST(ModbusPollerTest, ADeviceThatGoesAwayIsReconnectedWhenItComesBack) {
   Recorder recorder;
   ingest::ModbusSource source(Options(plc), recorder.Handler());
   source.Start();
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= 3; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= 3; }));
   plc.Stop();  // connection closed, port refused
-  ASSERT_TRUE(WaitUntil([&] { return !source.Status()["connected"].get<bool>(); }));
-  ASSERT_TRUE(WaitUntil([&] { return source.Status()["devices"][0]["stale"].get<bool>(); }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return !source.Status()["connected"].get<bool>(); }));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return source.Status()["devices"][0]["stale"].get<bool>(); }));
   const json down = source.Status();
   EXPECT_THAT(down["last_error"].get<std::string>(), HasSubstr("press-1: connect to 127.0.0.1"));
   const size_t during = recorder.Count();
 
   ASSERT_TRUE(plc.Start());  // the same port
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= during + 3; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= during + 3; }));
   const json up = source.Status();
   EXPECT_TRUE(up["connected"].get<bool>()) << up.dump();
   EXPECT_FALSE(up["devices"][0]["stale"].get<bool>());
@@ -194,7 +186,8 @@ TEST(ModbusPollerTest, AMapNamingMissingRegistersFailsItsPollsAndKeepsTheConnect
   Recorder recorder;
   ingest::ModbusSource source(o, recorder.Handler());
   source.Start();
-  ASSERT_TRUE(WaitUntil([&] { return source.Status()["polls_failed"].get<int64_t>() >= 3; }));
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return source.Status()["polls_failed"].get<int64_t>() >= 3; }));
   source.Stop();
   const json status = source.Status();
   EXPECT_EQ(recorder.Count(), 0u);
@@ -212,7 +205,7 @@ TEST(ModbusPollerTest, StopReturnsWhileADeviceHangs) {
   Recorder recorder;
   ingest::ModbusSource source(o, recorder.Handler());
   source.Start();
-  ASSERT_TRUE(WaitUntil([&] { return recorder.Count() >= 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return recorder.Count() >= 1; }));
   plc.SetAnswering(false);
   std::this_thread::sleep_for(milliseconds(100));  // a poll now waits on its answer
   const auto start = std::chrono::steady_clock::now();

@@ -15,6 +15,7 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/modbus_server.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/wait.h"
 
 namespace pdm {
 namespace {
@@ -25,34 +26,14 @@ using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 using testing::ModbusServer;
 
-// Waits up to `limit` for `done`; whether it came.
-template <typename F>
-bool WaitUntil(F done, milliseconds limit = milliseconds(10000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return done();
-}
-
 // `pdm serve` polling two PLCs through server.yaml, end to end into the served model.
 class ModbusServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(testing::TempDir("modbus"));
-    const fs::path sim = *dir_ / "sim";
-    ASSERT_EQ(testing::Pdm("simulate --machines 12 --duration 60d --interval 1h --seed 7 --out " +
-                           sim.string())
-                  .code,
-              0);
-    registry_ = new std::string((*dir_ / "registry").string());
-    const testing::Result trained = testing::Pdm(
-        "train --spec " + (sim / "spec.yaml").string() + " --models xgb --cv 2 --threads 1 " +
-        "--out " + (*dir_ / "run").string() + " --register --name fleet --registry " + *registry_);
-    ASSERT_EQ(trained.code, 0) << trained.err;
-    ASSERT_EQ(
-        testing::Pdm("models promote fleet 1 --alias production --registry " + *registry_).code, 0);
+    std::string error;
+    registry_ = new std::string(testing::TrainedFleetRegistry(*dir_, &error));
+    ASSERT_FALSE(registry_->empty()) << error;
   }
 
   static inline fs::path* dir_ = nullptr;
@@ -118,8 +99,8 @@ TEST_F(ModbusServeTest, PollsTwoDevicesIntoTheServedModel) {
                ? body["sources"][0]
                : json::object();
   };
-  ASSERT_TRUE(WaitUntil([&] { return source().value("readings_accepted", 0) >= 5; }));
-  ASSERT_TRUE(WaitUntil([&] { return source().value("readings_refused", 0) >= 2; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return source().value("readings_accepted", 0) >= 5; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return source().value("readings_refused", 0) >= 2; }));
 
   // press-1's readings are scored with the values its registers hold.
   const testing::Reply machine =
@@ -142,14 +123,14 @@ TEST_F(ModbusServeTest, PollsTwoDevicesIntoTheServedModel) {
 
   // press-1 stops answering: its device goes stale, and Prometheus sees it.
   press.SetAnswering(false);
-  ASSERT_TRUE(WaitUntil([&] { return source()["stale_devices"] == 1; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return source()["stale_devices"] == 1; }));
   std::string metrics =
       testing::Send(served.port, testing::Request("GET", "/metrics", "", "")).body;
   EXPECT_THAT(metrics, HasSubstr("pdm_source_device_stale{machine=\"press-1\",source=\"line\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("pdm_source_device_stale{machine=\"pump-1\",source=\"line\"} 0"));
   EXPECT_THAT(metrics, HasSubstr("pdm_source_poll_failures_total{source=\"line\"}"));
   press.SetAnswering(true);
-  ASSERT_TRUE(WaitUntil([&] { return source()["stale_devices"] == 0; }));
+  ASSERT_TRUE(testing::WaitUntil([&] { return source()["stale_devices"] == 0; }));
   s = source();
   EXPECT_GE(s["polls_failed"], 1);
   EXPECT_GE(s["connection_losses"], 1);

@@ -147,18 +147,9 @@ class MqttTest : public ::testing::Test {
   static void SetUpTestSuite() {
     ASSERT_TRUE(fs::exists(kMosquitto)) << kMosquitto << " is missing: run scripts/setup.sh";
     dir_ = new fs::path(testing::TempDir("mqtt"));
-    const fs::path sim = *dir_ / "sim";
-    ASSERT_EQ(testing::Pdm("simulate --machines 12 --duration 60d --interval 1h --seed 7 --out " +
-                           sim.string())
-                  .code,
-              0);
-    registry_ = new std::string((*dir_ / "registry").string());
-    const testing::Result trained = testing::Pdm(
-        "train --spec " + (sim / "spec.yaml").string() + " --models xgb --cv 2 --threads 1 " +
-        "--out " + (*dir_ / "run").string() + " --register --name fleet --registry " + *registry_);
-    ASSERT_EQ(trained.code, 0) << trained.err;
-    ASSERT_EQ(
-        testing::Pdm("models promote fleet 1 --alias production --registry " + *registry_).code, 0);
+    std::string error;
+    registry_ = new std::string(testing::TrainedFleetRegistry(*dir_, &error));
+    ASSERT_FALSE(registry_->empty()) << error;
   }
 
   // server.yaml with one MQTT source on `broker`: machines from the topic's second level.

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/wait.h"
 
 namespace pdm {
 namespace {
@@ -54,16 +55,6 @@ void Stop(pid_t* pid) {
   *pid = -1;
 }
 
-template <typename F>
-bool WaitUntil(F done, std::chrono::seconds limit = std::chrono::seconds(30)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 // influxd with its data in `dir`, on a free port; restartable on the same port and data.
 class Influx {
  public:
@@ -82,7 +73,7 @@ class Influx {
   ~Influx() { Stop(&pid_); }
   bool Start() {
     pid_ = Spawn({kInfluxd, "-config", (dir_ / "influxdb.conf").string()}, dir_ / "influxd.log");
-    return WaitUntil(
+    return testing::WaitUntil(
         [&] { return testing::Send(port_, testing::Request("GET", "/ping", "")).status == 204; });
   }
   void Halt() { Stop(&pid_); }
@@ -118,18 +109,9 @@ class SinksTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(testing::TempDir("sinks"));
-    const fs::path sim = *dir_ / "sim";
-    ASSERT_EQ(testing::Pdm("simulate --machines 12 --duration 60d --interval 1h --seed 7 --out " +
-                           sim.string())
-                  .code,
-              0);
-    registry_ = new std::string((*dir_ / "registry").string());
-    const testing::Result trained = testing::Pdm(
-        "train --spec " + (sim / "spec.yaml").string() + " --models xgb --cv 2 --threads 1 " +
-        "--out " + (*dir_ / "run").string() + " --register --name fleet --registry " + *registry_);
-    ASSERT_EQ(trained.code, 0) << trained.err;
-    ASSERT_EQ(
-        testing::Pdm("models promote fleet 1 --alias production --registry " + *registry_).code, 0);
+    std::string error;
+    registry_ = new std::string(testing::TrainedFleetRegistry(*dir_, &error));
+    ASSERT_FALSE(registry_->empty()) << error;
   }
 
   static inline fs::path* dir_ = nullptr;
@@ -188,7 +170,7 @@ TEST_F(SinksTest, ReadingsRisksAndAlertsReachInfluxAndRedis) {
   pid_t redis = Spawn({kRedisServer, "--port", std::to_string(redis_port), "--bind", "127.0.0.1",
                        "--save", "", "--appendonly", "no", "--dir", dir_->string()},
                       *dir_ / "redis.log");
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     Redis probe(redis_port);
     return probe.context != nullptr && probe.context->err == 0;
   }));
@@ -228,7 +210,7 @@ TEST_F(SinksTest, ReadingsRisksAndAlertsReachInfluxAndRedis) {
   for (int hour = 0; hour < 4; ++hour) post(hour);
 
   // InfluxDB: a point per machine and hour of readings, and of risks.
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     const json count = influx.Query("SELECT count(score) FROM pdm_risk");
     return count.is_array() && count[1] == 12;
   })) << influx.Query("SELECT count(score) FROM pdm_risk");
@@ -239,7 +221,7 @@ TEST_F(SinksTest, ReadingsRisksAndAlertsReachInfluxAndRedis) {
 
   // Redis: each machine's latest risk, as the telemetry answer gave it.
   Redis redis_client(redis_port);
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     return redis_client.HashOf("pdm:risk:m-1")["time"] == std::to_string(1740787200 + 4 * 3600);
   })) << redis_client.HashOf("pdm:risk:m-1")["time"];
   std::map<std::string, std::string> risk = redis_client.HashOf("pdm:risk:m-1");
@@ -258,7 +240,7 @@ TEST_F(SinksTest, ReadingsRisksAndAlertsReachInfluxAndRedis) {
   EXPECT_EQ(alerts[0]["state"], "open");
   EXPECT_EQ(alerts[0]["kind"], "failure_risk");
   EXPECT_THAT(alerts[0]["machine"].get<std::string>(), HasSubstr("m-"));
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     const json count = influx.Query("SELECT count(id) FROM pdm_alert");
     return count.is_array() && count[1] == 3;
   }));
@@ -280,7 +262,7 @@ TEST_F(SinksTest, ReadingsRisksAndAlertsReachInfluxAndRedis) {
   EXPECT_GE(status["retries"], 1) << status.dump();
   EXPECT_THAT(status["last_error"].get<std::string>(), HasSubstr("127.0.0.1")) << status.dump();
   ASSERT_TRUE(influx.Start());
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(testing::WaitUntil([&] {
     const json count = influx.Query("SELECT count(score) FROM pdm_risk");
     return count.is_array() && count[1] == 24;
   })) << influx.Query("SELECT count(score) FROM pdm_risk");

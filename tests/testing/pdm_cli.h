@@ -50,6 +50,26 @@ inline int64_t JsonInt(const std::string& json, const std::string& key) {
   return std::stoll(json.substr(pos + needle.size(), 24));
 }
 
+// A registry under `dir` whose model "fleet" v1 (XGBoost on a simulated fleet of 12 machines
+// over 60 days, which has failures to learn) holds the alias production; its path, or an empty
+// string (with `*error` set) when a step failed.
+inline std::string TrainedFleetRegistry(const std::filesystem::path& dir, std::string* error) {
+  const std::filesystem::path sim = dir / "sim";
+  const std::string registry = (dir / "registry").string();
+  for (const std::string& step :
+       {"simulate --machines 12 --duration 60d --interval 1h --seed 7 --out " + sim.string(),
+        "train --spec " + (sim / "spec.yaml").string() + " --models xgb --cv 2 --threads 1 --out " +
+            (dir / "run").string() + " --register --name fleet --registry " + registry,
+        "models promote fleet 1 --alias production --registry " + registry}) {
+    const Result r = Pdm(step);
+    if (r.code != 0) {
+      *error = "pdm " + step + ": " + r.err;
+      return "";
+    }
+  }
+  return registry;
+}
+
 }  // namespace pdm::testing
 
 #endif  // PDM_TESTS_TESTING_PDM_CLI_H_
