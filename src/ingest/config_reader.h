@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "core/strings.h"
@@ -47,6 +48,17 @@ class EntryReader {
       return;
     }
     *out = parsed;
+  }
+
+  // A scalar (one item) or a list of scalars, appended to `out`.
+  void List(const YAML::Node& v, const std::string& key, std::vector<std::string>* out) {
+    if (v.IsScalar()) {
+      out->push_back(v.Scalar());
+    } else if (v.IsSequence()) {
+      for (const YAML::Node& item : v) out->push_back(Text(item, key));
+    } else {
+      Fail(key, "expected a list");
+    }
   }
 
   void Bool(const YAML::Node& v, const std::string& key, bool* out) {

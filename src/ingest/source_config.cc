@@ -56,13 +56,7 @@ absl::Status ParseMqtt(const std::string& path, const YAML::Node& entry, size_t 
         } else if (key == "url") {
           o.url = r->Text(v, key);
         } else if (key == "topics") {
-          if (v.IsScalar()) {
-            o.topics.push_back(v.Scalar());
-          } else if (v.IsSequence()) {
-            for (const YAML::Node& t : v) o.topics.push_back(r->Text(t, key));
-          } else {
-            r->Fail(key, "expected a list of patterns");
-          }
+          r->List(v, key, &o.topics);
         } else if (key == "client_id") {
           o.client_id = r->Text(v, key);
         } else if (key == "qos") {
@@ -111,13 +105,7 @@ absl::Status ParseKafka(const std::string& path, const YAML::Node& entry, size_t
                 } else if (key == "brokers") {
                   o.brokers = r->Text(v, key);
                 } else if (key == "topics") {
-                  if (v.IsScalar()) {
-                    o.topics.push_back(v.Scalar());
-                  } else if (v.IsSequence()) {
-                    for (const YAML::Node& t : v) o.topics.push_back(r->Text(t, key));
-                  } else {
-                    r->Fail(key, "expected a list of topics");
-                  }
+                  r->List(v, key, &o.topics);
                 } else if (key == "group_id") {
                   o.group_id = r->Text(v, key);
                 } else if (ReadDecodeKey(key, v, r, &o.message.decode)) {

@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/serve_config.h"
 #include "tests/testing/wait.h"
 
 namespace pdm {
@@ -305,22 +306,18 @@ TEST_F(KafkaTest, SimulatePublishesAFleetAsKeyedRecords) {
 
 TEST_F(KafkaTest, BadKafkaConfigurationsAreRefusedByKey) {
   const fs::path path = *dir_ / "bad.yaml";
-  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"sources: [{type: kafka, topics: [t]}]", "brokers: expected host:port"},
-           {"sources: [{type: kafka, brokers: 'h:9092', topics: []}]", "topics: at least one"},
-           {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], group_id: ''}]",
-            "group_id: missing"},
-           {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], properties: {no.such: 1}}]",
-            "kafka setting no.such"},
-           {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], partitions: 3}]",
-            "sources[0].partitions: unknown key"},
-       }) {
-    std::ofstream(path) << yaml << "\n";
-    const testing::Result r =
-        testing::Pdm("serve --registry " + *registry_ + " --port 0 --config " + path.string());
-    EXPECT_NE(r.code, 0) << yaml;
-    EXPECT_THAT(r.err, HasSubstr(expected)) << yaml;
-  }
+  testing::ExpectServeRefuses(
+      *registry_, path,
+      {
+          {"sources: [{type: kafka, topics: [t]}]", "brokers: expected host:port"},
+          {"sources: [{type: kafka, brokers: 'h:9092', topics: []}]", "topics: at least one"},
+          {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], group_id: ''}]",
+           "group_id: missing"},
+          {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], properties: {no.such: 1}}]",
+           "kafka setting no.such"},
+          {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], partitions: 3}]",
+           "sources[0].partitions: unknown key"},
+      });
 }
 
 }  // namespace

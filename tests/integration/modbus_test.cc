@@ -15,6 +15,7 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/modbus_server.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/serve_config.h"
 #include "tests/testing/wait.h"
 
 namespace pdm {
@@ -145,33 +146,29 @@ TEST_F(ModbusServeTest, PollsTwoDevicesIntoTheServedModel) {
 TEST_F(ModbusServeTest, BadModbusConfigurationsAreRefusedByFileAndKey) {
   std::ofstream(*dir_ / "bad-map.yaml") << "registers:\n  - {column: a, address: 1, type: real}\n";
   const fs::path path = *dir_ / "bad.yaml";
-  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"sources: [{type: opcua}]", "sources[0].type: 'opcua': expected mqtt, modbus or kafka"},
-           {"sources: [{type: modbus, register_map: bad-map.yaml, devices: [{machine: m, host: "
-            "h}]}]",
-            "bad-map.yaml: registers[0].type: 'real': expected int16"},
-           {"sources: [{type: modbus, register_map: none.yaml, devices: []}]",
-            "none.yaml: cannot read the register map"},
-           {"sources: [{type: modbus, registers: [{column: a, address: 1}]}]",
-            "sources[0].devices: missing"},
-           {"sources: [{type: modbus, devices: [{machine: m, host: h}]}]",
-            "sources[0].devices[0]: no register_map"},
-           {"sources: [{type: modbus, registers: [{column: a, address: 1}], devices: [{machine: "
-            "m, host: h, port: 99999}]}]",
-            "devices[0].port: 99999"},
-           {"sources: [{type: modbus, registers: [{column: a, address: 1}], poll_ms: 0, "
-            "devices: [{machine: m, host: h}]}]",
-            "sources[0].poll_ms: expected a positive number"},
-           {"sources: [{type: modbus, registers: [{column: a, address: 1}], devices: [{machine: "
-            "m, host: h, slave: 3}]}]",
-            "sources[0].devices[0].slave: unknown key"},
-       }) {
-    std::ofstream(path) << yaml << "\n";
-    const testing::Result r =
-        testing::Pdm("serve --registry " + *registry_ + " --port 0 --config " + path.string());
-    EXPECT_NE(r.code, 0) << yaml;
-    EXPECT_THAT(r.err, HasSubstr(expected)) << yaml;
-  }
+  testing::ExpectServeRefuses(
+      *registry_, path,
+      {
+          {"sources: [{type: opcua}]", "sources[0].type: 'opcua': expected mqtt, modbus or kafka"},
+          {"sources: [{type: modbus, register_map: bad-map.yaml, devices: [{machine: m, host: "
+           "h}]}]",
+           "bad-map.yaml: registers[0].type: 'real': expected int16"},
+          {"sources: [{type: modbus, register_map: none.yaml, devices: []}]",
+           "none.yaml: cannot read the register map"},
+          {"sources: [{type: modbus, registers: [{column: a, address: 1}]}]",
+           "sources[0].devices: missing"},
+          {"sources: [{type: modbus, devices: [{machine: m, host: h}]}]",
+           "sources[0].devices[0]: no register_map"},
+          {"sources: [{type: modbus, registers: [{column: a, address: 1}], devices: [{machine: "
+           "m, host: h, port: 99999}]}]",
+           "devices[0].port: 99999"},
+          {"sources: [{type: modbus, registers: [{column: a, address: 1}], poll_ms: 0, "
+           "devices: [{machine: m, host: h}]}]",
+           "sources[0].poll_ms: expected a positive number"},
+          {"sources: [{type: modbus, registers: [{column: a, address: 1}], devices: [{machine: "
+           "m, host: h, slave: 3}]}]",
+           "sources[0].devices[0].slave: unknown key"},
+      });
 }
 
 }  // namespace

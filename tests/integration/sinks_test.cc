@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/serve_config.h"
 #include "tests/testing/wait.h"
 
 namespace pdm {
@@ -284,23 +285,19 @@ TEST_F(SinksTest, ReadingsRisksAndAlertsReachInfluxAndRedis) {
 
 TEST_F(SinksTest, BadSinkConfigurationsAreRefusedByKey) {
   const fs::path path = *dir_ / "bad.yaml";
-  for (const auto& [yaml, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"sinks: [{type: graphite}]", "sinks[0].type: 'graphite': expected influxdb or redis"},
-           {"sinks: [{type: influxdb, url: 'udp://h:8089'}]", "expected http://host:8086"},
-           {"sinks: [{type: redis, url: 'redis://h:0'}]", "expected redis://host:port[/db]"},
-           {"sinks: [{type: redis, url: 'redis://h', batch: 0}]",
-            "sinks[0].batch: expected a positive"},
-           {"sinks: [{type: influxdb, url: 'http://h', colour: red}]",
-            "sinks[0].colour: unknown key"},
-           {"sinks: [{type: redis, url: 'redis://h', password_env: PDM_NO_SUCH}]",
-            "$PDM_NO_SUCH is not set"},
-       }) {
-    std::ofstream(path) << yaml << "\n";
-    const testing::Result r =
-        testing::Pdm("serve --registry " + *registry_ + " --port 0 --config " + path.string());
-    EXPECT_NE(r.code, 0) << yaml;
-    EXPECT_THAT(r.err, HasSubstr(expected)) << yaml;
-  }
+  testing::ExpectServeRefuses(
+      *registry_, path,
+      {
+          {"sinks: [{type: graphite}]", "sinks[0].type: 'graphite': expected influxdb or redis"},
+          {"sinks: [{type: influxdb, url: 'udp://h:8089'}]", "expected http://host:8086"},
+          {"sinks: [{type: redis, url: 'redis://h:0'}]", "expected redis://host:port[/db]"},
+          {"sinks: [{type: redis, url: 'redis://h', batch: 0}]",
+           "sinks[0].batch: expected a positive"},
+          {"sinks: [{type: influxdb, url: 'http://h', colour: red}]",
+           "sinks[0].colour: unknown key"},
+          {"sinks: [{type: redis, url: 'redis://h', password_env: PDM_NO_SUCH}]",
+           "$PDM_NO_SUCH is not set"},
+      });
 }
 
 }  // namespace
