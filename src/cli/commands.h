@@ -13,9 +13,9 @@
 #include "absl/status/statusor.h"
 #include "core/time.h"
 #include "ingest/source_config.h"
-#include "sink/sink_config.h"
 #include "nlohmann/json.hpp"
 #include "registry/registry.h"
+#include "sink/sink_config.h"
 
 namespace pdm::serving {
 class Api;

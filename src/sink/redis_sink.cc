@@ -143,6 +143,7 @@ absl::Status RedisSink::Write(const Batch& batch, bool* permanent) {
   std::map<std::string, const store::PredictionRow*> latest;
   for (const store::PredictionRow& r : batch.risks) latest[r.machine] = &r;
   std::vector<std::vector<std::string>> commands;
+  commands.reserve(latest.size() + batch.alerts.size());
   for (const auto& [machine, r] : latest) {
     commands.push_back({"HSET", options_.prefix + "risk:" + machine, "score",
                         core::StrCat(r->score), "time", Seconds(r->time_us), "alarm",
