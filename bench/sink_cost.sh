@@ -106,12 +106,14 @@ PY
     stop_server
   done
 done
-printf '%s\n' "${results[@]}" | $python -c '
+printf '%s\n' "${results[@]}" >results.jsonl
+$python - results.jsonl <<'PY'
 import json, sys
-runs = [json.loads(l) for l in sys.stdin]
+runs = [json.loads(l) for l in open(sys.argv[1])]
 for r in range(1, max(x["round"] for x in runs) + 1):
     a = next(x for x in runs if x["round"] == r and x["sinks"] == "none")
     b = next(x for x in runs if x["round"] == r and x["sinks"] == "sinks")
-    print(f"round {r}: {a[\"readings_per_s\"]} readings/s without sinks, {b[\"readings_per_s\"]} with: "
-          f"ratio {b[\"readings_per_s\"] / a[\"readings_per_s\"]:.2f}; written {b[\"written\"]}, dropped {b[\"dropped\"]}")
-'
+    ratio = b["readings_per_s"] / a["readings_per_s"]
+    print(f"round {r}: {a['readings_per_s']} readings/s without sinks, {b['readings_per_s']} with:"
+          f" ratio {ratio:.2f}; written {b['written']}, dropped {b['dropped']}")
+PY
