@@ -21,6 +21,7 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/serve_config.h"
+#include "tests/testing/sources.h"
 #include "tests/testing/wait.h"
 
 namespace pdm {
@@ -142,14 +143,7 @@ class KafkaTest : public ::testing::Test {
                                "test-token");
   }
 
-  static json Source(uint16_t port) {
-    const testing::Reply r =
-        testing::Send(port, testing::Request("GET", "/api/v1/sources", "", ""));
-    const json body = json::parse(r.body, nullptr, false);
-    return body.is_object() && body["sources"].is_array() && !body["sources"].empty()
-               ? body["sources"][0]
-               : json::object();
-  }
+  static json Source(uint16_t port) { return testing::FirstSource(port); }
 
   // The machine's count of readings in its 7-day window, as its owner's features say.
   static int64_t ReadingsInWeek(uint16_t port, const std::string& machine) {

@@ -16,6 +16,7 @@
 #include "tests/testing/modbus_server.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/serve_config.h"
+#include "tests/testing/sources.h"
 #include "tests/testing/wait.h"
 
 namespace pdm {
@@ -92,14 +93,7 @@ TEST_F(ModbusServeTest, PollsTwoDevicesIntoTheServedModel) {
                            "--config", config.string(), "--drift-window", "off"},
                           "test-token");
   ASSERT_GT(served.port, 0);
-  auto source = [&] {
-    const testing::Reply r =
-        testing::Send(served.port, testing::Request("GET", "/api/v1/sources", "", ""));
-    const json body = json::parse(r.body, nullptr, false);
-    return body.is_object() && body["sources"].is_array() && !body["sources"].empty()
-               ? body["sources"][0]
-               : json::object();
-  };
+  auto source = [&] { return testing::FirstSource(served.port); };
   ASSERT_TRUE(testing::WaitUntil([&] { return source().value("readings_accepted", 0) >= 5; }));
   ASSERT_TRUE(testing::WaitUntil([&] { return source().value("readings_refused", 0) >= 2; }));
 

@@ -21,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
+#include "tests/testing/sources.h"
 
 namespace pdm {
 namespace {
@@ -174,12 +175,9 @@ class MqttTest : public ::testing::Test {
   }
 
   static json Sources(uint16_t port) {
-    const Reply r = Send(port, Request("GET", "/api/v1/sources", "", ""));
-    EXPECT_EQ(r.status, 200) << r.body;
-    const json body = json::parse(r.body, nullptr, false);
-    return body.is_object() && body["sources"].is_array() && !body["sources"].empty()
-               ? body["sources"][0]
-               : json::object();
+    const json source = testing::FirstSource(port);
+    EXPECT_FALSE(source.empty()) << "no source in GET /api/v1/sources";
+    return source;
   }
 
   // Waits until the source has taken `messages` messages (and is connected); its status.
