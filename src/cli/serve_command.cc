@@ -18,6 +18,7 @@
 #include "alert/alert_policy.h"
 #include "cli/commands.h"
 #include "core/strings.h"
+#include "core/time.h"
 #include "econ/roi_config.h"
 #include "ingest/source_config.h"
 #include "notify/webhook_sender.h"
@@ -127,6 +128,8 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--no-store-telemetry", &args->store_telemetry);
     } else if (key == "max_machines") {
       set(v, key, "--max-machines", &args->max_machines);
+    } else if (key == "score_every") {
+      set(v, key, "--score-every", &args->score_every);
     } else if (key == "allow_unknown_fields") {
       set(v, key, "--allow-unknown-fields", &args->allow_unknown_fields);
     } else if (key == "drift_window") {
@@ -225,6 +228,7 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--drain-ms", "PDM_DRAIN_MS", &args.drain_ms);
   env("--watch-ms", "PDM_WATCH_MS", &args.watch_ms);
   env("--max-machines", "PDM_MAX_MACHINES", &args.max_machines);
+  env("--score-every", "PDM_SCORE_EVERY", &args.score_every);
   env("--no-store-telemetry", "PDM_STORE_TELEMETRY", &args.store_telemetry);
   env("--allow-unknown-fields", "PDM_ALLOW_UNKNOWN_FIELDS", &args.allow_unknown_fields);
   env(nullptr, "PDM_SERVE_TOKEN", &args.token);
@@ -361,6 +365,25 @@ int Serve(const ServeOptions& args) {
   api_options.cors.headers = args.cors_headers;
   api_options.cors.max_age_seconds = args.cors_max_age;
   api_options.max_machines = args.max_machines;
+  if (args.score_every != "0" && args.score_every != "off") {
+    auto every = core::ParseSpan(args.score_every.find_first_not_of("0123456789") ==
+                                         std::string::npos
+                                     ? args.score_every + "r"
+                                     : args.score_every);
+    const bool timed = (*loaded)->bundle.pipeline &&
+                       (*loaded)->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
+    if (!every.ok() || (every->is_time() && !timed)) {
+      fmt::print(stderr,
+                 "pdm serve: --score-every '{}': {} (a span of data time such as '1m', a reading "
+                 "count such as '10r', or 0 for every reading)\n",
+                 args.score_every,
+                 every.ok() ? core::StrCat((*loaded)->name, " v", (*loaded)->version,
+                                           " has no timestamps: give a reading count")
+                            : std::string(every.status().message()));
+      return kExitBadInput;
+    }
+    api_options.score_every = *every;
+  }
   api_options.store_telemetry = args.store_telemetry;
   api_options.drift.enabled = args.drift_window != "off";
   if (api_options.drift.enabled) {
@@ -660,6 +683,11 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
                   "Most machines the telemetry route follows (a new one beyond: 422)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000'000));
+  cmd->add_option("--score-every", args->score_every,
+                  "Score a machine's telemetry at most once per this much data time ('1m') or "
+                  "every this many readings ('10r'); every reading still updates its features "
+                  "and is stored. 0: score every reading")
+      ->capture_default_str();
   cmd->add_flag_callback(
       "--no-store-telemetry", [args] { args->store_telemetry = false; },
       "Keep telemetry in the machines' state only: do not append readings and scores to the "

@@ -86,6 +86,9 @@ struct ApiOptions {
   // Keep every machine's latest features for the explanation of its risk (else only those of
   // machines at risk: serving/fleet.h).
   bool explain_all = false;
+  // Score a machine's reading only when its latest scored one is this much data time or this
+  // many readings before it (serving/fleet.h); unset: every reading.
+  std::optional<core::Span> score_every;
   // The ingestion sources' statuses (GET /api/v1/sources, and the pdm_source_* series at each
   // scrape): one JSON object per source with "name", "type", "connected" and its counters
   // (ingest/source.h). Unset: no sources.
@@ -105,6 +108,7 @@ struct ApiOptions {
 struct TelemetryCounts {
   size_t accepted = 0, refused = 0;
   size_t duplicates = 0;  // of refused: a reading at the time its machine already has
+  size_t unscored = 0;    // of accepted: not scored, throttled by score_every
   size_t events_applied = 0, events_refused = 0;
   std::string first_error;
 };
@@ -122,7 +126,7 @@ class Api {
       : models_(models),
         metrics_(metrics),
         options_(std::move(options)),
-        fleet_(options_.max_machines, options_.explain_all) {}
+        fleet_(options_.max_machines, options_.explain_all, options_.score_every) {}
   HttpResponse Handle(const HttpRequest& request);
 
   // Readiness turns false (503) from now on: the server is shutting down.

@@ -281,6 +281,17 @@ int64_t TimeMicros(double time) {
   return std::isfinite(time) ? static_cast<int64_t>(std::llround(time * 1e6)) : 0;
 }
 
+// The reading's present numeric values as the store's telemetry rows.
+void AppendTelemetryRows(const MachineReading& reading, const features::InputLayout& layout,
+                         std::vector<store::TelemetryRow>* rows) {
+  const int64_t time_us = TimeMicros(reading.time);
+  for (size_t j = 0; j < layout.numeric.size(); ++j) {
+    if (!std::isnan(reading.numeric[j])) {
+      rows->push_back({reading.machine, time_us, layout.numeric[j], reading.numeric[j]});
+    }
+  }
+}
+
 }  // namespace
 
 HttpResponse Api::Telemetry(const HttpRequest& request) {
@@ -424,7 +435,7 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
   json latest = json::object();  // machine -> its latest risk in this request
   const ServerMetrics::PredictionSeries series =
       metrics_->Predictions(served->name, served->version);
-  size_t accepted = 0;
+  size_t accepted = 0, unscored = 0;
   // The scored rows for the drift monitor, handed over once per request.
   std::string no_drift;
   const std::shared_ptr<monitor::DriftMonitor> drift = DriftFor(served, &no_drift);
@@ -479,6 +490,13 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
             {{"field", prefix + (full ? "machine" : "time")},
              {"reason", std::string(point.status().message())},
              {"value", full ? json(reading.machine) : Shown(record.value("time", json(nullptr)))}});
+      } else if (!point->scored) {
+        // Throttled (--score-every): the features advanced; the values are kept, not scored.
+        ++accepted;
+        ++unscored;
+        if (options_.store_telemetry || options_.on_ingested) {
+          AppendTelemetryRows(reading, layout, &telemetry);
+        }
       } else {
         ++accepted;
         if (drift) {
@@ -501,15 +519,9 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
           }
         }
         if (options_.store_telemetry || options_.on_ingested) {
-          const int64_t time_us = TimeMicros(reading.time);
-          for (size_t j = 0; j < layout.numeric.size(); ++j) {
-            if (!std::isnan(reading.numeric[j])) {
-              telemetry.push_back(
-                  {reading.machine, time_us, layout.numeric[j], reading.numeric[j]});
-            }
-          }
-          predictions.push_back({reading.machine, time_us, served->name, served->version,
-                                 point->score, point->alarm});
+          AppendTelemetryRows(reading, layout, &telemetry);
+          predictions.push_back({reading.machine, TimeMicros(reading.time), served->name,
+                                 served->version, point->score, point->alarm});
         }
       }
     }
@@ -546,7 +558,9 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
   counts->refused = readings->size() - accepted;
   counts->events_applied = events_applied;
   counts->events_refused = events->size() - events_applied;
+  counts->unscored = unscored;
   if (counts->duplicates > 0) out["duplicates"] = counts->duplicates;
+  if (unscored > 0) out["unscored"] = unscored;
   if (options_.store_telemetry && (!telemetry.empty() || !predictions.empty())) {
     // The state has advanced whatever the store says; a failed write is reported, not hidden.
     store::Store& store = models_->registry().store();
@@ -558,7 +572,9 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
       out["store_error"] = std::string(stored.message());
     }
   }
-  if (options_.on_ingested && !predictions.empty()) options_.on_ingested(telemetry, predictions);
+  if (options_.on_ingested && (!telemetry.empty() || !predictions.empty())) {
+    options_.on_ingested(telemetry, predictions);
+  }
   RaiseAlerts(served, pending_alerts);
   json machines = json::array();
   for (auto& [machine, point] : latest.items()) {

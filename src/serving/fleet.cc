@@ -37,6 +37,8 @@ void Fleet::Bind(Machine* m, const std::shared_ptr<const ServedModel>& model) {
     m->view.interval = 0;
     m->last_features.clear();
   }
+  m->last_time = std::nan("");
+  m->unscored = 0;
   m->pipeline_owner = model;
   m->state.emplace(&pipeline, m->statics, /*compact_values=*/true);  // memory per machine
   m->first_time = std::nan("");
@@ -62,6 +64,30 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
     ++m->view.refused;
     return s;
   }
+  const double previous_time = m->last_time;
+  m->last_time = reading.time;
+  ++m->view.readings;
+  if (!std::isnan(previous_time)) m->view.interval = reading.time - previous_time;
+  m->view.received_at =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  m->view.last_numeric = reading.numeric;
+  m->view.last_categorical = reading.categorical;
+  if (std::isnan(m->first_time)) m->first_time = reading.time;
+  if (score_every_ && m->view.latest && m->view.latest->version == model->version) {
+    const bool due = score_every_->is_time()
+                         ? reading.time - m->view.latest->time >=
+                               static_cast<double>(score_every_->amount)
+                         : m->unscored + 1 >= score_every_->amount;
+    if (!due) {
+      ++m->unscored;
+      RiskPoint point = *m->view.latest;
+      point.time = reading.time;
+      point.since_start = reading.time - m->first_time;
+      point.scored = false;
+      return point;
+    }
+  }
+  m->unscored = 0;
   const model::Ensemble& ensemble = model->bundle.ensemble;
   model::DenseMatrix x;
   x.rows = 1;
@@ -74,15 +100,10 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   if (features_out != nullptr) {
     features_out->insert(features_out->end(), x.values.begin(), x.values.end());
   }
-  if (std::isnan(m->first_time)) m->first_time = reading.time;
   RiskPoint point{reading.time, ensemble.task != model::Task::kRul ? p.probability : p.margin,
                   p.alarm, model->version, reading.time - m->first_time};
-  ++m->view.readings;
-  if (m->view.latest) m->view.interval = reading.time - m->view.latest->time;
   m->view.latest = point;
   m->view.AddToTrend(static_cast<float>(point.score));
-  m->view.received_at =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const bool at_risk = p.alarm || (ensemble.task != model::Task::kRul &&
                                    p.probability >= 0.5 * ensemble.combiner.threshold);
   if (explain_all_ || at_risk) {
@@ -90,8 +111,6 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   } else {
     m->last_features = {};  // frees it
   }
-  m->view.last_numeric = reading.numeric;
-  m->view.last_categorical = reading.categorical;
   return point;
 }
 
@@ -144,6 +163,7 @@ absl::StatusOr<bool> Fleet::Restore(const std::string& machine, const StateSnaps
   m->pipeline_owner = model;
   m->state.emplace(std::move(*restored));
   m->first_time = std::nan("");
+  m->unscored = 0;
   return true;
 }
 

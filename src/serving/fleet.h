@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/time.h"
 #include "features/online_state.h"
 #include "serving/model_manager.h"
 
@@ -32,6 +33,9 @@ struct RiskPoint {
   // Data time since the machine's feature state began (its first reading to this server, or
   // the last state reset): rolling windows are still filling while it is shorter than them.
   double since_start = 0;
+  // False when scoring was throttled (Fleet's score_every): the reading advanced the machine's
+  // features, and score, alarm and version are those of its latest scored reading.
+  bool scored = true;
 };
 
 // One validated reading, in the pipeline's input layout.
@@ -102,12 +106,18 @@ class Fleet {
   // its current risk); otherwise only those of machines at risk (in alarm, or a probability at
   // least half the served threshold), so that a large, mostly healthy fleet does not pay a
   // feature vector a machine (about 4 bytes a feature).
-  explicit Fleet(size_t max_machines, bool explain_all = false)
-      : max_machines_(max_machines), explain_all_(explain_all) {}
+  //
+  // `score_every`: a machine's reading is scored only when its latest scored reading is at least
+  // this much data time ("1m") or this many readings ("10r") before it; every reading still
+  // advances its features. Unset: every reading is scored.
+  explicit Fleet(size_t max_machines, bool explain_all = false,
+                 std::optional<core::Span> score_every = std::nullopt)
+      : max_machines_(max_machines), explain_all_(explain_all), score_every_(score_every) {}
 
   // Applies one reading with `model` (the model current when the request began): the machine's
   // state advances and the reading is scored. A reading out of time order, for a machine beyond
-  // max_machines, or that the state refuses leaves everything unchanged and is an error.
+  // max_machines, or that the state refuses leaves everything unchanged and is an error. A
+  // throttled reading (score_every) is not scored: the point says so.
   // When `features` is given, the scored feature vector is appended to it.
   absl::StatusOr<RiskPoint> Apply(const MachineReading& reading,
                                   const std::shared_ptr<const ServedModel>& model,
@@ -145,6 +155,8 @@ class Fleet {
     std::optional<features::OnlineFeatureState> state;
     features::EntityStatic statics;
     double first_time = std::nan("");  // of the state's first reading
+    double last_time = std::nan("");   // of its latest accepted reading
+    int64_t unscored = 0;              // accepted readings since the latest scored one
     MachineView view;
     std::vector<float> last_features;  // of view.latest
   };
@@ -159,6 +171,7 @@ class Fleet {
 
   const size_t max_machines_;
   const bool explain_all_;
+  const std::optional<core::Span> score_every_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Machine>> machines_;
 };

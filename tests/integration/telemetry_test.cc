@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/time.h"
 #include "nlohmann/json.hpp"
 #include "store/store.h"
 #include "tests/testing/csv.h"
@@ -84,6 +85,51 @@ class TelemetryTest : public ::testing::Test {
     return {{"machine", row.at("machine_id")}, {"time", row.at("timestamp")}, {"values", values}};
   }
 
+  // A machine's maintenance, failures and errors in the simulator's files, oldest first.
+  struct Event {
+    std::string time, type, kind;
+  };
+  static std::vector<Event> EventsOf(const std::string& machine) {
+    std::vector<Event> events;
+    for (const auto& [file, type, kind] : {std::tuple<std::string, std::string, std::string>{
+                                               "maintenance.csv", "maintenance", "component"},
+                                           {"failures.csv", "failure", "mode"},
+                                           {"errors.csv", "error", "code"}}) {
+      for (const auto& row : ReadCsv(*dir_ / "sim" / file)) {
+        if (row.at("machine_id") == machine)
+          events.push_back({row.at("timestamp"), type, row.at(kind)});
+      }
+    }
+    std::sort(events.begin(), events.end(),
+              [](const Event& a, const Event& b) { return a.time < b.time; });
+    return events;
+  }
+  // The events after `after` up to `time` (those at a reading's time belong before it), as the
+  // telemetry body's "events"; `next` walks `events`.
+  static json EventsUpTo(const std::vector<Event>& events, const std::string& machine,
+                         const std::string& after, const std::string& time, size_t* next) {
+    json out = json::array();
+    while (*next < events.size() && events[*next].time <= time) {
+      const Event& e = events[(*next)++];
+      if (e.time <= after) continue;
+      out.push_back({{"machine", machine}, {"time", e.time}, {"type", e.type}, {"kind", e.kind}});
+    }
+    return out;
+  }
+
+  // The machine's attributes in machines.csv (sent with its first reading).
+  static json AttributesOf(const std::string& machine) {
+    json attributes = json::object();
+    for (const auto& row : ReadCsv(*dir_ / "sim" / "machines.csv")) {
+      if (row.at("machine_id") != machine) continue;
+      for (const auto& [column, text] : row) {
+        if (column == "machine_id") continue;
+        attributes[column] = column == "model" ? json(text) : json(std::stod(text));
+      }
+    }
+    return attributes;
+  }
+
   static inline fs::path* dir_ = nullptr;
   static inline pid_t pid_ = -1;
   static inline uint16_t port_ = 0;
@@ -100,30 +146,8 @@ TEST_F(TelemetryTest, LiveRiskEqualsTheScoreOfTheBatchFeatures) {
   for (const auto& row : batch) {
     if (row.at("machine_id") == "M0001") batch_at[row.at("timestamp")] = &row;
   }
-  // M0001's events, to be sent before the reading they precede.
-  struct Event {
-    std::string time, type, kind;
-  };
-  std::vector<Event> events;
-  for (const auto& [file, type, kind] : {std::tuple<std::string, std::string, std::string>{
-                                             "maintenance.csv", "maintenance", "component"},
-                                         {"failures.csv", "failure", "mode"},
-                                         {"errors.csv", "error", "code"}}) {
-    for (const auto& row : ReadCsv(sim / file)) {
-      if (row.at("machine_id") == "M0001")
-        events.push_back({row.at("timestamp"), type, row.at(kind)});
-    }
-  }
-  std::sort(events.begin(), events.end(),
-            [](const Event& a, const Event& b) { return a.time < b.time; });
-  json attributes = json::object();
-  for (const auto& row : ReadCsv(sim / "machines.csv")) {
-    if (row.at("machine_id") != "M0001") continue;
-    for (const auto& [column, text] : row) {
-      if (column == "machine_id") continue;
-      attributes[column] = column == "model" ? json(text) : json(std::stod(text));
-    }
-  }
+  const std::vector<Event> events = EventsOf("M0001");
+  const json attributes = AttributesOf("M0001");
 
   size_t compared = 0, next_event = 0, events_sent = 0;
   std::string previous_time;
@@ -132,13 +156,7 @@ TEST_F(TelemetryTest, LiveRiskEqualsTheScoreOfTheBatchFeatures) {
     const std::string& time = row.at("timestamp");
     json request = {{"readings", {ReadingOf(row)}}};
     if (compared == 0) request["readings"][0]["attributes"] = attributes;
-    json sent_events = json::array();
-    while (next_event < events.size() && events[next_event].time <= time) {
-      const Event& e = events[next_event++];
-      if (e.time <= previous_time) continue;  // at a reading's time: belongs before it
-      sent_events.push_back(
-          {{"machine", "M0001"}, {"time", e.time}, {"type", e.type}, {"kind", e.kind}});
-    }
+    const json sent_events = EventsUpTo(events, "M0001", previous_time, time, &next_event);
     events_sent += sent_events.size();
     if (!sent_events.empty()) request["events"] = sent_events;
     const Reply r = Post("/api/v1/telemetry", request);
@@ -168,6 +186,100 @@ TEST_F(TelemetryTest, LiveRiskEqualsTheScoreOfTheBatchFeatures) {
   EXPECT_EQ(machine["readings"], 120);
   EXPECT_EQ(machine["history"].size(), 100u);  // the last 100 risk points
   EXPECT_TRUE(machine["last_readings"]["vibration_rms"].is_number());
+}
+
+// --score-every throttles scoring per machine while every reading advances the features: with
+// readings 2 hours apart and `--score-every 6h`, every third reading is scored, and each scored
+// risk still equals the score of the batch feature row (the skipped readings were in the windows).
+TEST_F(TelemetryTest, ScoreEveryThrottlesScoringButNotTheFeatures) {
+  const fs::path sim = *dir_ / "sim";
+  const std::string registry = (*dir_ / "registry").string();
+  for (const auto& [value, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"5x", "--score-every '5x'"}, {"-1m", "--score-every '-1m'"}}) {
+    const testing::Result r =
+        testing::Pdm("serve --registry " + registry + " --port 0 --score-every " + value);
+    EXPECT_NE(r.code, 0) << value;
+    EXPECT_THAT(r.err, HasSubstr(expected)) << value;
+  }
+  const auto batch = ReadCsv(sim / "features.csv");
+  const auto telemetry = ReadCsv(sim / "telemetry.csv");
+  // In data time ("6h") and in readings ("3r"): every third of readings 2 hours apart. One
+  // machine each: the servers share the store, which keeps the machines' risk history.
+  for (const auto& [every, machine_id] :
+       std::vector<std::pair<std::string, std::string>>{{"6h", "M0010"}, {"3r", "M0011"}}) {
+    std::map<std::string, const std::map<std::string, std::string>*> batch_at;  // time -> row
+    for (const auto& row : batch) {
+      if (row.at("machine_id") == machine_id) batch_at[row.at("timestamp")] = &row;
+    }
+    const std::vector<Event> events = EventsOf(machine_id);
+    SCOPED_TRACE(every);
+    const testing::ServeProcess throttled = testing::StartServe(
+        {"--registry", registry, "--model", "fleet", "--score-every", every}, "test-token");
+    ASSERT_NE(throttled.port, 0) << throttled.first_line;
+    size_t accepted = 0, scored = 0, unscored = 0, next_event = 0, since_scored = 0;
+    double last_scored = -1;
+    std::string previous_time;
+    for (const auto& row : telemetry) {
+      if (row.at("machine_id") != machine_id) continue;
+      json request = {{"readings", {ReadingOf(row)}}};
+      if (accepted == 0) request["readings"][0]["attributes"] = AttributesOf(machine_id);
+      request["events"] =
+          EventsUpTo(events, machine_id, previous_time, row.at("timestamp"), &next_event);
+      previous_time = row.at("timestamp");
+      Reply r = Send(throttled.port, Request("POST", "/api/v1/telemetry", request.dump()));
+      if (r.status == 422) {
+        // The simulator's out-of-range values: the batch features have them as missing, so send
+        // them as missing.
+        const json refused = json::parse(r.body);
+        for (const json& d : refused["details"]) {
+          const std::string field = d["field"];
+          ASSERT_TRUE(field.starts_with("readings[0].values.")) << r.body;
+          request["readings"][0]["values"][field.substr(19)] = nullptr;
+        }
+        request.erase("events");  // applied by the first try
+        r = Send(throttled.port, Request("POST", "/api/v1/telemetry", request.dump()));
+      }
+      ASSERT_EQ(r.status, 200) << r.body;
+      const json out = json::parse(r.body);
+      ASSERT_EQ(out["accepted"], 1) << r.body;
+      double time = 0;
+      ASSERT_TRUE(core::ParseTimestamp(row.at("timestamp"), &time));
+      ++since_scored;
+      const bool due =
+          last_scored < 0 || (every == "6h" ? time - last_scored >= 6 * 3600 : since_scored >= 3);
+      if (!due) {
+        EXPECT_EQ(out.value("unscored", 0), 1) << row.at("timestamp") << ": " << r.body;
+        EXPECT_TRUE(out["machines"].empty()) << r.body;
+        ++unscored;
+      } else {
+        EXPECT_FALSE(out.contains("unscored")) << row.at("timestamp") << ": " << r.body;
+        ASSERT_EQ(out["machines"].size(), 1u) << r.body;
+        json record = json::object();
+        const auto& features = *batch_at.at(row.at("timestamp"));
+        for (const std::string& f : *features_) {
+          const std::string& text = features.at(f);
+          record[f] = text.empty() ? json(nullptr) : json(std::stod(text));
+        }
+        const Reply expected = Post("/api/v1/predict", record);
+        ASSERT_EQ(expected.status, 200) << expected.body;
+        EXPECT_NEAR(out["machines"][0]["probability"].get<double>(),
+                    json::parse(expected.body)["probability"].get<double>(), 1e-6)
+            << machine_id << " at " << row.at("timestamp");
+        last_scored = time;
+        since_scored = 0;
+        ++scored;
+      }
+      if (++accepted == 30) break;
+    }
+    EXPECT_EQ(accepted, 30u);
+    EXPECT_GE(unscored, 15u);  // readings 2 hours apart: about two in three
+    const json machine = json::parse(
+        Send(throttled.port, Request("GET", "/api/v1/machines/" + machine_id, "", "")).body);
+    EXPECT_EQ(machine["readings"], 30);            // every accepted reading counted and kept
+    EXPECT_EQ(machine["history"].size(), scored);  // only scored readings have a risk
+    ::kill(throttled.pid, SIGKILL);
+    ::waitpid(throttled.pid, nullptr, 0);
+  }
 }
 
 // The value of one series (`name{labels}` exactly as rendered) in a scrape; NaN when absent.
