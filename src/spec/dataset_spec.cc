@@ -322,6 +322,82 @@ std::optional<TableSpec> ReadEventTable(SpecReader& r, const YAML::Node& node,
   return table;
 }
 
+// events.table: one file of every event type (a CMMS export: ts, asset, kind, mode), read as
+// the failures, maintenance and errors tables, each selecting its rows by the type column.
+void ReadCombinedEventTable(SpecReader& r, const YAML::Node& node, TimeType default_time_type,
+                            DatasetSpec* spec) {
+  constexpr std::string_view kPath = "events.table";
+  if (!r.ok() || !node || node.IsNull()) return;
+  r.CheckKeys(node, kPath,
+              {"file", "format", "entity", "time", "time_type", "type", "types", "kind", "kinds",
+               "categoricals", "attributes", "identifiers", "ignore"});
+  const std::string type_column = r.String(node, kPath, "type", true);
+  // The type values of each table: `types` maps failure / maintenance / error to the texts
+  // that mean it (default: the names themselves).
+  struct Part {
+    const char* type;
+    const char* role;
+    std::optional<TableSpec>* table;
+  };
+  const Part parts[] = {{"failure", "failures", &spec->failures},
+                        {"maintenance", "maintenance", &spec->maintenance},
+                        {"error", "errors", &spec->errors}};
+  std::vector<std::vector<std::string>> values(3);
+  const YAML::Node types = node["types"];
+  if (types && !types.IsNull()) {
+    r.CheckKeys(types, SpecReader::Join(kPath, "types"), {"failure", "maintenance", "error"});
+    for (size_t p = 0; p < 3; ++p) {
+      values[p] = r.StringList(types, SpecReader::Join(kPath, "types"), parts[p].type);
+    }
+  } else {
+    for (size_t p = 0; p < 3; ++p) values[p] = {parts[p].type};
+  }
+  std::vector<std::string> all_values;
+  for (const auto& v : values) all_values.insert(all_values.end(), v.begin(), v.end());
+  if (r.ok() && all_values.empty()) {
+    r.Fail(SpecReader::Join(kPath, "types"), "names no type value");
+  }
+  std::vector<std::string> seen;
+  for (const std::string& v : all_values) {
+    if (r.ok() && std::find(seen.begin(), seen.end(), v) != seen.end()) {
+      r.Fail(SpecReader::Join(kPath, "types"), core::StrCat("'", v, "' is listed twice"));
+    }
+    seen.push_back(v);
+  }
+  // `kinds`: one list for every type, or a list per type.
+  const YAML::Node kinds = node["kinds"];
+  const bool kinds_per_type = kinds && kinds.IsMap();
+  if (kinds_per_type) {
+    r.CheckKeys(kinds, SpecReader::Join(kPath, "kinds"), {"failure", "maintenance", "error"});
+  }
+  YAML::Node per_part = YAML::Clone(node);
+  per_part.remove("type");
+  per_part.remove("types");
+  per_part.remove("kinds");
+  bool first = true;
+  for (size_t p = 0; p < 3 && r.ok(); ++p) {
+    if (values[p].empty()) continue;
+    std::optional<TableSpec> table =
+        ReadEventTable(r, per_part, kPath, parts[p].role, default_time_type);
+    if (!table) continue;
+    if (!table->columns.empty() && table->columns[0].role == ColumnRole::kEventKind) {
+      table->columns[0].categories =
+          kinds_per_type ? r.StringList(kinds, SpecReader::Join(kPath, "kinds"), parts[p].type)
+                         : r.StringList(node, kPath, "kinds");
+      table->columns[0].yaml_path = SpecReader::Join(kPath, "kind");
+    }
+    ColumnSpec type;
+    type.name = type_column;
+    type.role = ColumnRole::kIgnored;
+    type.yaml_path = SpecReader::Join(kPath, "type");
+    table->columns.push_back(std::move(type));
+    CheckUnique(r, *table);
+    table->select = TableSpec::RowSelect{type_column, values[p], all_values, first};
+    first = false;
+    *parts[p].table = std::move(table);
+  }
+}
+
 // An amount of time in the data's unit: a span text ("48h", "30d") for timestamp data, a plain
 // number of cycles for cycle data.
 std::optional<double> ReadTimeAmount(SpecReader& r, const YAML::Node& parent, std::string_view path,
@@ -857,8 +933,11 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
     CheckUnique(r, data);
 
     // Event tables.
-    if (const YAML::Node events = root["events"]; r.ok() && events) {
-      r.CheckKeys(events, "events", {"failures", "maintenance", "errors"});
+    if (const YAML::Node events = root["events"]; r.ok() && events && events["table"]) {
+      r.CheckKeys(events, "events", {"table"});
+      ReadCombinedEventTable(r, events["table"], data.time_type, &spec);
+    } else if (r.ok() && events) {
+      r.CheckKeys(events, "events", {"failures", "maintenance", "errors", "table"});
       spec.failures =
           ReadEventTable(r, events["failures"], "events.failures", "failures", data.time_type);
       spec.maintenance = ReadEventTable(r, events["maintenance"], "events.maintenance",

@@ -92,6 +92,19 @@ struct TableSpec {
   std::vector<ColumnSpec> columns;
   // Checks (entity, time) uniqueness and time order within an entity.
   bool check_order = true;
+  // Set when the file holds rows of several tables (one event table with a type column, read
+  // as the failures, maintenance and errors tables): this table's rows are those whose
+  // `column` (declared among the columns, kIgnored) is one of `values`. The others are left to
+  // the other tables and not counted here, except when `refuse_others`: then a row whose type
+  // is none of `all_values` is quarantined here (unknown_category), so that every row of the
+  // file is accepted or quarantined by exactly one table.
+  struct RowSelect {
+    std::string column;
+    std::vector<std::string> values;
+    std::vector<std::string> all_values;
+    bool refuse_others = false;
+  };
+  std::optional<RowSelect> select;
 
   const ColumnSpec* FindColumn(std::string_view name) const;
 };

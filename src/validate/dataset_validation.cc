@@ -127,6 +127,9 @@ std::string ReportToJson(const DatasetReport& report, int indent) {
     json.Key("path").String(table.path.string());
     WriteCounts(json, table);
     json.Key("blank_lines").Int(table.blank_lines);
+    if (table.rows_of_other_tables > 0) {
+      json.Key("rows_of_other_tables").Int(table.rows_of_other_tables);
+    }
     json.Key("bytes").Int(table.bytes);
     json.Key("seconds").Number(table.seconds);
     json.Key("entities").Int(table.entities);
@@ -179,6 +182,9 @@ std::string ReportToText(const DatasetReport& report) {
     out += fmt::format("\n{} {}\n  rows read {}  accepted {}  quarantined {}  values flagged {}\n",
                        table.role, table.path.string(), table.rows_read, table.rows_accepted,
                        table.rows_quarantined, table.values_flagged);
+    if (table.rows_of_other_tables > 0) {
+      out += fmt::format("  rows of the other event types {}\n", table.rows_of_other_tables);
+    }
     out += fmt::format("  {:.1f} MB in {:.2f} s ({:.0f} MB/s)", mb, table.seconds,
                        table.seconds > 0 ? mb / table.seconds : 0.0);
     if (table.entities > 0) out += fmt::format("  entities {}", table.entities);

@@ -9,6 +9,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_join.h"
 #include "core/numbers.h"
 #include "core/status.h"
 #include "core/strings.h"
@@ -104,6 +105,7 @@ struct RowCheck {
   std::string_view time_text;  // the time cell as written, for duplicate / order refusals
   double time = std::numeric_limits<double>::quiet_NaN();
   int32_t refusal = -1;  // index into BlockCheck::refusals, -1 when the row passed
+  bool skipped = false;  // a row of another table of the file (TableSpec::select)
   uint32_t flags_begin = 0, flags_end = 0;
 };
 
@@ -371,6 +373,9 @@ class TableRun {
     }
     n_numeric_ = report_->numeric.size();
     n_categorical_ = categories_.size();
+    if (table_.select) {
+      select_column_ = static_cast<int>(position.at(table_.select->column));
+    }
     return absl::OkStatus();
   }
 
@@ -443,6 +448,25 @@ class TableRun {
                 core::StrCat("expected ", plan_.size(), " fields, found ", record.fields.size()));
       out->refusals.back().value = out->owned.emplace_back(std::to_string(record.fields.size()));
       return;
+    }
+    if (select_column_ >= 0) {
+      // A row of another table of the same file is not this table's: not read here.
+      const std::string_view type = Trim(record.fields[static_cast<size_t>(select_column_)]);
+      const spec::TableSpec::RowSelect& select = *table_.select;
+      const auto has = [&](const std::vector<std::string>& values) {
+        return std::find(values.begin(), values.end(), type) != values.end();
+      };
+      if (!has(select.values)) {
+        if (!select.refuse_others || has(select.all_values)) {
+          row->skipped = true;
+          return;
+        }
+        RejectRow(out, record, row, Reason::kUnknownCategory, select.column,
+                  record.fields[static_cast<size_t>(select_column_)],
+                  core::StrCat("not an event type of the spec (",
+                               absl::StrJoin(select.all_values, ", "), ")"));
+        return;
+      }
     }
     for (size_t i = 0; i < plan_.size(); ++i) {
       const ColumnPlan& column = plan_[i];
@@ -528,6 +552,10 @@ class TableRun {
     const size_t n_categorical = n_categorical_;
     for (size_t r = 0; r < block.rows.size(); ++r) {
       const RowCheck& row = block.rows[r];
+      if (row.skipped) {
+        ++report_->rows_of_other_tables;
+        continue;
+      }
       ++report_->rows_read;
       if (row.refusal >= 0) {
         const Refusal& refusal = block.refusals[static_cast<size_t>(row.refusal)];
@@ -682,6 +710,7 @@ class TableRun {
   std::vector<ColumnPlan> plan_;
   size_t n_numeric_ = 0;
   size_t n_categorical_ = 0;
+  int select_column_ = -1;  // the column of table_.select, when set
   // Declared codes are fixed after Plan(); open columns learn codes in CommitBlock only.
   std::vector<CategoryCodes> categories_;
   // Commit-side state.

@@ -114,6 +114,8 @@ struct TableReport : RowCounts {
   std::filesystem::path path;
   spec::TimeType time_type = spec::TimeType::kNone;
   int64_t blank_lines = 0;
+  // Rows of the file that belong to another table (spec::TableSpec::select): not read here.
+  int64_t rows_of_other_tables = 0;
   int64_t bytes = 0;
   double seconds = 0;
   std::array<std::vector<IssueExample>, kReasonCount> examples;
