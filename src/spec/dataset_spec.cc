@@ -865,9 +865,17 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(std::string_view yaml_text,
     data.yaml_path = "data";
     const YAML::Node data_node = root["data"];
     if (r.ok() && !data_node) r.Fail("data", "missing required key");
-    r.CheckKeys(data_node, "data", {"file", "format"});
+    r.CheckKeys(data_node, "data", {"file", "format", "long"});
     data.path = r.ResolvePath(r.String(data_node, "data", "file", true));
     ReadFormat(r, data_node, "data", &data.format);
+    if (const YAML::Node long_node = data_node["long"]; r.ok() && long_node) {
+      r.CheckKeys(long_node, "data.long", {"sensor", "value"});
+      data.long_layout = TableSpec::LongLayout{r.String(long_node, "data.long", "sensor", true),
+                                               r.String(long_node, "data.long", "value", true)};
+      if (r.ok() && !root["time"]) {
+        r.Fail("data.long", "needs time: the rows of a reading share an entity and a time");
+      }
+    }
     data.entity_column = r.String(root, "", "entity", false);
     if (const YAML::Node time = root["time"]; r.ok() && time) {
       r.CheckKeys(time, "time", {"column", "type"});

@@ -105,6 +105,15 @@ struct TableSpec {
     bool refuse_others = false;
   };
   std::optional<RowSelect> select;
+  // Long format (`machine, time, sensor, value`, as historians and InfluxDB export): each row
+  // holds one value, named by `sensor_column`; the rows of one entity and time are pivoted into
+  // one reading of the declared columns (validate/validator.h). The file's other columns must
+  // be identifiers or ignored.
+  struct LongLayout {
+    std::string sensor_column;
+    std::string value_column;
+  };
+  std::optional<LongLayout> long_layout;
 
   const ColumnSpec* FindColumn(std::string_view name) const;
 };

@@ -130,6 +130,7 @@ std::string ReportToJson(const DatasetReport& report, int indent) {
     if (table.rows_of_other_tables > 0) {
       json.Key("rows_of_other_tables").Int(table.rows_of_other_tables);
     }
+    if (table.readings > 0) json.Key("readings").Int(table.readings);
     json.Key("bytes").Int(table.bytes);
     json.Key("seconds").Number(table.seconds);
     json.Key("entities").Int(table.entities);
@@ -184,6 +185,9 @@ std::string ReportToText(const DatasetReport& report) {
                        table.rows_quarantined, table.values_flagged);
     if (table.rows_of_other_tables > 0) {
       out += fmt::format("  rows of the other event types {}\n", table.rows_of_other_tables);
+    }
+    if (table.readings > 0) {
+      out += fmt::format("  long format: the rows were pivoted into {} readings\n", table.readings);
     }
     out += fmt::format("  {:.1f} MB in {:.2f} s ({:.0f} MB/s)", mb, table.seconds,
                        table.seconds > 0 ? mb / table.seconds : 0.0);

@@ -1,9 +1,13 @@
 #include "validate/validator.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -44,6 +48,35 @@ core::NumberParse ParseCell(std::string_view text, const std::vector<std::string
     return core::NumberParse::kEmpty;
   }
   return result;
+}
+
+bool ParseTableTime(spec::TimeType type, std::string_view text, double* out,
+                    core::DateCache* date_cache) {
+  text = Trim(text);
+  switch (type) {
+    case spec::TimeType::kTimestamp:
+      return core::ParseTimestamp(text, out, date_cache);
+    case spec::TimeType::kCycle:
+    case spec::TimeType::kUnixSeconds:
+      return core::ParseDouble(text, out) == core::NumberParse::kOk;
+    case spec::TimeType::kNone:
+      return false;
+  }
+  return false;
+}
+
+std::string TimeExpectationOf(spec::TimeType type) {
+  switch (type) {
+    case spec::TimeType::kTimestamp:
+      return "not an ISO 8601 timestamp";
+    case spec::TimeType::kCycle:
+      return "not a cycle number";
+    case spec::TimeType::kUnixSeconds:
+      return "not a number of seconds since 1970";
+    case spec::TimeType::kNone:
+      break;
+  }
+  return "not a time";
 }
 
 enum class PlanKind { kSkip, kEntity, kTime, kNumeric, kCategorical };
@@ -106,6 +139,7 @@ struct RowCheck {
   double time = std::numeric_limits<double>::quiet_NaN();
   int32_t refusal = -1;  // index into BlockCheck::refusals, -1 when the row passed
   bool skipped = false;  // a row of another table of the file (TableSpec::select)
+  int64_t weight = 1;    // the rows it counts as (a pivoted reading: its long rows)
   uint32_t flags_begin = 0, flags_end = 0;
 };
 
@@ -160,7 +194,7 @@ class TableRun {
     report_->role = table_.role;
     report_->time_type = table_.time_type;
     report_->path = path;
-    file_ = path.string();
+    file_ = options_.display_name.empty() ? path.string() : options_.display_name;
     reader_options_.format = table_.format;
     reader_options_.buffer_bytes = options_.buffer_bytes;
     reader_options_.max_record_bytes = options_.max_record_bytes;
@@ -546,7 +580,17 @@ class TableRun {
 
   void CommitBlock(BlockCheck& block) {
     report_->blank_lines += block.blank_lines;
-    for (RowCheck& row : block.rows) row.line += lines_before_block_;
+    for (RowCheck& row : block.rows) {
+      row.line += lines_before_block_;
+      if (options_.source_lines != nullptr) {
+        // A pivoted reading: reported at its first long row, counted as the rows it holds.
+        const auto r = static_cast<size_t>(row.line - 2);
+        if (r < options_.source_lines->size()) {
+          row.weight = (*options_.source_rows)[r];
+          row.line = (*options_.source_lines)[r];
+        }
+      }
+    }
     lines_before_block_ += block.lines;
     const size_t n_numeric = n_numeric_;
     const size_t n_categorical = n_categorical_;
@@ -556,7 +600,7 @@ class TableRun {
         ++report_->rows_of_other_tables;
         continue;
       }
-      ++report_->rows_read;
+      report_->rows_read += row.weight;
       if (row.refusal >= 0) {
         const Refusal& refusal = block.refusals[static_cast<size_t>(row.refusal)];
         Reject(row, refusal.reason, refusal.column, refusal.value, refusal.detail);
@@ -597,9 +641,9 @@ class TableRun {
 
   void Reject(const RowCheck& row, Reason reason, std::string_view column, std::string_view value,
               const std::string& detail) {
-    ++report_->rows_quarantined;
+    report_->rows_quarantined += row.weight;
     const int r = static_cast<int>(reason);
-    ++report_->rows_by_reason[r];
+    report_->rows_by_reason[r] += row.weight;
     if (report_->examples[r].size() < options_.max_examples) {
       report_->examples[r].push_back(
           IssueExample{row.line, std::string(column), std::string(value), detail});
@@ -631,7 +675,7 @@ class TableRun {
   void Accept(const BlockCheck& block, size_t r, uint32_t entity, std::span<const double> numeric,
               std::span<const int32_t> codes) {
     const RowCheck& row = block.rows[r];
-    ++report_->rows_accepted;
+    report_->rows_accepted += row.weight;
     if (!accepted_per_entity_.empty()) ++accepted_per_entity_[entity];
     if (!std::isnan(row.time)) {
       report_->time_min = std::min(report_->time_min, row.time);
@@ -673,32 +717,9 @@ class TableRun {
   }
 
   bool ParseTime(std::string_view text, double* out, core::DateCache* date_cache) const {
-    text = Trim(text);
-    switch (table_.time_type) {
-      case spec::TimeType::kTimestamp:
-        return core::ParseTimestamp(text, out, date_cache);
-      case spec::TimeType::kCycle:
-      case spec::TimeType::kUnixSeconds:
-        return core::ParseDouble(text, out) == core::NumberParse::kOk;
-      case spec::TimeType::kNone:
-        return false;
-    }
-    return false;
+    return ParseTableTime(table_.time_type, text, out, date_cache);
   }
-
-  std::string TimeExpectation() const {
-    switch (table_.time_type) {
-      case spec::TimeType::kTimestamp:
-        return "not an ISO 8601 timestamp";
-      case spec::TimeType::kCycle:
-        return "not a cycle number";
-      case spec::TimeType::kUnixSeconds:
-        return "not a number of seconds since 1970";
-      case spec::TimeType::kNone:
-        break;
-    }
-    return "not a time";
-  }
+  std::string TimeExpectation() const { return TimeExpectationOf(table_.time_type); }
 
   const spec::TableSpec& table_;
   const spec::ValidationPolicy& policy_;
@@ -723,6 +744,273 @@ class TableRun {
   std::vector<int64_t> accepted_per_entity_;
   double no_entity_last_time_ = -std::numeric_limits<double>::infinity();
 };
+
+// A CSV field as written: quoted when it holds a delimiter, a quote or a line break.
+void AppendCsvField(std::string_view field, std::string* out) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(field);
+    return;
+  }
+  out->push_back('"');
+  for (char c : field) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+// The long-format pivot (ValidateTable's contract in validator.h).
+absl::StatusOr<TableReport> ValidateLongTable(const spec::TableSpec& table,
+                                              const spec::ValidationPolicy& policy,
+                                              const ValidateOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  const spec::TableSpec::LongLayout& layout = *table.long_layout;
+  const std::filesystem::path path =
+      options.data_override.empty() ? table.path : options.data_override;
+  const std::string file = path.string();
+  io::CsvReaderOptions reader_options;
+  reader_options.format = table.format;
+  reader_options.buffer_bytes = options.buffer_bytes;
+  reader_options.max_record_bytes = options.max_record_bytes;
+  PDM_ASSIGN_OR_RETURN(std::unique_ptr<io::CsvBlockReader> reader,
+                       io::CsvBlockReader::Open(path, reader_options));
+  TableReport long_report;  // the long rows' own refusals
+  io::CsvBlock block;
+  bool has_data = reader->Next(&block);
+  PDM_RETURN_IF_ERROR(reader->status());
+  std::vector<std::string> header;
+  size_t offset = 0;
+  int64_t line = 1;
+  if (table.format.header) {
+    io::CsvRecordParser parser(reader_options, block);
+    io::CsvRecord record;
+    if (!has_data || !parser.Next(&record)) {
+      return absl::InvalidArgumentError(core::StrCat(file, ": empty file, expected a header"));
+    }
+    if (!record.error.empty()) {
+      return absl::InvalidArgumentError(
+          core::StrCat(file, ":", record.line, ": malformed header: ", record.error));
+    }
+    for (std::string_view field : record.fields) header.emplace_back(Trim(field));
+    offset = parser.offset();
+    line = parser.next_line();
+    long_report.blank_lines += parser.blank_lines();
+  } else {
+    header = table.format.columns;
+  }
+
+  // The file's columns: entity, time, sensor name and value, and identifiers or ignored ones.
+  // The declared sensors, settings, attributes, categoricals and labels are the names.
+  auto position = [&](const std::string& name, std::string_view key) -> absl::StatusOr<int> {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) {
+      return absl::InvalidArgumentError(
+          core::StrCat(table.yaml_path, key, ": unknown column '", name, "': not in the ",
+                       table.format.header ? "header" : "columns", " of ", file));
+    }
+    return static_cast<int>(it - header.begin());
+  };
+  int entity_at = -1;
+  if (!table.entity_column.empty()) {
+    PDM_ASSIGN_OR_RETURN(entity_at, position(table.entity_column, " (entity)"));
+  }
+  PDM_ASSIGN_OR_RETURN(const int time_at, position(table.time_column, " (time)"));
+  PDM_ASSIGN_OR_RETURN(const int sensor_at, position(layout.sensor_column, ".long.sensor"));
+  PDM_ASSIGN_OR_RETURN(const int value_at, position(layout.value_column, ".long.value"));
+  spec::TableSpec wide = table;
+  wide.long_layout.reset();
+  wide.format = spec::CsvFormat{};
+  wide.format.na_values = table.format.na_values;
+  wide.columns.clear();
+  absl::flat_hash_map<std::string, size_t, core::StringHash, core::StringEq> pivot_index;
+  for (const spec::ColumnSpec& column : table.columns) {
+    if (column.role == ColumnRole::kIdentifier || column.role == ColumnRole::kIgnored) {
+      PDM_RETURN_IF_ERROR(position(column.name, "." + column.yaml_path).status());
+      continue;
+    }
+    pivot_index.emplace(column.name, wide.columns.size());
+    wide.columns.push_back(column);
+  }
+  for (size_t i = 0; i < header.size(); ++i) {
+    const int at = static_cast<int>(i);
+    const bool declared =
+        at == entity_at || at == time_at || at == sensor_at || at == value_at ||
+        (table.FindColumn(header[i]) != nullptr && !pivot_index.contains(header[i]));
+    if (!declared) {
+      return absl::InvalidArgumentError(
+          core::StrCat(file, ": column '", header[i], "' is not declared in ", table.yaml_path,
+                       " of the spec (a long file has entity, time, ", layout.sensor_column,
+                       " and ", layout.value_column, "; list others under identifiers or ignore)"));
+    }
+  }
+
+  auto refuse = [&](const io::CsvRecord& record, Reason reason, std::string_view column,
+                    std::string_view value, const std::string& detail) {
+    ++long_report.rows_read;
+    ++long_report.rows_quarantined;
+    const int r = static_cast<int>(reason);
+    ++long_report.rows_by_reason[r];
+    if (long_report.examples[r].size() < options.max_examples) {
+      long_report.examples[r].push_back(
+          IssueExample{record.line, std::string(column), std::string(value), detail});
+    }
+    if (options.quarantine != nullptr) {
+      options.quarantine->Quarantine(file, record.line, column, value, reason, detail, record.raw);
+    }
+  };
+  struct Reading {
+    std::string entity, time_text;
+    double time = 0;
+    int64_t first_line = 0, rows = 0;
+    std::vector<std::string> cells;
+    std::vector<bool> set;
+  };
+  std::vector<Reading> readings;
+  absl::flat_hash_map<std::pair<std::string, double>, size_t> reading_of;
+  core::DateCache date_cache;
+  const std::vector<std::string>& na_values = table.format.na_values;
+  while (has_data) {
+    block.first_line = line;
+    io::CsvRecordParser parser(reader_options, block, offset);
+    io::CsvRecord record;
+    while (parser.Next(&record)) {
+      if (!record.error.empty()) {
+        refuse(record, Reason::kMalformedRecord, "", "", record.error);
+        continue;
+      }
+      if (record.fields.size() != header.size()) {
+        refuse(record, Reason::kColumnCount, "", std::to_string(record.fields.size()),
+               core::StrCat("expected ", header.size(), " fields, found ", record.fields.size()));
+        continue;
+      }
+      std::string_view entity;
+      if (entity_at >= 0) {
+        entity = Trim(record.fields[static_cast<size_t>(entity_at)]);
+        if (IsNa(entity, na_values)) {
+          refuse(record, Reason::kMissingEntity, table.entity_column, entity, "no entity id");
+          continue;
+        }
+      }
+      const std::string_view time_text = record.fields[static_cast<size_t>(time_at)];
+      double time = 0;
+      if (!ParseTableTime(table.time_type, time_text, &time, &date_cache)) {
+        refuse(
+            record, Reason::kBadTime, table.time_column, time_text,
+            IsNa(Trim(time_text), na_values) ? "missing time" : TimeExpectationOf(table.time_type));
+        continue;
+      }
+      const std::string_view name = Trim(record.fields[static_cast<size_t>(sensor_at)]);
+      const auto column = pivot_index.find(name);
+      if (column == pivot_index.end()) {
+        refuse(record, Reason::kUnknownCategory, layout.sensor_column, name,
+               "not a sensor, setting, attribute, categorical or label of the spec");
+        continue;
+      }
+      auto [it, inserted] = reading_of.try_emplace({std::string(entity), time}, readings.size());
+      if (inserted) {
+        Reading& added = readings.emplace_back();
+        added.entity = std::string(entity);
+        added.time_text = std::string(Trim(time_text));
+        added.time = time;
+        added.first_line = record.line;
+        added.cells.resize(wide.columns.size());
+        added.set.resize(wide.columns.size());
+      }
+      Reading& reading = readings[it->second];
+      if (reading.set[column->second]) {
+        refuse(record, Reason::kDuplicateKey, layout.sensor_column, name,
+               core::StrCat(entity_at >= 0 ? "this entity" : "the data",
+                            " already has a value of this sensor at this time"));
+        continue;
+      }
+      reading.set[column->second] = true;
+      reading.cells[column->second] = std::string(record.fields[static_cast<size_t>(value_at)]);
+      ++reading.rows;
+    }
+    long_report.blank_lines += parser.blank_lines();
+    line = parser.next_line();
+    offset = 0;
+    has_data = reader->Next(&block);
+  }
+  PDM_RETURN_IF_ERROR(reader->status());
+
+  // The readings, in time order per entity, as a wide file.
+  std::vector<size_t> order(readings.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (readings[a].entity != readings[b].entity) return readings[a].entity < readings[b].entity;
+    return readings[a].time < readings[b].time;
+  });
+  static std::atomic<int64_t> pivots{0};
+  const std::filesystem::path pivoted =
+      std::filesystem::temp_directory_path() /
+      core::StrCat("pdm-pivot-", ::getpid(), "-", pivots.fetch_add(1), ".csv");
+  absl::Cleanup remove_pivoted = [&pivoted] {
+    std::error_code ignored;
+    std::filesystem::remove(pivoted, ignored);
+  };
+  std::vector<int64_t> source_lines, source_rows;
+  source_lines.reserve(order.size());
+  source_rows.reserve(order.size());
+  {
+    std::ofstream out(pivoted, std::ios::binary);
+    std::string text;
+    if (entity_at >= 0) text += table.entity_column + ",";
+    text += table.time_column;
+    for (const spec::ColumnSpec& column : wide.columns) {
+      text.push_back(',');
+      AppendCsvField(column.name, &text);
+    }
+    text.push_back('\n');
+    for (size_t i : order) {
+      const Reading& reading = readings[i];
+      if (entity_at >= 0) {
+        AppendCsvField(reading.entity, &text);
+        text.push_back(',');
+      }
+      AppendCsvField(reading.time_text, &text);
+      for (const std::string& cell : reading.cells) {
+        text.push_back(',');
+        AppendCsvField(cell, &text);
+      }
+      text.push_back('\n');
+      source_lines.push_back(reading.first_line);
+      source_rows.push_back(reading.rows);
+      if (text.size() > (size_t{1} << 20)) {
+        out << text;
+        text.clear();
+      }
+    }
+    out << text;
+    if (!out.flush()) {
+      return absl::InternalError(
+          core::StrCat("cannot write the readings pivoted from ", file, " to ", pivoted.string()));
+    }
+  }
+  wide.path = pivoted;
+  ValidateOptions wide_options = options;
+  wide_options.data_override.clear();
+  wide_options.display_name = file;
+  wide_options.source_lines = &source_lines;
+  wide_options.source_rows = &source_rows;
+  TableReport report;
+  TableRun run(wide, policy, wide_options, &report);
+  PDM_RETURN_IF_ERROR(run.Run());
+  report.path = path;
+  report.readings = static_cast<int64_t>(readings.size());
+  report.Add(long_report);
+  report.blank_lines = long_report.blank_lines;
+  report.bytes = reader->bytes_read();
+  for (int r = 0; r < kReasonCount; ++r) {
+    auto& examples = report.examples[static_cast<size_t>(r)];
+    for (const IssueExample& e : long_report.examples[static_cast<size_t>(r)]) {
+      if (examples.size() < options.max_examples) examples.push_back(e);
+    }
+  }
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
 
 }  // namespace
 
@@ -834,6 +1122,7 @@ absl::Status QuarantineWriter::Close() {
 absl::StatusOr<TableReport> ValidateTable(const spec::TableSpec& table,
                                           const spec::ValidationPolicy& policy,
                                           const ValidateOptions& options) {
+  if (table.long_layout) return ValidateLongTable(table, policy, options);
   TableReport report;
   TableRun run(table, policy, options, &report);
   absl::Status status = run.Run();

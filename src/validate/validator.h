@@ -116,6 +116,9 @@ struct TableReport : RowCounts {
   int64_t blank_lines = 0;
   // Rows of the file that belong to another table (spec::TableSpec::select): not read here.
   int64_t rows_of_other_tables = 0;
+  // A long-format table: the readings its rows were pivoted into (the row counts are of the
+  // file's rows: a reading quarantined quarantines every row it holds).
+  int64_t readings = 0;
   int64_t bytes = 0;
   double seconds = 0;
   std::array<std::vector<IssueExample>, kReasonCount> examples;
@@ -140,11 +143,23 @@ struct ValidateOptions {
   size_t max_record_bytes = size_t{1} << 20;
   // Examples kept per reason in the report.
   size_t max_examples = 3;
+  // Set by the long-format pivot for the readings it validates: the file named in reports and
+  // the quarantine, and per reading (data row r, 0-based) the line of its first long row and
+  // how many long rows it holds (each counted as a row read, accepted or quarantined).
+  std::string display_name;
+  const std::vector<int64_t>* source_lines = nullptr;
+  const std::vector<int64_t>* source_rows = nullptr;
 };
 
 // Validates one table. Returns an error only when the input is unusable: the file cannot be
 // read, or its header does not match the spec (a declared column missing, an undeclared column
 // present). Bad rows are not errors: they are counted and quarantined.
+//
+// A long-format table (spec::TableSpec::long_layout) is validated in two steps: each row's own
+// rules (fields, entity, time, a declared sensor name, one value per entity, time and sensor)
+// quarantine the row; the rows kept are pivoted into readings (one per entity and time, in time
+// order per entity), which are then validated as rows of the wide layout would be (values,
+// ranges, missing values and their policies), reported at the line of their first row.
 absl::StatusOr<TableReport> ValidateTable(const spec::TableSpec& table,
                                           const spec::ValidationPolicy& policy,
                                           const ValidateOptions& options);

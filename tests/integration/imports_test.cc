@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 
 #include "nlohmann/json.hpp"
 #include "tests/testing/csv.h"
@@ -125,6 +126,100 @@ TEST_F(ImportsTest, OneEventTableWithATypeColumnEqualsOneFilePerType) {
   const std::string quarantine = testing::ReadFile(sim / "quarantine" / "quarantine.csv");
   EXPECT_THAT(quarantine, HasSubstr("kind,inspection,unknown_category"));
   EXPECT_THAT(quarantine, HasSubstr("not an event type of the spec (BREAKDOWN, PM, CM, alarm)"));
+}
+
+// Long-format telemetry (machine, time, sensor, value, as historians and InfluxDB export it),
+// sorted by sensor as a historian writes it, with an extra column listed under `ignore`:
+// pivoted into the readings of the wide file, it gives the same features, and every row is
+// accounted for.
+TEST_F(ImportsTest, LongFormatTelemetryPivotsIntoTheWideReadings) {
+  const fs::path sim = *dir_ / "sim";
+  const auto wide = testing::ReadCsv(sim / "telemetry.csv");
+  std::map<std::string, std::vector<std::string>> by_sensor;  // one historian tag after another
+  size_t values = 0;
+  for (const auto& row : wide) {
+    for (const auto& [column, text] : row) {
+      if (column == "timestamp" || column == "machine_id" || text.empty()) continue;
+      by_sensor[column].push_back(row.at("machine_id") + "," + row.at("timestamp") + "," + column +
+                                  "," + text + ",good");
+      ++values;
+    }
+  }
+  // Refused rows: a tag the spec does not declare, a value given twice, a bad time.
+  const std::string first = wide.front().at("machine_id") + "," + wide.front().at("timestamp");
+  by_sensor["zz"] = {first + ",oil_level,3.5,good", first + ",torque,1.0,good",
+                     wide.front().at("machine_id") + ",yesterday,torque,2.0,good"};
+  {
+    std::ofstream out(sim / "long.csv");
+    out << "machine,time,tag,value,quality\n";
+    for (const auto& [sensor, rows] : by_sensor) {
+      for (const std::string& row : rows) out << row << "\n";
+    }
+  }
+  std::string spec_text = testing::ReadFile(sim / "spec.yaml");
+  const std::string data =
+      "data:\n  file: telemetry.csv\nentity: machine_id\ntime:\n  column: timestamp\n";
+  ASSERT_NE(spec_text.find(data), std::string::npos);
+  spec_text.replace(spec_text.find(data), data.size(),
+                    "data:\n  file: long.csv\n  long: {sensor: tag, value: value}\n"
+                    "entity: machine\nignore: [quality]\ntime:\n  column: time\n");
+  const fs::path spec = sim / "spec-long.yaml";
+  std::ofstream(spec) << spec_text;
+
+  const testing::Result from_wide = testing::Pdm("features --spec " + (sim / "spec.yaml").string() +
+                                                 " --out " + (sim / "wide.csv").string());
+  ASSERT_EQ(from_wide.code, 0) << from_wide.err;
+  const testing::Result from_long = testing::Pdm("features --spec " + spec.string() + " --out " +
+                                                 (sim / "from-long.csv").string());
+  ASSERT_EQ(from_long.code, 0) << from_long.err;
+  // The feature files name their entity and time columns after the spec: compare the rows.
+  std::string wide_features = testing::ReadFile(sim / "wide.csv");
+  std::string long_features = testing::ReadFile(sim / "from-long.csv");
+  wide_features = wide_features.substr(wide_features.find('\n'));
+  long_features = long_features.substr(long_features.find('\n'));
+  EXPECT_GT(wide_features.size(), 100'000u);
+  EXPECT_TRUE(wide_features == long_features) << "the pivoted readings give other features";
+
+  const testing::Result validated = testing::Pdm("validate --json --spec " + spec.string() +
+                                                 " --quarantine " + (sim / "q-long").string());
+  EXPECT_EQ(validated.code, 1) << validated.err;
+  const json report = json::parse(validated.out);
+  const json& file = report["files"][0];
+  EXPECT_EQ(file["role"], "data");
+  const int64_t rows = static_cast<int64_t>(values + 3);
+  EXPECT_EQ(file["rows_read"], rows);
+  EXPECT_EQ(file["rows_accepted"].get<int64_t>() + file["rows_quarantined"].get<int64_t>(), rows);
+  EXPECT_EQ(file["by_reason"]["unknown_category"], 1);
+  EXPECT_EQ(file["by_reason"]["bad_time"], 1);
+  // The wide file's duplicate readings are duplicate values here, one row each, plus ours.
+  EXPECT_GE(file["by_reason"]["duplicate_key"].get<int64_t>(), 1);
+  std::set<std::string> readings;  // one per machine and time of the wide file
+  for (const auto& row : wide) readings.insert(row.at("machine_id") + "," + row.at("timestamp"));
+  EXPECT_EQ(file["readings"], readings.size());
+  const std::string quarantine = testing::ReadFile(sim / "q-long" / "quarantine.csv");
+  EXPECT_THAT(quarantine, HasSubstr("tag,oil_level,unknown_category"));
+  EXPECT_THAT(quarantine, HasSubstr("time,yesterday,bad_time"));
+  EXPECT_THAT(quarantine, HasSubstr("already has a value of this sensor at this time"));
+
+  // A wrong long layout is refused before any row is read, naming the key or the column.
+  const struct {
+    std::string from, to, expected;
+  } cases[] = {
+      {"long: {sensor: tag, value: value}", "long: {sensor: tag}",
+       "data.long.value: missing required key"},
+      {"long: {sensor: tag, value: value}", "long: {sensor: name, value: value}",
+       "data.long.sensor: unknown column 'name'"},
+      {"ignore: [quality]\n", "", "column 'quality' is not declared in data"},
+  };
+  for (const auto& c : cases) {
+    std::string text = spec_text;
+    text.replace(text.find(c.from), c.from.size(), c.to);
+    std::ofstream(sim / "spec-bad-long.yaml") << text;
+    const testing::Result r =
+        testing::Pdm("validate --spec " + (sim / "spec-bad-long.yaml").string());
+    EXPECT_EQ(r.code, 3) << c.to;
+    EXPECT_THAT(r.err, HasSubstr(c.expected)) << c.to;
+  }
 }
 
 TEST_F(ImportsTest, EventTableSpecErrorsNameTheKey) {
