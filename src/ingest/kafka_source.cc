@@ -50,9 +50,15 @@ absl::Status ValidateKafkaOptions(const KafkaSourceOptions& o) {
   }
   if (o.group_id.empty()) return absl::InvalidArgumentError(where + "group_id: missing");
   // Every extra setting must be one librdkafka knows, with a value it takes.
-  std::map<std::string, std::string> settings = o.properties;
-  auto conf = MakeConf(settings);
-  if (!conf.ok()) return absl::InvalidArgumentError(where + std::string(conf.status().message()));
+  if (absl::Status valid = ValidateKafkaProperties(o.properties); !valid.ok()) {
+    return absl::InvalidArgumentError(where + std::string(valid.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateKafkaProperties(const std::map<std::string, std::string>& properties) {
+  auto conf = MakeConf(properties);
+  if (!conf.ok()) return conf.status();
   rd_kafka_conf_destroy(*conf);
   return absl::OkStatus();
 }
@@ -104,7 +110,7 @@ class KafkaSource::Impl {
       source_->last_error_.Set(core::StrCat("subscribe: ", rd_kafka_err2str(subscribed)));
     }
     if (!o.dead_letter_topic.empty()) {
-      auto publisher = KafkaPublisher::Connect(o.brokers);
+      auto publisher = KafkaPublisher::Connect(o.brokers, o.properties);
       if (publisher.ok()) {
         dead_letters_ = std::move(*publisher);
       } else {
@@ -316,12 +322,15 @@ class KafkaPublisher::Impl {
     }
   }
 
-  absl::Status Connect(const std::string& brokers) {
-    auto conf = MakeConf({{"bootstrap.servers", brokers},
-                          {"client.id", "pdm-publisher"},
-                          {"acks", "all"},
-                          {"linger.ms", "5"},
-                          {"enable.idempotence", "true"}});
+  absl::Status Connect(const std::string& brokers,
+                       const std::map<std::string, std::string>& properties) {
+    std::map<std::string, std::string> settings = {{"bootstrap.servers", brokers},
+                                                   {"client.id", "pdm-publisher"},
+                                                   {"acks", "all"},
+                                                   {"linger.ms", "5"},
+                                                   {"enable.idempotence", "true"}};
+    for (const auto& [key, value] : properties) settings[key] = value;
+    auto conf = MakeConf(settings);
     if (!conf.ok()) return conf.status();
     rd_kafka_conf_set_opaque(*conf, this);
     rd_kafka_conf_set_dr_msg_cb(*conf, &Impl::OnDelivery);
@@ -388,9 +397,9 @@ KafkaPublisher::KafkaPublisher(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 KafkaPublisher::~KafkaPublisher() = default;
 
 absl::StatusOr<std::unique_ptr<KafkaPublisher>> KafkaPublisher::Connect(
-    const std::string& brokers) {
+    const std::string& brokers, const std::map<std::string, std::string>& properties) {
   auto impl = std::make_unique<Impl>();
-  if (absl::Status s = impl->Connect(brokers); !s.ok()) return s;
+  if (absl::Status s = impl->Connect(brokers, properties); !s.ok()) return s;
   return std::unique_ptr<KafkaPublisher>(new KafkaPublisher(std::move(impl)));
 }
 

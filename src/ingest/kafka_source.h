@@ -46,6 +46,8 @@ struct KafkaSourceOptions {
 
 // Checks the options (brokers, topics, group) without connecting.
 absl::Status ValidateKafkaOptions(const KafkaSourceOptions& options);
+// Checks that librdkafka knows every setting and takes its value.
+absl::Status ValidateKafkaProperties(const std::map<std::string, std::string>& properties);
 
 class KafkaSource : public Source {
  public:
@@ -77,7 +79,9 @@ class KafkaSource : public Source {
 // Produces keyed records (`pdm simulate --publish kafka://`, the benchmarks and tests).
 class KafkaPublisher {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaPublisher>> Connect(const std::string& brokers);
+  // `properties`: librdkafka settings on top of pdm's (SASL, TLS, ...).
+  static absl::StatusOr<std::unique_ptr<KafkaPublisher>> Connect(
+      const std::string& brokers, const std::map<std::string, std::string>& properties = {});
   ~KafkaPublisher();
   KafkaPublisher(const KafkaPublisher&) = delete;
   KafkaPublisher& operator=(const KafkaPublisher&) = delete;

@@ -113,17 +113,7 @@ absl::Status ParseKafka(const std::string& path, const YAML::Node& entry, size_t
                   o.dead_letter_topic = r->Text(v, key);
                 } else if (key == "max_payload") {
                   r->Number(v, key, &o.message.max_payload);
-                } else if (key == "username") {
-                  o.properties["sasl.username"] = r->Text(v, key);
-                } else if (key == "password_env") {
-                  r->PasswordFromEnvironment(v, key, &o.properties["sasl.password"]);
-                } else if (key == "properties") {
-                  if (!v.IsMap()) {
-                    r->Fail(key, "expected a mapping of librdkafka settings");
-                  } else {
-                    for (const auto& p : v) o.properties[p.first.Scalar()] = r->Text(p.second, key);
-                  }
-                } else {
+                } else if (!ReadKafkaClientKey(key, v, r, &o.properties)) {
                   return false;
                 }
                 return true;
@@ -236,6 +226,24 @@ absl::Status ParseModbus(const std::string& path, const YAML::Node& entry, size_
 }
 
 }  // namespace
+
+bool ReadKafkaClientKey(const std::string& key, const YAML::Node& v, EntryReader* r,
+                        std::map<std::string, std::string>* properties) {
+  if (key == "username") {
+    (*properties)["sasl.username"] = r->Text(v, key);
+  } else if (key == "password_env") {
+    r->PasswordFromEnvironment(v, key, &(*properties)["sasl.password"]);
+  } else if (key == "properties") {
+    if (!v.IsMap()) {
+      r->Fail(key, "expected a mapping of librdkafka settings");
+    } else {
+      for (const auto& p : v) (*properties)[p.first.Scalar()] = r->Text(p.second, key);
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
 
 absl::Status ParseSources(const std::string& path, const YAML::Node& list, SourcesConfig* out) {
   *out = {};

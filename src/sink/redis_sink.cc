@@ -70,22 +70,6 @@ absl::Status ValidateRedisOptions(const RedisSinkOptions& o) {
   return absl::OkStatus();
 }
 
-std::string AlertMessage(const store::AlertRow& a) {
-  nlohmann::json out = {{"id", a.id},
-                        {"machine", a.machine},
-                        {"kind", a.kind},
-                        {"failure_mode", a.failure_mode},
-                        {"severity", a.severity},
-                        {"state", a.state},
-                        {"model", a.model},
-                        {"version", a.version},
-                        {"time", core::FormatTimestamp(a.time_us / 1'000'000)}};
-  if (a.score && std::isfinite(*a.score)) out["score"] = *a.score;
-  if (!a.resolution.empty()) out["resolution"] = a.resolution;
-  if (!a.message.empty()) out["message"] = a.message;
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 RedisSink::RedisSink(RedisSinkOptions options)
     : Sink(options.name, "redis", options.queue), options_(std::move(options)) {
   Url url;

@@ -27,9 +27,6 @@ struct RedisSinkOptions {
 
 absl::Status ValidateRedisOptions(const RedisSinkOptions& options);
 
-// The alert as its channel's message.
-std::string AlertMessage(const store::AlertRow& alert);
-
 class RedisSink : public Sink {
  public:
   explicit RedisSink(RedisSinkOptions options);

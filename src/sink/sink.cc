@@ -1,10 +1,38 @@
 #include "sink/sink.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/strings.h"
+#include "core/time.h"
 
 namespace pdm::sink {
+
+std::string AlertMessage(const store::AlertRow& a) {
+  nlohmann::json out = {{"id", a.id},
+                        {"machine", a.machine},
+                        {"kind", a.kind},
+                        {"failure_mode", a.failure_mode},
+                        {"severity", a.severity},
+                        {"state", a.state},
+                        {"model", a.model},
+                        {"version", a.version},
+                        {"time", core::FormatTimestamp(a.time_us / 1'000'000)}};
+  if (a.score && std::isfinite(*a.score)) out["score"] = *a.score;
+  if (!a.resolution.empty()) out["resolution"] = a.resolution;
+  if (!a.message.empty()) out["message"] = a.message;
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string RiskMessage(const store::PredictionRow& p) {
+  nlohmann::json out = {{"machine", p.machine},
+                        {"time", core::FormatTimestamp(p.time_us / 1'000'000)},
+                        {"alarm", p.alarm},
+                        {"model", p.model},
+                        {"version", p.version}};
+  if (std::isfinite(p.score)) out["score"] = p.score;
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 Sink::Sink(std::string name, std::string type, QueueOptions options)
     : name_(std::move(name)), type_(std::move(type)), options_(options) {}

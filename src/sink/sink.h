@@ -40,6 +40,13 @@ struct QueueOptions {
   std::chrono::milliseconds retry_min{200}, retry_max{10000};
 };
 
+// An alert as a message (a Redis channel's, a Kafka record's): {"id", "machine", "kind",
+// "failure_mode", "severity", "state", "model", "version", "time", "score", "resolution",
+// "message"}.
+std::string AlertMessage(const store::AlertRow& alert);
+// A risk score as a message: {"machine", "time", "score", "alarm", "model", "version"}.
+std::string RiskMessage(const store::PredictionRow& risk);
+
 // A sink's base: the queue, the writer thread, the retries and the counts. Subclasses write.
 class Sink {
  public:

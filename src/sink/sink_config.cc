@@ -6,6 +6,7 @@
 
 #include "core/strings.h"
 #include "ingest/config_reader.h"
+#include "ingest/source_config.h"
 
 namespace pdm::sink {
 namespace {
@@ -106,6 +107,40 @@ absl::Status ParseRedis(const std::string& path, const YAML::Node& entry, size_t
   return absl::OkStatus();
 }
 
+absl::Status ParseKafka(const std::string& path, const YAML::Node& entry, size_t index,
+                        EntryReader* r, SinksConfig* out) {
+  KafkaSinkOptions o;
+  o.name = core::StrCat("kafka-", index);
+  absl::Status read = r->Read(
+      entry,
+      core::StrCat("type, name, brokers, risk_topic, alert_topic, readings_topic, username, "
+                   "password_env, properties, ",
+                   kQueueKeys),
+      [&](const std::string& key, const YAML::Node& v) {
+        if (key == "name") {
+          o.name = r->Text(v, key);
+        } else if (key == "brokers") {
+          o.brokers = r->Text(v, key);
+        } else if (key == "risk_topic") {
+          o.risk_topic = r->Text(v, key);
+        } else if (key == "alert_topic") {
+          o.alert_topic = r->Text(v, key);
+        } else if (key == "readings_topic") {
+          o.readings_topic = r->Text(v, key);
+        } else if (!ingest::ReadKafkaClientKey(key, v, r, &o.properties) &&
+                   !ReadQueueKey(key, v, r, &o.queue)) {
+          return false;
+        }
+        return true;
+      });
+  if (!read.ok()) return read;
+  if (absl::Status valid = ValidateKafkaSinkOptions(o); !valid.ok()) {
+    return absl::InvalidArgumentError(core::StrCat(path, ": ", valid.message()));
+  }
+  out->kafka.push_back(std::move(o));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ParseSinks(const std::string& path, const YAML::Node& list, SinksConfig* out) {
@@ -125,12 +160,16 @@ absl::Status ParseSinks(const std::string& path, const YAML::Node& list, SinksCo
       parsed = ParseInflux(path, entry, i, &reader, out);
     } else if (type == "redis") {
       parsed = ParseRedis(path, entry, i, &reader, out);
+    } else if (type == "kafka") {
+      parsed = ParseKafka(path, entry, i, &reader, out);
     } else {
       return absl::InvalidArgumentError(core::StrCat(
-          reader.At("type"), ": '", type, "': expected influxdb or redis (docs/ingest.md)"));
+          reader.At("type"), ": '", type, "': expected influxdb, redis or kafka (docs/ingest.md)"));
     }
     if (!parsed.ok()) return parsed;
-    const std::string& name = type == "influxdb" ? out->influx.back().name : out->redis.back().name;
+    const std::string& name = type == "influxdb" ? out->influx.back().name
+                              : type == "redis"  ? out->redis.back().name
+                                                 : out->kafka.back().name;
     if (auto [it, added] = names.emplace(name, i); !added) {
       return absl::InvalidArgumentError(
           core::StrCat(reader.At("name"), ": '", name, "' names sinks[", it->second, "] too"));
@@ -143,6 +182,7 @@ std::vector<std::unique_ptr<Sink>> MakeSinks(const SinksConfig& config) {
   std::vector<std::unique_ptr<Sink>> sinks;
   for (const InfluxSinkOptions& o : config.influx) sinks.push_back(std::make_unique<InfluxSink>(o));
   for (const RedisSinkOptions& o : config.redis) sinks.push_back(std::make_unique<RedisSink>(o));
+  for (const KafkaSinkOptions& o : config.kafka) sinks.push_back(std::make_unique<KafkaSink>(o));
   return sinks;
 }
 

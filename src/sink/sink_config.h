@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "sink/influx_sink.h"
+#include "sink/kafka_sink.h"
 #include "sink/redis_sink.h"
 
 namespace YAML {
@@ -19,7 +20,8 @@ namespace pdm::sink {
 struct SinksConfig {
   std::vector<InfluxSinkOptions> influx;
   std::vector<RedisSinkOptions> redis;
-  bool empty() const { return influx.empty() && redis.empty(); }
+  std::vector<KafkaSinkOptions> kafka;
+  bool empty() const { return influx.empty() && redis.empty() && kafka.empty(); }
 };
 
 // Parses the list under `sinks:` of the file `path` into `out` (replacing what it held);

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "core/time.h"
@@ -45,6 +47,9 @@ class MockCluster {
     cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
     rd_kafka_mock_topic_create(cluster_, kTopic, 4, 1);
     rd_kafka_mock_topic_create(cluster_, kDeadLetters, 1, 1);
+    for (const char* output : {"pdm.risk", "pdm.alerts", "pdm.readings"}) {
+      rd_kafka_mock_topic_create(cluster_, output, 2, 1);
+    }
   }
   ~MockCluster() {
     rd_kafka_mock_cluster_destroy(cluster_);
@@ -57,7 +62,7 @@ class MockCluster {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     char error[512];
     rd_kafka_conf_set(conf, "bootstrap.servers", brokers().c_str(), error, sizeof(error));
-    rd_kafka_conf_set(conf, "group.id", "test-reader", error, sizeof(error));
+    rd_kafka_conf_set(conf, "group.id", ("test-reader-" + topic).c_str(), error, sizeof(error));
     rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", error, sizeof(error));
     rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
     rd_kafka_poll_set_consumer(consumer);
@@ -298,6 +303,71 @@ TEST_F(KafkaTest, SimulatePublishesAFleetAsKeyedRecords) {
   ::waitpid(served.pid, &status, 0);
 }
 
+// The Kafka sink: each scored reading's risk, each alert and each reading produced to topics
+// keyed by machine, while the Kafka source feeds the server from another topic.
+TEST_F(KafkaTest, RiskAlertsAndReadingsAreProducedToOutputTopics) {
+  MockCluster cluster;
+  auto publisher = ingest::KafkaPublisher::Connect(cluster.brokers());
+  ASSERT_TRUE(publisher.ok()) << publisher.status();
+  const std::string config = Config(cluster, kTopic, "pdm-out");
+  std::ofstream(config, std::ios::app) << "sinks:\n"
+                                       << "  - type: kafka\n"
+                                       << "    brokers: " << cluster.brokers() << "\n"
+                                       << "    readings_topic: pdm.readings\n"
+                                       << "    flush_ms: 100\n";
+  // Every scored reading risky enough to open a critical alert: one per machine.
+  testing::ServeProcess served =
+      testing::StartServe({"--registry", *registry_, "--model", "fleet", "--threads", "1",
+                           "--config", config, "--drift-window", "off", "--alert-high", "0.000001"},
+                          "test-token");
+  ASSERT_GT(served.port, 0) << served.first_line;
+  // Hours after those of the other tests: the store holds machine states they saved, which
+  // this server restores, so earlier readings would be out of order.
+  constexpr int kHours = 6, kFirstHour = 1000;
+  PublishHours(publisher->get(), kFirstHour, kFirstHour + kHours);
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return Source(served.port).value("readings_accepted", 0) >= kHours * kMachines;
+  })) << Source(served.port).dump();
+
+  const std::vector<std::string> risks = cluster.ReadAll("pdm.risk", kHours * kMachines);
+  ASSERT_EQ(risks.size(), static_cast<size_t>(kHours * kMachines));
+  std::map<std::string, int> per_machine;
+  for (const std::string& text : risks) {
+    const json risk = json::parse(text);
+    ++per_machine[risk["machine"].get<std::string>()];
+    EXPECT_TRUE(risk["score"].is_number()) << text;
+    EXPECT_EQ(risk["model"], "fleet") << text;
+    EXPECT_TRUE(risk.contains("alarm") && risk.contains("time") && risk.contains("version"));
+  }
+  EXPECT_EQ(per_machine.size(), static_cast<size_t>(kMachines));
+  for (const auto& [machine, count] : per_machine) EXPECT_EQ(count, kHours) << machine;
+
+  const std::vector<std::string> alerts = cluster.ReadAll("pdm.alerts", kMachines);
+  ASSERT_GE(alerts.size(), static_cast<size_t>(kMachines));
+  std::set<std::string> alerted;
+  for (const std::string& text : alerts) {
+    const json alert = json::parse(text);
+    EXPECT_EQ(alert["severity"], "critical") << text;
+    alerted.insert(alert["machine"].get<std::string>());
+  }
+  EXPECT_EQ(alerted.size(), static_cast<size_t>(kMachines));
+
+  // A reading record is pdm's telemetry JSON: the readings of another pdm's Kafka source.
+  const std::vector<std::string> readings = cluster.ReadAll("pdm.readings", kHours * kMachines);
+  ASSERT_EQ(readings.size(), static_cast<size_t>(kHours * kMachines));
+  const json reading = json::parse(readings.front());
+  EXPECT_TRUE(reading["time"].is_number()) << readings.front();
+  EXPECT_EQ(reading["values"]["rotational_speed"], 1420) << readings.front();
+
+  const json sinks = json::parse(
+      testing::Send(served.port, testing::Request("GET", "/api/v1/sources", "", "")).body)["sinks"];
+  ASSERT_EQ(sinks.size(), 1u);
+  EXPECT_EQ(sinks[0]["type"], "kafka");
+  EXPECT_EQ(sinks[0]["points_dropped"], 0);
+  ::kill(served.pid, SIGTERM);
+  ::waitpid(served.pid, nullptr, 0);
+}
+
 TEST_F(KafkaTest, BadKafkaConfigurationsAreRefusedByKey) {
   const fs::path path = *dir_ / "bad.yaml";
   testing::ExpectServeRefuses(
@@ -311,6 +381,11 @@ TEST_F(KafkaTest, BadKafkaConfigurationsAreRefusedByKey) {
            "kafka setting no.such"},
           {"sources: [{type: kafka, brokers: 'h:9092', topics: [t], partitions: 3}]",
            "sources[0].partitions: unknown key"},
+          {"sinks: [{type: kafka, brokers: 'h:9092', risk_topic: '', alert_topic: ''}]",
+           "nothing to produce"},
+          {"sinks: [{type: kafka, risk_topic: r}]", "brokers: expected host:port"},
+          {"sinks: [{type: kafka, brokers: 'h:9092', properties: {no.such: 1}}]",
+           "kafka setting no.such"},
       });
 }
 
