@@ -34,7 +34,7 @@ PACKAGES=(
   # the Modbus TCP source (its tests serve registers with libmodbus too)
   libmodbus-dev
   # the Kafka source (its tests run librdkafka's mock cluster: no broker to install)
-  librdkafka-dev
+  librdkafka-dev libsimdjson-dev
   # the export sinks (hiredis; libcurl above), and the real servers their tests start on loopback
   libhiredis-dev redis-server influxdb
 )

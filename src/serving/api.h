@@ -140,6 +140,9 @@ class Api {
   // their threads): the same validation, features, scoring, store, alerts and events as
   // POST /api/v1/telemetry, whose answer it returns; `counts` receives the accounting.
   HttpResponse IngestTelemetry(nlohmann::json body, TelemetryCounts* counts);
+  // The same for a body as text: a well-formed body of valid readings is read straight into the
+  // readings (simdjson); any other goes through IngestTelemetry, which names what is wrong.
+  HttpResponse IngestTelemetryText(std::string_view body, TelemetryCounts* counts);
 
   // The hand-over of machines between replicas (the Kafka source's rebalance, docs/ingest.md):
   // Save writes the online states of `machines` to the Store as `owner`'s; Restore takes a
@@ -165,6 +168,15 @@ class Api {
   HttpResponse ModelMetadata(std::string_view name, std::string_view version, bool ready_only);
   HttpResponse Infer(const HttpRequest& request, std::string_view name, std::string_view version);
   HttpResponse Telemetry(const HttpRequest& request);
+  // The telemetry path after the body's shape was read: `events` applied first, then
+  // `reading_count` readings, each filled by `read_reading` (refusal details in its json
+  // array); `shown_time` gives reading i's time as sent, for refusals found on the way.
+  HttpResponse IngestReadings(const std::shared_ptr<const ServedModel>& served,
+                              const nlohmann::json& events, size_t reading_count,
+                              const std::function<void(size_t, MachineReading*, nlohmann::json*)>&
+                                  read_reading,
+                              const std::function<nlohmann::json(size_t)>& shown_time,
+                              TelemetryCounts* counts);
   HttpResponse Sources();
   HttpResponse Machines(const HttpRequest& request);
   HttpResponse Machine(std::string_view id);

@@ -13,13 +13,13 @@
 #include "core/time.h"
 #include "serving/api.h"
 #include "serving/json_body.h"
+#include "serving/telemetry_reader.h"
 
 namespace pdm::serving {
 namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxMachineIdLength = 128;
 constexpr int kHistoryLength = 100;  // risk points in a machine's view
 
 // The input field a refusal detail names ("readings[3].values.torque" -> "values.torque"), as
@@ -292,17 +292,90 @@ void AppendTelemetryRows(const MachineReading& reading, const features::InputLay
   }
 }
 
+// Reads reading `index` of a body (a JSON value) into the layout; what is refused goes to
+// `details`, each naming its field ("readings[3].values.torque").
+void ReadReadingJson(const json& record, size_t index, const features::InputLayout& layout,
+                     bool allow_unknown, MachineReading* reading, json* details) {
+  const std::string prefix = core::StrCat("readings[", index, "].");
+  if (!record.is_object()) {
+    details->push_back(
+        {{"field", prefix.substr(0, prefix.size() - 1)}, {"reason", "expected an object"}});
+    return;
+  }
+  std::string reason;
+  ReadMachine(record, &reading->machine, details, prefix);
+  if (!ReadTime(record, layout.time_type, &reading->time, &reason)) {
+    details->push_back({{"field", prefix + "time"},
+                        {"reason", reason},
+                        {"value", Shown(record.value("time", json(nullptr)))}});
+  }
+  auto values = record.find("values");
+  if (values == record.end() || !values->is_object()) {
+    details->push_back({{"field", prefix + "values"},
+                        {"reason", values == record.end() ? "missing" : "expected an object"}});
+  } else {
+    ReadValues(*values, layout, allow_unknown, prefix + "values.", reading, details);
+  }
+  if (auto attributes = record.find("attributes"); attributes != record.end()) {
+    if (!attributes->is_object()) {
+      details->push_back({{"field", prefix + "attributes"}, {"reason", "expected an object"}});
+    } else {
+      reading->statics.emplace();
+      ReadAttributes(*attributes, layout, prefix + "attributes.", &*reading->statics, details);
+    }
+  }
+}
+
 }  // namespace
 
 HttpResponse Api::Telemetry(const HttpRequest& request) {
-  json body;
-  if (auto refused = ParseJsonBody(request, &body)) {
+  if (auto refused = CheckJsonContentType(request)) {
     return Refuse(refused->status, refused->reason, refused->message);
   }
-  HttpResponse response = IngestTelemetry(std::move(body), nullptr);
+  HttpResponse response = IngestTelemetryText(request.body, nullptr);
   // The request's parsed body is gone now; its pages sit between the machines' states.
   core::TrimFreedMemory(std::chrono::seconds(5));
   return response;
+}
+
+HttpResponse Api::IngestTelemetryText(std::string_view text, TelemetryCounts* counts) {
+  const std::shared_ptr<const ServedModel> served = models_->current();
+  if (served && served->bundle.pipeline) {
+    thread_local std::vector<FastReading> fast;
+    if (ReadTelemetryFast(text, served->bundle.pipeline->layout(), options_.allow_unknown_fields,
+                          options_.max_batch, &fast)) {
+      static const json kNoEvents = json::array();
+      const features::InputLayout& layout = served->bundle.pipeline->layout();
+      // The readings the fast reader handed on, as the full reader reads them.
+      auto handed_on = [&](size_t i) {
+        return json::parse(fast[i].full_reader_json, nullptr, /*allow_exceptions=*/false);
+      };
+      return IngestReadings(
+          served, kNoEvents, fast.size(),
+          [&](size_t i, MachineReading* reading, json* details) {
+            if (fast[i].full_reader_json.empty()) {
+              std::swap(*reading, fast[i].reading);
+            } else {
+              ReadReadingJson(handed_on(i), i, layout, options_.allow_unknown_fields, reading,
+                              details);
+            }
+          },
+          [&](size_t i) {
+            if (!fast[i].full_reader_json.empty()) {
+              return Shown(handed_on(i).value("time", json(nullptr)));
+            }
+            return fast[i].time_text.empty() ? json(fast[i].reading.time)
+                                             : Shown(json(std::string(fast[i].time_text)));
+          },
+          counts);
+    }
+  }
+  // Not a body of valid readings only: the full reader says what is wrong with it.
+  json body;
+  if (auto refused = ParseJsonText(text, &body)) {
+    return Refuse(refused->status, refused->reason, refused->message);
+  }
+  return IngestTelemetry(std::move(body), counts);
 }
 
 HttpResponse Api::Sources() {
@@ -368,7 +441,21 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
                   core::StrCat(readings->size() + events->size(), " readings and events; at most ",
                                options_.max_batch));
   }
+  auto read = [&](size_t i, MachineReading* reading, json* details) {
+    ReadReadingJson((*readings)[i], i, layout, options_.allow_unknown_fields, reading, details);
+  };
+  auto shown_time = [&](size_t i) { return Shown((*readings)[i].value("time", json(nullptr))); };
+  return IngestReadings(served, *events, readings->size(), read, shown_time, counts);
+}
 
+HttpResponse Api::IngestReadings(
+    const std::shared_ptr<const ServedModel>& served, const json& events_list, size_t reading_count,
+    const std::function<void(size_t, MachineReading*, json*)>& read_reading,
+    const std::function<json(size_t)>& shown_time, TelemetryCounts* counts) {
+  TelemetryCounts ignored;
+  if (counts == nullptr) counts = &ignored;
+  const features::InputLayout& layout = served->bundle.pipeline->layout();
+  const json* events = &events_list;
   json errors = json::array();
   // Per refused reading, the input fields it was refused for (the drift report's data quality).
   std::vector<std::vector<std::string>> refused_fields;
@@ -445,51 +532,21 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
   const bool timed = layout.time_type == spec::TimeType::kTimestamp;
   const std::shared_ptr<alert::AlertPolicy> alerts = AlertsFor(served);
   std::vector<PendingAlert> pending_alerts;
-  for (size_t i = 0; i < readings->size(); ++i) {
-    const json& record = (*readings)[i];
+  for (size_t i = 0; i < reading_count; ++i) {
     const std::string prefix = core::StrCat("readings[", i, "].");
     json details = json::array();
     MachineReading reading;
-    std::string reason;
     bool duplicate = false;
-    if (!record.is_object()) {
-      details.push_back(
-          {{"field", prefix.substr(0, prefix.size() - 1)}, {"reason", "expected an object"}});
-      refuse("readings", i, "", std::move(details));
-      continue;
-    }
-    ReadMachine(record, &reading.machine, &details, prefix);
-    if (!ReadTime(record, layout.time_type, &reading.time, &reason)) {
-      details.push_back({{"field", prefix + "time"},
-                         {"reason", reason},
-                         {"value", Shown(record.value("time", json(nullptr)))}});
-    }
-    auto values = record.find("values");
-    if (values == record.end() || !values->is_object()) {
-      details.push_back({{"field", prefix + "values"},
-                         {"reason", values == record.end() ? "missing" : "expected an object"}});
-    } else {
-      ReadValues(*values, layout, options_.allow_unknown_fields, prefix + "values.", &reading,
-                 &details);
-    }
-    if (auto attributes = record.find("attributes"); attributes != record.end()) {
-      if (!attributes->is_object()) {
-        details.push_back({{"field", prefix + "attributes"}, {"reason", "expected an object"}});
-      } else {
-        reading.statics.emplace();
-        ReadAttributes(*attributes, layout, prefix + "attributes.", &*reading.statics, &details);
-      }
-    }
+    read_reading(i, &reading, &details);
     if (details.empty()) {
       auto point = fleet_.Apply(reading, served, drift ? &drift_features : nullptr);
       if (!point.ok()) {
         const bool full = absl::IsResourceExhausted(point.status());
         duplicate = absl::IsAlreadyExists(point.status());
         if (duplicate) ++counts->duplicates;
-        details.push_back(
-            {{"field", prefix + (full ? "machine" : "time")},
-             {"reason", std::string(point.status().message())},
-             {"value", full ? json(reading.machine) : Shown(record.value("time", json(nullptr)))}});
+        details.push_back({{"field", prefix + (full ? "machine" : "time")},
+                           {"reason", std::string(point.status().message())},
+                           {"value", full ? json(reading.machine) : shown_time(i)}});
       } else if (!point->scored) {
         // Throttled (--score-every): the features advanced; the values are kept, not scored.
         ++accepted;
@@ -532,7 +589,7 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
     }
   }
   metrics_->SetOnlineMachines(static_cast<int64_t>(fleet_.size()));
-  metrics_->CountTelemetry(accepted, readings->size() - accepted);
+  metrics_->CountTelemetry(accepted, reading_count - accepted);
   if (drift && !drift_scores.empty()) {
     const size_t width = drift_features.size() / drift_scores.size();
     std::vector<monitor::ObservedRow> rows(drift_scores.size());
@@ -551,11 +608,11 @@ HttpResponse Api::IngestTelemetry(json body, TelemetryCounts* counts) {
   json out = {{"model", served->name},
               {"version", served->version},
               {"accepted", accepted},
-              {"refused", readings->size() - accepted},
+              {"refused", reading_count - accepted},
               {"events_applied", events_applied},
               {"events_refused", events->size() - events_applied}};
   counts->accepted = accepted;
-  counts->refused = readings->size() - accepted;
+  counts->refused = reading_count - accepted;
   counts->events_applied = events_applied;
   counts->events_refused = events->size() - events_applied;
   counts->unscored = unscored;

@@ -76,19 +76,26 @@ std::optional<std::string_view> QueryValue(std::string_view query, std::string_v
   return std::nullopt;
 }
 
-std::optional<Refusal> ParseJsonBody(const HttpRequest& request, json* body) {
-  if (!request.content_type.starts_with("application/json")) {
-    return Refusal{415, "wrong_content_type",
-                   core::StrCat("Content-Type must be application/json, not '",
-                                request.content_type.substr(0, 64), "'")};
-  }
-  if (NestedTooDeep(request.body)) {
+std::optional<Refusal> CheckJsonContentType(const HttpRequest& request) {
+  if (request.content_type.starts_with("application/json")) return std::nullopt;
+  return Refusal{415, "wrong_content_type",
+                 core::StrCat("Content-Type must be application/json, not '",
+                              request.content_type.substr(0, 64), "'")};
+}
+
+std::optional<Refusal> ParseJsonText(std::string_view text, json* body) {
+  if (NestedTooDeep(text)) {
     return Refusal{400, "nested_too_deep",
                    core::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels")};
   }
-  *body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  *body = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (body->is_discarded()) return Refusal{400, "malformed_json", "malformed JSON (or not UTF-8)"};
   return std::nullopt;
+}
+
+std::optional<Refusal> ParseJsonBody(const HttpRequest& request, json* body) {
+  if (auto refused = CheckJsonContentType(request)) return refused;
+  return ParseJsonText(request.body, body);
 }
 
 std::string WallTime(int64_t us) { return core::FormatTimestamp(us / 1'000'000); }

@@ -38,6 +38,10 @@ struct Refusal {
   std::string_view reason;
   std::string message;
 };
+// Refuses a body whose Content-Type is not application/json.
+std::optional<Refusal> CheckJsonContentType(const HttpRequest& request);
+// Parses text as JSON nested at most kMaxJsonDepth.
+std::optional<Refusal> ParseJsonText(std::string_view text, nlohmann::json* body);
 // Parses the body as JSON (Content-Type application/json, nesting at most kMaxJsonDepth).
 std::optional<Refusal> ParseJsonBody(const HttpRequest& request, nlohmann::json* body);
 
