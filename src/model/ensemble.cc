@@ -75,14 +75,18 @@ std::vector<Prediction> ApplyCombiner(Task task, const Combiner& combiner,
   return out;
 }
 
-absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x,
-                                                            int threads) const {
+absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x, int threads,
+                                                            bool weighted_only) const {
   if (x.cols != feature_names.size()) {
     return absl::InvalidArgumentError(
         core::StrCat("the model takes ", feature_names.size(), " features, the data has ", x.cols));
   }
   const size_t k = width();
   std::vector<double> out(x.rows * members.size() * k);
+  const auto skipped = [&](size_t m) {
+    return weighted_only && task != Task::kMode && m < combiner.weights.size() &&
+           combiner.weights[m] == 0;
+  };
   const bool flat = !members.empty() && k == 1 &&
                     std::all_of(members.begin(), members.end(), [&](const Member& m) {
                       return m.flat != nullptr && m.flat->features() == x.cols;
@@ -93,6 +97,7 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
     auto score = [&](size_t begin, size_t end) {
       std::vector<float> margins(end - begin);
       for (size_t m = 0; m < members.size(); ++m) {
+        if (skipped(m)) continue;
         members[m].flat->Margins(x.row(begin), end - begin, margins.data());
         for (size_t r = begin; r < end; ++r) {
           out[r * members.size() + m] = members[m].Output(margins[r - begin]);
@@ -119,6 +124,7 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
   }
   PDM_ASSIGN_OR_RETURN(DMatrix data, DMatrix::Create(x, {}, {}, threads));
   for (size_t m = 0; m < members.size(); ++m) {
+    if (skipped(m)) continue;
     const PredictKind kind = task == Task::kRul ? PredictKind::kValue : PredictKind::kMargin;
     PDM_ASSIGN_OR_RETURN(const std::vector<float> values, members[m].booster.Predict(data, kind));
     if (values.size() != x.rows * k) return absl::InternalError("unexpected prediction shape");
@@ -132,7 +138,8 @@ absl::StatusOr<std::vector<double>> Ensemble::MemberOutputs(const DenseMatrix& x
 }
 
 absl::StatusOr<std::vector<Prediction>> Ensemble::Predict(const DenseMatrix& x, int threads) const {
-  PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs, MemberOutputs(x, threads));
+  PDM_ASSIGN_OR_RETURN(const std::vector<double> outputs,
+                       MemberOutputs(x, threads, /*weighted_only=*/true));
   return ApplyCombiner(task, combiner, outputs, members.size(), horizon, width());
 }
 

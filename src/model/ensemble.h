@@ -83,7 +83,11 @@ class Ensemble {
   // rows x members x width(): margins (classification, mode) or values (RUL). Through the flat
   // trees when every
   // member has them (`threads` > 1 splits large inputs by rows), else through XGBoost.
-  absl::StatusOr<std::vector<double>> MemberOutputs(const DenseMatrix& x, int threads) const;
+  // `weighted_only`: members the combiner weighs 0 are not run (their outputs are left 0); not
+  // for the mode task, whose combination uses every member.
+  absl::StatusOr<std::vector<double>> MemberOutputs(const DenseMatrix& x, int threads,
+                                                    bool weighted_only = false) const;
+  // Runs only the members the combination uses (a member stacked to weight 0 costs nothing).
   absl::StatusOr<std::vector<Prediction>> Predict(const DenseMatrix& x, int threads) const;
   absl::StatusOr<Explanation> Explain(const DenseMatrix& x, int threads) const;
 

@@ -133,6 +133,32 @@ TEST(TrainTest, SameSeedGivesAByteIdenticalModelAndLoadPredictsTheSame) {
   }
 }
 
+// A member the combiner weighs 0 is not run by Predict, and the predictions are those of the
+// full combination of every member's outputs.
+TEST(TrainTest, PredictSkipsMembersOfWeightZeroWithTheSameResult) {
+  const TrainingTable table = Synthetic(Task::kClassify, 5);
+  auto result = Train(table, Fast(Task::kClassify));
+  ASSERT_TRUE(result.ok()) << result.status();
+  Ensemble& model = result->model;
+  ASSERT_GE(model.members.size(), 2u);
+  model.combiner.weights[0] = 0;
+  const DenseMatrix sample = table.x.Select({0, 1, 2, 3, 50, 400});
+  auto all = model.MemberOutputs(sample, 1);
+  auto weighted = model.MemberOutputs(sample, 1, /*weighted_only=*/true);
+  auto predicted = model.Predict(sample, 1);
+  ASSERT_TRUE(all.ok() && weighted.ok() && predicted.ok());
+  const size_t m = model.members.size();
+  const std::vector<Prediction> expected =
+      ApplyCombiner(model.task, model.combiner, *all, m, model.horizon, 1);
+  for (size_t r = 0; r < sample.rows; ++r) {
+    EXPECT_NE((*all)[r * m], 0.0) << r;       // member 0 has outputs,
+    EXPECT_EQ((*weighted)[r * m], 0.0) << r;  // which were not computed,
+    for (size_t j = 1; j < m; ++j) EXPECT_EQ((*weighted)[r * m + j], (*all)[r * m + j]);
+    EXPECT_DOUBLE_EQ((*predicted)[r].probability, expected[r].probability) << r;
+    EXPECT_EQ((*predicted)[r].alarm, expected[r].alarm) << r;
+  }
+}
+
 TEST(TrainTest, ClassifierMembersAreStandardisedOnTheirOwnTrainingRows) {
   const TrainingTable table = Synthetic(Task::kClassify, 5);
   auto result = Train(table, Fast(Task::kClassify));

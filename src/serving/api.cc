@@ -12,6 +12,7 @@
 #include "core/build_info.h"
 #include "core/strings.h"
 #include "nlohmann/json.hpp"
+#include "serving/fast_reader.h"
 #include "serving/json_body.h"
 
 namespace pdm::serving {
@@ -557,13 +558,31 @@ HttpResponse Api::Refuse(int status, std::string_view reason, const std::string&
 }
 
 HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
-  json body;
-  if (auto refused = ParseJsonBody(request, &body)) {
+  if (auto refused = CheckJsonContentType(request)) {
     return Refuse(refused->status, refused->reason, refused->message);
   }
   const std::shared_ptr<const ServedModel> served = models_->current();
+  const size_t width = served ? served->bundle.ensemble.feature_names.size() : 0;
+  model::DenseMatrix x;
+  x.cols = width;
+  size_t record_count = 0;
+  std::vector<json> errors;
+  std::vector<size_t> valid;
+  // Valid records only: read straight into the rows (fast_reader.h).
+  thread_local std::vector<float> fast_rows;
+  if (served && ReadPredictFast(request.body, batch, *served, options_.allow_unknown_fields,
+                                options_.max_batch, &fast_rows, &record_count)) {
+    x.values.assign(fast_rows.begin(), fast_rows.begin() + record_count * width);
+    valid.resize(record_count);
+    for (size_t i = 0; i < record_count; ++i) valid[i] = i;
+    errors.resize(record_count);
+    return Score(request, batch, served, std::move(x), valid, errors, record_count);
+  }
+  json body;
+  if (auto refused = ParseJsonText(request.body, &body)) {
+    return Refuse(refused->status, refused->reason, refused->message);
+  }
   if (!served) return Error(503, "no model loaded");
-  const model::Ensemble& ensemble = served->bundle.ensemble;
 
   std::vector<const json*> records;
   if (batch) {
@@ -584,11 +603,8 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
     records.push_back(&body);
   }
 
-  const size_t width = ensemble.feature_names.size();
-  model::DenseMatrix x;
-  x.cols = width;
-  std::vector<json> errors(records.size());
-  std::vector<size_t> valid;
+  record_count = records.size();
+  errors.resize(record_count);
   std::vector<float> row(width);
   for (size_t i = 0; i < records.size(); ++i) {
     json details = json::array();
@@ -601,6 +617,15 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
       errors[i] = std::move(details);
     }
   }
+  return Score(request, batch, served, std::move(x), valid, errors, record_count);
+}
+
+HttpResponse Api::Score(const HttpRequest& request, bool batch,
+                        const std::shared_ptr<const ServedModel>& served, model::DenseMatrix x,
+                        const std::vector<size_t>& valid, const std::vector<json>& errors,
+                        size_t record_count) {
+  const model::Ensemble& ensemble = served->bundle.ensemble;
+  const size_t width = ensemble.feature_names.size();
   x.rows = valid.size();
   if (!batch && valid.empty()) return Error(422, "invalid record", errors[0]);
 
@@ -640,7 +665,7 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
   }
   json results = json::array();
   size_t next = 0;
-  for (size_t i = 0; i < records.size(); ++i) {
+  for (size_t i = 0; i < record_count; ++i) {
     if (next < valid.size() && valid[next] == i) {
       json r = ResultJson(*served, predictions[next++]);
       r["index"] = i;
@@ -651,7 +676,7 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
   }
   head["results"] = std::move(results);
   head["scored"] = valid.size();
-  head["refused"] = records.size() - valid.size();
+  head["refused"] = record_count - valid.size();
   return Json(200, head);
 }
 

@@ -167,16 +167,21 @@ class Api {
   HttpResponse Reload(const HttpRequest& request, std::string_view name);
   HttpResponse ModelMetadata(std::string_view name, std::string_view version, bool ready_only);
   HttpResponse Infer(const HttpRequest& request, std::string_view name, std::string_view version);
+  // Scores the valid records' rows `x` (records `valid` of `record_count`; the others refused
+  // with `errors[i]`) and answers the predict route.
+  HttpResponse Score(const HttpRequest& request, bool batch,
+                     const std::shared_ptr<const ServedModel>& served, model::DenseMatrix x,
+                     const std::vector<size_t>& valid, const std::vector<nlohmann::json>& errors,
+                     size_t record_count);
   HttpResponse Telemetry(const HttpRequest& request);
   // The telemetry path after the body's shape was read: `events` applied first, then
   // `reading_count` readings, each filled by `read_reading` (refusal details in its json
   // array); `shown_time` gives reading i's time as sent, for refusals found on the way.
-  HttpResponse IngestReadings(const std::shared_ptr<const ServedModel>& served,
-                              const nlohmann::json& events, size_t reading_count,
-                              const std::function<void(size_t, MachineReading*, nlohmann::json*)>&
-                                  read_reading,
-                              const std::function<nlohmann::json(size_t)>& shown_time,
-                              TelemetryCounts* counts);
+  HttpResponse IngestReadings(
+      const std::shared_ptr<const ServedModel>& served, const nlohmann::json& events,
+      size_t reading_count,
+      const std::function<void(size_t, MachineReading*, nlohmann::json*)>& read_reading,
+      const std::function<nlohmann::json(size_t)>& shown_time, TelemetryCounts* counts);
   HttpResponse Sources();
   HttpResponse Machines(const HttpRequest& request);
   HttpResponse Machine(std::string_view id);

@@ -12,8 +12,8 @@
 #include "core/strings.h"
 #include "core/time.h"
 #include "serving/api.h"
+#include "serving/fast_reader.h"
 #include "serving/json_body.h"
-#include "serving/telemetry_reader.h"
 
 namespace pdm::serving {
 namespace {

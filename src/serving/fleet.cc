@@ -74,10 +74,9 @@ absl::StatusOr<RiskPoint> Fleet::Apply(const MachineReading& reading,
   m->view.last_categorical = reading.categorical;
   if (std::isnan(m->first_time)) m->first_time = reading.time;
   if (score_every_ && m->view.latest && m->view.latest->version == model->version) {
-    const bool due = score_every_->is_time()
-                         ? reading.time - m->view.latest->time >=
-                               static_cast<double>(score_every_->amount)
-                         : m->unscored + 1 >= score_every_->amount;
+    const bool due = score_every_->is_time() ? reading.time - m->view.latest->time >=
+                                                   static_cast<double>(score_every_->amount)
+                                             : m->unscored + 1 >= score_every_->amount;
     if (!due) {
       ++m->unscored;
       RiskPoint point = *m->view.latest;

@@ -1,8 +1,9 @@
-#include "serving/telemetry_reader.h"
+#include "serving/fast_reader.h"
 
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cfloat>
 
 #include "core/time.h"
 
@@ -115,7 +116,81 @@ void ReadOrHandOn(dom::element element, const features::InputLayout& layout, boo
   }
 }
 
+// One predict record into `row` (the model's feature order).
+bool ReadRecord(dom::element element, const ServedModel& model, bool allow_unknown, float* row,
+                std::vector<bool>* seen) {
+  dom::object record;
+  if (element.get_object().get(record) != simdjson::SUCCESS) return false;
+  dom::object features = record;
+  dom::element inner;
+  if (record["features"].get(inner) == simdjson::SUCCESS && inner.is_object()) {
+    features = inner.get_object().value_unsafe();
+  }
+  const size_t width = model.bundle.ensemble.feature_names.size();
+  seen->assign(width, false);
+  size_t found = 0;
+  for (const dom::key_value_pair field : features) {
+    const auto index = model.feature_index.find(field.key);
+    if (index == model.feature_index.end()) {
+      if (allow_unknown) continue;
+      return false;
+    }
+    const size_t i = index->second;
+    if (!(*seen)[i]) ++found;
+    (*seen)[i] = true;
+    if (field.value.is_null()) {
+      row[i] = std::nanf("");
+      continue;
+    }
+    double v = 0;
+    if (!ReadNumber(field.value, &v) || !FeatureValueAccepted(model, field.key, v)) return false;
+    row[i] = static_cast<float>(v);
+  }
+  return found == width;  // a feature left out is refused as missing
+}
+
 }  // namespace
+
+bool FeatureValueAccepted(const ServedModel& model, std::string_view name, double v) {
+  if (!std::isfinite(v) || std::fabs(v) > FLT_MAX) return false;
+  const auto range = model.ranges.find(name);
+  return range == model.ranges.end() || (v >= range->second.first && v <= range->second.second);
+}
+
+bool ReadPredictFast(std::string_view body, bool batch, const ServedModel& model,
+                     bool allow_unknown, size_t max_records, std::vector<float>* rows,
+                     size_t* records) {
+  thread_local dom::parser parser;
+  thread_local std::vector<bool> seen;
+  dom::element root;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return false;
+  const size_t width = model.bundle.ensemble.feature_names.size();
+  if (!batch) {
+    rows->resize(width);
+    *records = 1;
+    return ReadRecord(root, model, allow_unknown, rows->data(), &seen);
+  }
+  dom::array list;
+  if (root.get_array().get(list) != simdjson::SUCCESS) {
+    dom::object object;
+    dom::element instances;
+    if (root.get_object().get(object) != simdjson::SUCCESS ||
+        object["instances"].get(instances) != simdjson::SUCCESS ||
+        instances.get_array().get(list) != simdjson::SUCCESS) {
+      return false;
+    }
+  }
+  *records = list.size();
+  if (*records == 0 || *records > max_records) return false;
+  rows->resize(*records * width);
+  size_t r = 0;
+  for (dom::element element : list) {
+    if (!ReadRecord(element, model, allow_unknown, rows->data() + width * r++, &seen)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 bool ReadTelemetryFast(std::string_view body, const features::InputLayout& layout,
                        bool allow_unknown, size_t max_readings, std::vector<FastReading>* out) {

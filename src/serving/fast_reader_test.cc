@@ -1,4 +1,4 @@
-#include "serving/telemetry_reader.h"
+#include "serving/fast_reader.h"
 
 #include <gtest/gtest.h>
 
@@ -132,6 +132,57 @@ TEST(TelemetryReaderTest, HandsOnEachReadingItDoesNotTake) {
       R"([{"machine": "m", "time": "2025-03-01T00:00:00Z", "values": {"pressure": 1}}])", cycles,
       false, 1000, &out));
   EXPECT_FALSE(out[0].full_reader_json.empty());
+}
+
+ServedModel TwoFeatures() {
+  ServedModel model;
+  model.bundle.ensemble.feature_names = {"torque", "speed"};
+  model.feature_index = {{"torque", 0}, {"speed", 1}};
+  model.ranges = {{"torque", {0, 100}}};
+  return model;
+}
+
+TEST(PredictReaderTest, ReadsValidRecordsIntoRows) {
+  const ServedModel model = TwoFeatures();
+  std::vector<float> rows;
+  size_t records = 0;
+  ASSERT_TRUE(ReadPredictFast(R"({"speed": 1500, "torque": 40.5})", false, model, false, 10, &rows,
+                              &records));
+  ASSERT_EQ(records, 1u);
+  EXPECT_EQ(rows[0], 40.5f);
+  EXPECT_EQ(rows[1], 1500.0f);
+  ASSERT_TRUE(ReadPredictFast(R"({"features": {"speed": null, "torque": 1}, "id": "x"})", false,
+                              model, false, 10, &rows, &records));
+  EXPECT_TRUE(std::isnan(rows[1]));
+  ASSERT_TRUE(ReadPredictFast(R"({"instances": [{"speed": 1, "torque": 2}, {"speed": 3,
+                                 "torque": 4}]})",
+                              true, model, false, 10, &rows, &records));
+  ASSERT_EQ(records, 2u);
+  EXPECT_EQ(rows, (std::vector<float>{2, 1, 4, 3}));
+  ASSERT_TRUE(ReadPredictFast(R"([{"speed": 1, "torque": 2, "note": 1}])", true, model, true, 10,
+                              &rows, &records));
+}
+
+TEST(PredictReaderTest, LeavesEveryOtherBodyToTheFullReader) {
+  const ServedModel model = TwoFeatures();
+  std::vector<float> rows;
+  size_t records = 0;
+  for (const char* single : {
+           "", "[]", "5", R"({"speed": 1})",              // a feature missing
+           R"({"speed": 1, "torque": 101})",              // out of range
+           R"({"speed": 1, "torque": "2"})",              // not a number
+           R"({"speed": 1e39, "torque": 2})",             // beyond float32
+           R"({"speed": 1, "torque": 2, "note": 1})",     // unknown field
+           R"({"features": 5, "speed": 1, "torque": 2})"  // "features" is then unknown
+       }) {
+    EXPECT_FALSE(ReadPredictFast(single, false, model, false, 10, &rows, &records)) << single;
+  }
+  for (const char* batch : {R"({"speed": 1, "torque": 2})", "[]", R"({"instances": 5})",
+                            R"([{"speed": 1, "torque": 2}, {"speed": 1}])",
+                            R"([{"speed": 1, "torque": 2}, {"speed": 1, "torque": 2},
+                                {"speed": 1, "torque": 2}])"}) {
+    EXPECT_FALSE(ReadPredictFast(batch, true, model, false, 2, &rows, &records)) << batch;
+  }
 }
 
 }  // namespace
