@@ -366,10 +366,10 @@ int Serve(const ServeOptions& args) {
   api_options.cors.max_age_seconds = args.cors_max_age;
   api_options.max_machines = args.max_machines;
   if (args.score_every != "0" && args.score_every != "off") {
-    auto every = core::ParseSpan(args.score_every.find_first_not_of("0123456789") ==
-                                         std::string::npos
-                                     ? args.score_every + "r"
-                                     : args.score_every);
+    auto every =
+        core::ParseSpan(args.score_every.find_first_not_of("0123456789") == std::string::npos
+                            ? args.score_every + "r"
+                            : args.score_every);
     const bool timed = (*loaded)->bundle.pipeline &&
                        (*loaded)->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
     if (!every.ok() || (every->is_time() && !timed)) {

@@ -344,14 +344,14 @@ HttpResponse Api::IngestTelemetryText(std::string_view text, TelemetryCounts* co
     thread_local std::vector<FastReading> fast;
     if (ReadTelemetryFast(text, served->bundle.pipeline->layout(), options_.allow_unknown_fields,
                           options_.max_batch, &fast)) {
-      static const json kNoEvents = json::array();
+      static const json no_events = json::array();
       const features::InputLayout& layout = served->bundle.pipeline->layout();
       // The readings the fast reader handed on, as the full reader reads them.
       auto handed_on = [&](size_t i) {
         return json::parse(fast[i].full_reader_json, nullptr, /*allow_exceptions=*/false);
       };
       return IngestReadings(
-          served, kNoEvents, fast.size(),
+          served, no_events, fast.size(),
           [&](size_t i, MachineReading* reading, json* details) {
             if (fast[i].full_reader_json.empty()) {
               std::swap(*reading, fast[i].reading);

@@ -288,7 +288,8 @@ TEST_F(SinksTest, BadSinkConfigurationsAreRefusedByKey) {
   testing::ExpectServeRefuses(
       *registry_, path,
       {
-          {"sinks: [{type: graphite}]", "sinks[0].type: 'graphite': expected influxdb, redis or kafka"},
+          {"sinks: [{type: graphite}]",
+           "sinks[0].type: 'graphite': expected influxdb, redis or kafka"},
           {"sinks: [{type: influxdb, url: 'udp://h:8089'}]", "expected http://host:8086"},
           {"sinks: [{type: redis, url: 'redis://h:0'}]", "expected redis://host:port[/db]"},
           {"sinks: [{type: redis, url: 'redis://h', batch: 0}]",
