@@ -576,6 +576,8 @@ HttpResponse Api::Predict(const HttpRequest& request, bool batch) {
     valid.resize(record_count);
     for (size_t i = 0; i < record_count; ++i) valid[i] = i;
     errors.resize(record_count);
+    if (fast_rows.size() > (size_t{1} << 20)) fast_rows = {};  // a large batch's: not kept
+    ReleaseFastReaderMemory(size_t{4} << 20);
     return Score(request, batch, served, std::move(x), valid, errors, record_count);
   }
   json body;

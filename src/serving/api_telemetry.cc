@@ -21,6 +21,10 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int kHistoryLength = 100;  // risk points in a machine's view
+// What the fast reader keeps between bodies on each thread: a parser's buffers for bodies of
+// about 1 MiB, and the readings of 10,000 (a larger body's are freed before the next).
+constexpr size_t kFastReaderKeepBytes = size_t{4} << 20;
+constexpr size_t kFastReadingsKept = 10'000;
 
 // The input field a refusal detail names ("readings[3].values.torque" -> "values.torque"), as
 // the drift report's data quality counts it: one of the layout's inputs, "time", "machine",
@@ -333,7 +337,9 @@ HttpResponse Api::Telemetry(const HttpRequest& request) {
     return Refuse(refused->status, refused->reason, refused->message);
   }
   HttpResponse response = IngestTelemetryText(request.body, nullptr);
-  // The request's parsed body is gone now; its pages sit between the machines' states.
+  // The request's parsed body is gone now; its pages sit between the machines' states. The
+  // fast reader keeps the buffers of a body of ordinary size.
+  ReleaseFastReaderMemory(kFastReaderKeepBytes);
   core::TrimFreedMemory(std::chrono::seconds(5));
   return response;
 }
@@ -342,6 +348,7 @@ HttpResponse Api::IngestTelemetryText(std::string_view text, TelemetryCounts* co
   const std::shared_ptr<const ServedModel> served = models_->current();
   if (served && served->bundle.pipeline) {
     thread_local std::vector<FastReading> fast;
+    if (fast.size() > kFastReadingsKept) fast = {};  // a large body's readings: not kept
     if (ReadTelemetryFast(text, served->bundle.pipeline->layout(), options_.allow_unknown_fields,
                           options_.max_batch, &fast)) {
       static const json no_events = json::array();

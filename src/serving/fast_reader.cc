@@ -12,6 +12,12 @@ namespace {
 
 namespace dom = simdjson::dom;
 
+// The thread's parser: it keeps its buffers from body to body (ReleaseFastReaderMemory).
+dom::parser& Parser() {
+  thread_local dom::parser parser;
+  return parser;
+}
+
 bool ReadNumber(dom::element value, double* out) {
   switch (value.type()) {
     case dom::element_type::DOUBLE:
@@ -151,6 +157,10 @@ bool ReadRecord(dom::element element, const ServedModel& model, bool allow_unkno
 
 }  // namespace
 
+void ReleaseFastReaderMemory(size_t keep_bytes) {
+  if (Parser().capacity() > keep_bytes) Parser() = dom::parser();
+}
+
 bool FeatureValueAccepted(const ServedModel& model, std::string_view name, double v) {
   if (!std::isfinite(v) || std::fabs(v) > FLT_MAX) return false;
   const auto range = model.ranges.find(name);
@@ -160,10 +170,9 @@ bool FeatureValueAccepted(const ServedModel& model, std::string_view name, doubl
 bool ReadPredictFast(std::string_view body, bool batch, const ServedModel& model,
                      bool allow_unknown, size_t max_records, std::vector<float>* rows,
                      size_t* records) {
-  thread_local dom::parser parser;
   thread_local std::vector<bool> seen;
   dom::element root;
-  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return false;
+  if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return false;
   const size_t width = model.bundle.ensemble.feature_names.size();
   if (!batch) {
     rows->resize(width);
@@ -194,9 +203,8 @@ bool ReadPredictFast(std::string_view body, bool batch, const ServedModel& model
 
 bool ReadTelemetryFast(std::string_view body, const features::InputLayout& layout,
                        bool allow_unknown, size_t max_readings, std::vector<FastReading>* out) {
-  thread_local dom::parser parser;  // keeps its buffers between bodies
   dom::element root;
-  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return false;
+  if (Parser().parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return false;
   dom::array readings;
   dom::object object;
   if (root.get_array().get(readings) == simdjson::SUCCESS) {

@@ -38,6 +38,11 @@ struct FastReading {
 bool ReadTelemetryFast(std::string_view body, const features::InputLayout& layout,
                        bool allow_unknown, size_t max_readings, std::vector<FastReading>* out);
 
+// The readers keep one simdjson parser per thread, whose buffers grow to the largest body it
+// read: frees them when they hold more than `keep_bytes` (after a large body; the results of
+// the last read are invalid then).
+void ReleaseFastReaderMemory(size_t keep_bytes);
+
 // Whether a predict record's feature `name` takes the value: finite, within float32 and the
 // feature's declared range (ServedModel::ranges).
 bool FeatureValueAccepted(const ServedModel& model, std::string_view name, double v);
