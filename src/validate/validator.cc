@@ -79,6 +79,31 @@ std::string TimeExpectationOf(spec::TimeType type) {
   return "not a time";
 }
 
+// The header of a table's file (its first record, or the format's `columns`): the names, and
+// where the records start in the first block.
+absl::StatusOr<std::vector<std::string>> ReadHeader(const io::CsvReaderOptions& options,
+                                                    const spec::TableSpec& table,
+                                                    const std::string& file, bool has_data,
+                                                    const io::CsvBlock& block, size_t* offset,
+                                                    int64_t* next_line, int64_t* blank_lines) {
+  if (!table.format.header) return table.format.columns;
+  io::CsvRecord record;
+  io::CsvRecordParser parser(options, block);
+  if (!has_data || !parser.Next(&record)) {
+    return absl::InvalidArgumentError(core::StrCat(file, ": empty file, expected a header"));
+  }
+  if (!record.error.empty()) {
+    return absl::InvalidArgumentError(
+        core::StrCat(file, ":", record.line, ": malformed header: ", record.error));
+  }
+  std::vector<std::string> header;
+  for (std::string_view field : record.fields) header.emplace_back(Trim(field));
+  *offset = parser.offset();
+  *next_line = parser.next_line();
+  *blank_lines += parser.blank_lines();
+  return header;
+}
+
 enum class PlanKind { kSkip, kEntity, kTime, kNumeric, kCategorical };
 
 struct ColumnPlan {
@@ -204,23 +229,10 @@ class TableRun {
     auto first = std::make_unique<BlockCheck>();
     const bool has_data = reader->Next(&first->block);
     PDM_RETURN_IF_ERROR(reader->status());
-    std::vector<std::string> header;
-    if (table_.format.header) {
-      io::CsvRecord record;
-      io::CsvRecordParser parser(reader_options_, first->block);
-      if (!has_data || !parser.Next(&record)) {
-        return absl::InvalidArgumentError(core::StrCat(file_, ": empty file, expected a header"));
-      }
-      if (!record.error.empty()) {
-        return absl::InvalidArgumentError(
-            core::StrCat(file_, ":", record.line, ": malformed header: ", record.error));
-      }
-      for (std::string_view field : record.fields) header.emplace_back(Trim(field));
-      first->offset = parser.offset();
-      report_->blank_lines += parser.blank_lines();
-    } else {
-      header = table_.format.columns;
-    }
+    int64_t first_line = 1;
+    PDM_ASSIGN_OR_RETURN(const std::vector<std::string> header,
+                         ReadHeader(reader_options_, table_, file_, has_data, first->block,
+                                    &first->offset, &first_line, &report_->blank_lines));
     PDM_RETURN_IF_ERROR(Plan(header));
 
     const int threads = options_.threads > 0
@@ -745,20 +757,6 @@ class TableRun {
   double no_entity_last_time_ = -std::numeric_limits<double>::infinity();
 };
 
-// A CSV field as written: quoted when it holds a delimiter, a quote or a line break.
-void AppendCsvField(std::string_view field, std::string* out) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out->append(field);
-    return;
-  }
-  out->push_back('"');
-  for (char c : field) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 // The long-format pivot (ValidateTable's contract in validator.h).
 absl::StatusOr<TableReport> ValidateLongTable(const spec::TableSpec& table,
                                               const spec::ValidationPolicy& policy,
@@ -778,26 +776,11 @@ absl::StatusOr<TableReport> ValidateLongTable(const spec::TableSpec& table,
   io::CsvBlock block;
   bool has_data = reader->Next(&block);
   PDM_RETURN_IF_ERROR(reader->status());
-  std::vector<std::string> header;
   size_t offset = 0;
   int64_t line = 1;
-  if (table.format.header) {
-    io::CsvRecordParser parser(reader_options, block);
-    io::CsvRecord record;
-    if (!has_data || !parser.Next(&record)) {
-      return absl::InvalidArgumentError(core::StrCat(file, ": empty file, expected a header"));
-    }
-    if (!record.error.empty()) {
-      return absl::InvalidArgumentError(
-          core::StrCat(file, ":", record.line, ": malformed header: ", record.error));
-    }
-    for (std::string_view field : record.fields) header.emplace_back(Trim(field));
-    offset = parser.offset();
-    line = parser.next_line();
-    long_report.blank_lines += parser.blank_lines();
-  } else {
-    header = table.format.columns;
-  }
+  PDM_ASSIGN_OR_RETURN(const std::vector<std::string> header,
+                       ReadHeader(reader_options, table, file, has_data, block, &offset, &line,
+                                  &long_report.blank_lines));
 
   // The file's columns: entity, time, sensor name and value, and identifiers or ignored ones.
   // The declared sensors, settings, attributes, categoricals and labels are the names.
@@ -959,19 +942,19 @@ absl::StatusOr<TableReport> ValidateLongTable(const spec::TableSpec& table,
     text += table.time_column;
     for (const spec::ColumnSpec& column : wide.columns) {
       text.push_back(',');
-      AppendCsvField(column.name, &text);
+      io::AppendCsvField(column.name, ',', &text);
     }
     text.push_back('\n');
     for (size_t i : order) {
       const Reading& reading = readings[i];
       if (entity_at >= 0) {
-        AppendCsvField(reading.entity, &text);
+        io::AppendCsvField(reading.entity, ',', &text);
         text.push_back(',');
       }
-      AppendCsvField(reading.time_text, &text);
+      io::AppendCsvField(reading.time_text, ',', &text);
       for (const std::string& cell : reading.cells) {
         text.push_back(',');
-        AppendCsvField(cell, &text);
+        io::AppendCsvField(cell, ',', &text);
       }
       text.push_back('\n');
       source_lines.push_back(reading.first_line);
