@@ -35,6 +35,7 @@ bool ReadNumber(dom::element value, double* out) {
 }
 
 bool ReadTime(dom::element value, spec::TimeType type, double* time, std::string_view* text) {
+  *text = {};  // a number's: none (never a view left from an earlier body)
   if (type == spec::TimeType::kNone) return false;  // the full reader ignores it: not ours
   if (value.is_string()) {
     *text = value.get_string().value_unsafe();
@@ -82,6 +83,7 @@ bool ReadValues(dom::object values, const features::InputLayout& layout, bool al
 
 bool ReadReading(dom::element element, const features::InputLayout& layout, bool allow_unknown,
                  FastReading* out) {
+  out->time_text = {};
   dom::object record;
   if (element.get_object().get(record) != simdjson::SUCCESS) return false;
   bool machine = false, time = false, values = false;

@@ -44,6 +44,8 @@ TEST(TelemetryReaderTest, ReadsEveryShapeOfAValidBody) {
                                 layout, false, 1000, &out));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].reading.numeric[1], 1000.0);
+  // A number's time has no text: none is left from the body before (its buffer is gone).
+  EXPECT_TRUE(out[0].time_text.empty());
   ASSERT_TRUE(ReadTelemetryFast(R"({"machine": "m4", "time": 6, "values": {"pressure": 1}})",
                                 layout, false, 1000, &out));
   EXPECT_EQ(out[0].reading.machine, "m4");

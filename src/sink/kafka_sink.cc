@@ -40,7 +40,12 @@ std::string KafkaSink::Describe() const {
 
 absl::Status KafkaSink::Write(const Batch& batch, bool* /*permanent*/) {
   if (publisher_ == nullptr) {
-    auto connected = ingest::KafkaPublisher::Connect(options_.brokers, options_.properties);
+    // A record the brokers have not acknowledged within 10 s fails its batch, which is then
+    // retried with backoff: a cluster that is down must not hold the writer (or a shutdown) in
+    // librdkafka's own five-minute retries. `properties` may set another.
+    std::map<std::string, std::string> properties = {{"message.timeout.ms", "10000"}};
+    for (const auto& [key, value] : options_.properties) properties[key] = value;
+    auto connected = ingest::KafkaPublisher::Connect(options_.brokers, properties);
     if (!connected.ok()) return connected.status();
     publisher_ = std::move(*connected);
   }
