@@ -86,9 +86,11 @@ struct ServeOptions {
   int grace_ms = 10'000;
   int drain_ms = 0;      // on SIGTERM, how long readiness is false before the listener closes
   int watch_ms = 2'000;  // how often the alias is checked for a new version (0: never)
-  size_t max_machines = 100'000;  // machines the telemetry route follows
-  std::string score_every = "0";  // scoring throttle per machine: "1m", "10r"; "0": none
-  bool store_telemetry = true;    // append accepted readings and scores to the store
+  size_t max_machines = 100'000;    // machines the telemetry route follows
+  std::string log_format = "text";  // text | json (core/log.h)
+  std::string access_log = "off";   // on | off: a log line per request
+  std::string score_every = "0";    // scoring throttle per machine: "1m", "10r"; "0": none
+  bool store_telemetry = true;      // append accepted readings and scores to the store
   bool allow_unknown_fields = false;
   std::string token;         // the bearer token of mutating routes
   std::string cors_origins;  // comma-separated; empty: CORS off

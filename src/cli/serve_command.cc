@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "alert/alert_policy.h"
 #include "cli/commands.h"
+#include "core/log.h"
 #include "core/strings.h"
 #include "core/time.h"
 #include "econ/roi_config.h"
@@ -29,6 +30,18 @@
 
 namespace pdm::cli {
 namespace {
+
+// `pdm serve`'s messages go through core/log.h: "pdm serve: ..." lines, or JSON with --log-format
+// json.
+template <typename... Args>
+void Fail(fmt::format_string<Args...> format, Args&&... args) {
+  core::LogError(fmt::format(format, std::forward<Args>(args)...));
+}
+template <typename... Args>
+void Info(fmt::format_string<Args...> format, Args&&... args) {
+  core::LogInfo(fmt::format(format, std::forward<Args>(args)...));
+}
+bool JsonLogs() { return core::log_format() == core::LogFormat::kJson; }
 
 // Parses `text` into `value`; false when it is not a value of that type.
 template <typename T>
@@ -164,6 +177,10 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
       set(v, key, "--webhook-backoff-ms", &args->webhook_backoff_ms);
     } else if (key == "webhook_timeout_ms") {
       set(v, key, "--webhook-timeout-ms", &args->webhook_timeout_ms);
+    } else if (key == "log_format") {
+      set(v, key, "--log-format", &args->log_format);
+    } else if (key == "access_log") {
+      set(v, key, "--access-log", &args->access_log);
     } else if (key == "token") {
       set(v, key, nullptr, &args->token);
     } else if (key == "sources") {
@@ -197,12 +214,13 @@ absl::Status ApplyConfig(const std::string& path, ServeOptions* args, CLI::App* 
 }
 
 int RunServe(ServeOptions args, CLI::App* cmd) {
+  core::SetLogProgram("pdm serve");
   if (args.config.empty()) {
     if (const char* config = std::getenv("PDM_CONFIG"); config != nullptr) args.config = config;
   }
   if (!args.config.empty()) {
     if (absl::Status s = ApplyConfig(args.config, &args, cmd); !s.ok()) {
-      fmt::print(stderr, "pdm serve: {}\n", s.message());
+      Fail("{}", s.message());
       return kExitBadInput;
     }
   }
@@ -213,7 +231,7 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
     const char* text = std::getenv(name);
     if ((flag != nullptr && cmd->count(flag) > 0) || text == nullptr || *text == '\0') return;
     if (!ParseValue(std::string(text), value)) {
-      fmt::print(stderr, "pdm serve: ${}: not a valid value ('{}')\n", name, text);
+      Fail("${}: not a valid value ('{}')", name, text);
       env_ok = false;
     }
   };
@@ -255,13 +273,15 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
   env("--roi", "PDM_ROI", &args.roi);
   env("--max-streams", "PDM_MAX_STREAMS", &args.max_streams);
   env("--explain-all", "PDM_EXPLAIN_ALL", &args.explain_all);
+  env("--log-format", "PDM_LOG_FORMAT", &args.log_format);
+  env("--access-log", "PDM_ACCESS_LOG", &args.access_log);
   if (!env_ok) return kExitBadInput;
   if (args.max_streams == 0 || args.max_streams > 10'000) {
-    fmt::print(stderr, "pdm serve: max_streams: expected 1 to 10000, got {}\n", args.max_streams);
+    Fail("max_streams: expected 1 to 10000, got {}", args.max_streams);
     return kExitBadInput;
   }
   if (args.port > 65535 || args.threads > 256 || args.max_batch == 0) {
-    fmt::print(stderr, "pdm serve: port, threads or max_batch out of range\n");
+    Fail("port, threads or max_batch out of range");
     return kExitBadInput;
   }
   return Serve(args);
@@ -330,12 +350,23 @@ ingest::IngestOutcome IngestThroughApi(serving::Api* api, nlohmann::json body) {
 }  // namespace
 
 int Serve(const ServeOptions& args) {
+  core::SetLogProgram("pdm serve");
+  auto log_format = core::ParseLogFormat(args.log_format);
+  if (!log_format.ok()) {
+    Fail("{}", log_format.status().message());
+    return kExitBadInput;
+  }
+  core::SetLogFormat(*log_format);
+  if (args.access_log != "on" && args.access_log != "off") {
+    Fail("--access-log '{}': expected on or off", args.access_log);
+    return kExitBadInput;
+  }
   // SIGTERM / SIGINT end the server gracefully. A handler (not a blocked mask and sigwait) so
   // that whichever thread the signal lands on hands it over: threads started before this point
   // (XGBoost's OpenMP pool, from training in `pdm demo --serve` or from loading a model) do not
   // block it, and would otherwise take the default action and kill the process.
   if (::pipe2(shutdown_pipe, O_CLOEXEC) != 0) {
-    fmt::print(stderr, "pdm serve: cannot create the shutdown pipe: {}\n", std::strerror(errno));
+    Fail("cannot create the shutdown pipe: {}", std::strerror(errno));
     return kExitInternal;
   }
   struct sigaction on_signal = {};
@@ -346,14 +377,14 @@ int Serve(const ServeOptions& args) {
   sigaction(SIGINT, &on_signal, nullptr);
   auto registry = OpenRegistry(args.registry, /*create=*/false);
   if (!registry.ok()) {
-    fmt::print(stderr, "pdm serve: {}\n", registry.status().message());
+    Fail("{}", registry.status().message());
     return kExitBadInput;
   }
   serving::ServerMetrics metrics;
   serving::ModelManager models(registry->get(), args.model, args.alias, &metrics);
   auto loaded = models.Reload();
   if (!loaded.ok()) {
-    fmt::print(stderr, "pdm serve: {}\n", loaded.status().message());
+    Fail("{}", loaded.status().message());
     return kExitBadInput;
   }
   serving::ApiOptions api_options;
@@ -373,13 +404,13 @@ int Serve(const ServeOptions& args) {
     const bool timed = (*loaded)->bundle.pipeline &&
                        (*loaded)->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
     if (!every.ok() || (every->is_time() && !timed)) {
-      fmt::print(stderr,
-                 "pdm serve: --score-every '{}': {} (a span of data time such as '1m', a reading "
-                 "count such as '10r', or 0 for every reading)\n",
-                 args.score_every,
-                 every.ok() ? core::StrCat((*loaded)->name, " v", (*loaded)->version,
-                                           " has no timestamps: give a reading count")
-                            : std::string(every.status().message()));
+      Fail(
+          "--score-every '{}': {} (a span of data time such as '1m', a reading "
+          "count such as '10r', or 0 for every reading)",
+          args.score_every,
+          every.ok() ? core::StrCat((*loaded)->name, " v", (*loaded)->version,
+                                    " has no timestamps: give a reading count")
+                     : std::string(every.status().message()));
       return kExitBadInput;
     }
     api_options.score_every = *every;
@@ -391,7 +422,7 @@ int Serve(const ServeOptions& args) {
     auto every = ParseDriftSpan(args.drift_every, "--drift-every");
     for (const auto* parsed : {&window, &every}) {
       if (!parsed->ok()) {
-        fmt::print(stderr, "pdm serve: {}\n", parsed->status().message());
+        Fail("{}", parsed->status().message());
         return kExitBadInput;
       }
     }
@@ -400,27 +431,26 @@ int Serve(const ServeOptions& args) {
     const bool timed = (*loaded)->bundle.pipeline &&
                        (*loaded)->bundle.pipeline->layout().time_type == spec::TimeType::kTimestamp;
     if (!timed && ((*window && (*window)->is_time()) || (*every && (*every)->is_time()))) {
-      fmt::print(stderr,
-                 "pdm serve: --drift-window/--drift-every: {} v{} has no timestamps; give row "
-                 "counts ('10000r')\n",
-                 (*loaded)->name, (*loaded)->version);
+      Fail(
+          "--drift-window/--drift-every: {} v{} has no timestamps; give row "
+          "counts ('10000r')",
+          (*loaded)->name, (*loaded)->version);
       return kExitBadInput;
     }
     api_options.drift.thresholds.consecutive = args.drift_consecutive;
     api_options.drift.thresholds.min_rows = args.drift_min_rows;
     api_options.drift.thresholds.sample_above = args.drift_sample_above;
     if (args.drift_thresholds != "calibrated" && args.drift_thresholds != "fixed") {
-      fmt::print(stderr, "pdm serve: --drift-thresholds: expected calibrated or fixed, got '{}'\n",
-                 args.drift_thresholds);
+      Fail("--drift-thresholds: expected calibrated or fixed, got '{}'", args.drift_thresholds);
       return kExitBadInput;
     }
     api_options.drift.thresholds.calibrated_thresholds = args.drift_thresholds == "calibrated";
     if (!(*loaded)->bundle.reference) {
-      fmt::print("pdm serve: no drift monitoring: {}\n", (*loaded)->bundle.reference_error);
+      Info("no drift monitoring: {}", (*loaded)->bundle.reference_error);
     }
   }
   if (args.alerts != "on" && args.alerts != "off") {
-    fmt::print(stderr, "pdm serve: --alerts '{}': expected on or off\n", args.alerts);
+    Fail("--alerts '{}': expected on or off", args.alerts);
     return kExitBadInput;
   }
   api_options.alerts.enabled = args.alerts == "on";
@@ -430,28 +460,26 @@ int Serve(const ServeOptions& args) {
     const size_t slash = args.alert_m_of_k.find('/');
     if (slash == std::string::npos || !ParseValue(args.alert_m_of_k.substr(0, slash), &rules.m) ||
         !ParseValue(args.alert_m_of_k.substr(slash + 1), &rules.k)) {
-      fmt::print(stderr, "pdm serve: --alert-m-of-k '{}': expected M/K, e.g. 5/10\n",
-                 args.alert_m_of_k);
+      Fail("--alert-m-of-k '{}': expected M/K, e.g. 5/10", args.alert_m_of_k);
       return kExitBadInput;
     }
     if (args.alert_high != "auto") {
       double high = 0;
       if (!ParseValue(args.alert_high, &high)) {
-        fmt::print(stderr, "pdm serve: --alert-high '{}': expected a number or auto\n",
-                   args.alert_high);
+        Fail("--alert-high '{}': expected a number or auto", args.alert_high);
         return kExitBadInput;
       }
       api_options.alerts.high = high;
       rules.high = high;
     }
     if (absl::Status s = alert::ValidateRules(rules); !s.ok()) {
-      fmt::print(stderr, "pdm serve: {}\n", s.message());
+      Fail("{}", s.message());
       return kExitBadInput;
     }
     if (args.alert_cooldown != "auto") {
       auto cooldown = ParseDriftSpan(args.alert_cooldown, "--alert-cooldown");
       if (!cooldown.ok()) {
-        fmt::print(stderr, "pdm serve: {}\n", cooldown.status().message());
+        Fail("{}", cooldown.status().message());
         return kExitBadInput;
       }
       api_options.alerts.cooldown = *cooldown;
@@ -473,8 +501,7 @@ int Serve(const ServeOptions& args) {
       std::stringstream text;
       text << in.rdbuf();
       if (!in) {
-        fmt::print(stderr, "pdm serve: --webhook-secret-file {}: cannot read it\n",
-                   args.webhook_secret_file);
+        Fail("--webhook-secret-file {}: cannot read it", args.webhook_secret_file);
         return kExitBadInput;
       }
       webhooks.secret = std::string(absl::StripTrailingAsciiWhitespace(text.str()));
@@ -484,7 +511,7 @@ int Serve(const ServeOptions& args) {
     webhooks.max_backoff = std::max(webhooks.backoff, std::chrono::milliseconds(600'000));
     webhooks.timeout = std::chrono::milliseconds(args.webhook_timeout_ms);
     if (absl::Status s = notify::ValidateWebhookOptions(webhooks); !s.ok()) {
-      fmt::print(stderr, "pdm serve: {}\n", s.message());
+      Fail("{}", s.message());
       return kExitBadInput;
     }
     api_options.alerts.webhooks = webhooks.targets;
@@ -493,11 +520,12 @@ int Serve(const ServeOptions& args) {
     };
   }
   api_options.max_streams = args.max_streams;
+  api_options.access_log = args.access_log == "on";
   api_options.explain_all = args.explain_all;
   if (!args.roi.empty()) {
     auto roi = econ::LoadRoiConfig(args.roi);
     if (!roi.ok()) {
-      fmt::print(stderr, "pdm serve: --roi: {}\n", roi.status().message());
+      Fail("--roi: {}", roi.status().message());
       return kExitBadInput;
     }
     api_options.roi = std::move(*roi);
@@ -520,7 +548,11 @@ int Serve(const ServeOptions& args) {
     };
     for (const auto& s : sinks) {
       s->Start();
-      fmt::print("  sink {}: {}\n", s->name(), s->Describe());
+      if (JsonLogs()) {
+        core::LogInfo("sink started", {{"sink", s->name()}, {"describe", s->Describe()}});
+      } else {
+        fmt::print("  sink {}: {}\n", s->name(), s->Describe());
+      }
     }
   }
   // Ingestion sources: made after the Api they feed, reported through it.
@@ -542,7 +574,7 @@ int Serve(const ServeOptions& args) {
       [&api, replica](const std::vector<std::string>& machines) -> size_t {
         auto saved = api.SaveMachineStates(machines, replica);
         if (!saved.ok()) {
-          fmt::print(stderr, "pdm serve: saving machine states: {}\n", saved.status().message());
+          Fail("saving machine states: {}", saved.status().message());
           return 0;
         }
         return *saved;
@@ -550,8 +582,7 @@ int Serve(const ServeOptions& args) {
       [&api](const std::string& machine) {
         auto restored = api.RestoreMachineState(machine);
         if (!restored.ok()) {
-          fmt::print(stderr, "pdm serve: restoring {}'s state: {}\n", machine,
-                     restored.status().message());
+          Fail("restoring {}'s state: {}", machine, restored.status().message());
           return false;
         }
         return *restored;
@@ -567,9 +598,8 @@ int Serve(const ServeOptions& args) {
     sender->Start();
     std::vector<std::string> shown;
     for (const std::string& t : webhooks.targets) shown.push_back(notify::RedactedTarget(t));
-    fmt::print(
-        "pdm serve: alert webhooks: {} ({})\n", fmt::join(shown, ", "),
-        webhooks.secret.empty() ? "unsigned: set PDM_WEBHOOK_SECRET to sign them" : "signed");
+    Info("alert webhooks: {} ({})", fmt::join(shown, ", "),
+         webhooks.secret.empty() ? "unsigned: set PDM_WEBHOOK_SECRET to sign them" : "signed");
   }
 
   serving::HttpServerOptions options;
@@ -580,39 +610,53 @@ int Serve(const ServeOptions& args) {
   auto server = serving::HttpServer::Create(
       options, [&api](const serving::HttpRequest& r) { return api.Handle(r); });
   if (!server.ok()) {
-    fmt::print(stderr, "pdm serve: {}\n", server.status().message());
+    Fail("{}", server.status().message());
     return kExitBadInput;
   }
   (*server)->Start();
   if (args.watch_ms > 0) {
-    models.StartWatching(std::chrono::milliseconds(args.watch_ms), [](const std::string& line) {
-      fmt::print("pdm serve: {}\n", line);
-      std::fflush(stdout);
-    });
+    models.StartWatching(std::chrono::milliseconds(args.watch_ms),
+                         [](const std::string& line) { core::LogInfo(line); });
   }
   const std::string base = core::StrCat("http://", args.address, ":", (*server)->port());
-  fmt::print("dashboard: {}/\n", base);
-  fmt::print("serving {} v{} ({}) on {}\n", (*loaded)->name, (*loaded)->version, args.alias, base);
-  if (!args.example_body.empty()) {
-    fmt::print(
-        "  curl -s -X POST -H 'Content-Type: application/json' --data @{} {}/api/v1/predict\n",
-        args.example_body, base);
+  if (JsonLogs()) {
+    core::LogInfo("serving", {{"model", (*loaded)->name},
+                              {"version", (*loaded)->version},
+                              {"alias", args.alias},
+                              {"url", base},
+                              {"dashboard", core::StrCat(base, "/")},
+                              {"reload", args.token.empty() ? "disabled: no token" : "enabled"},
+                              {"access_log", args.access_log}});
   } else {
-    fmt::print(
-        "  curl -s -X POST -H 'Content-Type: application/json' {}/api/v1/predict -d "
-        "'{{\"features\": {{...}}}}'\n",
-        base);
-  }
-  fmt::print("  {}/readyz  {}/metrics  {}/openapi.json  {}/api/v1/models (feature names)\n", base,
-             base, base, base);
-  if (args.token.empty()) {
-    fmt::print("  (no token set: reload is disabled; set PDM_SERVE_TOKEN to enable it)\n");
+    fmt::print("dashboard: {}/\n", base);
+    fmt::print("serving {} v{} ({}) on {}\n", (*loaded)->name, (*loaded)->version, args.alias,
+               base);
+    if (!args.example_body.empty()) {
+      fmt::print(
+          "  curl -s -X POST -H 'Content-Type: application/json' --data @{} {}/api/v1/predict\n",
+          args.example_body, base);
+    } else {
+      fmt::print(
+          "  curl -s -X POST -H 'Content-Type: application/json' {}/api/v1/predict -d "
+          "'{{\"features\": {{...}}}}'\n",
+          base);
+    }
+    fmt::print("  {}/readyz  {}/metrics  {}/openapi.json  {}/api/v1/models (feature names)\n", base,
+               base, base, base);
+    if (args.token.empty()) {
+      fmt::print("  (no token set: reload is disabled; set PDM_SERVE_TOKEN to enable it)\n");
+    }
   }
   std::fflush(stdout);
 
   for (const auto& source : sources) {
     source->Start();
-    fmt::print("  source {}: {}\n", source->name(), source->Describe());
+    if (JsonLogs()) {
+      core::LogInfo("source started",
+                    {{"source", source->name()}, {"describe", source->Describe()}});
+    } else {
+      fmt::print("  source {}: {}\n", source->name(), source->Describe());
+    }
   }
   std::fflush(stdout);
   std::jthread background;
@@ -631,11 +675,8 @@ int Serve(const ServeOptions& args) {
   // The sources stop first: no reading arrives once the server drains.
   for (const auto& source : sources) source->Stop();
   api.StartDraining();
-  fmt::print(
-      "pdm serve: signal {}: not ready; draining {} ms, then finishing requests in flight "
-      "(up to {} ms)\n",
-      received, args.drain_ms, args.grace_ms);
-  std::fflush(stdout);
+  Info("signal {}: not ready; draining {} ms, then finishing requests in flight (up to {} ms)",
+       received, args.drain_ms, args.grace_ms);
   if (args.drain_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(args.drain_ms));
   models.StopWatching();
   (*server)->Shutdown(std::chrono::milliseconds(args.grace_ms));
@@ -692,6 +733,13 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "--no-store-telemetry", [args] { args->store_telemetry = false; },
       "Keep telemetry in the machines' state only: do not append readings and scores to the "
       "store (machine views then have no history)");
+  cmd->add_option("--log-format", args->log_format,
+                  "text: 'pdm serve: ...' lines; json: one JSON object a line (time, level, msg, "
+                  "and for requests: request_id, route, status, latency_ms, model, version)")
+      ->capture_default_str();
+  cmd->add_option("--access-log", args->access_log,
+                  "on: one log line per request (probes and scrapes only when they fail)")
+      ->capture_default_str();
   cmd->add_flag("--allow-unknown-fields", args->allow_unknown_fields,
                 "Ignore record fields that are not model features (default: 422)");
   cmd->add_option("--cors-origins", args->cors_origins,

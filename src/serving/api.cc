@@ -8,9 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <random>
 
 #include "core/build_info.h"
+#include "core/log.h"
 #include "core/strings.h"
+#include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "serving/fast_reader.h"
 #include "serving/json_body.h"
@@ -242,6 +245,32 @@ void AddSecurityHeaders(HttpResponse* response) {
 
 std::span<const RouteSpec> Api::Routes() { return kRoutes; }
 
+namespace {
+
+// A client's X-Request-Id is kept when it is 1 to 128 characters of [A-Za-z0-9._:-] (it goes
+// into log lines and a response header); otherwise the server makes one: a per-process random
+// prefix and a counter, 16 hex digits.
+bool RequestIdAcceptable(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+  });
+}
+
+std::string MakeRequestId() {
+  static const uint32_t prefix = std::random_device{}();
+  static std::atomic<uint32_t> counter{0};
+  return fmt::format("{:08x}{:08x}", prefix, counter.fetch_add(1, std::memory_order_relaxed));
+}
+
+bool IsProbeOrScrape(std::string_view route) {
+  return route == "/livez" || route == "/readyz" || route == "/metrics" ||
+         route.starts_with("/v2/health");
+}
+
+}  // namespace
+
 HttpResponse Api::Handle(const HttpRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   std::string_view route = "unmatched";
@@ -251,9 +280,27 @@ HttpResponse Api::Handle(const HttpRequest& request) {
     response.headers.emplace_back("Access-Control-Allow-Origin", request.origin);
     response.headers.emplace_back("Vary", "Origin");
   }
-  metrics_->ObserveRequest(
-      route, request.method, response.status,
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const std::string request_id =
+      RequestIdAcceptable(request.request_id) ? request.request_id : MakeRequestId();
+  response.headers.emplace_back("X-Request-Id", request_id);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_->ObserveRequest(route, request.method, response.status, seconds);
+  if (options_.access_log && (response.status >= 400 || !IsProbeOrScrape(route))) {
+    const std::shared_ptr<const ServedModel> served = models_->current();
+    const std::string_view path = std::string_view(request.path).substr(0, 256);
+    core::Log(response.status >= 500 ? core::LogLevel::kError : core::LogLevel::kInfo, "request",
+              {{"request_id", request_id},
+               {"method", std::string_view(request.method).substr(0, 16)},
+               {"route", route},
+               {"path", path},
+               {"status", int64_t{response.status}},
+               {"latency_ms", seconds * 1e3},
+               {"bytes", static_cast<int64_t>(response.body.size())},
+               {"model", served ? std::string_view(served->name) : std::string_view()},
+               {"version", served ? int64_t{served->version} : int64_t{0}},
+               {"peer", request.peer}});
+  }
   return response;
 }
 

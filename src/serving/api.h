@@ -102,6 +102,9 @@ struct ApiOptions {
       on_ingested;
   // Called with each alert as it opens, escalates or changes state. Must not block.
   std::function<void(const store::AlertRow&)> on_alert;
+  // Log one line per request (core/log.h: request id, method, route, path, status, latency,
+  // model version, peer). Probes and scrapes are logged only when they fail.
+  bool access_log = false;
 };
 
 // What the telemetry path made of one body, counted (the sources' accounting).

@@ -55,6 +55,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, HttpServer::Impl* server)
       : stream_(std::move(socket)), server_(server) {
     ++server_->connections;
+    beast::error_code ec;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = core::StrCat(remote.address().to_string(), ":", remote.port());
   }
   ~Session() { --server_->connections; }
 
@@ -107,6 +110,8 @@ class Session : public std::enable_shared_from_this<Session> {
     in.access_control_request_method =
         std::string(request[http::field::access_control_request_method]);
     in.last_event_id = std::string(request["Last-Event-ID"].substr(0, 32));
+    in.request_id = std::string(request["X-Request-Id"].substr(0, 200));
+    in.peer = peer_;
     in.body = std::move(request.body());
     ++server_->in_flight;
     HttpResponse response;
@@ -206,6 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpServer::Impl* server_;
+  std::string peer_;  // "address:port" of the client, read once per connection
   std::shared_ptr<BodyStream> body_stream_;  // set while a streamed response is being written
   std::optional<net::steady_timer> timer_;
 };

@@ -31,6 +31,8 @@ struct HttpRequest {
   std::string origin;
   std::string access_control_request_method;  // set on a CORS preflight
   std::string last_event_id;                  // an EventSource's reconnection cursor
+  std::string request_id;                     // the X-Request-Id header, at most 200 bytes
+  std::string peer;                           // the client's address and port
   std::string body;
 };
 

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,9 @@
 #include <boost/asio/write.hpp>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "nlohmann/json.hpp"
@@ -670,6 +673,110 @@ TEST_F(ServeTest, HotSwapUnderLoadFailsNoRequest) {
 
 // server.yaml: flags beat PDM_* variables, which beat the file; bad keys and values are refused
 // with their path (all checked before any registry is opened).
+// The value of header `name` in a response head ("" when absent).
+std::string HeaderValue(const std::string& head, const std::string& name) {
+  const std::string key = "\r\n" + name + ": ";
+  const size_t at = head.find(key);
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  return head.substr(start, head.find("\r\n", start) - start);
+}
+
+// --log-format json: every line the server writes is one JSON object; with --access-log on each
+// request is a line with its id (the client's, or one the server made and echoed), route,
+// status, latency and model version; probes are left out.
+TEST_F(ServeTest, JsonLogsCarryEachRequestWithItsEchoedId) {
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(out[1], STDERR_FILENO);
+    ::close(out[0]);
+    ::execl(PDM_BINARY, PDM_BINARY, "serve", "--port", "0", "--registry", registry_->c_str(),
+            "--model", "ai4i", "--threads", "2", "--log-format", "json", "--access-log", "on",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  FILE* lines = ::fdopen(out[0], "r");
+  ASSERT_NE(lines, nullptr);
+  char* buffer = nullptr;
+  size_t capacity = 0;
+  std::vector<json> logged;
+  uint16_t port = 0;
+  auto read_line = [&]() -> bool {
+    const ssize_t n = ::getline(&buffer, &capacity, lines);
+    if (n <= 0) return false;
+    const std::string line(buffer, static_cast<size_t>(n));
+    const json parsed = json::parse(line, nullptr, false);
+    EXPECT_TRUE(parsed.is_object()) << "not a JSON line: " << line;
+    if (parsed.is_object()) logged.push_back(parsed);
+    return true;
+  };
+  while (port == 0 && read_line()) {
+    if (!logged.empty() && logged.back().value("msg", "") == "serving") {
+      const std::string url = logged.back()["url"];
+      port = static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+      EXPECT_EQ(logged.back()["model"], "ai4i");
+      EXPECT_EQ(logged.back()["version"], 1);
+    }
+  }
+  ASSERT_NE(port, 0) << (logged.empty() ? "" : logged.back().dump());
+
+  const std::string record = Record().dump();
+  const Reply given = Send(port, Request("POST", "/api/v1/predict", record, "application/json",
+                                         "X-Request-Id: plant-7.gw:42\r\n"));
+  ASSERT_EQ(given.status, 200) << given.body;
+  EXPECT_EQ(HeaderValue(given.head, "X-Request-Id"), "plant-7.gw:42");
+  const Reply made = Send(port, Request("POST", "/api/v1/predict", record));
+  const std::string made_id = HeaderValue(made.head, "X-Request-Id");
+  EXPECT_EQ(made_id.size(), 16u) << made.head;
+  EXPECT_EQ(made_id.find_first_not_of("0123456789abcdef"), std::string::npos) << made_id;
+  // An id that would break a log line or a header is replaced, not echoed.
+  const Reply unsafe = Send(port, Request("POST", "/api/v1/predict", "{\"features\": 1}",
+                                          "application/json", "X-Request-Id: a b\"c\r\n"));
+  EXPECT_EQ(unsafe.status, 422) << unsafe.body;
+  const std::string unsafe_id = HeaderValue(unsafe.head, "X-Request-Id");
+  EXPECT_EQ(unsafe_id.size(), 16u) << unsafe.head;
+  EXPECT_NE(unsafe_id, made_id);
+  EXPECT_EQ(Send(port, Request("GET", "/livez", "", "")).status, 200);
+
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  while (read_line()) {
+  }
+  std::free(buffer);
+  std::fclose(lines);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  std::map<std::string, json> requests;  // by request id
+  bool drained = false;
+  for (const json& line : logged) {
+    for (const char* key : {"time", "level", "program", "msg"}) {
+      EXPECT_TRUE(line.contains(key)) << key << " missing: " << line.dump();
+    }
+    EXPECT_EQ(line.value("program", ""), "pdm serve");
+    if (line.value("msg", "") == "request") requests[line["request_id"]] = line;
+    if (line.value("msg", "").starts_with("signal 15")) drained = true;
+  }
+  EXPECT_TRUE(drained);
+  ASSERT_EQ(requests.size(), 3u) << "the probe is not logged";
+  const json& first = requests["plant-7.gw:42"];
+  EXPECT_EQ(first["route"], "/api/v1/predict");
+  EXPECT_EQ(first["method"], "POST");
+  EXPECT_EQ(first["status"], 200);
+  EXPECT_EQ(first["level"], "info");
+  EXPECT_GT(first["latency_ms"].get<double>(), 0);
+  EXPECT_EQ(first["model"], "ai4i");
+  EXPECT_EQ(first["version"], 1);
+  EXPECT_THAT(first["peer"].get<std::string>(), ::testing::StartsWith("127.0.0.1:"));
+  EXPECT_EQ(requests[made_id]["status"], 200);
+  EXPECT_EQ(requests[unsafe_id]["status"], 422);
+}
+
 TEST(ServeConfigTest, PrecedenceAndRefusals) {
   const fs::path dir = testing::TempDir("serve_config");
   const fs::path config = dir / "server.yaml";
@@ -702,6 +809,14 @@ TEST(ServeConfigTest, PrecedenceAndRefusals) {
   ::unsetenv("PDM_WATCH_MS");
   EXPECT_EQ(r.code, 3);  // unusable input
   EXPECT_THAT(r.err, HasSubstr("$PDM_WATCH_MS: not a valid value ('soon')"));
+  write("log_format: xml\n");
+  r = serve("--port 0");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("--log-format 'xml': expected text or json"));
+  write("access_log: sometimes\n");
+  r = serve("--port 0");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("--access-log 'sometimes': expected on or off"));
   r = testing::Pdm("serve --config " + (dir / "missing.yaml").string());
   EXPECT_EQ(r.code, 3);  // unusable input
   EXPECT_THAT(r.err, HasSubstr("missing.yaml"));
