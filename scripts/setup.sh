@@ -4,12 +4,26 @@
 # Later capabilities add their packages to PACKAGES below, never a second script.
 set -euo pipefail
 
-PACKAGES=(
+# What building the pdm binary needs (the container image's build stage: `setup.sh build`).
+BUILD_PACKAGES=(
   # toolchain
-  g++ cmake ninja-build ccache pkg-config clang-format clang-tidy
+  g++ cmake ninja-build ccache pkg-config git
   # libraries
   libabsl-dev libyaml-cpp-dev libcli11-dev libfmt-dev libfast-float-dev libssl-dev nlohmann-json3-dev
   libxgboost-dev libsqlite3-dev libpqxx-dev libboost-dev
+  # the server's metrics; alert webhooks and the export sinks (HTTP(S) client)
+  prometheus-cpp-dev libcurl4-openssl-dev
+  # the web dashboard's Chart.js, embedded at build time
+  libjs-chart.js
+  # the MQTT source (Eclipse Paho C and C++), the Modbus TCP source, the Kafka source and sink,
+  # the fast JSON readers, the Redis sink
+  libpaho-mqtt-dev libpaho-mqttpp-dev libmodbus-dev librdkafka-dev libsimdjson-dev libhiredis-dev
+)
+
+# What the tests, the checks and the benchmarks need besides.
+PACKAGES=(
+  "${BUILD_PACKAGES[@]}"
+  clang-format clang-tidy
   # the PostgreSQL backend's tests and benchmarks run a real server on loopback
   postgresql-15
   # tests and benchmarks
@@ -20,24 +34,27 @@ PACKAGES=(
   python3-scipy
   # the reference stack's server, and wrk, for the serving benchmark
   python3-flask python3-flask-cors python3-prometheus-client gunicorn wrk
-  # the server's metrics, and the real Prometheus that scrapes them in a test
-  prometheus-cpp-dev prometheus
-  # alert webhooks (HTTP(S) client), and Alertmanager's amtool that checks the shipped config
-  libcurl4-openssl-dev prometheus-alertmanager
-  # the deploy checks read the alert rules and the dashboard (tests/deploy/check_monitoring.sh)
+  # the real Prometheus that scrapes the server in a test, and Alertmanager's amtool that checks
+  # the shipped config
+  prometheus prometheus-alertmanager
+  # the deploy checks read the alert rules, the dashboard, compose.yaml and .gitlab-ci.yml
   python3-yaml
-  # the web dashboard: Chart.js, embedded at build time; its browser tests run Debian's Chromium
-  # driven by playwright-core (npm, tests/browser)
-  libjs-chart.js chromium nodejs
-  # the MQTT source (Eclipse Paho C and C++), and the real broker its tests start on loopback
-  libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto
-  # the Modbus TCP source (its tests serve registers with libmodbus too)
-  libmodbus-dev
-  # the Kafka source (its tests run librdkafka's mock cluster: no broker to install)
-  librdkafka-dev libsimdjson-dev
-  # the export sinks (hiredis; libcurl above), and the real servers their tests start on loopback
-  libhiredis-dev redis-server influxdb
+  # the dashboard's browser tests run Debian's Chromium driven by playwright-core (npm,
+  # tests/browser); the Kubernetes manifests are validated with kubernetes-models (npm)
+  chromium nodejs
+  # the real broker the MQTT tests start on loopback
+  mosquitto
+  # the real servers the export sinks' tests start on loopback
+  redis-server influxdb
+  # the container image, built and run by its test (tests/deploy/check_image.sh): a Debian base
+  # made locally by mmdebstrap, built and run by podman (runc: see scripts/image.sh)
+  podman mmdebstrap runc uidmap
+  # deploy/compose.yaml is validated against the Compose schema (`docker-compose config`: the
+  # checker only; no Docker engine runs)
+  docker-compose
 )
+
+if [[ "${1:-}" == "build" ]]; then PACKAGES=("${BUILD_PACKAGES[@]}"); fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -45,9 +62,15 @@ for pkg in "${PACKAGES[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# kubectl renders the Kubernetes manifests (`kubectl kustomize`): Debian's kubernetes-client,
+# unless a kubectl is already installed (another vendor's package would conflict).
+if [[ "${1:-}" != "build" ]] && ! command -v kubectl >/dev/null 2>&1; then
+  missing+=(kubernetes-client)
+fi
+
 # npm comes with NodeSource's nodejs; with Debian's nodejs it is a package of its own (installing
 # it beside NodeSource's would conflict).
-if ! command -v npm >/dev/null 2>&1; then
+if [[ "${1:-}" != "build" ]] && ! command -v npm >/dev/null 2>&1; then
   status=$(dpkg-query -W -f='${Status}' npm 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=(npm)
 fi

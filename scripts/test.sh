@@ -10,6 +10,9 @@ shift || true
 scripts/setup.sh
 # ccache hits across clones at different paths (CI builds a fresh clone each time).
 export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+# Room for the ci, asan, tsan and container builds at once (ccache's default 5 GB evicts them):
+# kept in the cache's own ccache.conf, so the container build (scripts/image.sh) uses it too.
+ccache --max-size "${PDM_CCACHE_SIZE:-20G}" >/dev/null
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

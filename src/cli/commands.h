@@ -49,6 +49,7 @@ void AddEvaluateCommands(CLI::App& app, int* exit_code);
 void AddModelsCommand(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddAlertsCommand(CLI::App& app, int* exit_code);
+void AddPipelineCommands(CLI::App& app, int* exit_code);
 
 // Where the registry lives and who acts: --registry, --store, --actor (with their PDM_*
 // environment fallbacks, registry::ResolveLocation and ResolveActor).
@@ -89,6 +90,7 @@ struct ServeOptions {
   size_t max_machines = 100'000;    // machines the telemetry route follows
   std::string log_format = "text";  // text | json (core/log.h)
   std::string access_log = "off";   // on | off: a log line per request
+  bool check_config = false;        // check the settings and exit
   std::string score_every = "0";    // scoring throttle per machine: "1m", "10r"; "0": none
   bool store_telemetry = true;      // append accepted readings and scores to the store
   bool allow_unknown_fields = false;

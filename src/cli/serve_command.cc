@@ -43,6 +43,25 @@ void Info(fmt::format_string<Args...> format, Args&&... args) {
 }
 bool JsonLogs() { return core::log_format() == core::LogFormat::kJson; }
 
+// The settings that take one of a few words.
+absl::Status CheckWordSettings(const ServeOptions& args) {
+  if (auto format = core::ParseLogFormat(args.log_format); !format.ok()) return format.status();
+  const struct {
+    const char* flag;
+    const std::string& value;
+    std::string_view first, second;
+  } words[] = {{"--access-log", args.access_log, "on", "off"},
+               {"--alerts", args.alerts, "on", "off"},
+               {"--drift-thresholds", args.drift_thresholds, "calibrated", "fixed"}};
+  for (const auto& w : words) {
+    if (w.value != w.first && w.value != w.second) {
+      return absl::InvalidArgumentError(
+          fmt::format("{} '{}': expected {} or {}", w.flag, w.value, w.first, w.second));
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Parses `text` into `value`; false when it is not a value of that type.
 template <typename T>
 bool ParseValue(const std::string& text, T* value) {
@@ -284,6 +303,20 @@ int RunServe(ServeOptions args, CLI::App* cmd) {
     Fail("port, threads or max_batch out of range");
     return kExitBadInput;
   }
+  if (args.check_config) {
+    // What can be checked without the registry, the model or the network.
+    if (absl::Status s = CheckWordSettings(args); !s.ok()) {
+      Fail("{}", s.message());
+      return kExitBadInput;
+    }
+    const auto& in = args.sources;
+    const auto& out = args.sinks;
+    fmt::print("pdm serve: {}: ok ({} sources, {} sinks)\n",
+               args.config.empty() ? "flags and environment" : args.config,
+               in.mqtt.size() + in.modbus.size() + in.kafka.size(),
+               out.influx.size() + out.redis.size() + out.kafka.size());
+    return kExitOk;
+  }
   return Serve(args);
 }
 
@@ -357,8 +390,8 @@ int Serve(const ServeOptions& args) {
     return kExitBadInput;
   }
   core::SetLogFormat(*log_format);
-  if (args.access_log != "on" && args.access_log != "off") {
-    Fail("--access-log '{}': expected on or off", args.access_log);
+  if (absl::Status s = CheckWordSettings(args); !s.ok()) {
+    Fail("{}", s.message());
     return kExitBadInput;
   }
   // SIGTERM / SIGINT end the server gracefully. A handler (not a blocked mask and sigwait) so
@@ -440,18 +473,10 @@ int Serve(const ServeOptions& args) {
     api_options.drift.thresholds.consecutive = args.drift_consecutive;
     api_options.drift.thresholds.min_rows = args.drift_min_rows;
     api_options.drift.thresholds.sample_above = args.drift_sample_above;
-    if (args.drift_thresholds != "calibrated" && args.drift_thresholds != "fixed") {
-      Fail("--drift-thresholds: expected calibrated or fixed, got '{}'", args.drift_thresholds);
-      return kExitBadInput;
-    }
     api_options.drift.thresholds.calibrated_thresholds = args.drift_thresholds == "calibrated";
     if (!(*loaded)->bundle.reference) {
       Info("no drift monitoring: {}", (*loaded)->bundle.reference_error);
     }
-  }
-  if (args.alerts != "on" && args.alerts != "off") {
-    Fail("--alerts '{}': expected on or off", args.alerts);
-    return kExitBadInput;
   }
   api_options.alerts.enabled = args.alerts == "on";
   if (api_options.alerts.enabled) {
@@ -733,6 +758,10 @@ void AddServeCommand(CLI::App& app, int* exit_code) {
       "--no-store-telemetry", [args] { args->store_telemetry = false; },
       "Keep telemetry in the machines' state only: do not append readings and scores to the "
       "store (machine views then have no history)");
+  cmd->add_flag("--check-config", args->check_config,
+                "Check the settings (flags, PDM_* variables, --config with its sources and sinks) "
+                "and exit: 0 when they are usable, 3 naming the first that is not. The model, "
+                "registry and network are not touched");
   cmd->add_option("--log-format", args->log_format,
                   "text: 'pdm serve: ...' lines; json: one JSON object a line (time, level, msg, "
                   "and for requests: request_id, route, status, latency_ms, model, version)")

@@ -201,8 +201,17 @@ absl::StatusOr<int> WebhookSender::DeliverDue() {
 WebhookSender::Attempt WebhookSender::Post(const store::NotificationRow& row,
                                            const std::string& body) {
   if (curl_ == nullptr) curl_ = curl_easy_init();
-  CURL* curl = static_cast<CURL*>(curl_);
-  Attempt attempt;
+  const PostResult result = PostSignedJson(curl_, row.target, body, row.event, row.idempotency_key,
+                                           options_.secret, options_.timeout);
+  return Attempt{result.status, result.error};
+}
+
+PostResult PostSignedJson(void* handle, const std::string& target, std::string_view body,
+                          std::string_view event, std::string_view idempotency_key,
+                          std::string_view secret, std::chrono::milliseconds timeout) {
+  CURL* owned = handle == nullptr ? curl_easy_init() : nullptr;
+  CURL* curl = handle == nullptr ? owned : static_cast<CURL*>(handle);
+  PostResult attempt;
   if (curl == nullptr) {
     attempt.error = "libcurl: cannot create a handle";
     return attempt;
@@ -213,22 +222,21 @@ WebhookSender::Attempt WebhookSender::Post(const store::NotificationRow& row,
   const std::string lines[] = {
       "Content-Type: application/json",
       "Expect:",  // no 100-continue round trip
-      core::StrCat("Idempotency-Key: ", row.idempotency_key),
-      core::StrCat("X-Pdm-Event: ", row.event),
+      core::StrCat("Idempotency-Key: ", idempotency_key),
+      core::StrCat("X-Pdm-Event: ", event),
       core::StrCat("X-Pdm-Timestamp: ", timestamp),
-      options_.secret.empty()
-          ? std::string()
-          : core::StrCat("X-Pdm-Signature: ", Signature(options_.secret, timestamp, body))};
+      secret.empty() ? std::string()
+                     : core::StrCat("X-Pdm-Signature: ", Signature(secret, timestamp, body))};
   for (const std::string& line : lines) {
     if (!line.empty()) headers = curl_slist_append(headers, line.c_str());
   }
   std::string response;
   char error[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(curl, CURLOPT_URL, row.target.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, target.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "pdm-webhook/1");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
@@ -238,16 +246,17 @@ WebhookSender::Attempt WebhookSender::Post(const store::NotificationRow& row,
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  long status = 0;
+  if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  if (owned != nullptr) curl_easy_cleanup(owned);
   if (code != CURLE_OK) {
-    attempt.error = core::StrCat(RedactedTarget(row.target), ": ",
+    attempt.error = core::StrCat(RedactedTarget(target), ": ",
                                  *error != '\0' ? error : curl_easy_strerror(code));
     return attempt;
   }
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   attempt.status = static_cast<int>(status);
   if (Classify(attempt.status) != Outcome::kDelivered) {
-    attempt.error = core::StrCat(RedactedTarget(row.target), ": HTTP ", status,
+    attempt.error = core::StrCat(RedactedTarget(target), ": HTTP ", status,
                                  response.empty() ? "" : ": ", response);
   }
   return attempt;

@@ -62,6 +62,17 @@ enum class Outcome { kDelivered, kRetry, kReject };
 // the same request cannot help).
 Outcome Classify(int http_status);
 
+// One JSON POST with the headers above (signed when `secret` is set), no retry. `handle`: a
+// libcurl easy handle to reuse, or null for a handle of this call's own. `status` is 0 when no
+// response came; `error` is empty only for a 2xx.
+struct PostResult {
+  int status = 0;
+  std::string error;
+};
+PostResult PostSignedJson(void* handle, const std::string& target, std::string_view body,
+                          std::string_view event, std::string_view idempotency_key,
+                          std::string_view secret, std::chrono::milliseconds timeout);
+
 // The origin (scheme://host[:port]) of a URL: what logs and routes show of a target, since
 // webhook URLs often carry a secret in their path.
 std::string RedactedTarget(std::string_view url);

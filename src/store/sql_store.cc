@@ -192,6 +192,18 @@ CREATE TABLE machine_states (
   updated_us BIGINT NOT NULL);
 )sql",
      "", ""},
+    {4, "pipeline runs",
+     R"sql(
+CREATE TABLE pipeline_runs (
+  id {KEY} PRIMARY KEY,
+  pipeline {KEY} NOT NULL,
+  state TEXT NOT NULL,
+  record TEXT NOT NULL,
+  created_us BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL);
+CREATE INDEX pipeline_runs_by_pipeline ON pipeline_runs (pipeline, created_us);
+)sql",
+     "", ""},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
@@ -600,6 +612,49 @@ class SqlStore final : public Store {
     if (!absl::Base64Unescape(Text(r[3]), &out.state)) {
       return absl::DataLossError(
           core::StrCat("machine_states: the state of '", machine, "' is not base64"));
+    }
+    return out;
+  }
+
+  absl::Status PutPipelineRun(const PipelineRunRow& row) override {
+    std::lock_guard lock(mu_);
+    const int64_t now = NowMicros();
+    const SqlValue params[] = {row.id, row.pipeline, row.state, row.record, now};
+    return sql_
+        ->Query(
+            "INSERT INTO pipeline_runs (id, pipeline, state, record, created_us, updated_us) "
+            "VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO UPDATE SET pipeline = "
+            "excluded.pipeline, state = excluded.state, record = excluded.record, "
+            "updated_us = excluded.updated_us",
+            params)
+        .status();
+  }
+
+  absl::StatusOr<std::optional<PipelineRunRow>> GetPipelineRun(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {std::string(id)};
+    PDM_ASSIGN_OR_RETURN(auto rows,
+                         sql_->Query("SELECT id, pipeline, state, record, created_us, updated_us "
+                                     "FROM pipeline_runs WHERE id = $1",
+                                     params));
+    if (rows.empty()) return std::nullopt;
+    const SqlRow& r = rows[0];
+    return PipelineRunRow{Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4]), Int(r[5])};
+  }
+
+  absl::StatusOr<std::vector<PipelineRunRow>> ListPipelineRuns(std::string_view pipeline,
+                                                               int limit) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {std::string(pipeline), int64_t{limit}};
+    PDM_ASSIGN_OR_RETURN(auto rows,
+                         sql_->Query("SELECT id, pipeline, state, record, created_us, updated_us "
+                                     "FROM pipeline_runs WHERE ($1 = '' OR pipeline = $1) ORDER "
+                                     "BY created_us DESC, id LIMIT $2",
+                                     params));
+    std::vector<PipelineRunRow> out;
+    out.reserve(rows.size());
+    for (const SqlRow& r : rows) {
+      out.push_back({Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4]), Int(r[5])});
     }
     return out;
   }

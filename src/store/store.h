@@ -28,7 +28,7 @@
 namespace pdm::store {
 
 // The schema version this binary creates and understands.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // One immutable registered model version. Times are microseconds since the Unix epoch (UTC).
 struct ModelVersion {
@@ -91,6 +91,18 @@ struct MachineStateRow {
   std::string state;          // OnlineFeatureState::Serialize (binary)
   std::string owner;          // the replica that saved it
   int64_t updated_us = 0;     // assigned by PutMachineStates
+};
+
+// A run of `pdm pipeline run` (docs/pipeline.md): its identity comes from its inputs, so the
+// same inputs give the same run. `record` is the run's JSON (inputs, params, steps with their
+// metrics and artifacts), written whole after every step.
+struct PipelineRunRow {
+  std::string id;
+  std::string pipeline;  // the pipeline's name
+  std::string state;     // running, failed, succeeded
+  std::string record;
+  int64_t created_us = 0;  // assigned by the first PutPipelineRun
+  int64_t updated_us = 0;  // assigned by every PutPipelineRun
 };
 
 struct PredictionRow {
@@ -230,6 +242,13 @@ class Store {
   virtual absl::Status PutMachineStates(std::span<const MachineStateRow> rows) = 0;
   virtual absl::StatusOr<std::optional<MachineStateRow>> GetMachineState(
       std::string_view machine) = 0;
+
+  // Pipeline runs: Put inserts or replaces a run (keeping its creation time); List is newest
+  // first, of one pipeline or (empty name) of all.
+  virtual absl::Status PutPipelineRun(const PipelineRunRow& row) = 0;
+  virtual absl::StatusOr<std::optional<PipelineRunRow>> GetPipelineRun(std::string_view id) = 0;
+  virtual absl::StatusOr<std::vector<PipelineRunRow>> ListPipelineRuns(std::string_view pipeline,
+                                                                       int limit) = 0;
 
   // Alerts. OpenAlert inserts `alert` (its id, state and times are assigned) with an "opened"
   // history entry and one pending notification per `notify` target, in one transaction; when

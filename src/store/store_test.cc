@@ -221,6 +221,30 @@ TEST_P(StoreTest, MachineStatesKeepTheNewestAndTheirBytes) {
   EXPECT_EQ((*store_->GetMachineState("m-1"))->pipeline_hash, "hash-b");
 }
 
+TEST_P(StoreTest, PipelineRunsAreReplacedWholeAndListedNewestFirst) {
+  EXPECT_FALSE(store_->GetPipelineRun("r1")->has_value());
+  ASSERT_TRUE(store_->PutPipelineRun({"r1", "nightly", "running", R"({"steps":[]})", 0, 0}).ok());
+  ASSERT_TRUE(store_->PutPipelineRun({"r2", "weekly", "failed", "{}", 0, 0}).ok());
+  ASSERT_TRUE(store_->PutPipelineRun({"r3", "nightly", "running", "{}", 0, 0}).ok());
+  auto first = store_->GetPipelineRun("r1");
+  ASSERT_TRUE(first.ok() && first->has_value());
+  const int64_t created = (*first)->created_us;
+  ASSERT_TRUE(store_->PutPipelineRun({"r1", "nightly", "succeeded", "{\"steps\":[1]}", 0, 0}).ok());
+  auto replaced = store_->GetPipelineRun("r1");
+  ASSERT_TRUE(replaced.ok() && replaced->has_value());
+  EXPECT_EQ((*replaced)->state, "succeeded");
+  EXPECT_EQ((*replaced)->record, "{\"steps\":[1]}");
+  EXPECT_EQ((*replaced)->created_us, created);  // the creation time is kept
+  EXPECT_GE((*replaced)->updated_us, created);
+  auto nightly = store_->ListPipelineRuns("nightly", 10);
+  ASSERT_TRUE(nightly.ok());
+  ASSERT_EQ(nightly->size(), 2u);
+  EXPECT_EQ((*nightly)[0].id, "r3");  // newest first
+  EXPECT_EQ((*nightly)[1].id, "r1");
+  EXPECT_EQ(store_->ListPipelineRuns("", 10)->size(), 3u);
+  EXPECT_EQ(store_->ListPipelineRuns("", 1)->size(), 1u);
+}
+
 TEST_P(StoreTest, PredictionsAndAlerts) {
   std::vector<PredictionRow> predictions = {{"M-1", 10, "pump", 2, 0.25, false},
                                             {"M-1", 20, "pump", 2, 0.75, true},

@@ -817,6 +817,20 @@ TEST(ServeConfigTest, PrecedenceAndRefusals) {
   r = serve("--port 0");
   EXPECT_EQ(r.code, 3);  // unusable input
   EXPECT_THAT(r.err, HasSubstr("--access-log 'sometimes': expected on or off"));
+  // --check-config: the settings alone, without a registry or a model.
+  write(
+      "port: 8080\nlog_format: json\nsources:\n  - type: mqtt\n    url: mqtt://broker:1883\n"
+      "    topics: [plant/+/telemetry]\n");
+  r = serve("--check-config");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ok (1 sources, 0 sinks)"));
+  r = serve("--check-config --alerts maybe");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("--alerts 'maybe': expected on or off"));
+  write("sources:\n  - type: mqtt\n    url: mqtt://broker:1883\n    topic: [a]\n");
+  r = serve("--check-config");
+  EXPECT_EQ(r.code, 3);  // unusable input
+  EXPECT_THAT(r.err, HasSubstr("topic"));
   r = testing::Pdm("serve --config " + (dir / "missing.yaml").string());
   EXPECT_EQ(r.code, 3);  // unusable input
   EXPECT_THAT(r.err, HasSubstr("missing.yaml"));
