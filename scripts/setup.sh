@@ -49,6 +49,8 @@ PACKAGES=(
   # the container image, built and run by its test (tests/deploy/check_image.sh): a Debian base
   # made locally by mmdebstrap, built and run by podman (runc: see scripts/image.sh)
   podman mmdebstrap runc uidmap
+  # the retraining timer example is checked by systemd-analyze
+  systemd
   # deploy/compose.yaml is validated against the Compose schema (`docker-compose config`: the
   # checker only; no Docker engine runs)
   docker-compose

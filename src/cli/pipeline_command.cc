@@ -52,6 +52,7 @@ struct PipelineConfig {
   std::string promote = "auto";  // auto | manual (hold for approval: the `candidate` alias)
   std::vector<std::string> webhooks;
   std::string runs_dir;
+  bool feedback_from_alerts = false;  // feedback: alerts (the store's resolved alerts as labels)
 };
 
 absl::Status ConfigError(const std::string& path, const std::string& key, const std::string& why) {
@@ -116,6 +117,14 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
       scalar(v, key, &c.runs_dir);
     } else if (key == "promote") {
       scalar(v, key, &c.promote);
+    } else if (key == "feedback") {
+      std::string source;
+      scalar(v, key, &source);
+      if (status.ok() && source != "alerts" && source != "none") {
+        status =
+            ConfigError(path, key, core::StrCat("expected alerts or none, got '", source, "'"));
+      }
+      c.feedback_from_alerts = source == "alerts";
     } else if (key == "validate") {
       section(v, key, [&](const std::string& k, const YAML::Node& n) {
         if (k != "max_quarantined_share") return false;
@@ -166,8 +175,8 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
       });
     } else {
       return ConfigError(path, key,
-                         "unknown key (name, spec, data, model, alias, validate, train, gate, "
-                         "promote, notify, runs_dir)");
+                         "unknown key (name, spec, data, model, alias, feedback, validate, train, "
+                         "gate, promote, notify, runs_dir)");
     }
     if (!status.ok()) return status;
   }
@@ -204,7 +213,7 @@ json RunParams(const PipelineConfig& c, const std::string& model_name) {
           {"models", c.models},       {"cv", c.cv},
           {"seed", c.seed},           {"gate_metric", c.gate_metric},
           {"gate_data", c.gate_data}, {"gate_test", c.gate_test},
-          {"promote", c.promote}};
+          {"promote", c.promote},     {"feedback", c.feedback_from_alerts ? "alerts" : "none"}};
 }
 
 std::string IsoNow() {
@@ -231,6 +240,7 @@ absl::StatusOr<ChildResult> RunSelf(const std::vector<std::string>& args,
   std::vector<std::string> words = {self};
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(words.size() + 1);
   for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
   const std::string out_path = log_prefix.string() + ".out";
@@ -417,6 +427,9 @@ class Runner {
     if (!c_.models.empty()) args.insert(args.end(), {"--models", c_.models});
     if (c_.cv > 0) args.insert(args.end(), {"--cv", std::to_string(c_.cv)});
     if (c_.seed >= 0) args.insert(args.end(), {"--seed", std::to_string(c_.seed)});
+    if (c_.feedback_from_alerts) {
+      args.insert(args.end(), {"--feedback", record_["inputs"]["feedback"].get<std::string>()});
+    }
     step["params"] = {
         {"models", c_.models}, {"cv", c_.cv}, {"seed", c_.seed}, {"threads", c_.threads}};
     PDM_ASSIGN_OR_RETURN(auto r, Command("train", args, {kExitOk}));
@@ -551,21 +564,60 @@ int RunPipeline(const PipelineArgs& args) {
     if (!gate_hash.ok()) return fail(gate_hash.status());
     files.push_back({{"role", "gate"}, {"path", config->gate_data}, {"sha256", *gate_hash}});
   }
+  // Opened (and made, the first time) before anything reads it.
+  auto registry = OpenRegistry(args.registry, /*create=*/true);
+  if (!registry.ok()) return fail(registry.status());
+  // The store's resolved alerts, exported now: their content is one of the run's inputs.
+  std::string feedback_path;
+  if (config->feedback_from_alerts) {
+    std::error_code ec;
+    fs::create_directories(config->runs_dir, ec);
+    const fs::path prefix = fs::path(config->runs_dir) / core::StrCat(".feedback-", ::getpid());
+    std::vector<std::string> export_args = {"alerts", "export"};
+    if (!args.registry.dir.empty()) {
+      export_args.insert(export_args.end(), {"--registry", args.registry.dir});
+    }
+    if (!args.registry.store.empty()) {
+      export_args.insert(export_args.end(), {"--store", args.registry.store});
+    }
+    auto exported = RunSelf(export_args, prefix);
+    if (!exported.ok()) return fail(exported.status());
+    if (exported->exit_code != kExitOk) {
+      return fail(absl::FailedPreconditionError(
+          core::StrCat("pdm alerts export exited ", exported->exit_code, ": ", LogTail(prefix))));
+    }
+    fs::remove(prefix.string() + ".log", ec);
+    feedback_path = prefix.string() + ".out";
+    files.push_back({{"role", "feedback"},
+                     {"path", "pdm alerts export"},
+                     {"bytes", exported->out.size()},
+                     {"sha256", core::Sha256Hex(exported->out)}});
+  }
   const std::string model_name = config->model.empty() ? spec->name : config->model;
   const json params = RunParams(*config, model_name);
-  const json input_record = {{"spec", config->spec},
-                             {"spec_sha256", *spec_hash},
-                             {"fingerprint", inputs->fingerprint},
-                             {"files", files}};
+  json input_record = {{"spec", config->spec},
+                       {"spec_sha256", *spec_hash},
+                       {"fingerprint", inputs->fingerprint},
+                       {"files", files}};
   std::string identity =
       core::StrCat(config->name, "\n", *spec_hash, "\n", inputs->fingerprint, "\n", params.dump());
   for (const json& f : files) {
-    if (f["role"] == "gate") identity += core::StrCat("\ngate ", f["sha256"].get<std::string>());
+    if (f["role"] == "gate" || f["role"] == "feedback") {
+      identity +=
+          core::StrCat("\n", f["role"].get<std::string>(), " ", f["sha256"].get<std::string>());
+    }
   }
   const std::string id = core::Sha256Hex(identity).substr(0, 16);
+  if (!feedback_path.empty()) {
+    // Kept in the run's folder, where the train step reads it (also when resumed).
+    const fs::path kept = fs::path(config->runs_dir) / id / "feedback.csv";
+    std::error_code ec;
+    fs::create_directories(kept.parent_path(), ec);
+    fs::rename(feedback_path, kept, ec);
+    if (ec) return fail(absl::InternalError(core::StrCat(kept.string(), ": ", ec.message())));
+    input_record["feedback"] = kept.string();
+  }
 
-  auto registry = OpenRegistry(args.registry, /*create=*/true);
-  if (!registry.ok()) return fail(registry.status());
   store::Store& store = (*registry)->store();
   auto existing = store.GetPipelineRun(id);
   if (!existing.ok()) return fail(existing.status());
@@ -780,6 +832,21 @@ void AddPipelineCommands(CLI::App& app, int* exit_code) {
   run->add_option("--resume", args->resume, "Continue this failed run from its failed step");
   AddRegistryOptions(run, &args->registry);
   run->callback([args, exit_code] { *exit_code = RunPipeline(*args); });
+  CLI::App* check = pipeline->add_subcommand(
+      "check", "Check a pipeline.yaml's keys and values without reading its data: exit 0 or 3");
+  check->add_option("--config", args->config, "The pipeline.yaml")->required();
+  check->callback([args, exit_code] {
+    auto config = LoadPipelineConfig(args->config);
+    if (!config.ok()) {
+      fmt::print(stderr, "pdm pipeline: {}\n", config.status().message());
+      *exit_code = kExitBadInput;
+      return;
+    }
+    fmt::print("pdm pipeline: {}: ok (pipeline {}, spec {}, promote {}{})\n", args->config,
+               config->name, config->spec, config->promote,
+               config->gate_metric.empty() ? "" : core::StrCat(", gate ", config->gate_metric));
+    *exit_code = kExitOk;
+  });
 
   CLI::App* runs = app.add_subcommand(
       "runs", "The pipeline runs recorded in the store: list, show, compare (docs/pipeline.md)");

@@ -41,7 +41,7 @@ template <typename... Args>
 void Info(fmt::format_string<Args...> format, Args&&... args) {
   core::LogInfo(fmt::format(format, std::forward<Args>(args)...));
 }
-bool JsonLogs() { return core::log_format() == core::LogFormat::kJson; }
+bool JsonLogs() { return core::GetLogFormat() == core::LogFormat::kJson; }
 
 // The settings that take one of a few words.
 absl::Status CheckWordSettings(const ServeOptions& args) {

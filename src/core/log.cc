@@ -65,7 +65,7 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text) {
 }
 
 void SetLogFormat(LogFormat format) { format_setting.store(format); }
-LogFormat log_format() { return format_setting.load(); }
+LogFormat GetLogFormat() { return format_setting.load(); }
 
 void SetLogProgram(std::string_view program) {
   std::lock_guard lock(program_mutex);
@@ -81,7 +81,7 @@ std::string FormatLogLine(LogLevel level, std::string_view message,
   }
   std::string line;
   line.reserve(128 + message.size());
-  if (log_format() == LogFormat::kText) {
+  if (GetLogFormat() == LogFormat::kText) {
     line += program;
     line += ": ";
     line += message;

@@ -31,7 +31,7 @@ absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text);
 // Sets how later lines are written and the program name they carry (default: text, "pdm").
 void SetLogFormat(LogFormat format);
 void SetLogProgram(std::string_view program);
-LogFormat log_format();
+LogFormat GetLogFormat();
 
 struct LogField {
   std::string_view key;

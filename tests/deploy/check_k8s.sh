@@ -4,7 +4,8 @@
 # npm, pinned in tests/deploy/k8s/package-lock.json), the server.yaml of its ConfigMap checked by
 # `pdm serve --check-config`, and the deployment contracts asserted (probes, resources,
 # non-root, read-only root filesystem, secrets by reference, HPA metrics, PDB below the replicas,
-# ServiceMonitor, retraining CronJob).
+# ServiceMonitor, retraining CronJob); and the systemd timer that runs the same pipeline on one
+# machine (`systemd-analyze verify`).
 # Usage: check_k8s.sh PDM_BINARY. Exits non-zero naming the first check that failed.
 set -euo pipefail
 pdm=$1
@@ -110,14 +111,23 @@ assert monitor["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"
 cron = one("CronJob")
 job = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-command = " ".join(job["containers"][0]["command"])
-assert "retrain.sh" in command and "retrain.sh" in one("ConfigMap")["data"], "retraining script"
+command = " ".join(job["containers"][0]["args"])
+assert command == "pipeline run --config /etc/pdm/pipeline.yaml", command
+assert "pipeline.yaml" in one("ConfigMap")["data"], "the retraining pipeline"
 assert job["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
 if overlay == "production":
     assert dep["spec"]["replicas"] >= 3 and pdb["spec"]["minAvailable"] >= 2
 print(f"{overlay}: {sum(len(v) for v in objects.values())} objects, contracts hold")
 PY
 done
-step "retrain.sh parses (sh -n)"
-sh -n "$root/deploy/k8s/base/retrain.sh" || fail "retrain.sh"
+step "the CronJob's pipeline.yaml (pdm pipeline check)"
+"$pdm" pipeline check --config "$root/deploy/k8s/base/pipeline.yaml" || fail "pipeline.yaml"
+step "the systemd timer example (systemd-analyze verify), with this pdm as its ExecStart"
+mkdir -p "$work/systemd"
+sed "s|/usr/local/bin/pdm|$(realpath "$pdm")|" "$root/deploy/systemd/pdm-retrain.service" \
+  > "$work/systemd/pdm-retrain.service"
+cp "$root/deploy/systemd/pdm-retrain.timer" "$work/systemd/"
+verify=$(systemd-analyze verify --man=no "$work/systemd/pdm-retrain.timer" \
+  "$work/systemd/pdm-retrain.service" 2>&1) || { echo "$verify" >&2; fail "systemd units"; }
+[[ -z "$verify" ]] || { echo "$verify" >&2; fail "systemd units: warnings"; }
 step "ok"
