@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <mutex>
 
 #include "core/json_writer.h"
@@ -18,11 +19,14 @@ namespace pdm::core {
 namespace {
 
 std::atomic<LogFormat> format_setting{LogFormat::kText};
-std::mutex program_mutex;
-std::string& ProgramName() {
-  static auto* name = new std::string("pdm");
-  return *name;
+// Every name ever set, never freed (a line being formatted keeps reading the one it loaded);
+// set once or twice per process. Reached through a static pointer, so not a leak.
+std::mutex names_mutex;
+std::deque<std::string>* ProgramNames() {
+  static auto* names = new std::deque<std::string>{"pdm"};
+  return names;
 }
+std::atomic<const std::string*> program_name{&ProgramNames()->front()};
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -46,12 +50,19 @@ void AppendNumber(double value, std::string* out) {
   out->append(buffer, result.ptr);
 }
 
-// A text field's value: bare when it has no space, quote or '=', else JSON-quoted.
-void AppendTextValue(std::string_view value, std::string* out) {
-  if (!value.empty() && value.find_first_of(" \t\r\n\"=") == std::string_view::npos) {
-    *out += value;
+// A field's value. Strings are JSON-quoted, except in text lines when they have no space,
+// quote or '=' (key=value stays readable).
+void AppendValue(const LogField& field, bool json, std::string* out) {
+  if (const auto* text = std::get_if<std::string_view>(&field.value)) {
+    if (!json && !text->empty() && text->find_first_of(" \t\r\n\"=") == std::string_view::npos) {
+      *out += *text;
+    } else {
+      JsonWriter::AppendQuoted(*text, out);
+    }
+  } else if (const auto* integer = std::get_if<int64_t>(&field.value)) {
+    *out += std::to_string(*integer);
   } else {
-    JsonWriter::AppendQuoted(value, out);
+    AppendNumber(std::get<double>(field.value), out);
   }
 }
 
@@ -68,17 +79,14 @@ void SetLogFormat(LogFormat format) { format_setting.store(format); }
 LogFormat GetLogFormat() { return format_setting.load(); }
 
 void SetLogProgram(std::string_view program) {
-  std::lock_guard lock(program_mutex);
-  ProgramName() = std::string(program);
+  std::lock_guard lock(names_mutex);
+  if (*program_name.load() == program) return;
+  program_name.store(&ProgramNames()->emplace_back(program));
 }
 
 std::string FormatLogLine(LogLevel level, std::string_view message,
                           std::initializer_list<LogField> fields, int64_t epoch_millis) {
-  std::string program;
-  {
-    std::lock_guard lock(program_mutex);
-    program = ProgramName();
-  }
+  const std::string& program = *program_name.load();
   std::string line;
   line.reserve(128 + message.size());
   if (GetLogFormat() == LogFormat::kText) {
@@ -89,13 +97,7 @@ std::string FormatLogLine(LogLevel level, std::string_view message,
       line += ' ';
       line += field.key;
       line += '=';
-      if (const auto* text = std::get_if<std::string_view>(&field.value)) {
-        AppendTextValue(*text, &line);
-      } else if (const auto* integer = std::get_if<int64_t>(&field.value)) {
-        line += std::to_string(*integer);
-      } else {
-        AppendNumber(std::get<double>(field.value), &line);
-      }
+      AppendValue(field, /*json=*/false, &line);
     }
     return line;
   }
@@ -119,13 +121,7 @@ std::string FormatLogLine(LogLevel level, std::string_view message,
     line += ',';
     JsonWriter::AppendQuoted(field.key, &line);
     line += ':';
-    if (const auto* text = std::get_if<std::string_view>(&field.value)) {
-      JsonWriter::AppendQuoted(*text, &line);
-    } else if (const auto* integer = std::get_if<int64_t>(&field.value)) {
-      line += std::to_string(*integer);
-    } else {
-      AppendNumber(std::get<double>(field.value), &line);
-    }
+    AppendValue(field, /*json=*/true, &line);
   }
   line += '}';
   return line;

@@ -638,8 +638,7 @@ class SqlStore final : public Store {
                                      "FROM pipeline_runs WHERE id = $1",
                                      params));
     if (rows.empty()) return std::nullopt;
-    const SqlRow& r = rows[0];
-    return PipelineRunRow{Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4]), Int(r[5])};
+    return PipelineRunOf(rows[0]);
   }
 
   absl::StatusOr<std::vector<PipelineRunRow>> ListPipelineRuns(std::string_view pipeline,
@@ -653,10 +652,13 @@ class SqlStore final : public Store {
                                      params));
     std::vector<PipelineRunRow> out;
     out.reserve(rows.size());
-    for (const SqlRow& r : rows) {
-      out.push_back({Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4]), Int(r[5])});
-    }
+    for (const SqlRow& r : rows) out.push_back(PipelineRunOf(r));
     return out;
+  }
+
+  // A row of "SELECT id, pipeline, state, record, created_us, updated_us FROM pipeline_runs".
+  static PipelineRunRow PipelineRunOf(const SqlRow& r) {
+    return {Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4]), Int(r[5])};
   }
 
   absl::StatusOr<int64_t> CountTelemetry() override {
