@@ -12,6 +12,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/file.h"
