@@ -371,10 +371,15 @@ class Runner {
     return flags;
   }
 
-  // Runs `args` as the step's command; its JSON answer (nullopt for a non-JSON answer).
-  absl::StatusOr<std::pair<int, json>> Command(const std::string& step,
-                                               const std::vector<std::string>& args,
-                                               std::initializer_list<int> ok_codes) {
+  struct Answer {
+    int exit_code = 0;
+    std::string out;  // stdout, whole
+    json parsed;      // stdout as JSON; null when it is not JSON
+  };
+
+  // Runs `args` as the step's command; an exit code not in `ok_codes` fails the step.
+  absl::StatusOr<Answer> Command(const std::string& step, const std::vector<std::string>& args,
+                                 std::initializer_list<int> ok_codes) {
     const fs::path prefix = dir_ / "steps" / step;
     PDM_ASSIGN_OR_RETURN(ChildResult r, RunSelf(args, prefix));
     bool ok = false;
@@ -383,8 +388,8 @@ class Runner {
       return absl::FailedPreconditionError(
           core::StrCat("pdm ", args[0], " exited ", r.exit_code, ": ", LogTail(prefix)));
     }
-    json answer = json::parse(r.out, nullptr, false);
-    return std::make_pair(r.exit_code, answer.is_discarded() ? json() : answer);
+    json parsed = json::parse(r.out, nullptr, false);
+    return Answer{r.exit_code, std::move(r.out), parsed.is_discarded() ? json() : parsed};
   }
 
   absl::Status RunStep(std::string_view name, json& step) {
@@ -403,7 +408,7 @@ class Runner {
     if (!c_.data.empty()) args.insert(args.end(), {"--data", c_.data});
     step["params"] = {{"max_quarantined_share", c_.max_quarantined_share}};
     PDM_ASSIGN_OR_RETURN(auto r, (Command("validate", args, {kExitOk, kExitDataRefused})));
-    const json& v = r.second;
+    const json& v = r.parsed;
     if (!v.is_object()) return absl::InternalError("pdm validate gave no JSON");
     const double read = v.value("rows_read", 0.0);
     const double quarantined = v.value("rows_quarantined", 0.0);
@@ -437,7 +442,7 @@ class Runner {
     step["params"] = {
         {"models", c_.models}, {"cv", c_.cv}, {"seed", c_.seed}, {"threads", c_.threads}};
     PDM_ASSIGN_OR_RETURN(auto r, Command("train", args, {kExitOk}));
-    const json& t = r.second;
+    const json& t = r.parsed;
     step["metrics"] = {{"ensemble", t.value("ensemble", json::object())},
                        {"rows_read", t.value("rows_read", int64_t{0})},
                        {"rows_quarantined", t.value("rows_quarantined", int64_t{0})}};
@@ -460,10 +465,10 @@ class Runner {
     const auto flags = RegistryFlags();
     args.insert(args.end(), flags.begin(), flags.end());
     PDM_ASSIGN_OR_RETURN(auto r, Command("register", args, {kExitOk}));
-    if (!r.second.contains("version"))
+    if (!r.parsed.contains("version"))
       return absl::InternalError("pdm models register: no version");
-    step["metrics"] = {{"version", r.second["version"]}};
-    record_["outcome"] = {{"model", model}, {"version", r.second["version"]}};
+    step["metrics"] = {{"version", r.parsed["version"]}};
+    record_["outcome"] = {{"model", model}, {"version", r.parsed["version"]}};
     return absl::OkStatus();
   }
 
@@ -490,17 +495,15 @@ class Runner {
     if (manual) {
       decision = core::StrCat("held for approval: alias candidate -> v", version, " (approve: pdm ",
                               "models promote ", model, " candidate --alias ", c_.alias, ")");
-    } else if (r.first == kExitOk) {
+    } else if (r.exit_code == kExitOk) {
       decision = core::StrCat("promoted to ", c_.alias);
     } else {
       decision = core::StrCat("kept the champion: not better on ", c_.gate_metric);
     }
-    auto out = core::ReadFileToString(dir_ / "steps" / "promote.out", "step output");
-    step["metrics"] = {{"decision", decision},
-                       {"promoted", !manual && r.first == kExitOk},
-                       {"detail", out.ok() ? *out : ""}};
+    step["metrics"] = {
+        {"decision", decision}, {"promoted", !manual && r.exit_code == kExitOk}, {"detail", r.out}};
     record_["outcome"]["decision"] = decision;
-    record_["outcome"]["promoted"] = !manual && r.first == kExitOk;
+    record_["outcome"]["promoted"] = !manual && r.exit_code == kExitOk;
     return absl::OkStatus();
   }
 
