@@ -16,6 +16,7 @@
 #include "nlohmann/json.hpp"
 #include "registry/registry.h"
 #include "sink/sink_config.h"
+#include "spec/dataset_spec.h"
 
 namespace pdm::serving {
 class Api;
@@ -50,6 +51,7 @@ void AddModelsCommand(CLI::App& app, int* exit_code);
 void AddServeCommand(CLI::App& app, int* exit_code);
 void AddAlertsCommand(CLI::App& app, int* exit_code);
 void AddPipelineCommands(CLI::App& app, int* exit_code);
+void AddTelemetryCommand(CLI::App& app, int* exit_code);
 
 // Where the registry lives and who acts: --registry, --store, --actor (with their PDM_*
 // environment fallbacks, registry::ResolveLocation and ResolveActor).
@@ -63,6 +65,12 @@ void AddRegistryOptions(CLI::App* cmd, RegistryArgs* args);
 // A drift window or period flag (`pdm serve`, `pdm train`): "auto" (unset), a span ("24h",
 // "500r") or a plain row count; errors name `flag` and the text.
 absl::StatusOr<std::optional<core::Span>> ParseDriftSpan(const std::string& text, const char* flag);
+// A time of the data as a user writes it on the command line (--since, --until): an ISO 8601
+// timestamp for timestamped data, else a number (cycles, epoch seconds); in the data's seconds.
+// Errors name `flag` and the text.
+absl::StatusOr<double> ParseDataTime(const std::string& text, spec::TimeType type,
+                                     const char* flag);
+
 // Opens the registry; `create` false refuses a missing one (read-only commands).
 absl::StatusOr<std::unique_ptr<registry::Registry>> OpenRegistry(const RegistryArgs& args,
                                                                  bool create = true);
@@ -143,9 +151,10 @@ struct ServeOptions {
 int Serve(const ServeOptions& options);
 
 // `pdm evaluate`'s metrics JSON of a model directory on a spec's data (`data` overrides the main
-// file; `test` scores the test set).
+// file; `since` scores only records at or after that data time; `test` scores the test set).
 absl::StatusOr<nlohmann::json> EvaluateModel(const std::string& model_dir, const std::string& spec,
-                                             const std::string& data, bool test, int threads);
+                                             const std::string& data, const std::string& since,
+                                             bool test, int threads);
 
 }  // namespace pdm::cli
 

@@ -20,6 +20,7 @@ struct ScoreArgs {
   std::string model;
   std::string spec;
   std::string data;
+  std::string since;  // score only rows at or after this data time
   std::string task;
   std::string out;
   bool test = false;
@@ -72,7 +73,12 @@ absl::StatusOr<Scored> Prepare(const ScoreArgs& args, bool need_target) {
   s.last_only =
       args.last || (args.test && s.spec.test && !s.spec.test->rul_path.empty() && !args.all_rows);
   const std::vector<double>& target = model::TargetOf(s.table, s.bundle.ensemble.task);
+  double since = -std::numeric_limits<double>::infinity();
+  if (!args.since.empty()) {
+    PDM_ASSIGN_OR_RETURN(since, ParseDataTime(args.since, s.spec.data.time_type, "--since"));
+  }
   for (size_t r = 0; r < s.table.rows(); ++r) {
+    if (s.table.time[r] < since) continue;  // the history before it feeds the features only
     if (s.last_only && r + 1 < s.table.rows() && s.table.entity[r + 1] == s.table.entity[r]) {
       continue;
     }
@@ -290,6 +296,9 @@ int RunMonitor(const ScoreArgs& args) {
 void CommonOptions(CLI::App* cmd, ScoreArgs* args) {
   cmd->add_option("--model", args->model, "Model directory (DIR/model from pdm train)")->required();
   cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
+  cmd->add_option("--since", args->since,
+                  "Score only records at or after this data time (ISO 8601, or a number for "
+                  "cycle data); the earlier history still feeds their features");
   cmd->add_flag("--last", args->last, "Score only each entity's last record");
   cmd->add_option("--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 256));
   cmd->footer(kExitCodeHelp);
@@ -298,11 +307,13 @@ void CommonOptions(CLI::App* cmd, ScoreArgs* args) {
 }  // namespace
 
 absl::StatusOr<nlohmann::json> EvaluateModel(const std::string& model_dir, const std::string& spec,
-                                             const std::string& data, bool test, int threads) {
+                                             const std::string& data, const std::string& since,
+                                             bool test, int threads) {
   ScoreArgs args;
   args.model = model_dir;
   args.spec = spec;
   args.data = data;
+  args.since = since;
   args.test = test;
   args.threads = threads;
   PDM_ASSIGN_OR_RETURN(EvaluationJson evaluated, EvaluateJson(args));

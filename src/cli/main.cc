@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   pdm::cli::AddAlertsCommand(app, &exit_code);
   pdm::cli::AddRoiCommand(app, &exit_code);
   pdm::cli::AddPipelineCommands(app, &exit_code);
+  pdm::cli::AddTelemetryCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -32,6 +32,7 @@ struct ModelsArgs {
   std::string if_better;
   std::string spec;
   std::string data;
+  std::string since;
   bool test = false;
   int threads = 0;
 };
@@ -334,7 +335,7 @@ int RunPromote(const ModelsArgs& args) {
       auto score = [&](const store::ModelVersion& v) -> absl::StatusOr<double> {
         PDM_ASSIGN_OR_RETURN(const json metrics,
                              EvaluateModel((*reg)->ArtifactDir(v).string(), args.spec, args.data,
-                                           args.test, args.threads));
+                                           args.since, args.test, args.threads));
         const json& value = metrics["ensemble"].value(args.if_better, json());
         if (!value.is_number()) {
           return absl::InvalidArgumentError(
@@ -589,6 +590,9 @@ void AddModelsCommand(CLI::App& app, int* exit_code) {
                       "With --if-better: the dataset spec to evaluate on (default: the "
                       "candidate's training spec)");
   promote->add_option("--data", promote_args->data, "With --if-better: the data file to evaluate");
+  promote->add_option("--since", promote_args->since,
+                      "With --if-better: score only records at or after this data time (the "
+                      "newest slice, which the candidate was not trained on: pdm train --until)");
   promote->add_flag("--test", promote_args->test,
                     "With --if-better: evaluate on the spec's test set");
   promote->add_option("--threads", promote_args->threads, "Threads (0: all cores)")

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "cli/commands.h"
 #include "core/file.h"
 #include "core/hash.h"
@@ -43,6 +44,10 @@ struct PipelineConfig {
   std::string name;
   std::string spec;
   std::string data;  // optional override of the spec's main data file
+  // data: {from: store}: the store's readings and events (pdm telemetry export), optionally
+  // within [since, until).
+  bool data_from_store = false;
+  std::string store_since, store_until;
   std::string model;
   std::string alias = "production";
   double max_quarantined_share = 0.05;
@@ -50,9 +55,16 @@ struct PipelineConfig {
   int cv = 0;
   int threads = 0;
   int64_t seed = -1;
-  std::string gate_metric;       // empty: promote without comparing
-  std::string gate_data;         // the newest data, not trained on; empty: the spec's data
-  bool gate_test = false;        // the spec's test set
+  std::string gate_metric;  // empty: promote without comparing
+  std::string gate_data;    // the newest data, not trained on; empty: the spec's data
+  bool gate_test = false;   // the spec's test set
+  // The newest slice of the data itself, held out: a span ("7d") before the data's last time, or
+  // a share of its time range ("0.2"). Training stops before it (pdm train --until); the gate
+  // scores it (pdm models promote --since).
+  std::string gate_newest;
+  double gate_newest_share = 0;                      // set when gate_newest is a share
+  int64_t gate_newest_seconds = 0;                   // set when gate_newest is a span
+  spec::TimeType time_type = spec::TimeType::kNone;  // the spec's, set once it is read
   std::string promote = "auto";  // auto | manual (hold for approval: the `candidate` alias)
   std::vector<std::string> webhooks;
   std::string runs_dir;
@@ -111,6 +123,26 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
       scalar(v, key, &c.name);
     } else if (key == "spec") {
       scalar(v, key, &c.spec);
+    } else if (key == "data" && v.IsMap()) {
+      std::string from;
+      section(v, key, [&](const std::string& k, const YAML::Node& n) {
+        if (k == "from") {
+          scalar(n, "data.from", &from);
+        } else if (k == "since") {
+          scalar(n, "data.since", &c.store_since);
+        } else if (k == "until") {
+          scalar(n, "data.until", &c.store_until);
+        } else {
+          return false;
+        }
+        return true;
+      });
+      if (status.ok() && from != "store") {
+        status = ConfigError(path, "data.from",
+                             core::StrCat("expected store, got '", from,
+                                          "' (a file is named directly: data: file.csv)"));
+      }
+      c.data_from_store = true;
     } else if (key == "data") {
       scalar(v, key, &c.data);
     } else if (key == "model") {
@@ -158,6 +190,8 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
           scalar(n, "gate.data", &c.gate_data);
         } else if (k == "test") {
           scalar(n, "gate.test", &c.gate_test);
+        } else if (k == "newest") {
+          scalar(n, "gate.newest", &c.gate_newest);
         } else {
           return false;
         }
@@ -196,8 +230,34 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
   if (!(c.max_quarantined_share >= 0 && c.max_quarantined_share <= 1)) {
     return ConfigError(path, "validate.max_quarantined_share", "expected 0 to 1");
   }
-  if (c.gate_test && !c.gate_data.empty()) {
-    return ConfigError(path, "gate", "data and test exclude each other");
+  if (static_cast<int>(c.gate_test) + static_cast<int>(!c.gate_data.empty()) +
+          static_cast<int>(!c.gate_newest.empty()) >
+      1) {
+    return ConfigError(path, "gate", "data, test and newest exclude each other");
+  }
+  if (!c.gate_newest.empty()) {
+    double share = 0;
+    if (absl::SimpleAtod(c.gate_newest, &share)) {
+      if (!(share > 0 && share < 1)) {
+        return ConfigError(path, "gate.newest", "a share of the time range is above 0 and below 1");
+      }
+      c.gate_newest_share = share;
+    } else {
+      auto seconds = core::ParseDurationSeconds(c.gate_newest);
+      if (!seconds.ok() || *seconds <= 0) {
+        return ConfigError(path, "gate.newest",
+                           core::StrCat("'", c.gate_newest,
+                                        "': expected a span of data time (7d, 12h) or a share "
+                                        "of the time range (0.2)"));
+      }
+      c.gate_newest_seconds = *seconds;
+    }
+    if (c.gate_metric.empty()) {
+      return ConfigError(path, "gate.newest", "needs gate.metric (what the slice is scored on)");
+    }
+  }
+  if (c.data_from_store && !c.data.empty()) {
+    return ConfigError(path, "data", "a file or from: store, not both");
   }
   for (const std::string& url : c.webhooks) {
     if (!url.starts_with("http://") && !url.starts_with("https://")) {
@@ -213,11 +273,20 @@ absl::StatusOr<PipelineConfig> LoadPipelineConfig(const std::string& path) {
 
 // What identifies a run: the inputs' bytes and the settings that change what is trained.
 json RunParams(const PipelineConfig& c, const std::string& model_name) {
-  return {{"model", model_name},      {"alias", c.alias},
-          {"models", c.models},       {"cv", c.cv},
-          {"seed", c.seed},           {"gate_metric", c.gate_metric},
-          {"gate_data", c.gate_data}, {"gate_test", c.gate_test},
-          {"promote", c.promote},     {"feedback", c.feedback_from_alerts ? "alerts" : "none"}};
+  return {{"model", model_name},
+          {"alias", c.alias},
+          {"models", c.models},
+          {"cv", c.cv},
+          {"seed", c.seed},
+          {"gate_metric", c.gate_metric},
+          {"gate_data", c.gate_data},
+          {"gate_test", c.gate_test},
+          {"promote", c.promote},
+          {"feedback", c.feedback_from_alerts ? "alerts" : "none"},
+          {"gate_newest", c.gate_newest},
+          {"data_from", c.data_from_store ? "store" : "files"},
+          {"data_since", c.store_since},
+          {"data_until", c.store_until}};
 }
 
 std::string IsoNow() {
@@ -418,6 +487,10 @@ class Runner {
                        {"quarantined_share", share},
                        {"by_reason", v.value("by_reason", json::object())}};
     step["artifacts"]["quarantine"] = (dir_ / "quarantine").string();
+    if (!c_.gate_newest.empty()) {
+      PDM_ASSIGN_OR_RETURN(const std::string cut, NewestSliceStart(v));
+      step["metrics"]["gate_since"] = cut;
+    }
     if (share > c_.max_quarantined_share) {
       return absl::FailedPreconditionError(fmt::format(
           "{} of {} rows quarantined ({:.4f}), above validate.max_quarantined_share {} (the "
@@ -427,20 +500,69 @@ class Runner {
     return absl::OkStatus();
   }
 
+  // Where the newest slice begins (gate.newest), from the main data's time range as `pdm
+  // validate` measured it, in the data's own form (ISO 8601 or a number).
+  absl::StatusOr<std::string> NewestSliceStart(const json& validated) const {
+    const json* main = nullptr;
+    if (const auto files = validated.find("files"); files != validated.end()) {
+      for (const json& f : *files) {
+        if (f.value("role", "") == "data") main = &f;
+      }
+    }
+    if (main == nullptr || !main->contains("time_min") || !main->contains("time_max")) {
+      return absl::FailedPreconditionError(
+          "gate.newest: pdm validate reported no time range of the data (does it have a time?)");
+    }
+    auto bound = [&](const json& value, const char* what) -> absl::StatusOr<double> {
+      if (value.is_number()) return value.get<double>();
+      if (!value.is_string()) {
+        return absl::FailedPreconditionError(core::StrCat("gate.newest: no ", what, " time"));
+      }
+      return ParseDataTime(value.get<std::string>(), c_.time_type, what);
+    };
+    PDM_ASSIGN_OR_RETURN(const double first, bound((*main)["time_min"], "first"));
+    PDM_ASSIGN_OR_RETURN(const double last, bound((*main)["time_max"], "last"));
+    const double cut = c_.gate_newest_share > 0
+                           ? last - c_.gate_newest_share * (last - first)
+                           : last - static_cast<double>(c_.gate_newest_seconds);
+    if (!(cut > first)) {
+      return absl::FailedPreconditionError(core::StrCat(
+          "gate.newest ", c_.gate_newest, ": the data's time range (",
+          main->value("time_min", json()).dump(), " to ", main->value("time_max", json()).dump(),
+          ") leaves nothing older to train on"));
+    }
+    if (c_.time_type == spec::TimeType::kTimestamp) {
+      return core::FormatTimestamp(static_cast<int64_t>(std::floor(cut)));
+    }
+    return fmt::format("{}", cut);
+  }
+
+  std::string GateSince() {
+    if (c_.gate_newest.empty()) return "";
+    const json& metrics = (*FindStep(record_, "validate"))["metrics"];
+    return metrics.value("gate_since", "");
+  }
+
   absl::Status Train(json& step) {
     const fs::path out = dir_ / "train";
     std::vector<std::string> args = {
         "train",      "--spec", c_.spec,     "--out",
         out.string(), "--json", "--threads", std::to_string(c_.threads)};
     if (!c_.data.empty()) args.insert(args.end(), {"--data", c_.data});
+    if (const std::string since = GateSince(); !since.empty()) {
+      args.insert(args.end(), {"--until", since});
+    }
     if (!c_.models.empty()) args.insert(args.end(), {"--models", c_.models});
     if (c_.cv > 0) args.insert(args.end(), {"--cv", std::to_string(c_.cv)});
     if (c_.seed >= 0) args.insert(args.end(), {"--seed", std::to_string(c_.seed)});
     if (c_.feedback_from_alerts) {
       args.insert(args.end(), {"--feedback", record_["inputs"]["feedback"].get<std::string>()});
     }
-    step["params"] = {
-        {"models", c_.models}, {"cv", c_.cv}, {"seed", c_.seed}, {"threads", c_.threads}};
+    step["params"] = {{"models", c_.models},
+                      {"cv", c_.cv},
+                      {"seed", c_.seed},
+                      {"threads", c_.threads},
+                      {"until", GateSince()}};
     PDM_ASSIGN_OR_RETURN(auto r, Command("train", args, {kExitOk}));
     const json& t = r.parsed;
     step["metrics"] = {{"ensemble", t.value("ensemble", json::object())},
@@ -486,10 +608,16 @@ class Runner {
       if (!c_.gate_data.empty())
         args.insert(args.end(), {"--spec", c_.spec, "--data", c_.gate_data});
       if (c_.gate_test) args.insert(args.end(), {"--spec", c_.spec, "--test"});
+      if (const std::string since = GateSince(); !since.empty()) {
+        args.insert(args.end(), {"--spec", c_.spec, "--since", since});
+        if (!c_.data.empty()) args.insert(args.end(), {"--data", c_.data});
+      }
     }
     const auto flags = RegistryFlags();
     args.insert(args.end(), flags.begin(), flags.end());
-    step["params"] = {{"alias", alias}, {"gate_metric", manual ? "" : c_.gate_metric}};
+    step["params"] = {{"alias", alias},
+                      {"gate_metric", manual ? "" : c_.gate_metric},
+                      {"since", manual ? "" : GateSince()}};
     PDM_ASSIGN_OR_RETURN(auto r, (Command("promote", args, {kExitOk, kExitDataRefused})));
     std::string decision;
     if (manual) {
@@ -556,9 +684,56 @@ int RunPipeline(const PipelineArgs& args) {
   if (!config.ok()) return fail(config.status());
   auto spec = spec::LoadDatasetSpec(config->spec);
   if (!spec.ok()) return fail(spec.status());
+  config->time_type = spec->data.time_type;
   // The inputs: the spec's bytes and every data file it reads (features::FingerprintInputs).
   auto spec_hash = core::Sha256File(config->spec);
   if (!spec_hash.ok()) return fail(spec_hash.status());
+  // Opened (and made, the first time) before anything reads it.
+  auto registry = OpenRegistry(args.registry, /*create=*/true);
+  if (!registry.ok()) return fail(registry.status());
+  // data: {from: store}: the store's readings and events, exported now (a resumed run reads
+  // its own export again); the steps read the export's spec.
+  fs::path export_dir;
+  bool export_is_new = false;
+  json export_summary;
+  if (config->data_from_store) {
+    const fs::path kept = fs::path(config->runs_dir) / args.resume / "export";
+    if (!args.resume.empty() && fs::exists(kept / "spec.yaml")) {
+      export_dir = kept;
+    } else {
+      std::error_code ec;
+      fs::create_directories(config->runs_dir, ec);
+      export_dir = fs::path(config->runs_dir) / core::StrCat(".export-", ::getpid());
+      fs::remove_all(export_dir, ec);
+      export_is_new = true;
+      std::vector<std::string> export_args = {
+          "telemetry", "export", "--spec", config->spec, "--out", export_dir.string(), "--json"};
+      if (!config->store_since.empty()) {
+        export_args.insert(export_args.end(), {"--since", config->store_since});
+      }
+      if (!config->store_until.empty()) {
+        export_args.insert(export_args.end(), {"--until", config->store_until});
+      }
+      if (!args.registry.dir.empty()) {
+        export_args.insert(export_args.end(), {"--registry", args.registry.dir});
+      }
+      if (!args.registry.store.empty()) {
+        export_args.insert(export_args.end(), {"--store", args.registry.store});
+      }
+      const fs::path prefix = export_dir.string() + ".step";
+      auto exported = RunSelf(export_args, prefix);
+      if (!exported.ok()) return fail(exported.status());
+      if (exported->exit_code != kExitOk) {
+        return fail(absl::FailedPreconditionError(core::StrCat(
+            "pdm telemetry export exited ", exported->exit_code, ": ", LogTail(prefix))));
+      }
+      export_summary = json::parse(exported->out, nullptr, false);
+      fs::remove(prefix.string() + ".out", ec);
+      fs::remove(prefix.string() + ".log", ec);
+    }
+    spec = spec::LoadDatasetSpec(export_dir / "spec.yaml");
+    if (!spec.ok()) return fail(spec.status());
+  }
   auto inputs = features::FingerprintInputs(*spec, config->data);
   if (!inputs.ok()) return fail(inputs.status());
   json files = json::array();
@@ -571,9 +746,6 @@ int RunPipeline(const PipelineArgs& args) {
     if (!gate_hash.ok()) return fail(gate_hash.status());
     files.push_back({{"role", "gate"}, {"path", config->gate_data}, {"sha256", *gate_hash}});
   }
-  // Opened (and made, the first time) before anything reads it.
-  auto registry = OpenRegistry(args.registry, /*create=*/true);
-  if (!registry.ok()) return fail(registry.status());
   // The store's resolved alerts, exported now: their content is one of the run's inputs.
   std::string feedback_path;
   if (config->feedback_from_alerts) {
@@ -615,6 +787,29 @@ int RunPipeline(const PipelineArgs& args) {
     }
   }
   const std::string id = core::Sha256Hex(identity).substr(0, 16);
+  std::string original_spec = config->spec;
+  if (config->data_from_store) {
+    const fs::path kept = fs::path(config->runs_dir) / id / "export";
+    if (export_is_new) {
+      // Kept in the run's folder, where the steps read it (also when resumed).
+      std::error_code ec;
+      fs::create_directories(kept.parent_path(), ec);
+      fs::remove_all(kept, ec);
+      fs::rename(export_dir, kept, ec);
+      if (ec) return fail(absl::InternalError(core::StrCat(kept.string(), ": ", ec.message())));
+      for (json& f : input_record["files"]) {
+        std::string path = f.value("path", "");
+        if (path.starts_with(export_dir.string())) {
+          f["path"] = kept.string() + path.substr(export_dir.string().size());
+        }
+      }
+    }
+    original_spec = config->spec;
+    config->spec = (kept / "spec.yaml").string();
+    input_record["data_from"] = "store";
+    input_record["export"] = export_summary.is_object() ? export_summary : json();
+    input_record["export_spec"] = config->spec;
+  }
   if (!feedback_path.empty()) {
     // Kept in the run's folder, where the train step reads it (also when resumed).
     const fs::path kept = fs::path(config->runs_dir) / id / "feedback.csv";
@@ -673,7 +868,8 @@ int RunPipeline(const PipelineArgs& args) {
       record["steps"].push_back({{"name", name}, {"state", "pending"}, {"attempts", 0}});
     }
   }
-  fmt::print("pipeline {}: run {} of {} (inputs {})\n", config->name, id, config->spec,
+  fmt::print("pipeline {}: run {} of {}{} (inputs {})\n", config->name, id, original_spec,
+             config->data_from_store ? " with the store's data" : "",
              inputs->fingerprint.substr(0, 12));
   Runner runner(*config, args.registry, &store, std::move(record), id);
   return runner.Run();

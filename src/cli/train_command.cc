@@ -32,6 +32,7 @@ struct TrainArgs {
   int64_t seed = -1;
   std::string out;
   std::string data;
+  std::string until;  // train on what was known before this data time
   std::string quarantine;
   std::string feedback;
   std::string drift_window = "auto";
@@ -189,6 +190,20 @@ int RunTrain(const TrainArgs& args) {
       for (const std::string& r : feedback->refusals) fmt::print(stderr, "  {}\n", r);
     }
   }
+  if (!args.until.empty()) {
+    auto until = ParseDataTime(args.until, spec->data.time_type, "--until");
+    if (!until.ok()) return Fail(until.status());
+    const int64_t rows_before = data->rows;
+    if (auto s = features::TruncateAt(*spec, *until, &*data); !s.ok()) return Fail(s);
+    if (!args.json) {
+      fmt::print(stderr, "train: --until {}: {} of {} readings are before it\n", args.until,
+                 data->rows, rows_before);
+    }
+    if (data->entities.empty()) {
+      return Fail(absl::InvalidArgumentError(
+          core::StrCat("--until ", args.until, ": no reading is before it")));
+    }
+  }
   if (auto s = features::FitPipeline(*data, &*pipeline); !s.ok()) return Fail(s);
   const features::BatchFeatureBuilder builder(&*pipeline, spec->labels, args.threads);
   auto features_table = features::BuildFeatureTable(builder, *pipeline, *data);
@@ -219,6 +234,7 @@ int RunTrain(const TrainArgs& args) {
   if (auto s = model::SaveBundle(out / "model", result->model, facts); !s.ok()) return Fail(s);
   nlohmann::json metrics = model::MetricsJson(facts, result->model);
   if (feedback) metrics["feedback"] = features::FeedbackJson(*feedback);
+  if (!args.until.empty()) metrics["data_until"] = args.until;
   if (auto s = core::WriteStringToFile(out / "metrics.json", metrics.dump(2) + "\n"); !s.ok())
     return Fail(s);
   auto inputs = features::FingerprintInputs(*spec, args.data, args.feedback);
@@ -361,6 +377,10 @@ void AddTrainCommand(CLI::App& app, int* exit_code) {
                   "model byte for byte (default 42)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 53));
   cmd->add_option("--data", args->data, "Read this file instead of the spec's main data file");
+  cmd->add_option("--until", args->until,
+                  "Train on what was known before this data time (ISO 8601, or a number for "
+                  "cycle data): later readings and events are left out, and labels that need "
+                  "them are censored (a newest slice held out for evaluation)");
   cmd->add_option("--quarantine", args->quarantine, "Write refused rows and flagged values here");
   cmd->add_option("--drift-window", args->drift_window,
                   "The drift window to calibrate the reference profile's thresholds for ('auto': "

@@ -252,6 +252,39 @@ absl::StatusOr<LoadedDataset> LoadDataset(const spec::DatasetSpec& spec,
   return data;
 }
 
+absl::Status TruncateAt(const spec::DatasetSpec& spec, double until, LoadedDataset* data) {
+  if (spec.labels.source == spec::LabelSource::kRunToFailure) {
+    return absl::InvalidArgumentError(
+        "cannot cut a run-to-failure dataset at a time: its histories' last readings are the "
+        "failures (hold out whole entities, or a test set, instead)");
+  }
+  std::vector<EntityHistory> kept;
+  kept.reserve(data->entities.size());
+  data->rows = 0;
+  for (EntityHistory& h : data->entities) {
+    const size_t rows =
+        static_cast<size_t>(std::lower_bound(h.time.begin(), h.time.end(), until) - h.time.begin());
+    if (rows == 0) continue;
+    const size_t numeric_width = h.numeric.size() / h.rows();
+    const size_t categorical_width = h.categorical.size() / h.rows();
+    h.time.resize(rows);
+    h.numeric.resize(rows * numeric_width);
+    h.categorical.resize(rows * categorical_width);
+    std::erase_if(h.events, [&](const Event& e) { return e.time >= until; });
+    std::erase_if(h.all_failures, [&](double t) { return t >= until; });
+    std::erase_if(h.repairs, [&](double t) { return t >= until; });
+    size_t failures = 0;
+    while (failures < h.label_failures.size() && h.label_failures[failures] < until) ++failures;
+    h.label_failures.resize(failures);
+    h.label_failure_modes.resize(std::min(failures, h.label_failure_modes.size()));
+    h.end_time = h.time.back();
+    data->rows += static_cast<int64_t>(rows);
+    kept.push_back(std::move(h));
+  }
+  data->entities = std::move(kept);
+  return absl::OkStatus();
+}
+
 std::vector<std::string> FailureModes(const spec::DatasetSpec& spec) {
   if (spec.labels.source == spec::LabelSource::kColumn) return spec.labels.components;
   if (spec.labels.source == spec::LabelSource::kEvents && spec.failures &&

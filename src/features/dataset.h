@@ -80,6 +80,13 @@ void SortEntityEvents(EntityHistory* history);
 // when every failure counts). Empty: the spec has no modes.
 std::vector<std::string> FailureModes(const spec::DatasetSpec& spec);
 
+// The dataset as it was known at `until` (data time, exclusive): readings and events at or after
+// it are dropped, entities left without readings are removed, and each history's observed end is
+// its last reading before `until`, so labels whose horizon reaches past it are censored (as at
+// the end of any history). For training on older data while a newest slice is held out
+// (`pdm train --until`). Refused for run-to-failure labels, whose last reading is the failure.
+absl::Status TruncateAt(const spec::DatasetSpec& spec, double until, LoadedDataset* data);
+
 // Fits the pipeline's fitted parts (operating regimes) on a loaded dataset.
 absl::Status FitPipeline(const LoadedDataset& data, FeaturePipeline* pipeline);
 

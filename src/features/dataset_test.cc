@@ -105,6 +105,68 @@ TEST(ShippedSpecFeaturesTest, CmapssTrainAndTestRulFollowTheConventions) {
   EXPECT_EQ(test.pipeline->hash(), train.pipeline->hash());  // fitted on training data both times
 }
 
+// A dataset cut at a time is what was known then: the kept rows' features are unchanged (they
+// look only backwards), labels settled before the cut are unchanged, and labels that needed a
+// failure after the cut are censored rather than negative or positive.
+TEST(SimulatedFleetFeaturesTest, TruncateAtKeepsWhatWasKnownThen) {
+  const fs::path dir = testing::TempDir("features_truncate");
+  sim::SimulationOptions options;
+  options.machines = 6;
+  options.duration_seconds = 120 * 86400;
+  auto summary = sim::Simulate(options, dir);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  const Built full = Build(summary->spec_path);
+  ASSERT_GT(full.table.counts.positive, 0);
+  const double horizon = *full.spec.labels.horizon;
+  const double cut = full.table.time[0] + 90 * 86400;
+
+  LoadedDataset data = full.data;
+  ASSERT_TRUE(TruncateAt(full.spec, cut, &data).ok());
+  const BatchFeatureBuilder builder(full.pipeline.get(), full.spec.labels, 2);
+  auto cut_table = BuildFeatureTable(builder, *full.pipeline, data);
+  ASSERT_TRUE(cut_table.ok()) << cut_table.status();
+  const FeatureTable& t = *cut_table;
+  ASSERT_GT(t.rows(), 0u);
+  size_t full_row = 0, settled = 0, censored_now = 0, failures_after = 0;
+  for (const EntityHistory& h : data.entities) {
+    for (double f : h.all_failures) EXPECT_LT(f, cut);
+    for (const Event& e : h.events) EXPECT_LT(e.time, cut);
+  }
+  for (const EntityHistory& h : full.data.entities) {
+    for (double f : h.all_failures) failures_after += f >= cut ? 1 : 0;
+  }
+  ASSERT_GT(failures_after, 0u) << "the simulation should fail a machine after day 90";
+  const size_t width = t.feature_names.size();
+  for (size_t r = 0; r < t.rows(); ++r) {
+    EXPECT_LT(t.time[r], cut);
+    while (full.table.entity_names[full.table.entity[full_row]] != t.entity_names[t.entity[r]] ||
+           full.table.time[full_row] != t.time[r]) {
+      ++full_row;
+      ASSERT_LT(full_row, full.table.rows());
+    }
+    for (size_t f = 0; f < width; ++f) {
+      const double a = full.table.features[full_row * width + f], b = t.features[r * width + f];
+      ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << t.feature_names[f] << " row " << r;
+    }
+    const double before = full.table.label[full_row], after = t.label[r];
+    if (t.time[r] + horizon < cut - 3600) {
+      ASSERT_TRUE(before == after || (std::isnan(before) && std::isnan(after))) << "row " << r;
+      ++settled;
+    } else if (std::isnan(after) && !std::isnan(before)) {
+      ++censored_now;
+    }
+  }
+  EXPECT_GT(settled, 1000u);
+  EXPECT_GT(censored_now, 0u);
+
+  // Run-to-failure histories end at their failure: cutting them would invent failures.
+  const Built cmapss = Build(SharedSpec("cmapss-fd001.yaml"));
+  LoadedDataset rtf = cmapss.data;
+  const absl::Status refused = TruncateAt(cmapss.spec, 100, &rtf);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("run-to-failure"), std::string_view::npos);
+}
+
 TEST(SimulatedFleetFeaturesTest, SampleMatchesDirectComputationFromReadings) {
   const fs::path dir = testing::TempDir("features_sim");
   sim::SimulationOptions options;

@@ -493,6 +493,7 @@ HttpResponse Api::IngestReadings(
   const std::shared_ptr<monitor::RealisedPerformance> realised = RealisedFor(served, &no_labels);
   // Events first: an event at a reading's time belongs before it.
   size_t events_applied = 0;
+  std::vector<store::EventRow> stored_events;  // the labels of a later `pdm telemetry export`
   for (size_t i = 0; i < events->size(); ++i) {
     const json& record = (*events)[i];
     const std::string prefix = core::StrCat("events[", i, "].");
@@ -514,6 +515,12 @@ HttpResponse Api::IngestReadings(
                              {"value", Shown(record["time"])}});
         } else {
           ++events_applied;
+          if (options_.store_telemetry) {
+            const auto kind = record.find("kind");
+            stored_events.push_back(
+                {machine, TimeMicros(event.time), record["type"].get<std::string>(),
+                 kind != record.end() && kind->is_string() ? kind->get<std::string>() : ""});
+          }
           CloseAlertsOnEvent(served, machine, event.type, event.time);
           if (realised && event.type == features::EventType::kFailure) {
             realised->Failure(machine, event.time);
@@ -625,10 +632,12 @@ HttpResponse Api::IngestReadings(
   counts->unscored = unscored;
   if (counts->duplicates > 0) out["duplicates"] = counts->duplicates;
   if (unscored > 0) out["unscored"] = unscored;
-  if (options_.store_telemetry && (!telemetry.empty() || !predictions.empty())) {
+  if (options_.store_telemetry &&
+      (!telemetry.empty() || !predictions.empty() || !stored_events.empty())) {
     // The state has advanced whatever the store says; a failed write is reported, not hidden.
     store::Store& store = models_->registry().store();
-    absl::Status stored = store.AppendTelemetry(telemetry);
+    absl::Status stored = store.AppendEvents(stored_events);
+    if (stored.ok()) stored = store.AppendTelemetry(telemetry);
     if (stored.ok()) stored = store.AppendPredictions(predictions);
     out["stored"] = stored.ok();
     if (!stored.ok()) {

@@ -204,6 +204,16 @@ CREATE TABLE pipeline_runs (
 CREATE INDEX pipeline_runs_by_pipeline ON pipeline_runs (pipeline, created_us);
 )sql",
      "", ""},
+    {5, "events received with telemetry",
+     R"sql(
+CREATE TABLE events (
+  machine {KEY} NOT NULL,
+  time_us BIGINT NOT NULL,
+  type {KEY} NOT NULL,
+  kind {KEY} NOT NULL);
+CREATE INDEX events_by_time ON events (time_us);
+)sql",
+     "", ""},
 };
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration per schema version");
 
@@ -570,6 +580,60 @@ class SqlStore final : public Store {
     std::vector<TelemetryRow> out;
     out.reserve(rows.size());
     for (const SqlRow& r : rows) out.push_back({Text(r[0]), Int(r[1]), Text(r[2]), Real(r[3])});
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::string>> TelemetryMachines(int64_t from_us,
+                                                             int64_t to_us) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {from_us, to_us};
+    PDM_ASSIGN_OR_RETURN(auto rows, sql_->Query("SELECT DISTINCT machine FROM telemetry WHERE "
+                                                "time_us >= $1 AND time_us < $2 ORDER BY machine",
+                                                params));
+    std::vector<std::string> out;
+    out.reserve(rows.size());
+    for (const SqlRow& r : rows) out.push_back(Text(r[0]));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<TelemetryRow>> MachineTelemetry(std::string_view machine,
+                                                             int64_t from_us,
+                                                             int64_t to_us) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {std::string(machine), from_us, to_us};
+    PDM_ASSIGN_OR_RETURN(auto rows, sql_->Query("SELECT machine, time_us, sensor, value FROM "
+                                                "telemetry WHERE machine = $1 AND time_us >= $2 "
+                                                "AND time_us < $3 ORDER BY time_us, sensor",
+                                                params));
+    std::vector<TelemetryRow> out;
+    out.reserve(rows.size());
+    for (const SqlRow& r : rows) out.push_back({Text(r[0]), Int(r[1]), Text(r[2]), Real(r[3])});
+    return out;
+  }
+
+  absl::Status AppendEvents(std::span<const EventRow> rows) override {
+    static constexpr SqlColumn kColumns[] = {
+        {"machine", "TEXT"}, {"time_us", "BIGINT"}, {"type", "TEXT"}, {"kind", "TEXT"}};
+    return Bulk("events", kColumns, rows.size(), [&](size_t i, SqlRow* row) {
+      const EventRow& e = rows[i];
+      (*row)[0] = e.machine;
+      (*row)[1] = e.time_us;
+      (*row)[2] = e.type;
+      (*row)[3] = e.kind;
+    });
+  }
+
+  absl::StatusOr<std::vector<EventRow>> ListEvents(int64_t from_us, int64_t to_us) override {
+    std::lock_guard lock(mu_);
+    const SqlValue params[] = {from_us, to_us};
+    PDM_ASSIGN_OR_RETURN(auto rows,
+                         sql_->Query("SELECT machine, time_us, type, kind FROM events WHERE "
+                                     "time_us >= $1 AND time_us < $2 ORDER BY machine, time_us, "
+                                     "type, kind",
+                                     params));
+    std::vector<EventRow> out;
+    out.reserve(rows.size());
+    for (const SqlRow& r : rows) out.push_back({Text(r[0]), Int(r[1]), Text(r[2]), Text(r[3])});
     return out;
   }
 

@@ -28,7 +28,7 @@
 namespace pdm::store {
 
 // The schema version this binary creates and understands.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // One immutable registered model version. Times are microseconds since the Unix epoch (UTC).
 struct ModelVersion {
@@ -80,6 +80,15 @@ struct TelemetryRow {
   int64_t time_us = 0;
   std::string sensor;
   double value = 0;
+};
+
+// A maintenance, failure or error event received with telemetry: the labels of the next
+// training run that reads the store (`pdm telemetry export`).
+struct EventRow {
+  std::string machine;
+  int64_t time_us = 0;
+  std::string type;  // failure, maintenance, error
+  std::string kind;  // the failure mode / component / error code; empty when none
 };
 
 // A machine's online feature state, saved when another replica takes the machine over (the
@@ -233,6 +242,16 @@ class Store {
   virtual absl::StatusOr<std::vector<TelemetryRow>> RecentTelemetry(std::string_view machine,
                                                                     int limit) = 0;
   virtual absl::StatusOr<int64_t> CountTelemetry() = 0;
+  // For exports: the machines with telemetry in [from_us, to_us), in byte order, and one
+  // machine's rows in that range, by time then sensor.
+  virtual absl::StatusOr<std::vector<std::string>> TelemetryMachines(int64_t from_us,
+                                                                     int64_t to_us) = 0;
+  virtual absl::StatusOr<std::vector<TelemetryRow>> MachineTelemetry(std::string_view machine,
+                                                                     int64_t from_us,
+                                                                     int64_t to_us) = 0;
+  virtual absl::Status AppendEvents(std::span<const EventRow> rows) = 0;
+  // Events in [from_us, to_us), by machine, time, type and kind.
+  virtual absl::StatusOr<std::vector<EventRow>> ListEvents(int64_t from_us, int64_t to_us) = 0;
   virtual absl::Status AppendPredictions(std::span<const PredictionRow> rows) = 0;
   virtual absl::StatusOr<std::vector<PredictionRow>> RecentPredictions(std::string_view machine,
                                                                        int limit) = 0;

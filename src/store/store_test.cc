@@ -199,6 +199,47 @@ TEST_P(StoreTest, TelemetryRoundTripsAwkwardTextAndExactNumbers) {
   EXPECT_TRUE(store_->AppendTelemetry({}).ok());
 }
 
+TEST_P(StoreTest, ExportsReadTelemetryAndEventsByTimeRange) {
+  constexpr int64_t kT0 = int64_t{1'700'000'000'000'000};
+  std::vector<TelemetryRow> rows;
+  for (const std::string machine : {"m2", "m1", "m3"}) {
+    for (int t = 9; t >= 0; --t) {  // appended newest first: the reads order them
+      rows.push_back({machine, kT0 + t * 1'000'000, "b", static_cast<double>(t)});
+      rows.push_back({machine, kT0 + t * 1'000'000, "a", -static_cast<double>(t)});
+    }
+  }
+  rows.push_back({"m4", kT0 + 20'000'000, "a", 1});  // outside the range below
+  ASSERT_TRUE(store_->AppendTelemetry(rows).ok());
+  auto machines = store_->TelemetryMachines(kT0 + 2'000'000, kT0 + 8'000'000);
+  ASSERT_TRUE(machines.ok()) << machines.status();
+  EXPECT_EQ(*machines, (std::vector<std::string>{"m1", "m2", "m3"}));
+  auto m1 = store_->MachineTelemetry("m1", kT0 + 2'000'000, kT0 + 8'000'000);
+  ASSERT_TRUE(m1.ok()) << m1.status();
+  ASSERT_EQ(m1->size(), 12u);  // times 2..7, two sensors each; the end is excluded
+  EXPECT_EQ((*m1)[0].time_us, kT0 + 2'000'000);
+  EXPECT_EQ((*m1)[0].sensor, "a");
+  EXPECT_EQ((*m1)[0].value, -2);
+  EXPECT_EQ((*m1)[1].sensor, "b");
+  EXPECT_EQ((*m1)[11].time_us, kT0 + 7'000'000);
+
+  const std::vector<EventRow> events = {{"m2", kT0 + 5'000'000, "failure", "bearing"},
+                                        {"m1", kT0 + 3'000'000, "maintenance", ""},
+                                        {"m1", kT0 + 1'000'000, "error", "E1"},
+                                        {"m1", kT0 + 3'000'000, "failure", "seal"}};
+  ASSERT_TRUE(store_->AppendEvents(events).ok());
+  ASSERT_TRUE(store_->AppendEvents({}).ok());
+  auto listed = store_->ListEvents(kT0 + 2'000'000, kT0 + 10'000'000);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].machine, "m1");
+  EXPECT_EQ((*listed)[0].type, "failure");
+  EXPECT_EQ((*listed)[0].kind, "seal");
+  EXPECT_EQ((*listed)[1].type, "maintenance");
+  EXPECT_EQ((*listed)[1].kind, "");
+  EXPECT_EQ((*listed)[2].machine, "m2");
+  EXPECT_EQ((*listed)[2].kind, "bearing");
+}
+
 TEST_P(StoreTest, MachineStatesKeepTheNewestAndTheirBytes) {
   std::string bytes;
   for (int i = 0; i < 512; ++i) bytes.push_back(static_cast<char>(i));  // NULs and high bytes

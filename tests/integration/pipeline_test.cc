@@ -2,14 +2,19 @@
 // SQLite, a webhook receiver on loopback (docs/pipeline.md).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "core/hash.h"
 #include "nlohmann/json.hpp"
+#include "store/store.h"
+#include "tests/testing/http_client.h"
 #include "tests/testing/pdm_cli.h"
 #include "tests/testing/test_paths.h"
 #include "tests/testing/webhook_receiver.h"
@@ -238,6 +243,154 @@ TEST_F(PipelineTest, TooManyQuarantinedRowsFailTheRunAtValidate) {
             std::string::npos);  // nothing registered
 }
 
+// The store as the data source: a server stores what a plant sent (readings and events), the
+// pipeline exports it in the spec's files, trains on all but the newest 20 days and gates the
+// new version against the champion on those 20 days.
+TEST_F(PipelineTest, TrainsOnTheStoresTelemetryAndGatesOnTheNewestSlice) {
+  const fs::path trained = Fleet("trained", 3);
+  testing::Result r =
+      testing::Pdm("train --spec " + (trained / "spec.yaml").string() +
+                   " --models xgb --cv 2 --threads 2 --out " + (dir_ / "v1").string() +
+                   " --register --name fleet --registry " + registry_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(testing::Pdm("models promote fleet 1 --alias production --registry " + registry_).code,
+            0);
+  testing::ServeProcess served = testing::StartServe(
+      {"--registry", registry_, "--model", "fleet", "--threads", "2"}, "test-token");
+  ASSERT_NE(served.port, 0) << served.first_line;
+  r = testing::Pdm("simulate --machines 12 --duration 90d --seed 5 --out " +
+                   (dir_ / "live").string() +
+                   " --publish http://127.0.0.1:" + std::to_string(served.port));
+  ::kill(served.pid, SIGTERM);
+  ::waitpid(served.pid, nullptr, 0);
+  ::close(served.out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  // "simulated N readings, F failures (...), M maintenance actions, E error events"
+  int readings = 0, failures = 0, maintenance = 0, errors = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "simulated %d readings, %d failures", &readings, &failures),
+            2)
+      << r.out;
+  const size_t at = r.out.find("), ");
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_EQ(std::sscanf(r.out.c_str() + at, "), %d maintenance actions, %d error events",
+                        &maintenance, &errors),
+            2)
+      << r.out;
+  ASSERT_GT(failures, 0);
+
+  const std::string config = Pipeline(
+      "store.yaml", trained, "data: {from: store}\ngate: {metric: roc_auc, newest: 20d}\n");
+  r = Run(config);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("with the store's data"));
+  const std::string id = RunId(r.out);
+  const json run = Show(id);
+  EXPECT_EQ(run["inputs"]["data_from"], "store");
+  const json& exported = run["inputs"]["export"];
+  // Every event the plant sent is a row of its table; every stored reading a record (the few the
+  // server refused, out of range or out of order, are not in the store).
+  EXPECT_EQ(exported["events"]["failure"], failures);
+  EXPECT_EQ(exported["events"]["maintenance"], maintenance);
+  EXPECT_EQ(exported["events"]["error"], errors);
+  EXPECT_GT(exported["records"].get<int>(), readings * 99 / 100);
+  EXPECT_LE(exported["records"].get<int>(), readings);
+  EXPECT_EQ(exported["duplicates"], 0);
+  for (const json& f : run["inputs"]["files"]) {
+    if (f["role"] == "machines") continue;  // the spec's own machines table
+    EXPECT_THAT(f["path"].get<std::string>(), HasSubstr(id + "/export/")) << f.dump();
+    EXPECT_TRUE(fs::exists(f["path"].get<std::string>())) << f.dump();
+  }
+  // The newest 20 days: the data ends 2025-03-31T23:00 (90 days of hourly readings).
+  const std::string since = Step(run, "validate")["metrics"]["gate_since"];
+  EXPECT_EQ(since, "2025-03-11T23:00:00Z");
+  EXPECT_EQ(Step(run, "train")["params"]["until"], since);
+  EXPECT_EQ(Step(run, "promote")["params"]["since"], since);
+  const json metrics = json::parse(
+      testing::ReadFile(fs::path(Step(run, "train")["artifacts"]["metrics"].get<std::string>())));
+  EXPECT_EQ(metrics["data_until"], since);
+  EXPECT_THAT(Step(run, "promote")["metrics"]["detail"].get<std::string>(),
+              HasSubstr("roc_auc: candidate v2"));
+
+  // The same store gives the same export and so the same run.
+  r = Run(config);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pipeline " + id + ": already succeeded"));
+}
+
+// The export writes each spec's own shape: long rows for a historian-style spec, one event table
+// with its type texts, awkward machine names quoted; the written spec reads it back whole.
+TEST_F(PipelineTest, TelemetryExportWritesTheSpecsShapeAndRefusesWhatTheStoreCannotGive) {
+  // The store alone (a server's --store), without a registry folder.
+  const std::string store_url = store::SqliteUrl((dir_ / "plant.db").string());
+  {
+    auto store = store::OpenStore(store_url);
+    ASSERT_TRUE(store.ok()) << store.status();
+    constexpr int64_t kT0 = int64_t{1'735'689'600'000'000};  // 2025-01-01T00:00:00Z
+    std::vector<store::TelemetryRow> rows;
+    for (const std::string machine : {"pump,7", "A"}) {
+      for (int h = 0; h < 3; ++h) {
+        rows.push_back({machine, kT0 + h * 3'600'000'000LL, "temp", 40.5 + h});
+        rows.push_back({machine, kT0 + h * 3'600'000'000LL, "vib", 1.25});
+      }
+    }
+    rows.push_back({"A", kT0, "temp", 99});          // stored twice: the first is kept
+    rows.push_back({"A", kT0 + 500'000, "oil", 3});  // not declared: left out, counted
+    ASSERT_TRUE((*store)->AppendTelemetry(rows).ok());
+    const std::vector<store::EventRow> events = {
+        {"A", kT0 + 7'200'000'000LL, "failure", "seal"},
+        {"pump,7", kT0 + 3'600'000'000LL, "maintenance", ""},
+        {"A", kT0, "error", "E1"}};
+    ASSERT_TRUE((*store)->AppendEvents(events).ok());
+  }
+  std::ofstream(dir_ / "long.yaml")
+      << "version: 1\nname: historian\ndata: {file: hist.csv, long: {sensor: tag, value: value}}\n"
+         "entity: machine\ntime: {column: time, type: timestamp}\nsensors: [temp, vib]\n"
+         "labels: {source: events, horizon: 2h}\n"
+         "events:\n  table: {file: cmms.csv, entity: asset, time: ts, type: kind, types: "
+         "{failure: [BREAKDOWN], maintenance: [PM, CM]}, kind: mode}\n";
+  const fs::path out = dir_ / "export";
+  testing::Result r = testing::Pdm("telemetry export --spec " + (dir_ / "long.yaml").string() +
+                                   " --out " + out.string() + " --json --store " + store_url);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json summary = json::parse(r.out);
+  EXPECT_EQ(summary["records"], 12);  // long: one row per value
+  EXPECT_EQ(summary["duplicates"], 1);
+  EXPECT_EQ(summary["sensors_not_in_spec"], 1);
+  EXPECT_EQ(summary["events_not_in_spec"], 1);  // the spec has no error type
+  const std::string hist = testing::ReadFile(out / "telemetry.csv");
+  EXPECT_THAT(hist, HasSubstr("machine,time,tag,value\nA,2025-01-01T00:00:00Z,temp,40.5\n"
+                              "A,2025-01-01T00:00:00Z,vib,1.25\n"));
+  EXPECT_THAT(hist, HasSubstr("\"pump,7\",2025-01-01T02:00:00Z,vib,1.25\n"));
+  EXPECT_EQ(testing::ReadFile(out / "events.csv"),
+            "asset,ts,mode,kind\nA,2025-01-01T02:00:00Z,seal,BREAKDOWN\n"
+            "\"pump,7\",2025-01-01T01:00:00Z,,PM\n");
+  // Read back whole. The maintenance event came without a kind: the spec's missing_value policy
+  // (reject by default) quarantines it with its reason, as it would in a CMMS export.
+  r = testing::Pdm("validate --spec " + (out / "spec.yaml").string() + " --json");
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_EQ(testing::JsonInt(r.out, "rows_read"), 14) << r.out;
+  EXPECT_EQ(testing::JsonInt(r.out, "rows_quarantined"), 1) << r.out;
+  EXPECT_EQ(testing::JsonInt(r.out, "missing_value"), 1) << r.out;
+  // --since / --until cut by data time.
+  r = testing::Pdm("telemetry export --spec " + (dir_ / "long.yaml").string() + " --out " +
+                   (dir_ / "late").string() +
+                   " --json --since 2025-01-01T01:00:00Z --until 2025-01-01T02:00:00Z --store " +
+                   store_url);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["records"], 4);
+  EXPECT_EQ(json::parse(r.out)["events"]["maintenance"], 1);
+
+  r = testing::Pdm("telemetry export --spec " + (dir_ / "long.yaml").string() + " --out " +
+                   out.string() + " --since yesterday --store " + store_url);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("--since 'yesterday': expected an ISO 8601 timestamp"));
+  r = testing::Pdm("telemetry export --spec " +
+                   (testing::SourceDir() / "specs" / "ai4i2020.yaml").string() + " --out " +
+                   out.string() + " --store " + store_url);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("which the store does not keep"));
+}
+
 TEST_F(PipelineTest, BadConfigurationsAreRefusedByKey) {
   const fs::path fleet = dir_ / "nowhere";
   auto check = [&](const std::string& text) {
@@ -255,6 +408,18 @@ TEST_F(PipelineTest, BadConfigurationsAreRefusedByKey) {
   EXPECT_THAT(r.err, HasSubstr("validate.max_quarantined_share: expected 0 to 1"));
   r = check("name: x\nspec: s.yaml\nnotify: {webhooks: [ftp://x]}\n");
   EXPECT_THAT(r.err, HasSubstr("is not http(s)"));
+  r = check("name: x\nspec: s.yaml\ndata: {from: historian}\n");
+  EXPECT_THAT(r.err, HasSubstr("data.from: expected store"));
+  r = check("name: x\nspec: s.yaml\ngate: {metric: roc_auc, newest: 1.5}\n");
+  EXPECT_THAT(r.err, HasSubstr("gate.newest"));
+  r = check("name: x\nspec: s.yaml\ngate: {metric: roc_auc, newest: soon}\n");
+  EXPECT_THAT(r.err, HasSubstr("expected a span of data time"));
+  r = check("name: x\nspec: s.yaml\ngate: {newest: 7d}\n");
+  EXPECT_THAT(r.err, HasSubstr("needs gate.metric"));
+  r = check("name: x\nspec: s.yaml\ngate: {metric: roc_auc, newest: 7d, test: true}\n");
+  EXPECT_THAT(r.err, HasSubstr("exclude each other"));
+  r = check("name: x\nspec: s.yaml\ngate: {metric: roc_auc, newest: 0.25}\ndata: {from: store}\n");
+  EXPECT_EQ(r.code, 0) << r.err;
   r = check("name: x\nspec: s.yaml\nfeedback: alerts\n");
   EXPECT_EQ(r.code, 0) << r.err;
   // A missing spec is refused by `run` with its path.
