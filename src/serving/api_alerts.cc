@@ -483,7 +483,7 @@ absl::StatusOr<std::string> Api::NotificationBody(const store::NotificationRow& 
                     {"event", row.event},
                     {"alert", alert_json},
                     {"entry", HistoryJson(*entry)}};
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {

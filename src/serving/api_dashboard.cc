@@ -75,7 +75,8 @@ HttpResponse Api::Stream(const HttpRequest& request) {
                         {"version", served->version},
                         {"alias", served->alias},
                         {"artifact_hash", served->artifact_hash}};
-    core::StrAppend(out, "event: model\ndata: ", model.dump(), "\n\n");
+    core::StrAppend(out, "event: model\ndata: ",
+                    model.dump(-1, ' ', false, json::error_handler_t::replace), "\n\n");
   };
   HttpResponse r{200, "text/event-stream", "", {}, nullptr};
   r.headers.emplace_back("Cache-Control", "no-cache");
@@ -94,7 +95,7 @@ void Api::PublishAlert(const store::AlertRow& a) {
               {"severity", a.severity},
               {"state", a.state}};
   if (!a.resolution.empty()) out["resolution"] = a.resolution;
-  events_->Publish("alert", out.dump());
+  events_->Publish("alert", out.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 HttpResponse Api::ModelVersions(std::string_view name_view) {

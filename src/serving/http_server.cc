@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <optional>
 
+#include "core/log.h"
 #include "core/strings.h"
 
 namespace pdm::serving {
@@ -118,6 +119,10 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       response = server_->handler(in);
     } catch (const std::exception& e) {
+      // A bug: said in the log (the route, not the request's bytes), answered as a 500.
+      core::LogError(
+          "request failed with an exception",
+          {{"method", in.method}, {"path", in.path.substr(0, 200)}, {"error", e.what()}});
       response = HttpResponse{500, "application/json", ErrorJson("internal error"), {}, nullptr};
     }
     --server_->in_flight;

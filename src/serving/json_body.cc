@@ -8,7 +8,13 @@ namespace pdm::serving {
 using json = nlohmann::json;
 
 HttpResponse Json(int status, const json& body) {
-  return HttpResponse{status, "application/json", body.dump(), {}, nullptr};
+  // Texts echoed from a request (a path segment, a field name) may not be UTF-8: replaced, not
+  // thrown.
+  return HttpResponse{status,
+                      "application/json",
+                      body.dump(-1, ' ', false, json::error_handler_t::replace),
+                      {},
+                      nullptr};
 }
 
 HttpResponse Error(int status, const std::string& message, json details) {
