@@ -24,6 +24,8 @@ BUILD_PACKAGES=(
 PACKAGES=(
   "${BUILD_PACKAGES[@]}"
   clang-format clang-tidy
+  # the libFuzzer targets (fuzz/, scripts/fuzz.sh): clang with its fuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # the PostgreSQL backend's tests and benchmarks run a real server on loopback
   postgresql-15
   # tests and benchmarks
