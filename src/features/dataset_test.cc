@@ -61,6 +61,19 @@ double At(const FeatureTable& table, size_t row, const std::string& name) {
   return table.features[row * table.feature_names.size() + Column(table, name)];
 }
 
+// The features of a simulated fleet of 6 machines over 120 days (it has failures to label).
+Built SimulatedFleet(const char* name) {
+  sim::SimulationOptions options;
+  options.machines = 6;
+  options.duration_seconds = 120 * 86400;
+  auto summary = sim::Simulate(options, testing::TempDir(name));
+  if (!summary.ok()) {
+    ADD_FAILURE() << summary.status();
+    return Built{};
+  }
+  return Build(summary->spec_path);
+}
+
 fs::path SharedSpec(const char* name) { return testing::SourceDir() / "specs" / name; }
 
 TEST(ShippedSpecFeaturesTest, Ai4iHasNoLeakingComponentsAndItsOwnLabel) {
@@ -109,13 +122,7 @@ TEST(ShippedSpecFeaturesTest, CmapssTrainAndTestRulFollowTheConventions) {
 // look only backwards), labels settled before the cut are unchanged, and labels that needed a
 // failure after the cut are censored rather than negative or positive.
 TEST(SimulatedFleetFeaturesTest, TruncateAtKeepsWhatWasKnownThen) {
-  const fs::path dir = testing::TempDir("features_truncate");
-  sim::SimulationOptions options;
-  options.machines = 6;
-  options.duration_seconds = 120 * 86400;
-  auto summary = sim::Simulate(options, dir);
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  const Built full = Build(summary->spec_path);
+  const Built full = SimulatedFleet("features_truncate");
   ASSERT_GT(full.table.counts.positive, 0);
   const double horizon = *full.spec.labels.horizon;
   const double cut = full.table.time[0] + 90 * 86400;
@@ -168,13 +175,7 @@ TEST(SimulatedFleetFeaturesTest, TruncateAtKeepsWhatWasKnownThen) {
 }
 
 TEST(SimulatedFleetFeaturesTest, SampleMatchesDirectComputationFromReadings) {
-  const fs::path dir = testing::TempDir("features_sim");
-  sim::SimulationOptions options;
-  options.machines = 6;
-  options.duration_seconds = 120 * 86400;
-  auto summary = sim::Simulate(options, dir);
-  ASSERT_TRUE(summary.ok()) << summary.status();
-  const Built b = Build(summary->spec_path);
+  const Built b = SimulatedFleet("features_sim");
   ASSERT_GT(b.table.rows(), 6u * 2000);
   const InputLayout& in = b.pipeline->layout();
   const size_t pressure = static_cast<size_t>(
