@@ -724,8 +724,12 @@ int RunPipeline(const PipelineArgs& args) {
       auto exported = RunSelf(export_args, prefix);
       if (!exported.ok()) return fail(exported.status());
       if (exported->exit_code != kExitOk) {
-        return fail(absl::FailedPreconditionError(core::StrCat(
-            "pdm telemetry export exited ", exported->exit_code, ": ", LogTail(prefix))));
+        const std::string why = LogTail(prefix);
+        fs::remove_all(export_dir, ec);
+        fs::remove(prefix.string() + ".out", ec);
+        fs::remove(prefix.string() + ".log", ec);
+        return fail(absl::FailedPreconditionError(
+            core::StrCat("pdm telemetry export exited ", exported->exit_code, ": ", why)));
       }
       export_summary = json::parse(exported->out, nullptr, false);
       fs::remove(prefix.string() + ".out", ec);

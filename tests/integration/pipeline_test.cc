@@ -389,6 +389,17 @@ TEST_F(PipelineTest, TelemetryExportWritesTheSpecsShapeAndRefusesWhatTheStoreCan
                    out.string() + " --store " + store_url);
   EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, HasSubstr("which the store does not keep"));
+  // A pipeline that reads the store refuses the same way, and leaves no partial export behind.
+  std::ofstream(dir_ / "ai4i-store.yaml")
+      << "name: ai4i-nightly\nspec: " << (testing::SourceDir() / "specs" / "ai4i2020.yaml").string()
+      << "\ndata: {from: store}\nruns_dir: " << (dir_ / "runs").string() << "\n";
+  r = testing::Pdm("pipeline run --config " + (dir_ / "ai4i-store.yaml").string() + " --registry " +
+                   registry_ + " --store " + store_url);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("which the store does not keep"));
+  for (const auto& entry : fs::directory_iterator(dir_ / "runs")) {
+    ADD_FAILURE() << "left behind: " << entry.path();
+  }
 }
 
 TEST_F(PipelineTest, BadConfigurationsAreRefusedByKey) {
