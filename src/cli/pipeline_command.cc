@@ -685,6 +685,12 @@ int RunPipeline(const PipelineArgs& args) {
   auto spec = spec::LoadDatasetSpec(config->spec);
   if (!spec.ok()) return fail(spec.status());
   config->time_type = spec->data.time_type;
+  if (!config->gate_newest.empty() && spec->labels.source == spec::LabelSource::kRunToFailure) {
+    return fail(absl::InvalidArgumentError(core::StrCat(
+        config->path, ": gate.newest: ", config->spec,
+        " is run-to-failure data, which cannot be cut by time (its histories' last readings are "
+        "the failures); gate on a test set (gate.test) instead")));
+  }
   // The inputs: the spec's bytes and every data file it reads (features::FingerprintInputs).
   auto spec_hash = core::Sha256File(config->spec);
   if (!spec_hash.ok()) return fail(spec_hash.status());

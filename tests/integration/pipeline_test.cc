@@ -433,6 +433,13 @@ TEST_F(PipelineTest, BadConfigurationsAreRefusedByKey) {
   EXPECT_EQ(r.code, 0) << r.err;
   r = check("name: x\nspec: s.yaml\nfeedback: alerts\n");
   EXPECT_EQ(r.code, 0) << r.err;
+  // Run-to-failure data cannot be cut by time: refused before anything runs.
+  std::ofstream(dir_ / "rtf.yaml")
+      << "name: rtf\nspec: " << (testing::SourceDir() / "specs" / "cmapss-fd001.yaml").string()
+      << "\ngate: {metric: rmse, newest: 0.2}\n";
+  r = Run((dir_ / "rtf.yaml").string());
+  EXPECT_EQ(r.code, 3);
+  EXPECT_THAT(r.err, HasSubstr("cannot be cut by time"));
   // A missing spec is refused by `run` with its path.
   r = Run(Pipeline("missing.yaml", fleet, ""));
   EXPECT_EQ(r.code, 3);
