@@ -874,9 +874,11 @@ HttpResponse Api::Infer(const HttpRequest& request, std::string_view name,
     }
     int64_t elements = 1;
     std::vector<int64_t> shape;
+    // At most two dimensions of at most 1e8 each: their product cannot overflow.
     bool shape_ok = !input["shape"].empty() && input["shape"].size() <= 2;
     for (const json& d : input["shape"]) {
-      if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > 100'000'000) {
+      if (!shape_ok || !d.is_number_integer() || d.get<int64_t>() < 0 ||
+          d.get<int64_t>() > 100'000'000) {
         shape_ok = false;
         break;
       }

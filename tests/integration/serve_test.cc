@@ -390,6 +390,12 @@ TEST_F(ServeTest, OpenInferenceProtocolV2) {
   EXPECT_THAT(details[0]["reason"].get<std::string>(), HasSubstr("FP32 or FP64"));
   EXPECT_EQ(details[1]["field"], (*features_)[1]);
   EXPECT_THAT(details[1]["reason"].get<std::string>(), HasSubstr("needs 3"));
+  // Many large dimensions (found by request_fuzz_test: their product overflowed under UBSan).
+  json many_dimensions = inputs;
+  many_dimensions[0]["shape"] = std::vector<int64_t>(100, 100'000'000);
+  const Reply dimensions = Post("/v2/models/ai4i/infer", json{{"inputs", many_dimensions}}.dump());
+  ASSERT_EQ(dimensions.status, 422) << dimensions.body;
+  EXPECT_THAT(dimensions.body, HasSubstr("shape must be"));
   json out_of_range = inputs;
   for (json& t : out_of_range) {
     if (t["name"] == "Torque [Nm]") t["data"][1] = -5;
