@@ -350,6 +350,14 @@ std::string LogTail(const fs::path& log_prefix) {
   return from == std::string::npos ? text : text.substr(from + 1);
 }
 
+// The --registry and --store words that point a child command at the run's registry.
+std::vector<std::string> LocationWords(const RegistryArgs& registry) {
+  std::vector<std::string> words;
+  if (!registry.dir.empty()) words.insert(words.end(), {"--registry", registry.dir});
+  if (!registry.store.empty()) words.insert(words.end(), {"--store", registry.store});
+  return words;
+}
+
 json* FindStep(json& record, std::string_view name) {
   for (json& step : record["steps"]) {
     if (step["name"] == name) return &step;
@@ -433,9 +441,7 @@ class Runner {
   }
 
   std::vector<std::string> RegistryFlags() const {
-    std::vector<std::string> flags;
-    if (!registry_.dir.empty()) flags.insert(flags.end(), {"--registry", registry_.dir});
-    if (!registry_.store.empty()) flags.insert(flags.end(), {"--store", registry_.store});
+    std::vector<std::string> flags = LocationWords(registry_);
     flags.insert(flags.end(), {"--actor", core::StrCat("pipeline:", c_.name)});
     return flags;
   }
@@ -720,12 +726,8 @@ int RunPipeline(const PipelineArgs& args) {
       if (!config->store_until.empty()) {
         export_args.insert(export_args.end(), {"--until", config->store_until});
       }
-      if (!args.registry.dir.empty()) {
-        export_args.insert(export_args.end(), {"--registry", args.registry.dir});
-      }
-      if (!args.registry.store.empty()) {
-        export_args.insert(export_args.end(), {"--store", args.registry.store});
-      }
+      const std::vector<std::string> location = LocationWords(args.registry);
+      export_args.insert(export_args.end(), location.begin(), location.end());
       const fs::path prefix = export_dir.string() + ".step";
       auto exported = RunSelf(export_args, prefix);
       if (!exported.ok()) return fail(exported.status());
@@ -762,13 +764,8 @@ int RunPipeline(const PipelineArgs& args) {
     std::error_code ec;
     fs::create_directories(config->runs_dir, ec);
     const fs::path prefix = fs::path(config->runs_dir) / core::StrCat(".feedback-", ::getpid());
-    std::vector<std::string> export_args = {"alerts", "export"};
-    if (!args.registry.dir.empty()) {
-      export_args.insert(export_args.end(), {"--registry", args.registry.dir});
-    }
-    if (!args.registry.store.empty()) {
-      export_args.insert(export_args.end(), {"--store", args.registry.store});
-    }
+    std::vector<std::string> export_args = LocationWords(args.registry);
+    export_args.insert(export_args.begin(), {"alerts", "export"});
     auto exported = RunSelf(export_args, prefix);
     if (!exported.ok()) return fail(exported.status());
     if (exported->exit_code != kExitOk) {
